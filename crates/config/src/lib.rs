@@ -1,0 +1,113 @@
+//! keepalived.conf reader for keepup.
+//!
+//! `source map -> preprocessor (include, @conditionals, $definitions, ~SEQ/~LST)
+//! -> lexer with spans -> statement tree -> keyword-table parser -> typed model
+//! -> validation`. Every step reports [`Diagnostic`]s with a span that leads back to
+//! the file and line the operator wrote.
+
+pub mod diag;
+pub mod model;
+pub mod parse;
+pub mod preprocess;
+pub mod source;
+pub mod tree;
+
+pub use diag::{Diagnostic, Severity, Verdict};
+pub use model::Config;
+pub use preprocess::Options as PreprocessOptions;
+pub use source::SourceMap;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// How to read a configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub preprocess: PreprocessOptions,
+    /// Interfaces that exist (`None`: do not check interface names).
+    pub interfaces: Option<BTreeSet<String>>,
+}
+
+impl LoadOptions {
+    /// Options for checking against this host: its config id and its interfaces.
+    pub fn for_this_host() -> Self {
+        LoadOptions {
+            preprocess: PreprocessOptions::default(),
+            interfaces: host_interfaces(),
+        }
+    }
+}
+
+/// A configuration as read: the model, every finding, and the sources for rendering them.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: SourceMap,
+}
+
+impl Loaded {
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of(&self.diagnostics)
+    }
+
+    /// All diagnostics rendered for a terminal, with a summary line.
+    pub fn render(&self) -> String {
+        self.sources.render_all(&self.diagnostics)
+    }
+
+    /// The diagnostics and verdict as JSON.
+    pub fn diagnostics_json(&self) -> serde_json::Value {
+        let diags: Vec<_> = self
+            .diagnostics
+            .iter()
+            .map(|d| self.sources.resolve_diag(d))
+            .collect();
+        serde_json::json!({
+            "verdict": self.verdict(),
+            "exit_code": self.verdict().exit_code(),
+            "diagnostics": diags,
+        })
+    }
+}
+
+/// Reads and checks the configuration file at `path`.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Loaded {
+    let mut sources = SourceMap::default();
+    let mut diags = Vec::new();
+    preprocess::preprocess(path, &opts.preprocess, &mut sources, &mut diags);
+    finish(sources, diags, opts)
+}
+
+/// Reads and checks configuration text (`name` is used in messages and for `_PWD`).
+pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
+    let mut sources = SourceMap::default();
+    let mut diags = Vec::new();
+    preprocess::preprocess_str(name, text, &opts.preprocess, &mut sources, &mut diags);
+    finish(sources, diags, opts)
+}
+
+fn finish(sources: SourceMap, mut diags: Vec<Diagnostic>, opts: &LoadOptions) -> Loaded {
+    let stmts = tree::build(&sources, &mut diags);
+    let mut cx = parse::Ctx::new(opts.interfaces.clone());
+    let config = parse::parse(&stmts, &mut cx);
+    diags.append(&mut cx.diags);
+    // Reading order; findings without a place (whole-config) go last. Stable, so
+    // findings on one line keep the order they were made in.
+    diags.sort_by_key(|d| d.span.map(|s| (s.line, s.start)).unwrap_or((u32::MAX, 0)));
+    Loaded {
+        config,
+        diagnostics: diags,
+        sources,
+    }
+}
+
+/// The network interfaces of this host (network namespace), from /sys/class/net.
+pub fn host_interfaces() -> Option<BTreeSet<String>> {
+    let dir = std::fs::read_dir("/sys/class/net").ok()?;
+    Some(
+        dir.filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+    )
+}
