@@ -163,13 +163,13 @@ impl SourceMap {
             self.render_snippet(&mut out, span);
         }
         for e in &r.expanded_from {
-            let _ = writeln!(out, "      = note: expanded from the definition at {e}");
+            let _ = writeln!(out, "     = note: expanded from the definition at {e}");
         }
         if let Some(h) = &d.help {
-            let _ = writeln!(out, "      = help: {h}");
+            let _ = writeln!(out, "     = help: {h}");
         }
         for n in &d.notes {
-            let _ = writeln!(out, "      = note: {n}");
+            let _ = writeln!(out, "     = note: {n}");
         }
         out
     }

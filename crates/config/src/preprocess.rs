@@ -16,12 +16,15 @@ use std::path::{Path, PathBuf};
 /// Lines longer than this are reported and skipped (keepalived reads lines into a
 /// fixed buffer and would cut them).
 pub const MAX_LINE_LEN: usize = 64 * 1024;
+/// Configuration files larger than this are refused.
+pub const MAX_FILE_LEN: u64 = 1 << 30;
 /// Limit on nested substitutions and sequence blocks on one line.
 const MAX_EXPANSION_DEPTH: usize = 32;
 /// Limit on nested includes.
 const MAX_INCLUDE_DEPTH: usize = 32;
-/// Limit on the number of lines expansion may produce, to stop a runaway ~SEQ.
-const MAX_OUTPUT_LINES: usize = 20_000_000;
+/// Limit on the number of lines expansion may produce, to stop a runaway ~SEQ
+/// (keepalived.conf(5)'s own largest example, 65024 instances, is about 1M lines).
+pub const MAX_OUTPUT_LINES: usize = 2_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -32,6 +35,10 @@ pub struct Options {
     pub hostname: String,
     /// Seed for `${_RANDOM}`, so runs can be reproduced.
     pub random_seed: u64,
+    /// Follow `include` lines (off when the text is untrusted, e.g. fuzzing).
+    pub includes: bool,
+    /// Most lines expansion may produce before the reader stops with an error.
+    pub max_lines: usize,
 }
 
 impl Default for Options {
@@ -44,6 +51,8 @@ impl Default for Options {
             config_id,
             hostname,
             random_seed: 0x9e37_79b9_7f4a_7c15,
+            includes: true,
+            max_lines: MAX_OUTPUT_LINES,
         }
     }
 }
@@ -72,6 +81,7 @@ pub struct Preprocessor<'a> {
     pwd: Vec<PathBuf>,
     rng: u64,
     truncated: bool,
+    work: usize,
 }
 
 /// Reads `path` and everything it includes into `sm.lines`.
@@ -85,6 +95,7 @@ pub fn preprocess(path: &Path, opts: &Options, sm: &mut SourceMap, diags: &mut V
         pwd: Vec::new(),
         rng: opts.random_seed,
         truncated: false,
+        work: 0,
     };
     p.read_file(path, None);
 }
@@ -106,6 +117,7 @@ pub fn preprocess_str(
         pwd: vec![PathBuf::from(".")],
         rng: opts.random_seed,
         truncated: false,
+        work: 0,
     };
     let id = p.sm.add_file(PathBuf::from(name), text.to_string());
     p.process_file_text(id);
@@ -211,9 +223,15 @@ impl Preprocessor<'_> {
             );
             return;
         }
+        // The top-level file failing leaves nothing to run; an include failing skips it.
+        let sev = if from.is_some() {
+            Severity::Error
+        } else {
+            Severity::Fatal
+        };
         if path.is_dir() {
             self.err(
-                Severity::Fatal,
+                sev,
                 "include-directory",
                 format!(
                     "{} is a directory, not a configuration file (use a glob such as '{}/*.conf')",
@@ -224,6 +242,31 @@ impl Preprocessor<'_> {
             );
             return;
         }
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => {
+                self.err(
+                    sev,
+                    "not-a-file",
+                    format!("{} is not a regular file", path.display()),
+                    from,
+                );
+                return;
+            }
+            Ok(m) if m.len() > MAX_FILE_LEN => {
+                self.err(
+                    Severity::Fatal,
+                    "file-too-large",
+                    format!(
+                        "{} is {} bytes; configuration files are limited to {MAX_FILE_LEN}",
+                        path.display(),
+                        m.len()
+                    ),
+                    from,
+                );
+                return;
+            }
+            _ => {}
+        }
         let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         if let Some(pos) = self.include_stack.iter().position(|p| *p == canon) {
             let chain: Vec<String> = self.include_stack[pos..]
@@ -232,7 +275,7 @@ impl Preprocessor<'_> {
                 .map(|p| p.display().to_string())
                 .collect();
             self.err(
-                Severity::Fatal,
+                Severity::Error,
                 "include-cycle",
                 format!("include cycle, not followed: {}", chain.join(" -> ")),
                 from,
@@ -242,7 +285,6 @@ impl Preprocessor<'_> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
-                let sev = Severity::Fatal;
                 self.err(
                     sev,
                     "unreadable-file",
@@ -400,6 +442,15 @@ impl Preprocessor<'_> {
     }
 
     fn include(&mut self, word: &str, arg: &str, at: Origin) {
+        if !self.opts.includes {
+            self.err(
+                Severity::Note,
+                "include-disabled",
+                format!("'{word}' not followed: includes are disabled"),
+                Some(at),
+            );
+            return;
+        }
         let arg = arg.trim_matches(|c| c == '"' || c == '\'');
         if arg.is_empty() {
             self.err(
@@ -472,17 +523,27 @@ impl Preprocessor<'_> {
         }
     }
 
+    /// Stops expansion once it has produced (or worked through) too much.
+    fn over_budget(&mut self, origin: Origin) -> bool {
+        if self.truncated {
+            return true;
+        }
+        let max = self.opts.max_lines;
+        if self.sm.lines.len() >= max || self.work >= max.saturating_mul(4) {
+            self.truncated = true;
+            self.err(
+                Severity::Fatal,
+                "expansion-too-large",
+                format!("expansion produces more than {max} lines; stopped"),
+                Some(origin),
+            );
+            return true;
+        }
+        false
+    }
+
     fn emit(&mut self, text: &str, cx: &Ctx) {
-        if self.sm.lines.len() >= MAX_OUTPUT_LINES {
-            if !self.truncated {
-                self.truncated = true;
-                self.err(
-                    Severity::Fatal,
-                    "expansion-too-large",
-                    format!("expansion produces more than {MAX_OUTPUT_LINES} lines; stopped"),
-                    Some(cx.origin),
-                );
-            }
+        if self.over_budget(cx.origin) {
             return;
         }
         let mut origin = cx.origin;
@@ -499,6 +560,10 @@ impl Preprocessor<'_> {
     }
 
     fn process_line(&mut self, text: &str, mut cx: Ctx) {
+        self.work += 1;
+        if self.over_budget(cx.origin) {
+            return;
+        }
         if cx.depth > MAX_EXPANSION_DEPTH {
             self.err(
                 Severity::Fatal,
@@ -558,6 +623,9 @@ impl Preprocessor<'_> {
             let (lines, used) = self.substitute(text);
             if let Some(def_origin) = used {
                 for l in lines {
+                    if self.truncated {
+                        return;
+                    }
                     let mut expanded_from = cx.expanded_from.clone();
                     expanded_from.insert(0, def_origin);
                     let sub = Ctx {
@@ -677,7 +745,8 @@ impl Preprocessor<'_> {
                 iterations.push(vec![(var.clone(), val)]);
                 n += 1;
                 if n > MAX_OUTPUT_LINES {
-                    return bad(self, "sequence too long");
+                    self.over_budget(cx.origin);
+                    break;
                 }
                 match v.checked_add(step) {
                     Some(nv) => v = nv,
