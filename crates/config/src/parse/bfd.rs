@@ -25,9 +25,7 @@ struct Build {
 fn millis(s: &Stmt, min: f64, max: f64, cx: &mut Ctx) -> Option<Secs> {
     let t = values::one(s, cx)?;
     match t.text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= min && v <= max => {
-            Some(Secs::from_secs_f64(v / 1000.0))
-        }
+        Ok(v) if v.is_finite() && v >= min && v <= max => Some(Secs::from_secs_f64(v / 1000.0)),
         _ => {
             cx.push(
                 Diagnostic::new(
@@ -190,7 +188,13 @@ pub fn bfd_instance(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
         },
         bad_neighbor: false,
     };
-    dispatch(&mut b, &block.items, BFD, &format!("bfd_instance {name}"), cx);
+    dispatch(
+        &mut b,
+        &block.items,
+        BFD,
+        &format!("bfd_instance {name}"),
+        cx,
+    );
     let span = name_tok.span;
     if b.bad_neighbor {
         dropped(cx, span, &name, "has a malformed neighbor_ip".into());
@@ -239,3 +243,106 @@ pub fn bfd_instance(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
 /// The checks above need the instance being built, so they run as each block
 /// is read; nothing is left for the whole-config pass.
 pub fn validate(_c: &Config, _cx: &mut Ctx) {}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Secs;
+    use crate::{load_str, LoadOptions, Loaded};
+
+    fn load(text: &str) -> Loaded {
+        load_str("t.conf", text, &LoadOptions::default())
+    }
+    fn codes(l: &Loaded) -> Vec<&'static str> {
+        l.diagnostics.iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn every_keyword() {
+        let l = load(
+            "bfd_instance B1 {\n neighbour_ip 10.0.0.2\n source_ip 10.0.0.1\n min_rx 3.312\n min_tx 20\n idle_tx 2000\n multiplier 3\n passive\n ttl 64\n hoplimit 10\n max_hops -1\n weight -10 reverse\n vrrp\n checker\n multihop\n}\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let b = &l.config.bfd_instances[0];
+        assert_eq!(
+            b.neighbor_ip.map(|a| a.to_string()).as_deref(),
+            Some("10.0.0.2")
+        );
+        assert_eq!(b.min_rx, Secs { micros: 3312 });
+        assert_eq!(b.min_tx, Secs::from_millis(20));
+        assert_eq!(b.idle_tx, Secs::from_millis(2000));
+        assert_eq!(
+            (b.multiplier, b.ttl, b.hoplimit, b.max_hops),
+            (3, 64, 10, -1)
+        );
+        assert_eq!((b.weight, b.weight_reverse), (-10, true));
+        assert!(b.passive && b.vrrp && b.checker && b.multihop);
+    }
+
+    #[test]
+    fn defaults() {
+        let l = load("bfd_instance B {\n neighbor_ip 2001:db8::1\n}\n");
+        let b = &l.config.bfd_instances[0];
+        assert_eq!(b.min_rx, Secs::from_millis(10));
+        assert_eq!(b.idle_tx, Secs::from_millis(1000));
+        assert_eq!(
+            (b.multiplier, b.ttl, b.hoplimit, b.max_hops, b.weight),
+            (5, 255, 64, 0, 0)
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        let l = load(
+            "bfd_instance B {\n neighbor_ip 10.0.0.2\n min_rx 0.5\n idle_tx 999\n multiplier 0\n ttl 256\n max_hops -2\n weight 254\n weight 1 backwards\n}\n",
+        );
+        assert_eq!(
+            codes(&l),
+            vec![
+                "out-of-range",
+                "out-of-range",
+                "out-of-range",
+                "out-of-range",
+                "out-of-range",
+                "out-of-range",
+                "bad-value"
+            ]
+        );
+        assert_eq!(l.config.bfd_instances[0].min_rx, Secs::from_millis(10));
+    }
+
+    #[test]
+    fn dropped_instances() {
+        let l = load(
+            "bfd_instance A {\n neighbor_ip 10.0.0.2\n}\nbfd_instance A {\n neighbor_ip 10.0.0.3\n}\nbfd_instance B {\n min_rx 5\n}\nbfd_instance C {\n neighbor_ip 10.0.0.2\n}\nbfd_instance D {\n neighbor_ip 2001:db8::2\n source_ip 10.0.0.1\n}\nbfd_instance E {\n neighbor_ip nope\n}\nbfd_instance ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456 {\n neighbor_ip 10.0.0.9\n}\n",
+        );
+        assert_eq!(
+            codes(&l),
+            vec![
+                "duplicate",
+                "bfd-instance-dropped",
+                "bfd-instance-dropped",
+                "bfd-instance-dropped",
+                "bfd-instance-dropped",
+                "bad-value",
+                "bfd-instance-dropped"
+            ]
+        );
+        let names: Vec<_> = l
+            .config
+            .bfd_instances
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["A"]);
+    }
+
+    #[test]
+    fn unknown_keyword() {
+        let l = load("bfd_instance A {\n neighbor_ip 10.0.0.2\n min_rxx 5\n}\n");
+        assert_eq!(codes(&l), vec!["unknown-keyword"]);
+        assert_eq!(
+            l.diagnostics[0].help.as_deref(),
+            Some("did you mean 'min_rx'?")
+        );
+    }
+}

@@ -7,10 +7,10 @@
 
 use super::{dispatch, kb, kw, values, Ctx, Kw};
 use crate::diag::{Diagnostic, Severity};
-use crate::model::global::{
-    LinkbeatType, LvsFlushOnStop, LvsSyncDaemon, RxBufsPolicy, SmtpServer,
+use crate::model::global::{LinkbeatType, LvsFlushOnStop, LvsSyncDaemon, RxBufsPolicy, SmtpServer};
+use crate::model::{
+    Config, GlobalDefs, InterfaceDelay, LinkbeatInterface, Script, Secs, TrackGroup,
 };
-use crate::model::{Config, GlobalDefs, InterfaceDelay, LinkbeatInterface, Script, Secs, TrackGroup};
 use crate::tree::{Stmt, Token};
 use std::net::IpAddr;
 
@@ -177,9 +177,7 @@ fn rt_priority(stmt: &Stmt, cx: &mut Ctx) -> Option<u32> {
                 Diagnostic::new(
                     Severity::Warning,
                     "value-adjusted",
-                    format!(
-                        "real-time priority {v} is outside [1, 99]; {clamped} is used instead"
-                    ),
+                    format!("real-time priority {v} is outside [1, 99]; {clamped} is used instead"),
                 )
                 .at(t.span)
                 .help("a real-time priority from 1 to 99"),
@@ -241,7 +239,10 @@ fn notification_email(g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx) {
 }
 
 fn smtp_server(g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx) {
-    let Some(host) = arg0(s, cx) else { return };
+    let Some(host) = s.args().first() else {
+        arg0(s, cx);
+        return;
+    };
     extra_note(s, 2, cx);
     let port = match s.args().get(1) {
         Some(p) => match values::int_tok::<u16>(p, 1, 65535, cx) {
@@ -342,7 +343,10 @@ fn lvs_sync_daemon(g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx) {
             cx.error(
                 "missing-parameter",
                 opt.span,
-                format!("lvs_sync_daemon option '{}' needs a value; it is ignored", opt.text),
+                format!(
+                    "lvs_sync_daemon option '{}' needs a value; it is ignored",
+                    opt.text
+                ),
             );
             break;
         };
@@ -368,10 +372,16 @@ fn lvs_sync_daemon(g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx) {
                 let mut diag = Diagnostic::new(
                     Severity::Error,
                     "bad-value",
-                    format!("unknown lvs_sync_daemon option '{}'; it is ignored", opt.text),
+                    format!(
+                        "unknown lvs_sync_daemon option '{}'; it is ignored",
+                        opt.text
+                    ),
                 )
                 .at(opt.span);
-                diag = match super::suggest(&opt.text, ["id", "maxlen", "port", "ttl", "group"].into_iter()) {
+                diag = match super::suggest(
+                    &opt.text,
+                    ["id", "maxlen", "port", "ttl", "group"].into_iter(),
+                ) {
                     Some(sug) => diag.help(format!("did you mean '{sug}'?")),
                     None => diag.help("options: id, maxlen, port, ttl, group"),
                 };
@@ -429,7 +439,10 @@ fn lvs_timeouts(g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx) {
             None => cx.error(
                 "missing-parameter",
                 opt.span,
-                format!("lvs_timeouts '{}' needs a value in seconds; it is ignored", opt.text),
+                format!(
+                    "lvs_timeouts '{}' needs a value in seconds; it is ignored",
+                    opt.text
+                ),
             ),
         }
         i += 2;
@@ -531,7 +544,8 @@ fn umask(g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx) {
     // The bits may be written with or without spaces around '|'.
     let text: String = s.args().iter().map(|t| t.text.as_str()).collect();
     let span = s.args()[0].span;
-    let help = "a number up to 0777 (octal with a leading 0, or hex with 0x), or bits such as IWGRP|IWOTH";
+    let help =
+        "a number up to 0777 (octal with a leading 0, or hex with 0x), or bits such as IWGRP|IWOTH";
     if text.starts_with(|c: char| c.is_ascii_digit()) {
         let parsed = if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
             u32::from_str_radix(h, 16).ok()
@@ -698,22 +712,36 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     kw("checker_process_name", set_string!(checker_process_name)),
     kw("bfd_process_name", set_string!(bfd_process_name)),
     kw("startup_script", set_script!(startup_script)),
-    kw("startup_script_timeout", set_int!(startup_script_timeout, 1, 1000)),
+    kw(
+        "startup_script_timeout",
+        set_int!(startup_script_timeout, 1, 1000),
+    ),
     kw("shutdown_script", set_script!(shutdown_script)),
-    kw("shutdown_script_timeout", set_int!(shutdown_script_timeout, 1, 1000)),
+    kw(
+        "shutdown_script_timeout",
+        set_int!(shutdown_script_timeout, 1, 1000),
+    ),
     kb("notification_email", notification_email),
-    kw("notification_email_from", set_string!(notification_email_from)),
+    kw(
+        "notification_email_from",
+        set_string!(notification_email_from),
+    ),
     kw("smtp_server", smtp_server),
     kw("smtp_helo_name", set_string!(smtp_helo_name)),
     kw("smtp_connect_timeout", smtp_connect_timeout),
-    kw("smtp_alert", |g, s, cx| g.smtp_alert = bool_req(s, cx).or(g.smtp_alert)),
+    kw("smtp_alert", |g, s, cx| {
+        g.smtp_alert = bool_req(s, cx).or(g.smtp_alert)
+    }),
     kw("smtp_alert_vrrp", |g, s, cx| {
         g.smtp_alert_vrrp = bool_req(s, cx).or(g.smtp_alert_vrrp)
     }),
     kw("smtp_alert_checker", |g, s, cx| {
         g.smtp_alert_checker = bool_req(s, cx).or(g.smtp_alert_checker)
     }),
-    kw("checker_log_all_failures", set_bool_flag!(checker_log_all_failures)),
+    kw(
+        "checker_log_all_failures",
+        set_bool_flag!(checker_log_all_failures),
+    ),
     kw("no_email_faults", set_flag!(no_email_faults)),
     kw("router_id", set_string!(router_id)),
     kw("lvs_id", lvs_id),
@@ -747,7 +775,10 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
             g.vrrp_garp_lower_prio_delay = Some(Secs::from_secs(v));
         }
     }),
-    kw("vrrp_garp_lower_prio_repeat", set_opt_int!(vrrp_garp_lower_prio_repeat, 0, I32_MAX)),
+    kw(
+        "vrrp_garp_lower_prio_repeat",
+        set_opt_int!(vrrp_garp_lower_prio_repeat, 0, I32_MAX),
+    ),
     kw("vrrp_garp_master_refresh", |g, s, cx| {
         if let Some(v) = int::<u64>(s, 0, U32_MAX, cx) {
             g.vrrp_garp_master_refresh = Secs::from_secs(v);
@@ -768,35 +799,66 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
             g.vrrp_gna_interval = v;
         }
     }),
-    kw("vrrp_down_timer_adverts", set_int!(vrrp_down_timer_adverts, 1, 100)),
+    kw(
+        "vrrp_down_timer_adverts",
+        set_int!(vrrp_down_timer_adverts, 1, 100),
+    ),
     kw("vrrp_min_garp", set_bool_flag!(vrrp_min_garp)),
     kw("vrrp_garp_extra_if", vrrp_garp_extra_if),
-    kw("vrrp_lower_prio_no_advert", set_bool_flag!(vrrp_lower_prio_no_advert)),
-    kw("vrrp_higher_prio_send_advert", set_bool_flag!(vrrp_higher_prio_send_advert)),
+    kw(
+        "vrrp_lower_prio_no_advert",
+        set_bool_flag!(vrrp_lower_prio_no_advert),
+    ),
+    kw(
+        "vrrp_higher_prio_send_advert",
+        set_bool_flag!(vrrp_higher_prio_send_advert),
+    ),
     kw("vrrp_version", set_int!(vrrp_version, 2, 3)),
     kw("v3_checksum_as_v2", set_bool_flag!(v3_checksum_as_v2)),
     kw("nftables", |g, s, cx| {
         let t = opt_word(s, cx);
         g.nftables = Some(if t.is_empty() { "keepalived".into() } else { t });
     }),
-    kw("nftables_priority", set_int!(nftables_priority, i64::from(i32::MIN), I32_MAX)),
+    kw(
+        "nftables_priority",
+        set_int!(nftables_priority, i64::from(i32::MIN), I32_MAX),
+    ),
     kw("nftables_counters", set_flag!(nftables_counters)),
     kw("nftables_ifindex", set_flag!(nftables_ifindex)),
     kw("nftables_ipvs", |g, s, cx| {
         let t = opt_word(s, cx);
-        g.nftables_ipvs = Some(if t.is_empty() { "keepalived_ipvs".into() } else { t });
+        g.nftables_ipvs = Some(if t.is_empty() {
+            "keepalived_ipvs".into()
+        } else {
+            t
+        });
     }),
-    kw("nftables_ipvs_priority", set_opt_int!(nftables_ipvs_priority, i64::from(i32::MIN), I32_MAX)),
-    kw("nftables_ipvs_start_fwmark", set_int!(nftables_ipvs_start_fwmark, 1, U32_MAX)),
+    kw(
+        "nftables_ipvs_priority",
+        set_opt_int!(nftables_ipvs_priority, i64::from(i32::MIN), I32_MAX),
+    ),
+    kw(
+        "nftables_ipvs_start_fwmark",
+        set_int!(nftables_ipvs_start_fwmark, 1, U32_MAX),
+    ),
     kw("vrrp_iptables", vrrp_iptables),
     kw("vrrp_ipsets", vrrp_ipsets),
     kw("disable_local_igmp", set_flag!(disable_local_igmp)),
     kw("vrrp_check_unicast_src", set_flag!(vrrp_check_unicast_src)),
-    kw("vrrp_skip_check_adv_addr", set_flag!(vrrp_skip_check_adv_addr)),
+    kw(
+        "vrrp_skip_check_adv_addr",
+        set_flag!(vrrp_skip_check_adv_addr),
+    ),
     kw("vrrp_strict", set_flag!(vrrp_strict)),
-    kw("vrrp_notify_priority_changes", set_bool_flag!(vrrp_notify_priority_changes)),
+    kw(
+        "vrrp_notify_priority_changes",
+        set_bool_flag!(vrrp_notify_priority_changes),
+    ),
     kw("max_auto_priority", max_auto_priority),
-    kw("min_auto_priority_delay", set_int!(min_auto_priority_delay, 1, 10_000_000)),
+    kw(
+        "min_auto_priority_delay",
+        set_int!(min_auto_priority_delay, 1, 10_000_000),
+    ),
     kw("vrrp_priority", set_int!(vrrp_priority, -20, 19)),
     kw("checker_priority", set_int!(checker_priority, -20, 19)),
     kw("bfd_priority", set_int!(bfd_priority, -20, 19)),
@@ -827,8 +889,14 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     kw("bfd_rt_priority", |g, s, cx| {
         g.bfd_rt_priority = rt_priority(s, cx).or(g.bfd_rt_priority)
     }),
-    kw("vrrp_rlimit_rttime", set_int!(vrrp_rlimit_rttime, 1, U32_MAX)),
-    kw("checker_rlimit_rttime", set_int!(checker_rlimit_rttime, 1, U32_MAX)),
+    kw(
+        "vrrp_rlimit_rttime",
+        set_int!(vrrp_rlimit_rttime, 1, U32_MAX),
+    ),
+    kw(
+        "checker_rlimit_rttime",
+        set_int!(checker_rlimit_rttime, 1, U32_MAX),
+    ),
     kw("bfd_rlimit_rttime", set_int!(bfd_rlimit_rttime, 1, U32_MAX)),
     kw("snmp_socket", set_string!(snmp_socket)),
     kw("enable_snmp_vrrp", set_flag!(enable_snmp_vrrp)),
@@ -861,7 +929,10 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     }),
     kw("enable_dbus", set_flag!(enable_dbus)),
     kw("dbus_service_name", set_string!(dbus_service_name)),
-    kw("dbus_no_interface_name", set_string!(dbus_no_interface_name)),
+    kw(
+        "dbus_no_interface_name",
+        set_string!(dbus_no_interface_name),
+    ),
     kw("script_user", |g, s, cx| {
         if let Some(mut sc) = script(s, cx) {
             // SCRIPT position holds the user here: shift into user/group.
@@ -877,23 +948,65 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     kw("notify_fifo", set_script!(notify_fifo)),
     kw("notify_fifo_script", set_script!(notify_fifo_script)),
     kw("vrrp_notify_fifo", set_script!(vrrp_notify_fifo)),
-    kw("vrrp_notify_fifo_script", set_script!(vrrp_notify_fifo_script)),
+    kw(
+        "vrrp_notify_fifo_script",
+        set_script!(vrrp_notify_fifo_script),
+    ),
     kw("lvs_notify_fifo", set_script!(lvs_notify_fifo)),
-    kw("lvs_notify_fifo_script", set_script!(lvs_notify_fifo_script)),
-    kw("fifo_write_vrrp_states_on_reload", set_flag!(fifo_write_vrrp_states_on_reload)),
+    kw(
+        "lvs_notify_fifo_script",
+        set_script!(lvs_notify_fifo_script),
+    ),
+    kw(
+        "fifo_write_vrrp_states_on_reload",
+        set_flag!(fifo_write_vrrp_states_on_reload),
+    ),
     kw("dynamic_interfaces", dynamic_interfaces),
-    kw("vrrp_netlink_cmd_rcv_bufs", set_opt_int!(vrrp_netlink_cmd_rcv_bufs, 0, U32_MAX)),
-    kw("vrrp_netlink_cmd_rcv_bufs_force", set_bool_flag!(vrrp_netlink_cmd_rcv_bufs_force)),
-    kw("vrrp_netlink_monitor_rcv_bufs", set_opt_int!(vrrp_netlink_monitor_rcv_bufs, 0, U32_MAX)),
-    kw("vrrp_netlink_monitor_rcv_bufs_force", set_bool_flag!(vrrp_netlink_monitor_rcv_bufs_force)),
-    kw("lvs_netlink_cmd_rcv_bufs", set_opt_int!(lvs_netlink_cmd_rcv_bufs, 0, U32_MAX)),
-    kw("lvs_netlink_cmd_rcv_bufs_force", set_bool_flag!(lvs_netlink_cmd_rcv_bufs_force)),
-    kw("lvs_netlink_monitor_rcv_bufs", set_opt_int!(lvs_netlink_monitor_rcv_bufs, 0, U32_MAX)),
-    kw("lvs_netlink_monitor_rcv_bufs_force", set_bool_flag!(lvs_netlink_monitor_rcv_bufs_force)),
-    kw("process_monitor_rcv_bufs", set_opt_int!(process_monitor_rcv_bufs, 0, U32_MAX)),
-    kw("process_monitor_rcv_bufs_force", set_bool_flag!(process_monitor_rcv_bufs_force)),
+    kw(
+        "vrrp_netlink_cmd_rcv_bufs",
+        set_opt_int!(vrrp_netlink_cmd_rcv_bufs, 0, U32_MAX),
+    ),
+    kw(
+        "vrrp_netlink_cmd_rcv_bufs_force",
+        set_bool_flag!(vrrp_netlink_cmd_rcv_bufs_force),
+    ),
+    kw(
+        "vrrp_netlink_monitor_rcv_bufs",
+        set_opt_int!(vrrp_netlink_monitor_rcv_bufs, 0, U32_MAX),
+    ),
+    kw(
+        "vrrp_netlink_monitor_rcv_bufs_force",
+        set_bool_flag!(vrrp_netlink_monitor_rcv_bufs_force),
+    ),
+    kw(
+        "lvs_netlink_cmd_rcv_bufs",
+        set_opt_int!(lvs_netlink_cmd_rcv_bufs, 0, U32_MAX),
+    ),
+    kw(
+        "lvs_netlink_cmd_rcv_bufs_force",
+        set_bool_flag!(lvs_netlink_cmd_rcv_bufs_force),
+    ),
+    kw(
+        "lvs_netlink_monitor_rcv_bufs",
+        set_opt_int!(lvs_netlink_monitor_rcv_bufs, 0, U32_MAX),
+    ),
+    kw(
+        "lvs_netlink_monitor_rcv_bufs_force",
+        set_bool_flag!(lvs_netlink_monitor_rcv_bufs_force),
+    ),
+    kw(
+        "process_monitor_rcv_bufs",
+        set_opt_int!(process_monitor_rcv_bufs, 0, U32_MAX),
+    ),
+    kw(
+        "process_monitor_rcv_bufs_force",
+        set_bool_flag!(process_monitor_rcv_bufs_force),
+    ),
     kw("vrrp_rx_bufs_policy", vrrp_rx_bufs_policy),
-    kw("vrrp_rx_bufs_multiplier", set_int!(vrrp_rx_bufs_multiplier, 1, U32_MAX)),
+    kw(
+        "vrrp_rx_bufs_multiplier",
+        set_int!(vrrp_rx_bufs_multiplier, 1, U32_MAX),
+    ),
     kw("rs_init_notifies", set_flag!(rs_init_notifies)),
     kw("no_checker_emails", set_flag!(no_checker_emails)),
     kw("umask", umask),
@@ -911,14 +1024,21 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     kw("vmac_prefix", set_string!(vmac_prefix)),
     kw("vmac_addr_prefix", set_string!(vmac_addr_prefix)),
     kw("random_seed", set_opt_int!(random_seed, 0, U32_MAX)),
-    kw("reload_check_config", |g, s, cx| g.reload_check_config = Some(opt_word(s, cx))),
+    kw("reload_check_config", |g, s, cx| {
+        g.reload_check_config = Some(opt_word(s, cx))
+    }),
     kw("reload_time_file", set_string!(reload_time_file)),
     kw("reload_repeat", set_flag!(reload_repeat)),
-    kw("reload_file", |g, s, cx| g.reload_file = Some(opt_word(s, cx))),
+    kw("reload_file", |g, s, cx| {
+        g.reload_file = Some(opt_word(s, cx))
+    }),
     kw("include_check", include_check),
     kw("data_use_instance", set_bool_flag!(data_use_instance)),
     kw("use_symlink_paths", set_bool_flag!(use_symlink_paths)),
-    kw("set_supplementary_groups", set_flag!(set_supplementary_groups)),
+    kw(
+        "set_supplementary_groups",
+        set_flag!(set_supplementary_groups),
+    ),
     kw("state_file_location", set_string!(state_file_location)),
     kw("stats_file_location", set_string!(stats_file_location)),
     kw("json_file_location", set_string!(json_file_location)),
@@ -1053,7 +1173,10 @@ pub fn interface_up_down_delays(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
                 Diagnostic::new(
                     Severity::Error,
                     "missing-parameter",
-                    format!("interface '{}' needs a down delay; the line is ignored", name.text),
+                    format!(
+                        "interface '{}' needs a down delay; the line is ignored",
+                        name.text
+                    ),
                 )
                 .at(name.span)
                 .help("IFNAME DOWN_DELAY [UP_DELAY], in seconds from 0 to 255"),
@@ -1145,5 +1268,363 @@ pub fn validate(c: &Config, cx: &mut Ctx) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::global::{LinkbeatType, LvsFlushOnStop, RxBufsPolicy};
+    use crate::model::Secs;
+    use crate::{load_str, LoadOptions, Loaded};
+    use std::collections::BTreeSet;
+
+    fn load(text: &str) -> Loaded {
+        load_str("t.conf", text, &LoadOptions::default())
+    }
+    fn codes(l: &Loaded) -> Vec<&'static str> {
+        l.diagnostics.iter().map(|d| d.code).collect()
+    }
+    fn clean(text: &str) -> Loaded {
+        let l = load(text);
+        // Notes aside (an instance named here is defined by the vrrp parser).
+        assert!(
+            l.diagnostics
+                .iter()
+                .all(|d| d.severity == crate::Severity::Note),
+            "{}",
+            l.render()
+        );
+        l
+    }
+
+    #[test]
+    fn defaults() {
+        let g = load("").config.global_defs;
+        assert_eq!(g.vrrp_version, 2);
+        assert_eq!(g.vrrp_garp_master_delay, Secs::from_secs(5));
+        assert_eq!(g.vrrp_garp_master_repeat, 5);
+        assert_eq!(g.smtp_connect_timeout, 30);
+        assert_eq!(g.child_wait_time, 5);
+        assert_eq!(g.vrrp_mcast_group4.to_string(), "224.0.0.18");
+        assert_eq!(g.vrrp_mcast_group6.to_string(), "ff02::12");
+        assert_eq!(g.vrrp_rlimit_rttime, 10_000);
+        assert_eq!(g.nftables_ipvs_start_fwmark, 1000);
+        assert_eq!(g.vrrp_down_timer_adverts, 3);
+    }
+
+    #[test]
+    fn email_and_identity() {
+        let l = clean(
+            "global_defs {\n notification_email {\n a@b.c\n d@e.f\n }\n notification_email_from k@x.y\n smtp_server 10.0.0.1 2525\n smtp_helo_name h\n smtp_connect_timeout 5\n smtp_alert on\n smtp_alert_vrrp no\n router_id R1\n}\n",
+        );
+        let g = &l.config.global_defs;
+        assert_eq!(g.notification_email, vec!["a@b.c", "d@e.f"]);
+        assert_eq!(g.notification_email_from.as_deref(), Some("k@x.y"));
+        let smtp = g.smtp_server.as_ref().map(|s| (s.host.as_str(), s.port));
+        assert_eq!(smtp, Some(("10.0.0.1", 2525)));
+        assert_eq!(g.smtp_connect_timeout, 5);
+        assert_eq!(g.smtp_alert, Some(true));
+        assert_eq!(g.smtp_alert_vrrp, Some(false));
+        assert_eq!(g.router_id.as_deref(), Some("R1"));
+        // A host name is fine too, with the default port.
+        let l = clean("global_defs {\n smtp_server mail.example.com\n}\n");
+        assert_eq!(l.config.global_defs.smtp_server.map(|s| s.port), Some(25));
+    }
+
+    #[test]
+    fn garp_intervals_zero_is_out_of_range() {
+        let l = load("global_defs {\n vrrp_garp_interval 0\n vrrp_gna_interval 0.000001\n}\n");
+        assert_eq!(codes(&l), vec!["out-of-range"]);
+        assert_eq!(l.config.global_defs.vrrp_garp_interval, Secs::default());
+        assert_eq!(l.config.global_defs.vrrp_gna_interval, Secs { micros: 1 });
+    }
+
+    #[test]
+    fn garp_family() {
+        let l = clean(
+            "global_defs {\n vrrp_garp_master_delay 10\n vrrp_garp_master_repeat 2\n vrrp_garp_lower_prio_delay 3\n vrrp_garp_lower_prio_repeat 0\n vrrp_garp_master_refresh 60\n vrrp_garp_master_refresh_repeat 2\n vrrp_garp_interval 0.001\n vrrp_min_garp\n vrrp_garp_extra_if all 100\n vrrp_down_timer_adverts 5\n}\n",
+        );
+        let g = &l.config.global_defs;
+        assert_eq!(g.vrrp_garp_master_delay, Secs::from_secs(10));
+        assert_eq!(g.vrrp_garp_lower_prio_repeat, Some(0));
+        assert_eq!(g.vrrp_garp_master_refresh, Secs::from_secs(60));
+        assert_eq!(g.vrrp_garp_interval, Secs::from_millis(1));
+        assert!(g.vrrp_min_garp && g.vrrp_garp_extra_if_all);
+        assert_eq!(g.vrrp_garp_extra_if, Some(100));
+        assert_eq!(g.vrrp_down_timer_adverts, 5);
+        // keepalived turns a repeat of 0 into 1 and says so.
+        let l =
+            load("global_defs {\n vrrp_garp_master_repeat 0\n vrrp_garp_master_delay 5000\n}\n");
+        assert_eq!(codes(&l), vec!["value-adjusted", "out-of-range"]);
+        assert_eq!(l.config.global_defs.vrrp_garp_master_repeat, 1);
+    }
+
+    #[test]
+    fn ranges() {
+        let l = load(
+            "global_defs {\n vrrp_version 4\n vrrp_priority 20\n max_auto_priority 100\n min_auto_priority_delay 0\n startup_script_timeout 0\n vrrp_rx_bufs_multiplier 0\n vrrp_startup_delay 0\n vrrp_down_timer_adverts 101\n}\n",
+        );
+        assert_eq!(codes(&l), vec!["out-of-range"; 8]);
+        let l = load("global_defs {\n vrrp_rt_priority 0\n checker_rt_priority 100\n smtp_connect_timeout 0\n}\n");
+        assert_eq!(codes(&l), vec!["value-adjusted"; 3]);
+        let g = &l.config.global_defs;
+        assert_eq!(
+            (g.vrrp_rt_priority, g.checker_rt_priority),
+            (Some(1), Some(99))
+        );
+        assert_eq!(g.smtp_connect_timeout, 1);
+    }
+
+    #[test]
+    fn scheduling_and_snmp() {
+        let l = clean(
+            "global_defs {\n vrrp_priority -5\n checker_priority 19\n bfd_priority -20\n vrrp_no_swap\n checker_no_swap\n bfd_no_swap\n vrrp_cpu_affinity 0 1\n vrrp_rt_priority 50\n bfd_rlimit_rttime 2\n max_auto_priority\n snmp_socket udp:1.2.3.4:705\n enable_snmp_vrrp\n enable_snmp_rfcv3\n enable_traps\n enable_dbus\n}\n",
+        );
+        let g = &l.config.global_defs;
+        assert_eq!(
+            (g.vrrp_priority, g.checker_priority, g.bfd_priority),
+            (-5, 19, -20)
+        );
+        assert!(g.vrrp_no_swap && g.checker_no_swap && g.bfd_no_swap);
+        assert_eq!(g.vrrp_cpu_affinity, vec![0, 1]);
+        assert_eq!(g.vrrp_rt_priority, Some(50));
+        assert_eq!(g.bfd_rlimit_rttime, 2);
+        assert_eq!(g.max_auto_priority, 99);
+        assert!(g.enable_snmp_vrrp && g.enable_snmp_rfcv3 && g.enable_traps && g.enable_dbus);
+    }
+
+    #[test]
+    fn lvs_keywords() {
+        let l = clean(
+            "global_defs {\n lvs_sync_daemon eth0 inst VI_1 id 5 maxlen 1400 port 8848 ttl 2 group 224.0.0.81\n lvs_timeouts tcp 100 udp 30\n lvs_flush\n lvs_flush_on_stop VS\n}\n",
+        );
+        let g = &l.config.global_defs;
+        let sd = g.lvs_sync_daemon.as_ref().map(|d| {
+            (
+                d.interface.as_str(),
+                d.vrrp_instance.as_deref(),
+                d.syncid,
+                d.maxlen,
+                d.port,
+                d.ttl,
+            )
+        });
+        assert_eq!(
+            sd,
+            Some((
+                "eth0",
+                Some("VI_1"),
+                Some(5),
+                Some(1400),
+                Some(8848),
+                Some(2)
+            ))
+        );
+        assert_eq!(
+            (
+                g.lvs_timeouts.tcp,
+                g.lvs_timeouts.tcpfin,
+                g.lvs_timeouts.udp
+            ),
+            (Some(100), None, Some(30))
+        );
+        assert!(g.lvs_flush);
+        assert_eq!(g.lvs_flush_on_stop, LvsFlushOnStop::Vs);
+        let l = load("global_defs {\n lvs_sync_daemon eth0 VI_1 7\n lvs_sync_daemon eth1\n lvs_timeouts udp 2678401 foo\n}\n");
+        assert_eq!(
+            codes(&l),
+            vec![
+                "unknown-instance",
+                "deprecated",
+                "duplicate",
+                "out-of-range",
+                "bad-value"
+            ]
+        );
+        assert_eq!(
+            l.config.global_defs.lvs_sync_daemon.and_then(|d| d.syncid),
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn firewall_and_misc() {
+        let l = clean(
+            "global_defs {\n nftables\n nftables_priority -5\n nftables_counters\n nftables_ipvs t2\n nftables_ipvs_start_fwmark 50\n dynamic_interfaces allow_if_changes\n vrrp_rx_bufs_policy 1024\n umask IWGRP | IWOTH\n random_seed 7\n reload_check_config\n reload_file /run/k.reload\n include_check +match -wildcard_match\n data_use_instance\n json_version 2\n vrrp_delay_after_boot 15.5\n}\n",
+        );
+        let g = &l.config.global_defs;
+        assert_eq!(g.nftables.as_deref(), Some("keepalived"));
+        assert_eq!(g.nftables_priority, -5);
+        assert_eq!(g.nftables_ipvs.as_deref(), Some("t2"));
+        assert!(g.dynamic_interfaces && g.dynamic_interfaces_allow_if_changes);
+        assert_eq!(g.vrrp_rx_bufs_policy, Some(RxBufsPolicy::Size(1024)));
+        assert_eq!(g.umask, Some(0o022));
+        assert_eq!(g.random_seed, Some(7));
+        assert_eq!(g.reload_check_config.as_deref(), Some(""));
+        assert_eq!(g.include_check.as_deref(), Some("+match -wildcard_match"));
+        assert!(g.data_use_instance);
+        assert_eq!(g.json_version, 2);
+        assert_eq!(g.vrrp_delay_after_boot, Secs::from_millis(15_500));
+        let l = clean("global_defs {\n umask 0027\n}\n");
+        assert_eq!(l.config.global_defs.umask, Some(0o027));
+        let l = load("global_defs {\n umask IWGRB\n umask 01000\n include_check bogus\n vrrp_rx_bufs_policy mtu\n}\n");
+        assert_eq!(codes(&l), vec!["bad-value"; 4]);
+    }
+
+    #[test]
+    fn mcast_groups() {
+        let l =
+            clean("global_defs {\n vrrp_mcast_group4 224.0.0.19\n vrrp_mcast_group6 ff02::13\n}\n");
+        assert_eq!(
+            l.config.global_defs.vrrp_mcast_group4.to_string(),
+            "224.0.0.19"
+        );
+        let l =
+            load("global_defs {\n vrrp_mcast_group4 10.0.0.1\n vrrp_mcast_group6 224.0.0.1\n}\n");
+        assert_eq!(codes(&l), vec!["bad-value", "bad-value"]);
+    }
+
+    #[test]
+    fn scripts_and_fifos() {
+        let l = clean(
+            "global_defs {\n startup_script \"/bin/start x\" root\n shutdown_script_timeout 20\n script_user nobody nogroup\n enable_script_security\n vrrp_notify_fifo /run/f user:grp\n lvs_notify_fifo_script /bin/read\n}\n",
+        );
+        let g = &l.config.global_defs;
+        let st = g
+            .startup_script
+            .as_ref()
+            .map(|s| (s.command.as_str(), s.user.as_deref()));
+        assert_eq!(st, Some(("/bin/start x", Some("root"))));
+        assert_eq!(g.shutdown_script_timeout, 20);
+        let su = g
+            .script_user
+            .as_ref()
+            .map(|s| (s.user.as_deref(), s.group.as_deref()));
+        assert_eq!(su, Some((Some("nobody"), Some("nogroup"))));
+        let f = g
+            .vrrp_notify_fifo
+            .as_ref()
+            .map(|s| (s.user.as_deref(), s.group.as_deref()));
+        assert_eq!(f, Some((Some("user"), Some("grp"))));
+        assert!(g.lvs_notify_fifo_script.is_some());
+    }
+
+    #[test]
+    fn legacy_and_unsupported() {
+        let l = load("global_defs {\n lvs_id LB1\n vrrp_iptables\n enable_snmp_keepalived\n}\n");
+        assert_eq!(
+            codes(&l),
+            vec!["unknown-keyword", "unsupported", "deprecated"]
+        );
+        assert!(l.diagnostics[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("router_id LB1")));
+        assert_eq!(l.config.global_defs.router_id, None);
+        // enable_snmp_keepalived is only a note: keepalived 2.2.7 takes it silently.
+        assert_eq!(l.diagnostics[2].severity, crate::Severity::Note);
+    }
+
+    #[test]
+    fn extra_values_are_notes() {
+        let l = load("global_defs {\n router_id a b\n vrrp_strict x\n}\n");
+        assert_eq!(codes(&l), vec!["extra-parameter", "extra-parameter"]);
+        assert_eq!(l.verdict(), crate::Verdict::Clean);
+        assert_eq!(l.config.global_defs.router_id.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn top_level_daemon_keywords() {
+        let l = clean(
+            "net_namespace blue\nnet_namespace_ipvs\nnamespace_with_ipsets\ninstance i1\nuse_pid_dir\nlinkbeat_use_polling\nchild_wait_time 20\n",
+        );
+        let g = &l.config.global_defs;
+        assert_eq!(g.net_namespace.as_deref(), Some("blue"));
+        assert_eq!(g.net_namespace_ipvs.as_deref(), Some(""));
+        assert!(g.namespace_with_ipsets && g.use_pid_dir && g.linkbeat_use_polling);
+        assert_eq!(g.instance.as_deref(), Some("i1"));
+        assert_eq!(g.child_wait_time, 20);
+        let l = load("instance\nchild_wait_time abc\nnet_namespace a\nnet_namespace b\n");
+        assert_eq!(
+            codes(&l),
+            vec!["missing-parameter", "not-a-number", "duplicate"]
+        );
+    }
+
+    fn with_ifs(text: &str) -> Loaded {
+        let ifs: BTreeSet<String> = ["eth0", "eth1", "lo"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let opts = LoadOptions {
+            interfaces: Some(ifs),
+            ..LoadOptions::default()
+        };
+        load_str("t.conf", text, &opts)
+    }
+
+    #[test]
+    fn linkbeat_interfaces() {
+        let l = with_ifs("linkbeat_interfaces {\n eth0\n eth1 ETHTOOL\n eth9 MII\n lo FOO\n}\n");
+        assert_eq!(codes(&l), vec!["unknown-interface", "bad-value"]);
+        let lb = &l.config.linkbeat_interfaces;
+        assert_eq!(lb.len(), 4);
+        assert_eq!(lb[1].polling, Some(LinkbeatType::Ethtool));
+        assert_eq!(lb[0].polling, None);
+    }
+
+    #[test]
+    fn interface_up_down_delays() {
+        let l = with_ifs(
+            "interface_up_down_delays {\n eth0 1.5\n eth1 2 3\n lo 256\n eth9 1\n eth0\n}\n",
+        );
+        assert_eq!(
+            codes(&l),
+            vec!["out-of-range", "unknown-interface", "missing-parameter"]
+        );
+        let d = &l.config.interface_up_down_delays;
+        assert_eq!(d.len(), 3);
+        assert_eq!(
+            (d[0].down_delay, d[0].up_delay),
+            (Secs::from_millis(1500), Secs::from_millis(1500))
+        );
+        assert_eq!(d[1].up_delay, Secs::from_secs(3));
+    }
+
+    #[test]
+    fn track_groups() {
+        let l = load("track_group TG1 {\n group {\n VI_1\n VI_2\n }\n}\ntrack_group TG1 {\n group {\n VI_3\n }\n}\ntrack_group TG2 {\n grup {\n }\n}\n");
+        let tg = &l.config.track_groups;
+        assert_eq!(tg.len(), 2);
+        assert_eq!(tg[0].group, vec!["VI_1", "VI_2"]);
+        // Members name vrrp_instances the vrrp parser fills in; here none exist,
+        // which keepalived does not complain about: notes.
+        assert_eq!(
+            codes(&l),
+            vec![
+                "unknown-instance",
+                "unknown-instance",
+                "duplicate",
+                "unknown-keyword"
+            ]
+        );
+        assert_eq!(l.diagnostics[0].severity, crate::Severity::Note);
+    }
+
+    #[test]
+    fn track_group_members_found() {
+        let mut cfg = crate::model::Config::default();
+        cfg.vrrp_instances.push(crate::model::VrrpInstance {
+            name: "VI_1".into(),
+        });
+        cfg.track_groups.push(crate::model::TrackGroup {
+            name: "T".into(),
+            group: vec!["VI_1".into()],
+            member_spans: vec![Default::default()],
+            ..Default::default()
+        });
+        let mut cx = super::Ctx::new(None);
+        super::validate(&cfg, &mut cx);
+        assert!(cx.diags.is_empty());
     }
 }
