@@ -417,7 +417,25 @@ fn use_vmac(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
                 continue;
             }
             "netlink_notify_msg" => v.netlink_notify_msg = true,
-            _ if is_mac(w) => v.mac = Some(w.to_string()),
+            _ if is_mac(w) => {
+                let l = w.to_ascii_lowercase();
+                if l.starts_with("00:00:5e:00:01") || l.starts_with("00:00:5e:00:02") {
+                    cx.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "bad-value",
+                            format!(
+                                "({}) use_vmac MAC {w} is in the range RFC 5798 reserves for VRRP; it is ignored",
+                                vi.name
+                            ),
+                        )
+                        .at(a[i].span)
+                        .help("leave the MAC out to get the standard 00:00:5e:00:01:VRID, or pick one outside 00:00:5e:00:01/02"),
+                    );
+                } else {
+                    v.mac = Some(w.to_string());
+                }
+            }
             _ if v.name.is_empty() && v.mac.is_none() => {
                 if w.len() > 15 {
                     cx.push(
@@ -968,6 +986,7 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
         values::arity(s, 0, 0, cx);
         i.check_unicast_src = true;
         i.explicit.check_unicast_src = true;
+        i.explicit.unicast = true;
     }),
     kb("unicast_peer", unicast_peer),
     kw("unicast_fault_no_peer", |i, s, cx| {
@@ -1901,10 +1920,12 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
             );
         }
         if vi.use_vmac.is_some() && !vi.vmac_xmit_base {
-            cx.note(
+            warn(
+                cx,
                 "vmac-xmit-base",
                 sp,
                 format!("({n}) use_vmac with unicast peers needs vmac_xmit_base; it is turned on"),
+                "add vmac_xmit_base",
             );
             vi.vmac_xmit_base = true;
         }
@@ -1953,14 +1974,16 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
                 "check the name with `ip link`",
             );
         }
-        if own_if.as_deref() == Some(t.name.as_str()) && t.weight.unwrap_or(0) == 0 {
-            cx.note(
+        if own_if.as_deref() == Some(t.name.as_str()) {
+            warn(
+                cx,
                 "track-own-interface",
                 t.span,
                 format!(
-                    "({n}) '{}' is the instance's own interface, which is always tracked",
+                    "({n}) '{}' is the instance's own interface, which is always tracked; this entry is ignored",
                     t.name
                 ),
+                "remove it from track_interface",
             );
             return false;
         }
@@ -2291,12 +2314,14 @@ fn garp_groups(c: &mut Config, cx: &mut Ctx) {
             return false;
         }
         if g.interface.is_some() && !g.interfaces.is_empty() {
-            warn(
-                cx,
-                "conflicting-keyword",
-                g.span,
-                "garp_group has both interface and interfaces; use one".into(),
-                "interface for one link, interfaces { } for links sharing a switch",
+            cx.push(
+                Diagnostic::new(
+                    Severity::Note,
+                    "conflicting-keyword",
+                    "garp_group has both interface and interfaces; the man page asks for one",
+                )
+                .at(g.span)
+                .help("interface for one link, interfaces { } for links sharing a switch"),
             );
         }
         let mut all: Vec<String> = g.interface.iter().cloned().collect();
@@ -2324,4 +2349,499 @@ fn garp_groups(c: &mut Config, cx: &mut Ctx) {
         }
         true
     });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+    use crate::model::{Route, VirtualAddress, VrrpScript};
+    use crate::{load_str, LoadOptions};
+
+    fn load(text: &str) -> crate::Loaded {
+        load_str("t.conf", text, &LoadOptions::default())
+    }
+
+    /// Codes of the findings, leaving out `no-vip` (the VIP parser lives elsewhere).
+    fn codes(l: &crate::Loaded) -> Vec<&'static str> {
+        l.diagnostics
+            .iter()
+            .map(|d| d.code)
+            .filter(|c| *c != "no-vip")
+            .collect()
+    }
+
+    fn inst(body: &str) -> String {
+        format!("vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{body}\n}}\n")
+    }
+
+    /// Validates a model built by hand (for checks that need VIPs, routes, scripts).
+    fn check(mut cfg: Config) -> (Config, Vec<&'static str>) {
+        let mut cx = Ctx::new(None);
+        validate(&mut cfg, &mut cx);
+        let c = cx.diags.iter().map(|d| d.code).collect();
+        (cfg, c)
+    }
+
+    fn vi_with_vip(addr: &str) -> VrrpInstance {
+        VrrpInstance {
+            name: "VI_1".into(),
+            interface: Some("eth0".into()),
+            virtual_router_id: Some(51),
+            family: Family::of(&addr.parse().unwrap()),
+            virtual_ipaddress: vec![VirtualAddress {
+                address: addr.parse().unwrap(),
+                prefix_len: 24,
+                ..VirtualAddress::default()
+            }],
+            ..VrrpInstance::default()
+        }
+    }
+
+    #[test]
+    fn defaults_and_every_keyword() {
+        let l = load(&inst(
+            r#" state BACKUP
+ use_vmac vrrp51 netlink_notify_msg group 5
+ vmac_xmit_base
+ use_vmac_addr
+ dont_track_primary
+ track_interface {
+   eth1 weight -10 reverse
+   eth2
+ }
+ mcast_src_ip 10.0.0.1
+ version 3
+ unicast_peer {
+   10.0.0.2 min_ttl 1 max_ttl 255
+ }
+ unicast_ttl 10
+ unicast_fault_no_peer
+ old_unicast_checksum never
+ priority 150
+ advert_int 0.5
+ garp_master_delay 2
+ garp_master_repeat 3
+ garp_lower_prio_delay 1
+ garp_lower_prio_repeat 2
+ garp_master_refresh 60
+ garp_master_refresh_repeat 2
+ garp_extra_if all 30
+ down_timer_adverts 4
+ lower_prio_no_advert
+ higher_prio_send_advert on
+ no_accept
+ nopreempt
+ skip_check_adv_addr off
+ debug 2
+ notify_master "/bin/m arg" root
+ notify_backup /bin/b
+ notify_fault /bin/f
+ notify_stop /bin/s
+ notify_deleted
+ notify /bin/n
+ notify_master_rx_lower_pri /bin/l
+ notify_priority_changes true
+ smtp_alert
+ kernel_rx_buf_size 65536
+ promote_secondaries
+ track_src_ip
+ no_virtual_ipaddress"#,
+        ));
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        let v = &l.config.vrrp_instances[0];
+        assert_eq!(v.version, 3);
+        assert_eq!(v.priority, 150);
+        assert_eq!(v.advert_int, Secs::from_millis(500));
+        assert_eq!(v.unicast_peer.len(), 1);
+        assert_eq!(v.unicast_peer[0].min_ttl, Some(1));
+        assert!(
+            v.check_unicast_src,
+            "a TTL range turns on check_unicast_src"
+        );
+        assert_eq!(v.use_vmac.as_ref().unwrap().name, "vrrp51");
+        assert_eq!(v.track_interface[0].weight, Some(-10));
+        assert!(v.track_interface[0].reverse);
+        assert!(!v.accept && v.nopreempt && v.lower_prio_no_advert && v.higher_prio_send_advert);
+        assert_eq!(v.garp_master_repeat, 3);
+        assert_eq!(v.garp_extra_if.unwrap().interval, Secs::from_secs(30));
+        assert_eq!(
+            v.notify_master.as_ref().unwrap().user.as_deref(),
+            Some("root")
+        );
+        assert!(v.notify_deleted);
+        assert_eq!(v.smtp_alert, Some(true));
+        assert_eq!(v.kernel_rx_buf_size, Some(65536));
+    }
+
+    #[test]
+    fn inherited_defaults() {
+        let l = load(&inst(" state MASTER"));
+        let v = &l.config.vrrp_instances[0];
+        // keepalived makes a MASTER without a priority the address owner.
+        assert_eq!(v.priority, 255);
+        assert_eq!(v.advert_int, Secs::from_secs(1));
+        assert_eq!(v.version, 2);
+        assert_eq!(v.garp_master_delay, Secs::from_secs(5));
+        assert_eq!(v.garp_lower_prio_repeat, 5);
+        assert!(v.accept);
+        let mut cfg = Config::default();
+        cfg.global_defs.vrrp_version = 3;
+        cfg.global_defs.vrrp_garp_master_repeat = 2;
+        cfg.vrrp_instances.push(vi_with_vip("10.1.1.1"));
+        let (cfg, c) = check(cfg);
+        assert!(c.is_empty(), "{c:?}");
+        assert_eq!(cfg.vrrp_instances[0].version, 3);
+        assert_eq!(cfg.vrrp_instances[0].garp_master_repeat, 2);
+        assert_eq!(cfg.vrrp_instances[0].garp_lower_prio_repeat, 2);
+    }
+
+    #[test]
+    fn bad_values() {
+        let l = load(&inst(
+            " state master\n priority 0\n version 4\n advert_int 0\n debug 9\n bogus_kw 1\n prority 5",
+        ));
+        let c = codes(&l);
+        assert_eq!(
+            c,
+            [
+                "bad-value",
+                "out-of-range",
+                "bad-value",
+                "out-of-range",
+                "out-of-range",
+                "unknown-keyword",
+                "unknown-keyword"
+            ],
+            "{}",
+            l.render()
+        );
+        assert!(l.render().contains("did you mean 'priority'"));
+        assert_eq!(l.config.vrrp_instances[0].priority, 100);
+    }
+
+    #[test]
+    fn missing_vrid_drops_instance() {
+        let l = load("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 0\n}\n");
+        assert!(codes(&l).contains(&"missing-vrid"));
+        assert!(l.config.vrrp_instances.is_empty());
+    }
+
+    #[test]
+    fn duplicate_names_and_vrids() {
+        let l = load(&format!("{}{}", inst(""), inst("")));
+        assert!(codes(&l).contains(&"duplicate-name"));
+        let text = format!("{}{}", inst(""), inst("").replace("VI_1", "VI_2"));
+        assert!(codes(&load(&text)).contains(&"duplicate-vrid"));
+        let text = format!(
+            "{}{}",
+            inst(""),
+            inst("").replace("VI_1", "VI_2").replace("eth0", "eth1")
+        );
+        assert!(!codes(&load(&text)).contains(&"duplicate-vrid"));
+    }
+
+    #[test]
+    fn auth() {
+        let l = load(&inst(
+            " authentication {\n  auth_type PASS\n  auth_pass 123456789\n }",
+        ));
+        assert_eq!(codes(&l), ["auth-pass-truncated"]);
+        let a = l.config.vrrp_instances[0].authentication.as_ref().unwrap();
+        assert_eq!(a.auth_pass.as_deref(), Some("12345678"));
+        // keepalived: AH with an initial MASTER state is cleared.
+        let l = load(&inst(
+            " state MASTER\n priority 100\n authentication {\n  auth_type AH\n  auth_pass 1111\n }",
+        ));
+        assert_eq!(codes(&l), ["ah-master"]);
+        assert_eq!(l.config.vrrp_instances[0].state, State::Backup);
+        let l = load(&inst(
+            " version 3\n authentication {\n  auth_type PASS\n  auth_pass x\n }",
+        ));
+        assert_eq!(codes(&l), ["auth-ignored"]);
+        let l = load(&inst(" authentication {\n  auth_type FOO\n }"));
+        assert_eq!(codes(&l), ["auth-ignored", "bad-value"]);
+    }
+
+    #[test]
+    fn strict_mode_conflicts() {
+        // keepalived/etc/keepalived/keepalived.conf: vrrp_strict, MASTER priority 100, auth.
+        let mut cfg = Config::default();
+        cfg.global_defs.vrrp_strict = true;
+        let mut vi = vi_with_vip("10.1.1.1");
+        vi.state = State::Master;
+        vi.priority = 100;
+        vi.explicit.priority = true;
+        vi.authentication = Some(Authentication {
+            auth_type: Some(AuthType::Pass),
+            auth_pass: Some("1111".into()),
+            span: Span::default(),
+        });
+        cfg.vrrp_instances.push(vi);
+        let (cfg, c) = check(cfg);
+        assert_eq!(c, ["auth-ignored", "strict-master-not-owner"]);
+        let v = &cfg.vrrp_instances[0];
+        assert!(v.authentication.is_none() && !v.accept && v.strict_mode);
+        let l = load(&inst(
+            " strict_mode\n preempt_delay 5\n higher_prio_send_advert\n accept\n down_timer_adverts 5",
+        ));
+        assert_eq!(
+            codes(&l),
+            [
+                "strict-conflict",
+                "strict-conflict",
+                "strict-conflict",
+                "strict-conflict"
+            ],
+            "{}",
+            l.render()
+        );
+    }
+
+    #[test]
+    fn strict_v6_first_vip_link_local() {
+        let mut cfg = Config::default();
+        let mut vi = vi_with_vip("2001:db8::1");
+        vi.strict_mode = true;
+        vi.explicit.strict_mode = true;
+        cfg.vrrp_instances.push(vi);
+        let (cfg, c) = check(cfg);
+        assert_eq!(c, ["first-vip-not-link-local"]);
+        assert_eq!(cfg.vrrp_instances[0].version, 3);
+    }
+
+    #[test]
+    fn preemption_and_advert_int() {
+        let l = load(&inst(
+            " state MASTER\n priority 100\n nopreempt\n preempt_delay 3",
+        ));
+        assert_eq!(codes(&l), ["nopreempt-master", "preempt-delay-master"]);
+        let l = load(&inst(" priority 255\n nopreempt"));
+        assert_eq!(codes(&l), ["nopreempt-owner"]);
+        let l = load(&inst(" advert_int 1.5"));
+        assert_eq!(codes(&l), ["advert-int-rounded"]);
+        assert_eq!(l.config.vrrp_instances[0].advert_int, Secs::from_secs(2));
+        let l = load(&inst(" version 3\n advert_int 41"));
+        assert_eq!(codes(&l), ["advert-int-range"]);
+        let l = load(&inst(" version 3\n advert_int 0.015"));
+        assert_eq!(codes(&l), ["advert-int-rounded"]);
+    }
+
+    #[test]
+    fn unicast() {
+        let l = load(&inst(" unicast_src_ip 10.0.0.1"));
+        assert_eq!(codes(&l), ["unicast-without-peers"]);
+        let l = load(&inst(" unicast_ttl 5"));
+        assert_eq!(codes(&l), ["unicast-without-peers"]);
+        let l = load(&inst(
+            " unicast_src_ip 2001:db8::1\n unicast_peer {\n  10.0.0.2\n  2001:db8::2 min_ttl 9 max_ttl 3\n  2001:db8::3 foo 1\n }",
+        ));
+        assert_eq!(
+            codes(&l),
+            ["family-mismatch", "ttl-range-empty", "bad-value"],
+            "{}",
+            l.render()
+        );
+        assert_eq!(l.config.vrrp_instances[0].family, Family::Ipv6);
+        let l = load(&inst(
+            " mcast_dst_ip 224.0.0.30\n unicast_peer {\n  10.0.0.2\n }",
+        ));
+        assert_eq!(codes(&l), ["mcast-with-unicast"]);
+        let l = load(&inst(" vmac_xmit_base"));
+        assert_eq!(codes(&l), ["xmit-base-without-vmac"]);
+    }
+
+    #[test]
+    fn vip_family_is_set_by_first_address() {
+        // Built by hand: one family per instance, the first address decides.
+        let mut cfg = Config::default();
+        let mut vi = vi_with_vip("2001:db8::1");
+        vi.explicit.version = true;
+        vi.version = 2;
+        cfg.vrrp_instances.push(vi);
+        let (cfg, c) = check(cfg);
+        assert_eq!(c, ["version-forced"]);
+        assert_eq!(cfg.vrrp_instances[0].version, 3);
+        let mut cx = Ctx::new(None);
+        let mut vi = vi_with_vip("10.1.1.1");
+        vi.explicit.family = true;
+        let addr: IpAddr = "2001:db8::9".parse().unwrap();
+        assert!(!fit_family(
+            &mut vi,
+            &addr,
+            "virtual address",
+            Span::default(),
+            &mut cx
+        ));
+        assert_eq!(cx.diags[0].code, "family-mismatch");
+    }
+
+    #[test]
+    fn routes_without_dev_and_interfaces() {
+        let mut cfg = Config::default();
+        let mut vi = vi_with_vip("10.1.1.1");
+        vi.virtual_routes = vec![
+            Route {
+                dev: None,
+                span: Span::default(),
+            },
+            Route {
+                dev: Some("eth1".into()),
+                span: Span::default(),
+            },
+        ];
+        vi.track_interface.push(TrackRef {
+            name: "eth0".into(),
+            ..TrackRef::default()
+        });
+        cfg.vrrp_instances.push(vi);
+        let (cfg, c) = check(cfg);
+        assert_eq!(c, ["route-not-tracked", "track-own-interface"]);
+        assert!(cfg.vrrp_instances[0].track_interface.is_empty());
+        let opts = LoadOptions {
+            interfaces: Some(["eth0".to_string()].into_iter().collect()),
+            ..LoadOptions::default()
+        };
+        let l = load_str(
+            "t.conf",
+            &inst(" track_interface {\n  eth7\n }").replace("interface eth0", "interface eth9"),
+            &opts,
+        );
+        let c: Vec<_> = l
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .filter(|c| *c != "no-vip")
+            .collect();
+        assert_eq!(c, ["no-such-interface", "no-such-interface"]);
+        let l = load(&inst(
+            " lvs_sync_daemon_interface eth0\n linkbeat_use_polling",
+        ));
+        assert_eq!(codes(&l), ["deprecated", "deprecated"]);
+    }
+
+    #[test]
+    fn track_refs() {
+        // conditional_conf: a track_script naming a missing (or script-less) vrrp_script.
+        let mut cfg = Config::default();
+        cfg.vrrp_scripts.push(VrrpScript {
+            name: "noscript".into(),
+            script: None,
+            ..VrrpScript::default()
+        });
+        cfg.vrrp_scripts.push(VrrpScript {
+            name: "ok".into(),
+            script: Some(Script::default()),
+            weight: 10,
+            ..VrrpScript::default()
+        });
+        let mut vi = vi_with_vip("10.1.1.1");
+        for n in ["missing", "noscript", "ok"] {
+            vi.track_script.push(TrackRef {
+                name: n.into(),
+                ..TrackRef::default()
+            });
+        }
+        vi.track_file.push(TrackRef {
+            name: "f".into(),
+            ..TrackRef::default()
+        });
+        vi.priority = 255;
+        cfg.vrrp_instances.push(vi);
+        let (cfg, c) = check(cfg);
+        assert_eq!(
+            c,
+            [
+                "unknown-reference",
+                "unknown-reference",
+                "unknown-reference",
+                "weight-ignored"
+            ]
+        );
+        assert_eq!(cfg.vrrp_instances[0].track_script.len(), 1);
+        let l = load(&inst(
+            " track_interface {\n  eth1 weight\n  eth2 weight 254\n  eth3 weight 10 bogus\n }\n track_process {\n  p weight 254\n }",
+        ));
+        assert_eq!(
+            codes(&l),
+            [
+                "missing-parameter",
+                "weight-clamped",
+                "bad-value",
+                "unknown-reference"
+            ],
+            "{}",
+            l.render()
+        );
+    }
+
+    #[test]
+    fn sync_groups() {
+        // vrrp.lvs_syncd: members written outside `group { }`.
+        let l = load(&format!(
+            "vrrp_sync_group VG1 {{\n VI_1\n VI_2\n}}\n{}",
+            inst("")
+        ));
+        assert_eq!(
+            codes(&l),
+            ["empty-sync-group", "unknown-keyword", "unknown-keyword"]
+        );
+        assert!(l.render().contains("inside `group"));
+        assert!(l.config.vrrp_sync_groups.is_empty());
+        let text = format!(
+            "vrrp_sync_group G1 {{\n group {{\n  VI_1 VI_9\n }}\n global_tracking\n notify_master /bin/x\n smtp_alert\n sync_group_tracking_weight\n}}\nvrrp_sync_group G2 {{\n group {{\n  VI_1\n }}\n}}\n{}",
+            inst(" track_interface {\n  eth1 weight 5\n }")
+        );
+        let l = load(&text);
+        assert_eq!(
+            codes(&l),
+            [
+                "single-member-sync-group",
+                "unknown-reference",
+                "deprecated",
+                "empty-sync-group",
+                "duplicate-member"
+            ],
+            "{}",
+            l.render()
+        );
+        assert_eq!(l.config.vrrp_instances[0].sync_group.as_deref(), Some("G1"));
+        let l = load(&format!(
+            "vrrp_sync_group G1 {{\n group {{\n  VI_1\n  VI_2\n }}\n track_interface {{\n  eth1\n }}\n}}\n{}{}",
+            inst(" track_interface {\n  eth1\n  eth2 weight 3\n }"),
+            inst("").replace("VI_1", "VI_2").replace("51", "52")
+        ));
+        assert_eq!(
+            codes(&l),
+            ["tracked-twice", "weight-ignored"],
+            "{}",
+            l.render()
+        );
+    }
+
+    #[test]
+    fn garp_groups() {
+        let l = load(
+            "garp_group {\n garp_interval 0.1\n interface eth1\n}\ngarp_group {\n interface eth2\n}\ngarp_group {\n gna_interval 1\n interfaces {\n  eth1\n }\n}\n",
+        );
+        assert_eq!(codes(&l), ["garp-group-no-delay", "duplicate-member"]);
+        assert_eq!(l.config.garp_groups.len(), 2);
+    }
+
+    #[test]
+    fn newer_keywords() {
+        let l = load(&inst(
+            " timer_expired_backup\n v3_checksum_as_v2\n use_ipvlan ipv1 10.0.0.5/24 private\n auth_hmac {\n  key 1 hex:00\n  active_key 1\n  anti_replay monotonic\n  time_window 10\n  mode permissive\n }",
+        ));
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        let v = &l.config.vrrp_instances[0];
+        assert_eq!(v.timer_expired_backup, Some(254));
+        assert_eq!(v.auth_hmac.as_ref().unwrap().mode, "permissive");
+        assert_eq!(
+            v.use_ipvlan.as_ref().unwrap().mode.as_deref(),
+            Some("private")
+        );
+        let l = load(&inst(" use_vmac 00:00:5e:00:01:33"));
+        assert_eq!(codes(&l), ["bad-value"]);
+    }
 }
