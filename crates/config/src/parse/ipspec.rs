@@ -1718,3 +1718,282 @@ pub fn rule(s: &Stmt, cx: &mut Ctx) -> Option<Rule> {
     }
     Some(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::ipspec::{Broadcast, PreferredLifetime};
+    use crate::{load_str, LoadOptions, Severity};
+    use std::net::IpAddr;
+
+    fn load(text: &str) -> crate::Loaded {
+        load_str("t.conf", text, &LoadOptions::default())
+    }
+    fn codes(l: &crate::Loaded) -> Vec<&'static str> {
+        l.diagnostics.iter().map(|d| d.code).collect()
+    }
+    fn has(l: &crate::Loaded, code: &str, sev: Severity) -> bool {
+        l.diagnostics
+            .iter()
+            .any(|d| d.code == code && d.severity == sev)
+    }
+
+    #[test]
+    fn addresses() {
+        let l = load(
+            "static_ipaddress {\n\
+             10.0.0.1/24 brd + dev eth0 scope link label eth0:1 home -nodad mngtmpaddr noprefixroute autojoin no_track preferred_lft forever\n\
+             10.0.0.2 dev eth1 brd 10.0.0.255 scope 200 peer 10.0.0.3 preferred_lft 30\n\
+             2001:db8::1 dev eth0\n\
+             fe80::1/64 dev eth0\n\
+             10.0.0.4/24 brd - dev eth0\n\
+             }\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let a = &l.config.static_ipaddress;
+        assert_eq!(a.len(), 5);
+        assert_eq!(a[0].prefix_len, 24);
+        assert_eq!(a[0].broadcast, Some(Broadcast::SetHostBits));
+        assert_eq!(a[0].scope, Some(253));
+        assert_eq!(a[0].label.as_deref(), Some("eth0:1"));
+        assert!(a[0].home && a[0].nodad && a[0].mngtmpaddr && a[0].noprefixroute);
+        assert!(a[0].autojoin && a[0].no_track);
+        assert_eq!(a[0].preferred_lft, Some(PreferredLifetime::Forever));
+        assert_eq!(a[1].prefix_len, 32);
+        assert_eq!(a[1].dev.as_deref(), Some("eth1"));
+        assert_eq!(a[1].scope, Some(200));
+        assert_eq!(a[1].peer, Some("10.0.0.3".parse::<IpAddr>().unwrap()));
+        assert_eq!(a[1].preferred_lft, Some(PreferredLifetime::Seconds(30)));
+        assert_eq!(a[2].prefix_len, 128);
+        assert_eq!(a[2].scope, None);
+        assert_eq!(a[3].scope, Some(253));
+        assert_eq!(a[4].broadcast, Some(Broadcast::ClearHostBits));
+    }
+
+    #[test]
+    fn address_errors() {
+        let l = load(
+            "static_ipaddress {\n\
+             10.0.0.2/33 dev eth0\n\
+             10.0.0.300 dev eth0\n\
+             2001:db8::2 brd 1.2.3.4 dev eth0\n\
+             10.0.0.5 dev eth0 scope foo bogus nodad\n\
+             10.0.0.6 dev eth0 dev eth1\n\
+             10.0.0.7 dev eth0 use_vmac\n\
+             10.0.0.8 dev\n\
+             2001:db8::3 dev eth0 scope link label x\n\
+             10.0.0.9 dev eth0 track_group G\n\
+             10.0.0.10 dev eth0 brd x\n\
+             }\n",
+        );
+        let a = &l.config.static_ipaddress;
+        // .2 (prefix fixed), .5, .7, .8, ::3
+        assert_eq!(a.len(), 5, "{}", l.render());
+        assert_eq!(a[0].prefix_len, 32);
+        assert!(has(&l, "bad-prefix", Severity::Error));
+        assert!(has(&l, "bad-address", Severity::Error));
+        assert!(has(&l, "broadcast-on-ipv6", Severity::Error));
+        assert!(has(&l, "bad-value", Severity::Error));
+        assert!(has(&l, "unknown-address-option", Severity::Error));
+        assert!(has(&l, "duplicate-option", Severity::Error));
+        assert!(has(&l, "missing-parameter", Severity::Error));
+        assert!(has(&l, "ignored-for-ipv6", Severity::Error));
+        assert!(has(&l, "unknown-track-group", Severity::Error));
+        let ipv6 = a.iter().find(|x| x.address.is_ipv6()).unwrap();
+        assert_eq!(ipv6.scope, None);
+        assert_eq!(ipv6.label, None);
+    }
+
+    #[test]
+    fn vip_takes_use_vmac_and_not_track_group() {
+        let l = load("static_ipaddress {\n10.0.0.1 dev eth0\n}\n");
+        assert!(l.diagnostics.is_empty());
+        let mut cx = super::Ctx::new(None);
+        let text = "10.0.0.1/24 use_vmac vrrp.51 no_track\n10.0.0.2 track_group G\n";
+        let loaded = load_str("v.conf", text, &LoadOptions::default());
+        // Build statements the same way the loader does.
+        let stmts = crate::tree::build(&loaded.sources, &mut Vec::new());
+        let a = super::vip(&stmts[0], &mut cx).unwrap();
+        assert!(a.use_vmac && a.no_track);
+        assert_eq!(a.vmac_name.as_deref(), Some("vrrp.51"));
+        let b = super::vip(&stmts[1], &mut cx).unwrap();
+        assert_eq!(b.track_group, None);
+        assert_eq!(cx.diags.len(), 2, "track_group and G both unknown in a VIP");
+    }
+
+    #[test]
+    fn interfaces_checked() {
+        let opts = LoadOptions {
+            interfaces: Some(["eth0".to_string()].into_iter().collect()),
+            ..LoadOptions::default()
+        };
+        let l = load_str(
+            "t.conf",
+            "static_ipaddress {\n10.0.0.1 dev eth9\n10.0.0.2\n}\nstatic_routes {\n10.1.0.0/16 dev eth9\n}\nstatic_rules {\nfrom all iif eth9 table 1 priority 5\n}\n",
+            &opts,
+        );
+        assert_eq!(
+            codes(&l),
+            vec!["unknown-interface", "unknown-interface", "unknown-interface"]
+        );
+        assert_eq!(l.config.static_ipaddress.len(), 2);
+        let l = load_str(
+            "t.conf",
+            "static_ipaddress {\n10.0.0.2\n}\n",
+            &LoadOptions {
+                interfaces: Some(["eth1".to_string()].into_iter().collect()),
+                ..LoadOptions::default()
+            },
+        );
+        assert_eq!(codes(&l), vec!["unknown-interface"]);
+        assert!(l.config.static_ipaddress.is_empty());
+    }
+
+    #[test]
+    fn routes() {
+        let l = load(
+            "static_routes {\n\
+             192.168.2.0/24 via 10.0.0.1 dev eth0\n\
+             src 10.0.0.5 192.168.3.0/24 via 10.0.0.1 dev eth0 table 100 metric 5 scope link\n\
+             to 192.168.4.0/24 dev eth0 protocol keepalived tos 0x10 realms 1/2 mtu lock 1400 advmss 100 features ecn quickack 1 congctl lock cubic onlink append\n\
+             blackhole 192.168.5.0/24 no_track\n\
+             192.168.6.0/24 table main nexthop via 10.0.0.1 dev eth0 weight 1 onlink nexthop via 10.0.0.2 dev eth1 weight 2\n\
+             2001:db8::/64 from 2001:db8:1::/64 dev eth0 pref high expires 30 ttl-propagate disabled\n\
+             default via 10.0.0.1 dev eth0\n\
+             inet6 default via fe80::1 dev eth0\n\
+             192.168.7.0/24 via 10.0.0.1 dev eth0 encap mpls 200/300 ttl 10\n\
+             }\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let r = &l.config.static_routes;
+        assert_eq!(r.len(), 9);
+        assert_eq!(r[0].to.unwrap().prefix_len, 24);
+        assert_eq!(r[0].via, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(r[1].src, Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(
+            (r[1].table, r[1].metric, r[1].scope),
+            (Some(100), Some(5), Some(253))
+        );
+        assert_eq!(r[2].protocol, Some(18));
+        assert_eq!(r[2].tos, Some(16));
+        assert_eq!(r[2].realms.map(|x| (x.from, x.to)), Some((1, 2)));
+        assert_eq!(r[2].metrics.mtu.map(|m| (m.value, m.lock)), Some((1400, true)));
+        assert!(r[2].metrics.features_ecn && r[2].metrics.congctl_lock && r[2].onlink);
+        assert_eq!(r[2].mode.as_deref(), Some("append"));
+        assert_eq!(r[3].route_type.as_deref(), Some("blackhole"));
+        assert_eq!(r[4].nexthops.len(), 2);
+        assert_eq!(r[4].nexthops[1].weight, Some(2));
+        assert_eq!(r[4].table, Some(254));
+        assert!(r[4].has_interface());
+        assert_eq!(r[5].pref.as_deref(), Some("high"));
+        assert_eq!(r[5].ttl_propagate, Some(false));
+        assert!(r[6].to.unwrap().address.is_ipv4());
+        assert!(r[7].to.unwrap().address.is_ipv6());
+        assert_eq!(r[8].encap.as_ref().map(|e| e.kind.as_str()), Some("mpls"));
+    }
+
+    #[test]
+    fn route_diagnostics() {
+        let l = load(
+            "static_routes {\n\
+             192.168.3.0/24 gw 10.0.0.1 dev eth0\n\
+             192.168.4.0/24 via 10.0.0.1 or 10.0.0.2 dev eth0\n\
+             192.168.5.0/24 via 10.0.0.1\n\
+             192.168.6.0/24 dev eth0 protocol bird\n\
+             192.168.7.0/24 dev eth0 bogus 3\n\
+             192.168.8.0/24 via 2001:db8::1 dev eth0\n\
+             dev eth0\n\
+             192.168.9.0/24 dev eth0 pref high\n\
+             192.168.10.0/24 dev eth0 scope foo\n\
+             192.168.11.0/24 nexthop via 10.0.0.1 dev eth0 mtu 5\n\
+             192.168.12.0/24 dev eth0 table nosuch\n\
+             }\n",
+        );
+        let c = codes(&l);
+        for code in [
+            "deprecated-keyword",
+            "route-not-trackable",
+            "route-protocol-reset",
+            "unknown-route-keyword",
+            "mixed-families",
+            "route-no-destination",
+            "ipv6-only",
+            "bad-value",
+        ] {
+            assert!(c.contains(&code), "{code} missing: {}", l.render());
+        }
+        assert_eq!(c.iter().filter(|x| **x == "deprecated-keyword").count(), 2);
+        // gw, or, no-dev (kept with a warning), protocol reset (kept).
+        assert_eq!(l.config.static_routes.len(), 4, "{}", l.render());
+        assert_eq!(l.config.static_routes[3].protocol, Some(18));
+        assert_eq!(l.config.static_routes[1].or, Some("10.0.0.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn route_missing_value_is_fatal() {
+        let l = load("static_routes {\n192.168.1.0/24 dev eth0 via\n}\n");
+        assert!(has(&l, "missing-parameter", Severity::Fatal));
+        assert!(l.config.static_routes.is_empty());
+        let l = load("static_rules {\nfrom 10.0.0.0/8 table 1 priority\n}\n");
+        assert!(has(&l, "missing-parameter", Severity::Fatal));
+    }
+
+    #[test]
+    fn rules() {
+        let l = load(
+            "static_rules {\n\
+             from 192.168.2.0/24 table 1 priority 10\n\
+             not from 10.0.0.0/8 to 10.1.0.0/16 iif eth0 oif eth1 tos 22 fwmark 0x10/0xff preference 11 realms 30/20 lookup main\n\
+             to 2001:db8::/32 from 2001:db8:1::/48 uidrange 1000-1999 order 12 table 6908\n\
+             from all l3mdev protocol 12 ipproto udp sport 10-20 dport 20-30 priority 13\n\
+             from 10.0.0.0/8 type blackhole priority 14 no_track\n\
+             from 10.0.0.0/8 goto 100 priority 15 suppress_prefixlength 0 suppress_ifgroup 3\n\
+             inet6 from all unreachable priority 16\n\
+             }\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let r = &l.config.static_rules;
+        assert_eq!(r.len(), 7);
+        assert_eq!((r[0].table, r[0].priority), (Some(1), Some(10)));
+        assert!(r[1].not);
+        assert_eq!((r[1].fwmark, r[1].fwmask), (Some(16), Some(255)));
+        assert_eq!(r[1].table, Some(254));
+        assert_eq!(r[2].uidrange.map(|x| (x.start, x.end)), Some((1000, 1999)));
+        assert!(r[3].l3mdev);
+        assert_eq!(r[3].ipproto, Some(17));
+        assert_eq!(r[3].dport.map(|x| x.end), Some(30));
+        assert_eq!(r[4].rule_type.as_deref(), Some("blackhole"));
+        assert_eq!(r[5].goto, Some(100));
+        assert!(r[6].inet6);
+    }
+
+    #[test]
+    fn rule_diagnostics() {
+        let l = load(
+            "static_rules {\n\
+             from 10.0.0.0/8 table 1\n\
+             from 10.0.0.0/8 table 1 goto 5 priority 2\n\
+             from 10.0.0.0/8 priority 3\n\
+             from 10.0.0.0/8 table 1 pref 4\n\
+             from 10.0.0.0/8 to 2001:db8::/32 table 1 priority 5\n\
+             from 10.0.0.0/8 table 1 dport 20 priority 6\n\
+             from 10.0.0.0/8 table 1 protocol kernel priority 7\n\
+             }\n",
+        );
+        let c = codes(&l);
+        assert_eq!(
+            c,
+            vec![
+                "rule-no-preference",
+                "rule-action-conflict",
+                "rule-no-action",
+                "unknown-rule-keyword",
+                "mixed-families",
+                "bad-value",
+                "bad-value"
+            ],
+            "{}",
+            l.render()
+        );
+        assert_eq!(l.config.static_rules.len(), 1);
+    }
+}
