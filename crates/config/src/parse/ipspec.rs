@@ -1833,7 +1833,11 @@ mod tests {
         );
         assert_eq!(
             codes(&l),
-            vec!["unknown-interface", "unknown-interface", "unknown-interface"]
+            vec![
+                "unknown-interface",
+                "unknown-interface",
+                "unknown-interface"
+            ]
         );
         assert_eq!(l.config.static_ipaddress.len(), 2);
         let l = load_str(
@@ -1876,7 +1880,10 @@ mod tests {
         assert_eq!(r[2].protocol, Some(18));
         assert_eq!(r[2].tos, Some(16));
         assert_eq!(r[2].realms.map(|x| (x.from, x.to)), Some((1, 2)));
-        assert_eq!(r[2].metrics.mtu.map(|m| (m.value, m.lock)), Some((1400, true)));
+        assert_eq!(
+            r[2].metrics.mtu.map(|m| (m.value, m.lock)),
+            Some((1400, true))
+        );
         assert!(r[2].metrics.features_ecn && r[2].metrics.congctl_lock && r[2].onlink);
         assert_eq!(r[2].mode.as_deref(), Some("append"));
         assert_eq!(r[3].route_type.as_deref(), Some("blackhole"));
@@ -1925,7 +1932,10 @@ mod tests {
         // gw, or, no-dev (kept with a warning), protocol reset (kept).
         assert_eq!(l.config.static_routes.len(), 4, "{}", l.render());
         assert_eq!(l.config.static_routes[3].protocol, Some(18));
-        assert_eq!(l.config.static_routes[1].or, Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(
+            l.config.static_routes[1].or,
+            Some("10.0.0.2".parse().unwrap())
+        );
     }
 
     #[test]

@@ -502,3 +502,188 @@ fn duplicates<'a>(what: &str, items: impl Iterator<Item = (&'a str, Span)>, cx: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::track::ParamMatch;
+    use crate::model::Secs;
+    use crate::{load_str, LoadOptions, Severity};
+
+    fn load(text: &str) -> crate::Loaded {
+        load_str("t.conf", text, &LoadOptions::default())
+    }
+    fn codes(l: &crate::Loaded) -> Vec<&'static str> {
+        l.diagnostics.iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn vrrp_script_full() {
+        let l = load(
+            "vrrp_script chk {\n\
+             script killall -0 sshd\n\
+             interval 2\n\
+             timeout 1\n\
+             weight -20 reverse\n\
+             rise 3\n\
+             fall 4\n\
+             user nobody nogroup\n\
+             init_fail\n\
+             }\n\
+             vrrp_script q {\n\
+             script \"killall -0 sshd\"\n\
+             }\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let s = &l.config.vrrp_scripts[0];
+        assert_eq!(s.name, "chk");
+        let sc = s.script.as_ref().unwrap();
+        assert_eq!(sc.command, "killall -0 sshd");
+        assert_eq!(sc.user.as_deref(), Some("nobody"));
+        assert_eq!(sc.group.as_deref(), Some("nogroup"));
+        assert_eq!(s.interval, Secs::from_secs(2));
+        assert_eq!(s.timeout, Some(Secs::from_secs(1)));
+        assert_eq!((s.weight, s.weight_reverse), (-20, true));
+        assert_eq!((s.rise, s.fall), (3, 4));
+        assert!(s.init_fail);
+        let q = &l.config.vrrp_scripts[1];
+        assert_eq!(q.script.as_ref().unwrap().command, "killall -0 sshd");
+        assert_eq!(
+            (q.interval, q.weight, q.rise, q.fall),
+            (Secs::from_secs(1), 0, 1, 1)
+        );
+    }
+
+    #[test]
+    fn vrrp_script_values() {
+        let l = load(
+            "vrrp_script chk {\n\
+             script /bin/true\n\
+             interval 0\n\
+             timeout 5000\n\
+             weight 254\n\
+             rise 0\n\
+             weight 5 sideways\n\
+             interval 1.5\n\
+             }\n",
+        );
+        assert_eq!(
+            codes(&l),
+            vec![
+                "out-of-range",
+                "out-of-range",
+                "out-of-range",
+                "out-of-range",
+                "bad-value",
+                "not-a-number"
+            ],
+            "{}",
+            l.render()
+        );
+        assert_eq!(l.diagnostics[0].severity, Severity::Warning);
+        let s = &l.config.vrrp_scripts[0];
+        assert_eq!(s.interval, Secs::from_secs(1));
+        assert_eq!(s.timeout, None);
+        assert_eq!(s.weight, 5);
+        assert_eq!(s.rise, 1);
+    }
+
+    #[test]
+    fn vrrp_script_without_script_is_dropped() {
+        let l = load("vrrp_script chk {\ninterval 1\ntimeout 10\n}\n");
+        assert_eq!(
+            codes(&l),
+            vec!["missing-script", "timeout-exceeds-interval"]
+        );
+        assert_eq!(l.diagnostics[0].severity, Severity::Error);
+        assert_eq!(l.diagnostics[1].severity, Severity::Note);
+        assert!(l.config.vrrp_scripts[0].script.is_none());
+    }
+
+    #[test]
+    fn names() {
+        let l = load("vrrp_script {\n}\n");
+        assert_eq!(l.diagnostics[0].severity, Severity::Fatal);
+        let l = load(
+            "vrrp_script a {\nscript x\n}\nvrrp_script a {\nscript y\n}\ntrack_file f {\nfile /f\n}\ntrack_file f {\nfile /g\n}\n",
+        );
+        assert_eq!(codes(&l), vec!["duplicate-name", "duplicate-name"]);
+        assert!(l.diagnostics.iter().all(|d| d.severity == Severity::Note));
+    }
+
+    #[test]
+    fn track_files() {
+        let l = load(
+            "track_file f {\n\
+             file \"/run/f\"\n\
+             weight -254 reverse\n\
+             init_file 5 overwrite\n\
+             }\n\
+             vrrp_track_file g {\n\
+             file /run/g\n\
+             init_file\n\
+             }\n\
+             track_file h {\n\
+             weight 255\n\
+             init_file x\n\
+             }\n",
+        );
+        assert_eq!(
+            codes(&l),
+            vec![
+                "deprecated-keyword",
+                "missing-file",
+                "out-of-range",
+                "bad-value"
+            ],
+            "{}",
+            l.render()
+        );
+        assert_eq!(l.diagnostics[0].severity, Severity::Note);
+        let f = &l.config.track_files;
+        assert_eq!(f[0].file.as_deref(), Some("/run/f"));
+        assert_eq!((f[0].weight, f[0].weight_reverse), (-254, true));
+        assert_eq!((f[0].init_file, f[0].init_file_overwrite), (Some(5), true));
+        assert_eq!((f[1].weight, f[1].init_file), (1, Some(0)));
+        assert_eq!(f[2].init_file, None);
+    }
+
+    #[test]
+    fn track_processes() {
+        let l = load(
+            "vrrp_track_process p {\n\
+             process \"/usr/sbin/a b\" x \"y z\"\n\
+             param_match partial\n\
+             weight 254 reverse\n\
+             quorum 2\n\
+             quorum_max 3\n\
+             delay 1.5\n\
+             fork_delay 0.5\n\
+             full_command\n\
+             }\n\
+             vrrp_track_process q {\n\
+             param_match foo\n\
+             quorum 5\n\
+             quorum_max 2\n\
+             delay -1\n\
+             }\n",
+        );
+        assert_eq!(
+            codes(&l),
+            vec!["missing-process", "bad-value", "bad-value", "out-of-range"],
+            "{}",
+            l.render()
+        );
+        let p = &l.config.track_processes[0];
+        assert_eq!(p.process, vec!["/usr/sbin/a b", "x", "y z"]);
+        assert_eq!(p.param_match, Some(ParamMatch::Partial));
+        assert_eq!(
+            (p.weight, p.weight_reverse, p.quorum, p.quorum_max),
+            (254, true, 2, Some(3))
+        );
+        assert_eq!(p.terminate_delay, Some(Secs::from_millis(1500)));
+        assert_eq!(p.fork_delay, Some(Secs::from_millis(500)));
+        assert!(p.full_command);
+        let q = &l.config.track_processes[1];
+        assert_eq!((q.quorum, q.quorum_max), (5, None));
+    }
+}
