@@ -1720,6 +1720,7 @@ pub fn rule(s: &Stmt, cx: &mut Ctx) -> Option<Rule> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on a broken expectation
 mod tests {
     use crate::model::ipspec::{Broadcast, PreferredLifetime};
     use crate::{load_str, LoadOptions, Severity};

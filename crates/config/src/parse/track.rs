@@ -504,6 +504,7 @@ fn duplicates<'a>(what: &str, items: impl Iterator<Item = (&'a str, Span)>, cx: 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on a broken expectation
 mod tests {
     use crate::model::track::ParamMatch;
     use crate::model::Secs;
