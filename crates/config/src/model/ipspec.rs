@@ -253,11 +253,10 @@ pub struct Route {
 }
 
 impl Route {
-    /// keepalived can only watch a route that names an interface: a top-level `dev`
-    /// or a `dev` in every nexthop.
+    /// keepalived 2.2.7 only watches a route with a top-level `dev` (a `dev` inside
+    /// the nexthops does not count).
     pub fn has_interface(&self) -> bool {
         self.dev.is_some()
-            || (!self.nexthops.is_empty() && self.nexthops.iter().all(|n| n.dev.is_some()))
     }
 }
 

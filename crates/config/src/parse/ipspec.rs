@@ -433,6 +433,22 @@ fn address(s: &Stmt, is_static: bool, cx: &mut Ctx) -> Option<VirtualAddress> {
         }
         i += 2;
     }
+    if a.peer.is_some() && a.broadcast.is_some() {
+        a.broadcast = None;
+        let span = words
+            .iter()
+            .find(|t| t.text == "brd" || t.text == "broadcast")
+            .map(|t| t.span)
+            .unwrap_or(first.span);
+        cx.push(
+            Diagnostic::new(
+                Severity::Error,
+                "broadcast-with-peer",
+                "a broadcast address cannot be given together with 'peer'; the broadcast address is ignored",
+            )
+            .at(span),
+        );
+    }
     if v6 {
         if let Some(w) = explicit_scope {
             a.scope = None;
@@ -707,8 +723,9 @@ fn encap(w: &mut Words, kw: &Token, cx: &mut Ctx) -> Option<Encap> {
         params: Vec::new(),
     };
     if kind.text == "mpls" {
-        // The label stack, then an optional ttl.
+        // Only the label stack (keepalived 2.2.7 takes no ttl here).
         e.params.push(w.value(kind, cx)?.text.clone());
+        return Some(e);
     }
     while let Some(t) = w.peek() {
         if ENCAP_FLAG_KW.contains(&t.text.as_str()) {
@@ -868,7 +885,10 @@ pub fn route(s: &Stmt, cx: &mut Ctx) -> Option<Route> {
     while let Some(t) = w.next() {
         let kw = t.text.as_str();
         match kw {
-            "inet6" => r.inet6 = true,
+            "inet6" => {
+                r.inet6 = true;
+                skip_after_inet6(&mut w, cx);
+            }
             "inet" => {}
             "src" => {
                 let v = w.value(t, cx)?;
@@ -1292,6 +1312,25 @@ pub fn route(s: &Stmt, cx: &mut Ctx) -> Option<Route> {
     Some(r)
 }
 
+/// keepalived 2.2.7 passes over the word that follows `inet6` without reading it
+/// (at the end of a line, `inet6` works as documented).
+fn skip_after_inet6(w: &mut Words, cx: &mut Ctx) {
+    if let Some(n) = w.next() {
+        cx.push(
+            Diagnostic::new(
+                Severity::Error,
+                "inet6-skips-word",
+                format!(
+                    "keepalived 2.2.7 skips the word after 'inet6', so '{}' is not read",
+                    n.text
+                ),
+            )
+            .at(n.span)
+            .help("put 'inet6' at the end of the line"),
+        );
+    }
+}
+
 fn note_fam(is6: bool, fam: &mut Option<bool>, mixed: &mut bool) {
     match fam {
         Some(f) if *f != is6 => *mixed = true,
@@ -1426,7 +1465,10 @@ pub fn rule(s: &Stmt, cx: &mut Ctx) -> Option<Rule> {
             }
         };
         match kw {
-            "inet6" => r.inet6 = true,
+            "inet6" => {
+                r.inet6 = true;
+                skip_after_inet6(&mut w, cx);
+            }
             "not" => r.not = true,
             "from" => r.from = prefix(&mut w, cx, &mut fam),
             "to" => r.to = prefix(&mut w, cx, &mut fam),
@@ -1705,6 +1747,45 @@ pub fn rule(s: &Stmt, cx: &mut Ctx) -> Option<Rule> {
         );
         return None;
     }
+    if r.table.is_none()
+        && (r.suppress_prefixlength.is_some() || r.suppress_ifgroup.is_some() || r.realms.is_some())
+    {
+        let t = s
+            .words
+            .iter()
+            .find(|t| t.text.starts_with("suppress_") || t.text == "realms")
+            .map(|t| t.span)
+            .unwrap_or(s.keyword().span);
+        cx.push(
+            Diagnostic::new(
+                Severity::Error,
+                "rule-action-conflict",
+                "suppress_prefixlength, suppress_ifgroup and realms only go with a 'table' action; the rule is ignored",
+            )
+            .at(t),
+        );
+        return None;
+    }
+    if let Some(p) = r.protocol {
+        if p != RTPROT_KEEPALIVED && !r.no_track {
+            let t = s
+                .words
+                .iter()
+                .find(|t| t.text == "protocol")
+                .map(|t| t.span)
+                .unwrap_or(s.keyword().span);
+            cx.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    "rule-protocol-reset",
+                    "a tracked rule must have protocol keepalived (18); the protocol is reset to 18",
+                )
+                .at(t)
+                .help("add 'no_track' to keep this protocol, or remove 'protocol'"),
+            );
+            r.protocol = Some(RTPROT_KEEPALIVED);
+        }
+    }
     if r.priority.is_none() {
         cx.push(
             Diagnostic::new(
@@ -1743,7 +1824,7 @@ mod tests {
         let l = load(
             "static_ipaddress {\n\
              10.0.0.1/24 brd + dev eth0 scope link label eth0:1 home -nodad mngtmpaddr noprefixroute autojoin no_track preferred_lft forever\n\
-             10.0.0.2 dev eth1 brd 10.0.0.255 scope 200 peer 10.0.0.3 preferred_lft 30\n\
+             10.0.0.2 dev eth1 scope 200 peer 10.0.0.3 preferred_lft 30\n\
              2001:db8::1 dev eth0\n\
              fe80::1/64 dev eth0\n\
              10.0.0.4/24 brd - dev eth0\n\
@@ -1784,11 +1865,14 @@ mod tests {
              2001:db8::3 dev eth0 scope link label x\n\
              10.0.0.9 dev eth0 track_group G\n\
              10.0.0.10 dev eth0 brd x\n\
+             10.0.0.11 dev eth0 brd + peer 10.0.0.12\n\
              }\n",
         );
         let a = &l.config.static_ipaddress;
-        // .2 (prefix fixed), .5, .7, .8, ::3
-        assert_eq!(a.len(), 5, "{}", l.render());
+        // .2 (prefix fixed), .5, .7, .8, ::3, .11
+        assert_eq!(a.len(), 6, "{}", l.render());
+        assert!(has(&l, "broadcast-with-peer", Severity::Error));
+        assert_eq!(a[5].broadcast, None);
         assert_eq!(a[0].prefix_len, 32);
         assert!(has(&l, "bad-prefix", Severity::Error));
         assert!(has(&l, "bad-address", Severity::Error));
@@ -1861,11 +1945,11 @@ mod tests {
              src 10.0.0.5 192.168.3.0/24 via 10.0.0.1 dev eth0 table 100 metric 5 scope link\n\
              to 192.168.4.0/24 dev eth0 protocol keepalived tos 0x10 realms 1/2 mtu lock 1400 advmss 100 features ecn quickack 1 congctl lock cubic onlink append\n\
              blackhole 192.168.5.0/24 no_track\n\
-             192.168.6.0/24 table main nexthop via 10.0.0.1 dev eth0 weight 1 onlink nexthop via 10.0.0.2 dev eth1 weight 2\n\
+             192.168.6.0/24 table main no_track nexthop via 10.0.0.1 dev eth0 weight 1 onlink nexthop via 10.0.0.2 dev eth1 weight 2\n\
              2001:db8::/64 from 2001:db8:1::/64 dev eth0 pref high expires 30 ttl-propagate disabled\n\
              default via 10.0.0.1 dev eth0\n\
-             inet6 default via fe80::1 dev eth0\n\
-             192.168.7.0/24 via 10.0.0.1 dev eth0 encap mpls 200/300 ttl 10\n\
+             default via fe80::1 dev eth0 inet6\n\
+             192.168.7.0/24 via 10.0.0.1 dev eth0 encap mpls 200/300\n\
              }\n",
         );
         assert!(l.diagnostics.is_empty(), "{}", l.render());
@@ -1891,7 +1975,7 @@ mod tests {
         assert_eq!(r[4].nexthops.len(), 2);
         assert_eq!(r[4].nexthops[1].weight, Some(2));
         assert_eq!(r[4].table, Some(254));
-        assert!(r[4].has_interface());
+        assert!(!r[4].has_interface());
         assert_eq!(r[5].pref.as_deref(), Some("high"));
         assert_eq!(r[5].ttl_propagate, Some(false));
         assert!(r[6].to.unwrap().address.is_ipv4());
@@ -1955,10 +2039,10 @@ mod tests {
              from 192.168.2.0/24 table 1 priority 10\n\
              not from 10.0.0.0/8 to 10.1.0.0/16 iif eth0 oif eth1 tos 22 fwmark 0x10/0xff preference 11 realms 30/20 lookup main\n\
              to 2001:db8::/32 from 2001:db8:1::/48 uidrange 1000-1999 order 12 table 6908\n\
-             from all l3mdev protocol 12 ipproto udp sport 10-20 dport 20-30 priority 13\n\
+             from all l3mdev protocol 12 no_track ipproto udp sport 10-20 dport 20-30 priority 13\n\
              from 10.0.0.0/8 type blackhole priority 14 no_track\n\
-             from 10.0.0.0/8 goto 100 priority 15 suppress_prefixlength 0 suppress_ifgroup 3\n\
-             inet6 from all unreachable priority 16\n\
+             from 10.0.0.0/8 goto 100 priority 15\n\
+             to 2001:db8::/32 unreachable priority 16 inet6\n\
              }\n",
         );
         assert!(l.diagnostics.is_empty(), "{}", l.render());
@@ -1988,6 +2072,10 @@ mod tests {
              from 10.0.0.0/8 to 2001:db8::/32 table 1 priority 5\n\
              from 10.0.0.0/8 table 1 dport 20 priority 6\n\
              from 10.0.0.0/8 table 1 protocol kernel priority 7\n\
+             from 10.0.0.0/8 goto 9 suppress_prefixlength 0 priority 8\n\
+             from all table 1 protocol 12 priority 9\n\
+             inet6 from all table 1 priority 10\n\
+             inet6 to 2001:db8::/32 table 1 priority 11\n\
              }\n",
         );
         let c = codes(&l);
@@ -2000,11 +2088,18 @@ mod tests {
                 "unknown-rule-keyword",
                 "mixed-families",
                 "bad-value",
-                "bad-value"
+                "bad-value",
+                "rule-action-conflict",
+                "rule-protocol-reset",
+                "inet6-skips-word",
+                "unknown-rule-keyword",
+                "inet6-skips-word",
+                "unknown-rule-keyword"
             ],
             "{}",
             l.render()
         );
-        assert_eq!(l.config.static_rules.len(), 1);
+        assert_eq!(l.config.static_rules.len(), 2);
+        assert_eq!(l.config.static_rules[1].protocol, Some(18));
     }
 }
