@@ -203,6 +203,8 @@ pub struct VirtualServer {
     pub delay_before_retry: Option<Secs>,
     pub warmup: Option<Secs>,
     pub inhibit_on_failure: bool,
+    /// `weight`: the default weight of its real servers.
+    pub weight: Option<u32>,
     pub real_servers: Vec<RealServer>,
     #[serde(skip)]
     pub span: Span,
@@ -214,8 +216,8 @@ pub struct RealServer {
     pub ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-    /// `weight` (default 1).
-    pub weight: u32,
+    /// `weight` (default: the virtual server's `weight`, else 1).
+    pub weight: Option<u32>,
     /// `lvs_method` (default: the virtual server's).
     pub lvs_method: Option<Forwarding>,
     pub notify_up: Option<Script>,
@@ -242,7 +244,7 @@ impl RealServer {
         RealServer {
             ip,
             port,
-            weight: 1,
+            weight: None,
             lvs_method: None,
             notify_up: None,
             notify_down: None,

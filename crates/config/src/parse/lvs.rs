@@ -27,7 +27,9 @@ const MAX_PERSISTENCE: i64 = 2_678_400;
 /// Default `persistence_timeout` when the keyword has no value (6 minutes).
 const DEFAULT_PERSISTENCE: u32 = 360;
 /// Timers are kept in microseconds in a u32 by keepalived's checkers; stay well inside.
-const MAX_TIMER: f64 = 4_294.0;
+const MAX_TIMER: f64 = 4_294.967_295;
+/// `delay_loop` may be far longer.
+const MAX_DELAY_LOOP: f64 = 18_446_744_073_709.0;
 
 /// The schedulers `lvs_sched` accepts.
 pub const SCHEDULERS: &[&str] = &[
@@ -66,8 +68,8 @@ fn opt_bool(stmt: &Stmt, cx: &mut Ctx) -> Option<bool> {
 }
 
 /// A `<TIMER>` that must be positive (delay_loop, connect_timeout).
-fn positive_timer(stmt: &Stmt, cx: &mut Ctx) -> Option<Secs> {
-    let t = timer(stmt, 0.0, MAX_TIMER, cx)?;
+fn positive_timer(stmt: &Stmt, max: f64, cx: &mut Ctx) -> Option<Secs> {
+    let t = timer(stmt, 0.0, max, cx)?;
     if t.micros == 0 {
         cx.push(
             Diagnostic::new(
@@ -400,7 +402,7 @@ static VS: &[Kw<VirtualServer>] = &[
         }
     }),
     super::kw("delay_loop", |v, s, cx| {
-        v.delay_loop = positive_timer(s, cx).or(v.delay_loop)
+        v.delay_loop = positive_timer(s, MAX_DELAY_LOOP, cx).or(v.delay_loop)
     }),
     super::kw("lvs_sched", sched),
     super::kw("lb_algo", sched),
@@ -501,7 +503,7 @@ static VS: &[Kw<VirtualServer>] = &[
         }
     }),
     super::kw("connect_timeout", |v, s, cx| {
-        v.connect_timeout = positive_timer(s, cx).or(v.connect_timeout)
+        v.connect_timeout = positive_timer(s, MAX_TIMER, cx).or(v.connect_timeout)
     }),
     super::kw("retry", |v, s, cx| v.retry = int(s, 1, U32_MAX, cx).or(v.retry)),
     super::kw("delay_before_retry", |v, s, cx| {
@@ -511,6 +513,7 @@ static VS: &[Kw<VirtualServer>] = &[
     super::kw("inhibit_on_failure", |v, s, cx| {
         v.inhibit_on_failure = opt_bool(s, cx).unwrap_or(v.inhibit_on_failure)
     }),
+    super::kw("weight", |v, s, cx| v.weight = int(s, 1, I32_MAX, cx).or(v.weight)),
     super::kb("real_server", real_server),
 ];
 
@@ -563,7 +566,15 @@ fn granularity(v: &mut VirtualServer, s: &Stmt, cx: &mut Ctx) {
         match t.text.parse::<Ipv4Addr>() {
             Ok(m) => {
                 let n = u32::from(m);
-                n != 0 && n.leading_ones() + n.trailing_zeros() == 32
+                if n.leading_ones() + n.trailing_zeros() != 32 {
+                    // keepalived 2.2.7 takes it as written; the kernel masks with it.
+                    cx.note(
+                        "granularity-not-contiguous",
+                        t.span,
+                        format!("netmask {m} has non-contiguous bits; clients are grouped by exactly these bits"),
+                    );
+                }
+                true
             }
             Err(_) => false,
         }
@@ -683,7 +694,7 @@ fn dropped(cx: &mut Ctx, span: Span) {
 
 static RS: &[Kw<RealServer>] = &[
     super::kw("weight", |r, s, cx| {
-        r.weight = int(s, 0, I32_MAX, cx).unwrap_or(r.weight)
+        r.weight = int(s, 0, I32_MAX, cx).or(r.weight)
     }),
     super::kw("lvs_method", |r, s, cx| {
         r.lvs_method = forwarding(s, cx).or(r.lvs_method)
@@ -707,7 +718,7 @@ static RS: &[Kw<RealServer>] = &[
     }),
     super::kw("alpha", |r, s, cx| r.alpha = opt_bool(s, cx).or(r.alpha)),
     super::kw("connect_timeout", |r, s, cx| {
-        r.connect_timeout = positive_timer(s, cx).or(r.connect_timeout)
+        r.connect_timeout = positive_timer(s, MAX_TIMER, cx).or(r.connect_timeout)
     }),
     super::kw("retry", |r, s, cx| r.retry = int(s, 1, U32_MAX, cx).or(r.retry)),
     super::kw("delay_before_retry", |r, s, cx| {
@@ -715,7 +726,7 @@ static RS: &[Kw<RealServer>] = &[
     }),
     super::kw("warmup", |r, s, cx| r.warmup = any_timer(s, cx).or(r.warmup)),
     super::kw("delay_loop", |r, s, cx| {
-        r.delay_loop = positive_timer(s, cx).or(r.delay_loop)
+        r.delay_loop = positive_timer(s, MAX_DELAY_LOOP, cx).or(r.delay_loop)
     }),
     super::kw("inhibit_on_failure", |r, s, cx| {
         r.inhibit_on_failure = opt_bool(s, cx).or(r.inhibit_on_failure)
@@ -845,7 +856,7 @@ static CONN: &[Kw<Checker>] = &[
 static TIMING: &[Kw<Checker>] = &[
     super::kw("alpha", |c, s, cx| c.alpha = opt_bool(s, cx).or(c.alpha)),
     super::kw("connect_timeout", |c, s, cx| {
-        c.connect_timeout = positive_timer(s, cx).or(c.connect_timeout)
+        c.connect_timeout = positive_timer(s, MAX_TIMER, cx).or(c.connect_timeout)
     }),
     super::kw("retry", |c, s, cx| c.retry = int(s, 0, U32_MAX, cx).or(c.retry)),
     super::kw("delay_before_retry", |c, s, cx| {
@@ -853,7 +864,7 @@ static TIMING: &[Kw<Checker>] = &[
     }),
     super::kw("warmup", |c, s, cx| c.warmup = any_timer(s, cx).or(c.warmup)),
     super::kw("delay_loop", |c, s, cx| {
-        c.delay_loop = positive_timer(s, cx).or(c.delay_loop)
+        c.delay_loop = positive_timer(s, MAX_DELAY_LOOP, cx).or(c.delay_loop)
     }),
     super::kw("log_all_failures", |c, s, cx| {
         c.log_all_failures = opt_bool(s, cx).or(c.log_all_failures)
@@ -1376,4 +1387,550 @@ fn udp_max(k: &CheckerKind) -> Option<u32> {
 // ---------------------------------------------------------------------------
 // validation
 
-pub fn validate(_c: &mut Config, _cx: &mut Ctx) {}
+/// The whole-server rules keepalived applies after reading, then the inherited defaults.
+pub fn validate(c: &mut Config, cx: &mut Ctx) {
+    validate_groups(c, cx);
+    let groups = c.virtual_server_groups.clone();
+    let track_files: Vec<String> = c.track_files.iter().map(|t| t.name.clone()).collect();
+    let bfds: Vec<String> = c.bfd_instances.iter().map(|b| b.name.clone()).collect();
+    let mut seen: Vec<(VsAddress, Option<Protocol>, Span)> = Vec::new();
+    let mut kept = Vec::new();
+    for mut v in std::mem::take(&mut c.virtual_servers) {
+        if validate_vs(&mut v, &groups, &track_files, &bfds, cx) {
+            let key = (v.address.clone(), v.protocol);
+            if let Some((_, _, first)) = seen.iter().find(|(a, p, _)| (a, p) == (&key.0, &key.1)) {
+                let line = *first;
+                cx.push(
+                    Diagnostic::new(
+                        Severity::Note,
+                        "duplicate-virtual-server",
+                        format!("virtual_server {} is defined twice; both are used", v.address),
+                    )
+                    .at(v.span)
+                    .note(format!("first defined at line index {}", line.line)),
+                );
+            } else {
+                seen.push((key.0, key.1, v.span));
+            }
+            inherit(&mut v);
+            kept.push(v);
+        }
+    }
+    c.virtual_servers = kept;
+}
+
+fn validate_groups(c: &mut Config, cx: &mut Ctx) {
+    c.virtual_server_groups.retain(|g| {
+        if g.entries.is_empty() {
+            cx.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    "empty-group",
+                    format!("virtual_server_group {} has no entries; the group is dropped", g.name),
+                )
+                .at(g.span)
+                .help("list addresses (IP [PORT], IP-LAST [PORT]) or 'fwmark N'"),
+            );
+            return false;
+        }
+        let (mut v4, mut v6, mut bare_fwmark) = (false, false, false);
+        for e in &g.entries {
+            match e {
+                VsgEntry::Range { first, .. } => {
+                    v4 |= first.is_ipv4();
+                    v6 |= first.is_ipv6();
+                }
+                VsgEntry::Fwmark { family: None, .. } => bare_fwmark = true,
+                VsgEntry::Fwmark { .. } => {}
+            }
+        }
+        if v4 && v6 && bare_fwmark {
+            cx.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    "group-family",
+                    format!(
+                        "virtual_server_group {} mixes IPv4 and IPv6 addresses with a fwmark that has no family; the group is dropped",
+                        g.name
+                    ),
+                )
+                .at(g.span)
+                .help("write 'fwmark N inet' or 'fwmark N inet6'"),
+            );
+            return false;
+        }
+        true
+    });
+}
+
+fn method_name(m: LvsMethod) -> &'static str {
+    match m {
+        LvsMethod::NAT => "NAT",
+        LvsMethod::DR => "DR",
+        LvsMethod::TUN => "TUN",
+    }
+}
+
+/// Checks one virtual server; false when keepalived drops it.
+fn validate_vs(
+    v: &mut VirtualServer,
+    groups: &[VirtualServerGroup],
+    track_files: &[String],
+    bfds: &[String],
+    cx: &mut Ctx,
+) -> bool {
+    let name = format!("virtual_server {}", v.address);
+    let group = match &v.address {
+        VsAddress::Group { group } => match groups.iter().find(|g| &g.name == group) {
+            Some(g) => Some(g),
+            None => {
+                cx.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        "unknown-group",
+                        format!("virtual_server_group {group} is not defined (or was dropped); {name} does nothing and is dropped"),
+                    )
+                    .at(v.span)
+                    .help("define virtual_server_group NAME { ... } with this name"),
+                );
+                return false;
+            }
+        },
+        _ => None,
+    };
+    let fwmark_only = match (&v.address, group) {
+        (VsAddress::Fwmark { .. }, _) => true,
+        (_, Some(g)) => g.entries.iter().all(|e| matches!(e, VsgEntry::Fwmark { .. })),
+        _ => false,
+    };
+    let is_fwmark = matches!(v.address, VsAddress::Fwmark { .. });
+
+    // Address family: an address service has its own; a fwmark one takes ip_family or
+    // its first non-tunnelled server; a group is not compared.
+    let mut family = match &v.address {
+        VsAddress::Ip { ip, .. } => {
+            if let Some(f) = v.ip_family {
+                if f != IpFamily::of(ip) {
+                    cx.warning(
+                        "family-mismatch",
+                        v.span,
+                        format!("ip_family does not match the address of {name}; ip_family is ignored"),
+                    );
+                }
+            }
+            Some(IpFamily::of(ip))
+        }
+        VsAddress::Fwmark { .. } => v.ip_family,
+        VsAddress::Group { .. } => None,
+    };
+    let vs_method = v.lvs_method.map(|f| f.method).unwrap_or(LvsMethod::NAT);
+    let check_family = group.is_none();
+
+    if let Some(ss) = &v.sorry_server {
+        let m = ss.sorry_server_lvs_method.map(|f| f.method).unwrap_or(vs_method);
+        if m != LvsMethod::TUN && check_family {
+            match family {
+                None => family = Some(IpFamily::of(&ss.ip)),
+                Some(f) if f != IpFamily::of(&ss.ip) => {
+                    cx.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "family-mismatch",
+                            format!("sorry_server {} is not of the address family of {name}; the sorry server is dropped", ss.ip),
+                        )
+                        .at(ss.span)
+                        .help("only tunnelled (TUN) servers may differ in address family"),
+                    );
+                    v.sorry_server = None;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // Real servers: address family, then duplicates.
+    let mut kept: Vec<RealServer> = Vec::new();
+    for r in std::mem::take(&mut v.real_servers) {
+        let m = r.lvs_method.map(|f| f.method).unwrap_or(vs_method);
+        if m != LvsMethod::TUN && check_family {
+            match family {
+                None => family = Some(IpFamily::of(&r.ip)),
+                Some(f) if f != IpFamily::of(&r.ip) => {
+                    cx.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "family-mismatch",
+                            format!("real_server {} is not of the address family of {name}; the real server is dropped", r.ip),
+                        )
+                        .at(r.span)
+                        .help("only tunnelled (lvs_method TUN) real servers may differ in address family"),
+                    );
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if kept.iter().any(|k| k.ip == r.ip && k.port == r.port) {
+            cx.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    "duplicate-real-server",
+                    format!("real_server {} is listed twice in {name}; this second one is dropped", r.ip),
+                )
+                .at(r.span),
+            );
+            continue;
+        }
+        kept.push(r);
+    }
+    v.real_servers = kept;
+
+    if v.ha_suspend && is_fwmark {
+        cx.warning(
+            "ha-suspend-fwmark",
+            v.span,
+            format!("ha_suspend cannot be used with a fwmark service; it is turned off for {name}"),
+        );
+        v.ha_suspend = false;
+    }
+    if fwmark_only {
+        if v.protocol.is_some() {
+            cx.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    "protocol-with-fwmark",
+                    format!("{name} is a fwmark service: 'protocol' does not apply and is ignored"),
+                )
+                .at(v.span)
+                .help("remove the protocol line; the firewall mark selects the packets"),
+            );
+        }
+    } else if v.protocol.is_none() {
+        cx.push(
+            Diagnostic::new(
+                Severity::Warning,
+                "no-protocol",
+                format!("{name} has no 'protocol'; keepalived uses UDP"),
+            )
+            .at(v.span)
+            .help("add: protocol TCP (or UDP, SCTP)"),
+        );
+        v.protocol = Some(Protocol::UDP);
+    }
+    if v.ops && !fwmark_only && v.protocol != Some(Protocol::UDP) {
+        cx.warning(
+            "ops-needs-udp",
+            v.span,
+            format!("'ops' (one-packet scheduling) needs protocol UDP; it is turned off for {name}"),
+        );
+        v.ops = false;
+    }
+    let vport = match &v.address {
+        VsAddress::Ip { port, .. } => Some(port.unwrap_or(0)),
+        _ => None,
+    };
+    if vport == Some(0) && v.persistence_timeout.is_none() {
+        cx.push(
+            Diagnostic::new(
+                Severity::Warning,
+                "zero-port",
+                format!("{name} has no port, which only works for a persistent service; keepalived makes it persistent"),
+            )
+            .at(v.span)
+            .help("give the port, or set persistence_timeout"),
+        );
+        v.persistence_timeout = Some(DEFAULT_PERSISTENCE);
+    }
+    if v.lvs_sched.is_none() {
+        cx.push(
+            Diagnostic::new(
+                Severity::Warning,
+                "no-scheduler",
+                format!("{name} has no 'lvs_sched' (lb_algo); wlc is used"),
+            )
+            .at(v.span)
+            .help(format!("add: lvs_sched rr (one of {})", SCHEDULERS.join(", "))),
+        );
+        v.lvs_sched = Some("wlc".into());
+    }
+    if v.lvs_method.is_none() {
+        cx.push(
+            Diagnostic::new(
+                Severity::Warning,
+                "no-lvs-method",
+                format!("{name} has no 'lvs_method' (lb_kind); NAT is used"),
+            )
+            .at(v.span)
+            .help("add: lvs_method NAT (or DR, TUN)"),
+        );
+        v.lvs_method = Some(Forwarding::plain(LvsMethod::NAT));
+    }
+
+    // Ports: fwmark services ignore them; DR and TUN cannot change them.
+    for r in &mut v.real_servers {
+        let m = r.lvs_method.map(|f| f.method).unwrap_or(vs_method);
+        match (vport, r.port) {
+            (None, Some(p)) if is_fwmark && p != 0 => cx.note(
+                "port-ignored",
+                r.span,
+                format!("{name} is a fwmark service: the port {p} of real_server {} is not used", r.ip),
+            ),
+            (Some(vp), Some(rp)) if vp != 0 && rp != vp && m != LvsMethod::NAT => {
+                cx.push(
+                    Diagnostic::new(
+                        Severity::Warning,
+                        "port-mismatch",
+                        format!(
+                            "real_server {} port {rp} differs from the virtual server's port {vp}, which {} forwarding cannot change; port {vp} is used",
+                            r.ip,
+                            method_name(m)
+                        ),
+                    )
+                    .at(r.span)
+                    .help("with DR and TUN the real server port must equal the virtual server port; use NAT to map ports"),
+                );
+                r.port = Some(vp);
+            }
+            _ => {}
+        }
+    }
+    if let Some(ss) = &mut v.sorry_server {
+        let m = ss.sorry_server_lvs_method.map(|f| f.method).unwrap_or(vs_method);
+        if let (Some(vp), Some(sp)) = (vport, ss.port) {
+            if vp != 0 && sp != vp && m != LvsMethod::NAT {
+                cx.warning(
+                    "port-mismatch",
+                    ss.span,
+                    format!(
+                        "sorry_server port {sp} differs from the virtual server's port {vp}, which {} forwarding cannot change; port {vp} is used",
+                        method_name(m)
+                    ),
+                );
+                ss.port = Some(vp);
+            }
+        }
+        if let Some(r) = v.real_servers.iter().find(|r| r.ip == ss.ip && r.port == ss.port) {
+            let rs_inhibit = r.inhibit_on_failure.unwrap_or(v.inhibit_on_failure);
+            if rs_inhibit != ss.sorry_server_inhibit {
+                cx.warning(
+                    "sorry-server-inhibit",
+                    ss.span,
+                    format!(
+                        "the sorry server is also real_server {} but their inhibit settings differ; the real server's ({}) is used for both",
+                        r.ip,
+                        if rs_inhibit { "on" } else { "off" }
+                    ),
+                );
+                ss.sorry_server_inhibit = rs_inhibit;
+            }
+        }
+    }
+
+    // Checkers that refer to other sections, and checker addresses.
+    for r in &mut v.real_servers {
+        let rs_ip = r.ip;
+        r.checkers.retain(|ch| check_checker(ch, rs_ip, track_files, bfds, cx));
+    }
+
+    if v.real_servers.is_empty() {
+        cx.push(
+            Diagnostic::new(
+                Severity::Error,
+                "no-real-servers",
+                format!("{name} has no (usable) real servers; the virtual server is dropped"),
+            )
+            .at(v.span)
+            .help("add real_server IP PORT { ... }"),
+        );
+        return false;
+    }
+
+    let total: u64 = v
+        .real_servers
+        .iter()
+        .map(|r| u64::from(r.weight.or(v.weight).unwrap_or(1)))
+        .sum();
+    if u64::from(v.quorum) > total {
+        let reduced = u32::try_from(total).unwrap_or(u32::MAX);
+        cx.push(
+            Diagnostic::new(
+                Severity::Warning,
+                "quorum-too-high",
+                format!(
+                    "quorum {} of {name} is more than the total weight {total} of its real servers; it is reduced to {reduced}",
+                    v.quorum
+                ),
+            )
+            .at(v.span)
+            .help("quorum is the least total weight of live real servers needed"),
+        );
+        v.quorum = reduced;
+    }
+    if v.hysteresis >= v.quorum {
+        let fixed = v.quorum.saturating_sub(1);
+        cx.push(
+            Diagnostic::new(
+                Severity::Warning,
+                "hysteresis-too-high",
+                format!(
+                    "hysteresis {} of {name} is not below its quorum {}; it is set to {fixed}",
+                    v.hysteresis, v.quorum
+                ),
+            )
+            .at(v.span)
+            .help("hysteresis must be smaller than quorum"),
+        );
+        v.hysteresis = fixed;
+    }
+    true
+}
+
+/// Cross-section and address checks of one checker; false when keepalived drops it.
+fn check_checker(
+    ch: &Checker,
+    rs_ip: IpAddr,
+    track_files: &[String],
+    bfds: &[String],
+    cx: &mut Ctx,
+) -> bool {
+    match &ch.kind {
+        CheckerKind::FileCheck(f) => {
+            if let Some(t) = &f.track_file {
+                if !track_files.iter().any(|n| n == t) {
+                    cx.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "unknown-track-file",
+                            format!("FILE_CHECK refers to track_file '{t}', which is not defined; the checker is dropped"),
+                        )
+                        .at(ch.span)
+                        .help("define it in a track_file NAME { file PATH } block"),
+                    );
+                    return false;
+                }
+            }
+        }
+        CheckerKind::BfdCheck(b) => {
+            if let Some(n) = &b.name {
+                if !bfds.iter().any(|x| x == n) {
+                    cx.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "unknown-bfd",
+                            format!("BFD_CHECK refers to bfd_instance '{n}', which is not defined; the checker is dropped"),
+                        )
+                        .at(ch.span)
+                        .help("define it in a bfd_instance NAME { ... } block"),
+                    );
+                    return false;
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(b) = ch.bindto {
+        let dst = ch.connect_ip.unwrap_or(rs_ip);
+        if b.is_ipv4() != dst.is_ipv4() {
+            cx.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    "family-mismatch",
+                    format!("{} bindto {b} is not of the address family of the address it checks ({dst}); the checker is dropped", ch.kind.name()),
+                )
+                .at(ch.span),
+            );
+            return false;
+        }
+        if let IpAddr::V6(v6) = b {
+            if v6.segments()[0] & 0xffc0 == 0xfe80 && ch.bind_if.is_none() {
+                cx.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        "link-local-needs-interface",
+                        format!("{} bindto {b} is link-local and needs 'bind_if'; the checker is dropped", ch.kind.name()),
+                    )
+                    .at(ch.span)
+                    .help("add: bind_if eth0"),
+                );
+                return false;
+            }
+        }
+    }
+    if let Some(i) = &ch.bind_if {
+        if !cx.interface_exists(i) {
+            cx.note(
+                "unknown-interface",
+                ch.span,
+                format!("bind_if {i}: this host has no such interface"),
+            );
+        }
+    }
+    true
+}
+
+/// Fills what a real server takes from its virtual server and a checker from its real
+/// server, and keepalived's defaults below that.
+fn inherit(v: &mut VirtualServer) {
+    let vs_delay = v.delay_loop.unwrap_or(Secs::from_secs(60));
+    v.delay_loop = Some(vs_delay);
+    for r in &mut v.real_servers {
+        r.weight = r.weight.or(v.weight).or(Some(1));
+        r.lvs_method = r.lvs_method.or(v.lvs_method);
+        r.alpha = r.alpha.or(Some(v.alpha));
+        r.inhibit_on_failure = r.inhibit_on_failure.or(Some(v.inhibit_on_failure));
+        r.delay_loop = r.delay_loop.or(Some(vs_delay));
+        r.connect_timeout = r.connect_timeout.or(v.connect_timeout);
+        r.retry = r.retry.or(v.retry);
+        r.delay_before_retry = r.delay_before_retry.or(v.delay_before_retry);
+        r.warmup = r.warmup.or(v.warmup);
+        if r.virtualhost.is_none() {
+            r.virtualhost.clone_from(&v.virtualhost);
+        }
+        let rs = r.clone();
+        for ch in &mut r.checkers {
+            inherit_checker(ch, &rs);
+            if let CheckerKind::SmtpCheck(m) = &mut ch.kind {
+                for h in &mut m.host {
+                    inherit_checker(h, &rs);
+                }
+            }
+        }
+    }
+}
+
+fn inherit_checker(ch: &mut Checker, r: &RealServer) {
+    let (conn, timing) = match ch.kind {
+        CheckerKind::FileCheck(_) | CheckerKind::BfdCheck(_) => (false, false),
+        CheckerKind::MiscCheck(_) => (false, true),
+        _ => (true, true),
+    };
+    if conn {
+        ch.connect_ip = ch.connect_ip.or(Some(r.ip));
+        ch.connect_port = ch.connect_port.or(r.port);
+    }
+    if !timing {
+        return;
+    }
+    let delay = ch.delay_loop.or(r.delay_loop).unwrap_or(Secs::from_secs(60));
+    ch.delay_loop = Some(delay);
+    ch.alpha = ch.alpha.or(r.alpha).or(Some(false));
+    ch.connect_timeout = ch
+        .connect_timeout
+        .or(r.connect_timeout)
+        .or(Some(Secs::from_secs(5)));
+    let (retry, before) = match ch.kind {
+        CheckerKind::HttpGet(_) | CheckerKind::SslGet(_) => (1, Secs::from_secs(3)),
+        CheckerKind::DnsCheck(_) => (3, delay),
+        CheckerKind::MiscCheck(_) => (0, Secs::from_secs(1)),
+        _ => (1, Secs::from_secs(1)),
+    };
+    ch.retry = ch.retry.or(r.retry).or(Some(retry));
+    ch.delay_before_retry = ch.delay_before_retry.or(r.delay_before_retry).or(Some(before));
+    ch.warmup = ch.warmup.or(r.warmup).or(Some(delay));
+    ch.log_all_failures = ch.log_all_failures.or(Some(false));
+    if let CheckerKind::HttpGet(h) | CheckerKind::SslGet(h) = &mut ch.kind {
+        if h.virtualhost.is_none() {
+            h.virtualhost.clone_from(&r.virtualhost);
+        }
+    }
+}
