@@ -12,8 +12,8 @@ use super::{dispatch, unknown_keyword, Ctx, Kw};
 use crate::diag::{Diagnostic, Severity};
 use crate::model::lvs::{
     BfdCheck, Checker, CheckerKind, DnsCheck, FileCheck, Forwarding, HttpCheck, IpFamily,
-    LvsMethod, MiscCheck, Protocol, RealServer, SmtpCheck, SorryServer, TunnelChecksum,
-    TunnelType, UdpCheck, Url, VirtualServer, VirtualServerGroup, VsAddress, VsgEntry,
+    LvsMethod, MiscCheck, Protocol, RealServer, SmtpCheck, SorryServer, TunnelChecksum, TunnelType,
+    UdpCheck, Url, VirtualServer, VirtualServerGroup, VsAddress, VsgEntry,
 };
 use crate::model::{Config, Script, Secs};
 use crate::source::Span;
@@ -33,8 +33,7 @@ const MAX_DELAY_LOOP: f64 = 18_446_744_073_709.0;
 
 /// The schedulers `lvs_sched` accepts.
 pub const SCHEDULERS: &[&str] = &[
-    "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq",
-    "twos",
+    "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos",
 ];
 
 /// The checker block names a real server accepts.
@@ -202,7 +201,9 @@ fn ip_range(tok: &Token, cx: &mut Ctx) -> Option<(IpAddr, IpAddr)> {
             Diagnostic::new(
                 Severity::Error,
                 "bad-address",
-                format!("'{s}' is not a valid address or address range ({why}); the line is ignored"),
+                format!(
+                    "'{s}' is not a valid address or address range ({why}); the line is ignored"
+                ),
             )
             .at(tok.span)
             .help("ADDR, ADDR-LAST (e.g. 192.168.200.1-10), ADDR-ADDR or ADDR/LEN"),
@@ -224,7 +225,11 @@ fn ip_range(tok: &Token, cx: &mut Ctx) -> Option<(IpAddr, IpAddr)> {
         return match ip {
             IpAddr::V4(v) => {
                 let n = u32::from(v);
-                let mask = if host == 32 { u32::MAX } else { (1u32 << host) - 1 };
+                let mask = if host == 32 {
+                    u32::MAX
+                } else {
+                    (1u32 << host) - 1
+                };
                 if n & mask != 0 {
                     return bad(cx, "host bits are set after the prefix");
                 }
@@ -232,7 +237,11 @@ fn ip_range(tok: &Token, cx: &mut Ctx) -> Option<(IpAddr, IpAddr)> {
             }
             IpAddr::V6(v) => {
                 let n = u128::from(v);
-                let mask = if host == 128 { u128::MAX } else { (1u128 << host) - 1 };
+                let mask = if host == 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << host) - 1
+                };
                 if n & mask != 0 {
                     return bad(cx, "host bits are set after the prefix");
                 }
@@ -460,8 +469,12 @@ static VS: &[Kw<VirtualServer>] = &[
     super::kw("snmp_name", |v, s, cx| {
         v.snmp_name = string(s, cx).or(v.snmp_name.take())
     }),
-    super::kw("alpha", |v, s, cx| v.alpha = opt_bool(s, cx).unwrap_or(v.alpha)),
-    super::kw("omega", |v, s, cx| v.omega = opt_bool(s, cx).unwrap_or(v.omega)),
+    super::kw("alpha", |v, s, cx| {
+        v.alpha = opt_bool(s, cx).unwrap_or(v.alpha)
+    }),
+    super::kw("omega", |v, s, cx| {
+        v.omega = opt_bool(s, cx).unwrap_or(v.omega)
+    }),
     super::kw("quorum", |v, s, cx| {
         v.quorum = int(s, 1, U32_MAX, cx).unwrap_or(v.quorum)
     }),
@@ -469,7 +482,9 @@ static VS: &[Kw<VirtualServer>] = &[
         v.hysteresis = int(s, 0, U32_MAX, cx).unwrap_or(v.hysteresis)
     }),
     super::kw("quorum_up", |v, s, cx| set_script(&mut v.quorum_up, s, cx)),
-    super::kw("quorum_down", |v, s, cx| set_script(&mut v.quorum_down, s, cx)),
+    super::kw("quorum_down", |v, s, cx| {
+        set_script(&mut v.quorum_down, s, cx)
+    }),
     super::kw("sorry_server", sorry_server),
     super::kw("sorry_server_inhibit", |v, s, cx| {
         let on = opt_bool(s, cx);
@@ -505,15 +520,21 @@ static VS: &[Kw<VirtualServer>] = &[
     super::kw("connect_timeout", |v, s, cx| {
         v.connect_timeout = positive_timer(s, MAX_TIMER, cx).or(v.connect_timeout)
     }),
-    super::kw("retry", |v, s, cx| v.retry = int(s, 1, U32_MAX, cx).or(v.retry)),
+    super::kw("retry", |v, s, cx| {
+        v.retry = int(s, 1, U32_MAX, cx).or(v.retry)
+    }),
     super::kw("delay_before_retry", |v, s, cx| {
         v.delay_before_retry = any_timer(s, cx).or(v.delay_before_retry)
     }),
-    super::kw("warmup", |v, s, cx| v.warmup = any_timer(s, cx).or(v.warmup)),
+    super::kw("warmup", |v, s, cx| {
+        v.warmup = any_timer(s, cx).or(v.warmup)
+    }),
     super::kw("inhibit_on_failure", |v, s, cx| {
         v.inhibit_on_failure = opt_bool(s, cx).unwrap_or(v.inhibit_on_failure)
     }),
-    super::kw("weight", |v, s, cx| v.weight = int(s, 1, I32_MAX, cx).or(v.weight)),
+    super::kw("weight", |v, s, cx| {
+        v.weight = int(s, 1, I32_MAX, cx).or(v.weight)
+    }),
     super::kb("real_server", real_server),
 ];
 
@@ -700,7 +721,9 @@ static RS: &[Kw<RealServer>] = &[
         r.lvs_method = forwarding(s, cx).or(r.lvs_method)
     }),
     super::kw("notify_up", |r, s, cx| set_script(&mut r.notify_up, s, cx)),
-    super::kw("notify_down", |r, s, cx| set_script(&mut r.notify_down, s, cx)),
+    super::kw("notify_down", |r, s, cx| {
+        set_script(&mut r.notify_down, s, cx)
+    }),
     super::kw("uthreshold", |r, s, cx| {
         r.uthreshold = int(s, 0, U32_MAX, cx).or(r.uthreshold)
     }),
@@ -720,11 +743,15 @@ static RS: &[Kw<RealServer>] = &[
     super::kw("connect_timeout", |r, s, cx| {
         r.connect_timeout = positive_timer(s, MAX_TIMER, cx).or(r.connect_timeout)
     }),
-    super::kw("retry", |r, s, cx| r.retry = int(s, 1, U32_MAX, cx).or(r.retry)),
+    super::kw("retry", |r, s, cx| {
+        r.retry = int(s, 1, U32_MAX, cx).or(r.retry)
+    }),
     super::kw("delay_before_retry", |r, s, cx| {
         r.delay_before_retry = any_timer(s, cx).or(r.delay_before_retry)
     }),
-    super::kw("warmup", |r, s, cx| r.warmup = any_timer(s, cx).or(r.warmup)),
+    super::kw("warmup", |r, s, cx| {
+        r.warmup = any_timer(s, cx).or(r.warmup)
+    }),
     super::kw("delay_loop", |r, s, cx| {
         r.delay_loop = positive_timer(s, MAX_DELAY_LOOP, cx).or(r.delay_loop)
     }),
@@ -831,7 +858,9 @@ static CONN: &[Kw<Checker>] = &[
     super::kw("connect_port", |c, s, cx| {
         c.connect_port = port(s, cx).or(c.connect_port)
     }),
-    super::kw("bindto", |c, s, cx| c.bindto = values::ip(s, cx).or(c.bindto)),
+    super::kw("bindto", |c, s, cx| {
+        c.bindto = values::ip(s, cx).or(c.bindto)
+    }),
     super::kw("bind_port", |c, s, cx| {
         c.bind_port = port(s, cx).or(c.bind_port)
     }),
@@ -858,11 +887,15 @@ static TIMING: &[Kw<Checker>] = &[
     super::kw("connect_timeout", |c, s, cx| {
         c.connect_timeout = positive_timer(s, MAX_TIMER, cx).or(c.connect_timeout)
     }),
-    super::kw("retry", |c, s, cx| c.retry = int(s, 0, U32_MAX, cx).or(c.retry)),
+    super::kw("retry", |c, s, cx| {
+        c.retry = int(s, 0, U32_MAX, cx).or(c.retry)
+    }),
     super::kw("delay_before_retry", |c, s, cx| {
         c.delay_before_retry = any_timer(s, cx).or(c.delay_before_retry)
     }),
-    super::kw("warmup", |c, s, cx| c.warmup = any_timer(s, cx).or(c.warmup)),
+    super::kw("warmup", |c, s, cx| {
+        c.warmup = any_timer(s, cx).or(c.warmup)
+    }),
     super::kw("delay_loop", |c, s, cx| {
         c.delay_loop = positive_timer(s, MAX_DELAY_LOOP, cx).or(c.delay_loop)
     }),
@@ -968,7 +1001,10 @@ static URL: &[Kw<Url>] = &[
                     Diagnostic::new(
                         Severity::Error,
                         "bad-value",
-                        format!("'{}' is not an HTTP status code or range; it is ignored", t.text),
+                        format!(
+                            "'{}' is not an HTTP status code or range; it is ignored",
+                            t.text
+                        ),
                     )
                     .at(t.span)
                     .help("a code from 100 to 599, or a range such as 200-299"),
@@ -979,7 +1015,9 @@ static URL: &[Kw<Url>] = &[
     super::kw("virtualhost", |u, s, cx| {
         u.virtualhost = string(s, cx).or(u.virtualhost.take())
     }),
-    super::kw("regex", |u, s, cx| u.regex = string(s, cx).or(u.regex.take())),
+    super::kw("regex", |u, s, cx| {
+        u.regex = string(s, cx).or(u.regex.take())
+    }),
     super::kw("regex_no_match", |u, s, cx| {
         arity(s, 0, 0, cx);
         u.regex_no_match = true
@@ -1075,7 +1113,9 @@ fn url(c: &mut Checker, s: &Stmt, cx: &mut Ctx) {
             cx.error(
                 "bad-value",
                 s.span(),
-                format!("regex_min_offset {lo} is larger than regex_max_offset {hi}; both are ignored"),
+                format!(
+                    "regex_min_offset {lo} is larger than regex_max_offset {hi}; both are ignored"
+                ),
             );
             u.regex_min_offset = None;
             u.regex_max_offset = None;
@@ -1294,7 +1334,13 @@ static BFD: &[Kw<Checker>] = &[
 ];
 
 /// Runs each statement through the first table that knows its keyword.
-fn run_tables(c: &mut Checker, items: &[Stmt], tables: &[&[Kw<Checker>]], section: &str, cx: &mut Ctx) {
+fn run_tables(
+    c: &mut Checker,
+    items: &[Stmt],
+    tables: &[&[Kw<Checker>]],
+    section: &str,
+    cx: &mut Ctx,
+) {
     for item in items {
         let word = item.keyword().text.as_str();
         match tables.iter().find(|t| t.iter().any(|k| k.name == word)) {
@@ -1327,15 +1373,21 @@ fn checker(r: &mut RealServer, s: &Stmt, kind: CheckerKind, cx: &mut Ctx) {
     run_tables(&mut c, &block.items, tables, name, cx);
     // A checker keepalived cannot run is dropped.
     let missing = match &c.kind {
-        CheckerKind::HttpGet(h) | CheckerKind::SslGet(h) if h.url.is_empty() => {
-            Some(("checker-incomplete", "has no usable 'url' block", "url { path / }"))
-        }
-        CheckerKind::MiscCheck(m) if m.misc_path.is_none() => {
-            Some(("checker-incomplete", "has no 'misc_path'", "misc_path /path/to/script"))
-        }
-        CheckerKind::FileCheck(f) if f.track_file.is_none() => {
-            Some(("checker-incomplete", "has no 'track_file'", "track_file NAME (a track_file block)"))
-        }
+        CheckerKind::HttpGet(h) | CheckerKind::SslGet(h) if h.url.is_empty() => Some((
+            "checker-incomplete",
+            "has no usable 'url' block",
+            "url { path / }",
+        )),
+        CheckerKind::MiscCheck(m) if m.misc_path.is_none() => Some((
+            "checker-incomplete",
+            "has no 'misc_path'",
+            "misc_path /path/to/script",
+        )),
+        CheckerKind::FileCheck(f) if f.track_file.is_none() => Some((
+            "checker-incomplete",
+            "has no 'track_file'",
+            "track_file NAME (a track_file block)",
+        )),
         CheckerKind::BfdCheck(b) if b.name.is_none() => {
             Some(("checker-incomplete", "has no 'name'", "name BFD_INSTANCE"))
         }
@@ -1353,11 +1405,9 @@ fn checker(r: &mut RealServer, s: &Stmt, kind: CheckerKind, cx: &mut Ctx) {
         );
         return;
     }
-    if let (CheckerKind::UdpCheck(u), Some(lo), Some(hi)) = (
-        &c.kind,
-        udp_min(&c.kind),
-        udp_max(&c.kind),
-    ) {
+    if let (CheckerKind::UdpCheck(u), Some(lo), Some(hi)) =
+        (&c.kind, udp_min(&c.kind), udp_max(&c.kind))
+    {
         let _ = u;
         if lo > hi {
             cx.warning(
@@ -1404,7 +1454,10 @@ pub fn validate(c: &mut Config, cx: &mut Ctx) {
                     Diagnostic::new(
                         Severity::Note,
                         "duplicate-virtual-server",
-                        format!("virtual_server {} is defined twice; both are used", v.address),
+                        format!(
+                            "virtual_server {} is defined twice; both are used",
+                            v.address
+                        ),
                     )
                     .at(v.span)
                     .note(format!("first defined at line index {}", line.line)),
@@ -1500,7 +1553,10 @@ fn validate_vs(
     };
     let fwmark_only = match (&v.address, group) {
         (VsAddress::Fwmark { .. }, _) => true,
-        (_, Some(g)) => g.entries.iter().all(|e| matches!(e, VsgEntry::Fwmark { .. })),
+        (_, Some(g)) => g
+            .entries
+            .iter()
+            .all(|e| matches!(e, VsgEntry::Fwmark { .. })),
         _ => false,
     };
     let is_fwmark = matches!(v.address, VsAddress::Fwmark { .. });
@@ -1514,7 +1570,9 @@ fn validate_vs(
                     cx.warning(
                         "family-mismatch",
                         v.span,
-                        format!("ip_family does not match the address of {name}; ip_family is ignored"),
+                        format!(
+                            "ip_family does not match the address of {name}; ip_family is ignored"
+                        ),
                     );
                 }
             }
@@ -1527,7 +1585,10 @@ fn validate_vs(
     let check_family = group.is_none();
 
     if let Some(ss) = &v.sorry_server {
-        let m = ss.sorry_server_lvs_method.map(|f| f.method).unwrap_or(vs_method);
+        let m = ss
+            .sorry_server_lvs_method
+            .map(|f| f.method)
+            .unwrap_or(vs_method);
         if m != LvsMethod::TUN && check_family {
             match family {
                 None => family = Some(IpFamily::of(&ss.ip)),
@@ -1575,7 +1636,10 @@ fn validate_vs(
                 Diagnostic::new(
                     Severity::Error,
                     "duplicate-real-server",
-                    format!("real_server {} is listed twice in {name}; this second one is dropped", r.ip),
+                    format!(
+                        "real_server {} is listed twice in {name}; this second one is dropped",
+                        r.ip
+                    ),
                 )
                 .at(r.span),
             );
@@ -1621,7 +1685,9 @@ fn validate_vs(
         cx.warning(
             "ops-needs-udp",
             v.span,
-            format!("'ops' (one-packet scheduling) needs protocol UDP; it is turned off for {name}"),
+            format!(
+                "'ops' (one-packet scheduling) needs protocol UDP; it is turned off for {name}"
+            ),
         );
         v.ops = false;
     }
@@ -1649,7 +1715,10 @@ fn validate_vs(
                 format!("{name} has no 'lvs_sched' (lb_algo); wlc is used"),
             )
             .at(v.span)
-            .help(format!("add: lvs_sched rr (one of {})", SCHEDULERS.join(", "))),
+            .help(format!(
+                "add: lvs_sched rr (one of {})",
+                SCHEDULERS.join(", ")
+            )),
         );
         v.lvs_sched = Some("wlc".into());
     }
@@ -1673,7 +1742,10 @@ fn validate_vs(
             (None, Some(p)) if is_fwmark && p != 0 => cx.note(
                 "port-ignored",
                 r.span,
-                format!("{name} is a fwmark service: the port {p} of real_server {} is not used", r.ip),
+                format!(
+                    "{name} is a fwmark service: the port {p} of real_server {} is not used",
+                    r.ip
+                ),
             ),
             (Some(vp), Some(rp)) if vp != 0 && rp != vp && m != LvsMethod::NAT => {
                 cx.push(
@@ -1695,7 +1767,10 @@ fn validate_vs(
         }
     }
     if let Some(ss) = &mut v.sorry_server {
-        let m = ss.sorry_server_lvs_method.map(|f| f.method).unwrap_or(vs_method);
+        let m = ss
+            .sorry_server_lvs_method
+            .map(|f| f.method)
+            .unwrap_or(vs_method);
         if let (Some(vp), Some(sp)) = (vport, ss.port) {
             if vp != 0 && sp != vp && m != LvsMethod::NAT {
                 cx.warning(
@@ -1709,7 +1784,11 @@ fn validate_vs(
                 ss.port = Some(vp);
             }
         }
-        if let Some(r) = v.real_servers.iter().find(|r| r.ip == ss.ip && r.port == ss.port) {
+        if let Some(r) = v
+            .real_servers
+            .iter()
+            .find(|r| r.ip == ss.ip && r.port == ss.port)
+        {
             let rs_inhibit = r.inhibit_on_failure.unwrap_or(v.inhibit_on_failure);
             if rs_inhibit != ss.sorry_server_inhibit {
                 cx.warning(
@@ -1729,7 +1808,8 @@ fn validate_vs(
     // Checkers that refer to other sections, and checker addresses.
     for r in &mut v.real_servers {
         let rs_ip = r.ip;
-        r.checkers.retain(|ch| check_checker(ch, rs_ip, track_files, bfds, cx));
+        r.checkers
+            .retain(|ch| check_checker(ch, rs_ip, track_files, bfds, cx));
     }
 
     if v.real_servers.is_empty() {
@@ -1911,7 +1991,10 @@ fn inherit_checker(ch: &mut Checker, r: &RealServer) {
     if !timing {
         return;
     }
-    let delay = ch.delay_loop.or(r.delay_loop).unwrap_or(Secs::from_secs(60));
+    let delay = ch
+        .delay_loop
+        .or(r.delay_loop)
+        .unwrap_or(Secs::from_secs(60));
     ch.delay_loop = Some(delay);
     ch.alpha = ch.alpha.or(r.alpha).or(Some(false));
     ch.connect_timeout = ch
@@ -1925,12 +2008,283 @@ fn inherit_checker(ch: &mut Checker, r: &RealServer) {
         _ => (1, Secs::from_secs(1)),
     };
     ch.retry = ch.retry.or(r.retry).or(Some(retry));
-    ch.delay_before_retry = ch.delay_before_retry.or(r.delay_before_retry).or(Some(before));
+    ch.delay_before_retry = ch
+        .delay_before_retry
+        .or(r.delay_before_retry)
+        .or(Some(before));
     ch.warmup = ch.warmup.or(r.warmup).or(Some(delay));
     ch.log_all_failures = ch.log_all_failures.or(Some(false));
     if let CheckerKind::HttpGet(h) | CheckerKind::SslGet(h) = &mut ch.kind {
         if h.virtualhost.is_none() {
             h.virtualhost.clone_from(&r.virtualhost);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::lvs::{CheckerKind, LvsMethod, Protocol, TunnelType, VsAddress, VsgEntry};
+    use crate::{load_str, LoadOptions, Loaded};
+
+    fn load(text: &str) -> Loaded {
+        load_str("t.conf", text, &LoadOptions::default())
+    }
+
+    fn codes(l: &Loaded) -> Vec<&'static str> {
+        l.diagnostics.iter().map(|d| d.code).collect()
+    }
+
+    const HEAD: &str = "lb_algo rr\nlb_kind NAT\nprotocol TCP\n";
+
+    fn vs(body: &str) -> Loaded {
+        load(&format!(
+            "virtual_server 10.0.0.1 80 {{\n{HEAD}{body}\n}}\n"
+        ))
+    }
+
+    #[test]
+    fn clean_virtual_server_with_every_family_of_keyword() {
+        let l = vs(
+            "delay_loop 6\npersistence_timeout 50\npersistence_granularity 255.255.255.0\n\
+             ha_suspend\nsmtp_alert\nvirtualhost www.example.com\nsnmp_name web\nalpha\nomega\n\
+             quorum 2\nhysteresis 1\nquorum_up \"/bin/up x\" nobody\nquorum_down /bin/down\n\
+             sorry_server 10.0.0.9 80\nsorry_server_inhibit\nsorry_server_lvs_method NAT\n\
+             connect_timeout 3\nretry 2\ndelay_before_retry 2\nwarmup 0\ninhibit_on_failure\n\
+             real_server 10.0.0.2 80 {\n weight 2\n notify_up /bin/u\n notify_down /bin/d\n\
+             uthreshold 100\n lthreshold 10\n TCP_CHECK {\n  connect_port 81\n }\n}",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let v = &l.config.virtual_servers[0];
+        assert_eq!(v.protocol, Some(Protocol::TCP));
+        assert_eq!(v.quorum, 2);
+        assert_eq!(
+            v.quorum_up.as_ref().map(|s| s.command.as_str()),
+            Some("/bin/up x")
+        );
+        assert!(v
+            .sorry_server
+            .as_ref()
+            .is_some_and(|s| s.sorry_server_inhibit));
+        let r = &v.real_servers[0];
+        assert_eq!(r.weight, Some(2));
+        let c = &r.checkers[0];
+        assert_eq!(c.connect_port, Some(81));
+        assert_eq!(c.connect_ip, Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(c.retry, Some(2));
+        assert_eq!(c.delay_loop.map(|d| d.as_secs_f64()), Some(6.0));
+        assert_eq!(c.warmup.map(|d| d.micros), Some(0));
+    }
+
+    #[test]
+    fn checker_defaults_follow_kind() {
+        let l = load(
+            "virtual_server 10.0.0.1 53 {\nlb_algo rr\nlb_kind NAT\nprotocol UDP\n\
+             real_server 10.0.0.2 53 {\n DNS_CHECK {\n  type aaaa\n  name example.com\n }\n\
+             MISC_CHECK {\n  misc_path \"/bin/chk 1\"\n  misc_timeout 3\n  misc_dynamic\n  user nobody\n }\n\
+             HTTP_GET {\n  url {\n   path /\n   status_code 200-299 404\n   digest 9B3A0C85A887A256D6939DA88AABD8CD\n  }\n }\n}\n}\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let cs = &l.config.virtual_servers[0].real_servers[0].checkers;
+        assert_eq!(cs[0].retry, Some(3));
+        assert!(
+            matches!(&cs[0].kind, CheckerKind::DnsCheck(d) if d.qtype.as_deref() == Some("AAAA"))
+        );
+        assert_eq!(cs[1].retry, Some(0));
+        assert_eq!(cs[1].connect_ip, None);
+        assert_eq!(cs[2].delay_before_retry.map(|d| d.as_secs_f64()), Some(3.0));
+        match &cs[2].kind {
+            CheckerKind::HttpGet(h) => {
+                assert_eq!(h.url[0].status_code, vec![(200, 299), (404, 404)]);
+                assert_eq!(
+                    h.url[0].digest.as_deref(),
+                    Some("9b3a0c85a887a256d6939da88aabd8cd")
+                );
+            }
+            k => panic!("{k:?}"),
+        }
+    }
+
+    #[test]
+    fn groups_and_ranges() {
+        let l = load(
+            "virtual_server_group G {\n 10.0.0.1-10 80\n 10.0.1.0/30 80\n fd00::1-ff 80\n fwmark 7 inet6\n}\n\
+             virtual_server group G {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n",
+        );
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let g = &l.config.virtual_server_groups[0];
+        assert_eq!(g.entries.len(), 4);
+        assert!(
+            matches!(g.entries[1], VsgEntry::Range { last, .. } if last == "10.0.1.3".parse::<std::net::IpAddr>().unwrap())
+        );
+        assert!(
+            matches!(&l.config.virtual_servers[0].address, VsAddress::Group { group } if group == "G")
+        );
+    }
+
+    #[test]
+    fn group_problems() {
+        let l = load(
+            "virtual_server_group E {\n}\nvirtual_server_group M {\n 10.0.0.1 80\n fd00::1 80\n fwmark 1\n}\n\
+             virtual_server_group R {\n 10.0.0.5-3 80\n 10.0.0.1/24 80\n}\n\
+             virtual_server group NOPE {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n",
+        );
+        let c = codes(&l);
+        assert!(c.contains(&"empty-group"));
+        assert!(c.contains(&"group-family"));
+        assert!(c.contains(&"bad-address"));
+        assert!(c.contains(&"unknown-group"));
+        assert!(l.config.virtual_servers.is_empty());
+    }
+
+    #[test]
+    fn fwmark_protocol_warns() {
+        let l = load("virtual_server fwmark 1 {\nlb_algo rr\nlb_kind NAT\npersistence_timeout 900\nprotocol TCP\nreal_server 10.0.0.2 {\n}\n}\n");
+        assert_eq!(codes(&l), vec!["protocol-with-fwmark"]);
+    }
+
+    #[test]
+    fn old_checker_name_is_an_error_with_help() {
+        let l = vs("real_server 10.0.0.2 80 {\n CI-LINUX\n}");
+        assert_eq!(codes(&l), vec!["unknown-checker"]);
+        assert!(l.diagnostics[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("HTTP_GET")));
+        let l = vs("real_server 10.0.0.2 80 {\n TCP_CHEK {\n }\n}");
+        assert_eq!(codes(&l), vec!["unknown-keyword"]);
+        assert_eq!(
+            l.diagnostics[0].help.as_deref(),
+            Some("did you mean 'TCP_CHECK'?")
+        );
+    }
+
+    #[test]
+    fn dropped_servers() {
+        let rs = "real_server 10.0.0.2 80 {\n}\n";
+        assert_eq!(
+            codes(&vs(&format!("{rs}{rs}"))),
+            vec!["duplicate-real-server"]
+        );
+        assert_eq!(
+            codes(&vs("real_server fd00::2 80 {\n}")),
+            vec!["no-real-servers", "family-mismatch"]
+        );
+        assert_eq!(codes(&vs("")), vec!["no-real-servers"]);
+        let l = vs("real_server 10.0.0.300 80 {\n}");
+        assert!(codes(&l).contains(&"real-server-dropped"));
+        // a tunnelled real server may be of the other family
+        let l = vs("real_server fd00::2 80 {\n lvs_method TUN type gue port 6080 csum\n}");
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let f = l.config.virtual_servers[0].real_servers[0]
+            .lvs_method
+            .unwrap();
+        assert_eq!(
+            (f.method, f.tunnel_type, f.tunnel_port),
+            (LvsMethod::TUN, Some(TunnelType::Gue), Some(6080))
+        );
+    }
+
+    #[test]
+    fn whole_server_rules() {
+        let rs = "real_server 10.0.0.2 80 {\n}\n";
+        assert_eq!(
+            codes(&vs(&format!("quorum 5\n{rs}"))),
+            vec!["quorum-too-high"]
+        );
+        assert_eq!(
+            codes(&vs(&format!("hysteresis 1\n{rs}"))),
+            vec!["hysteresis-too-high"]
+        );
+        assert_eq!(codes(&vs(&format!("ops\n{rs}"))), vec!["ops-needs-udp"]);
+        let l = load(&format!("virtual_server 10.0.0.1 80 {{\n{rs}}}\n"));
+        assert_eq!(
+            codes(&l),
+            vec!["no-protocol", "no-scheduler", "no-lvs-method"]
+        );
+        let l = load(&format!("virtual_server 10.0.0.1 {{\n{HEAD}{rs}}}\n"));
+        assert_eq!(codes(&l), vec!["zero-port"]);
+        let l = load(&format!("virtual_server 10.0.0.1 80 {{\nlb_algo rr\nlb_kind DR\nprotocol TCP\nsorry_server 10.0.0.9 81\nreal_server 10.0.0.2 8080 {{\n}}\n}}\n"));
+        assert_eq!(codes(&l), vec!["port-mismatch", "port-mismatch"]);
+        let l = load("virtual_server fwmark 1 {\nlb_algo rr\nlb_kind NAT\nha_suspend\nreal_server 10.0.0.2 {\n}\n}\n");
+        assert_eq!(codes(&l), vec!["ha-suspend-fwmark"]);
+    }
+
+    #[test]
+    fn value_errors() {
+        let rs = "real_server 10.0.0.2 80 {\n}\n";
+        for (line, code) in [
+            ("persistence_timeout 0", "out-of-range"),
+            ("quorum 0", "out-of-range"),
+            ("retry 0", "out-of-range"),
+            ("delay_loop 0", "out-of-range"),
+            ("lb_algo bogus", "bad-value"),
+            ("sh-port", "scheduler-flag-mismatch"),
+            ("sorry_server_inhibit", "sorry-server-missing"),
+            ("persistence_granularity 1.2.3", "bad-value"),
+            ("lvs_method TUN type gue", "missing-parameter"),
+            ("lvs_method TUN type ipip csum", "bad-value"),
+        ] {
+            let l = vs(&format!("{line}\n{rs}"));
+            assert!(codes(&l).contains(&code), "{line}: {}", l.render());
+        }
+        let l = vs("real_server 10.0.0.2 80 {\n weight -1\n notify_up /a\n notify_up /b\n}");
+        assert_eq!(codes(&l), vec!["out-of-range", "duplicate-keyword"]);
+    }
+
+    #[test]
+    fn checker_problems() {
+        let chk = |b: &str| vs(&format!("real_server 10.0.0.2 80 {{\n{b}\n}}"));
+        assert_eq!(codes(&chk("HTTP_GET {\n}")), vec!["checker-incomplete"]);
+        assert_eq!(
+            codes(&chk("SSL_GET {\n url {\n  status_code 200\n }\n}")),
+            vec!["checker-incomplete", "url-without-path"]
+        );
+        assert_eq!(
+            codes(&chk("MISC_CHECK {\n misc_timeout 3\n}")),
+            vec!["checker-incomplete"]
+        );
+        assert_eq!(
+            codes(&chk("MISC_CHECK {\n misc_path /x\n connect_ip 1.2.3.4\n}")),
+            vec!["unknown-keyword"]
+        );
+        assert_eq!(
+            codes(&chk("FILE_CHECK {\n track_file f\n}")),
+            vec!["unknown-track-file"]
+        );
+        assert_eq!(codes(&chk("BFD_CHECK {\n name b\n}")), vec!["unknown-bfd"]);
+        assert_eq!(
+            codes(&chk("TCP_CHECK {\n bindto fd00::1\n}")),
+            vec!["family-mismatch"]
+        );
+        assert_eq!(
+            codes(&chk("HTTP_GET {\n nb_get_retry 2\n url {\n  path /\n }\n}")),
+            vec!["deprecated"]
+        );
+        assert_eq!(
+            codes(&chk(
+                "UDP_CHECK {\n payload Ab12f 3\n require_reply 1x\n min_reply_length 300\n}"
+            )),
+            vec!["udp-reply-length"]
+        );
+        let l = chk("UDP_CHECK {\n payload Ab12f 3 456\n}");
+        match &l.config.virtual_servers[0].real_servers[0].checkers[0].kind {
+            CheckerKind::UdpCheck(u) => {
+                assert_eq!(
+                    u.payload.as_deref(),
+                    Some(&[0xab, 0x12, 0x0f, 0x03, 0x45, 0x06][..])
+                )
+            }
+            k => panic!("{k:?}"),
+        }
+        assert_eq!(
+            codes(&chk("HTTP_GET {\n url {\n  path /\n  digest abc\n  status_code 600\n  regex_options bogus\n }\n}")),
+            vec!["bad-value", "bad-value", "bad-value"]
+        );
+        assert_eq!(
+            codes(&chk(
+                "SMTP_CHECK {\n helo_name x\n host {\n  connect_ip 10.0.0.4\n }\n}"
+            )),
+            vec!["deprecated"]
+        );
     }
 }
