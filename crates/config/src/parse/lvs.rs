@@ -1739,14 +1739,26 @@ fn validate_vs(
     for r in &mut v.real_servers {
         let m = r.lvs_method.map(|f| f.method).unwrap_or(vs_method);
         match (vport, r.port) {
-            (None, Some(p)) if is_fwmark && p != 0 => cx.note(
-                "port-ignored",
-                r.span,
-                format!(
-                    "{name} is a fwmark service: the port {p} of real_server {} is not used",
-                    r.ip
-                ),
-            ),
+            (None, Some(p)) if is_fwmark && p != 0 => {
+                // keepalived 2.2.7 only complains (and clears the port) for DR and TUN.
+                let sev = if m == LvsMethod::NAT {
+                    Severity::Note
+                } else {
+                    Severity::Warning
+                };
+                cx.push(
+                    Diagnostic::new(
+                        sev,
+                        "port-ignored",
+                        format!(
+                            "{name} is a fwmark service: the port {p} of real_server {} is not used",
+                            r.ip
+                        ),
+                    )
+                    .at(r.span)
+                    .help("leave the port out: real_server IP { ... }"),
+                );
+            }
             (Some(vp), Some(rp)) if vp != 0 && rp != vp && m != LvsMethod::NAT => {
                 cx.push(
                     Diagnostic::new(
