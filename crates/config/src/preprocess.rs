@@ -620,7 +620,15 @@ impl Preprocessor<'_> {
         }
 
         if text.contains('$') {
-            let (lines, used) = self.substitute(text);
+            let Some((lines, used)) = self.substitute(text) else {
+                self.err(
+                    Severity::Fatal,
+                    "expansion-too-long",
+                    format!("parameter expansion makes a line longer than {MAX_LINE_LEN} bytes"),
+                    Some(cx.origin),
+                );
+                return;
+            };
             if let Some(def_origin) = used {
                 for l in lines {
                     if self.truncated {
@@ -828,8 +836,10 @@ impl Preprocessor<'_> {
     }
 
     /// One pass of substitution. Returns the resulting lines and, if anything was
-    /// replaced, the origin of (the first) definition used.
-    fn substitute(&mut self, text: &str) -> (Vec<String>, Option<Origin>) {
+    /// replaced, the origin of (the first) definition used; `None` if a line would grow
+    /// past [`MAX_LINE_LEN`] (a definition that doubles itself would otherwise grow
+    /// exponentially).
+    fn substitute(&mut self, text: &str) -> Option<(Vec<String>, Option<Origin>)> {
         let mut out: Vec<String> = vec![String::new()];
         let mut used: Option<Origin> = None;
         let mut rest = text;
@@ -863,6 +873,10 @@ impl Preprocessor<'_> {
             match replaced {
                 Some(((lines, origin), consumed)) => {
                     used.get_or_insert(origin);
+                    let grown: usize = lines.iter().map(String::len).sum();
+                    if tail(&mut out).len() + grown > MAX_LINE_LEN {
+                        return None;
+                    }
                     let mut it = lines.into_iter();
                     if let Some(first) = it.next() {
                         tail(&mut out).push_str(&first);
@@ -877,7 +891,7 @@ impl Preprocessor<'_> {
             }
         }
         tail(&mut out).push_str(rest);
-        (out, used)
+        Some((out, used))
     }
 }
 

@@ -103,6 +103,7 @@ fn runaway_sequence_is_stopped() {
 fn untrusted() -> LoadOptions {
     let mut o = LoadOptions::default();
     o.preprocess.includes = false;
+    o.preprocess.max_lines = 50_000;
     o
 }
 

@@ -1616,6 +1616,7 @@ mod tests {
         let mut cfg = crate::model::Config::default();
         cfg.vrrp_instances.push(crate::model::VrrpInstance {
             name: "VI_1".into(),
+            ..Default::default()
         });
         cfg.track_groups.push(crate::model::TrackGroup {
             name: "T".into(),

@@ -2683,11 +2683,11 @@ mod tests {
         vi.virtual_routes = vec![
             Route {
                 dev: None,
-                span: Span::default(),
+                ..Route::default()
             },
             Route {
                 dev: Some("eth1".into()),
-                span: Span::default(),
+                ..Route::default()
             },
         ];
         vi.track_interface.push(TrackRef {
