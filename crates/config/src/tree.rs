@@ -243,13 +243,18 @@ pub fn build(sm: &SourceMap, diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
                     None
                 };
                 if owner.is_none() {
+                    // keepalived skips such a '{' and then lets its '}' close the block
+                    // around it early, so what follows lands somewhere the author did
+                    // not mean. We cannot know the intended structure: refuse.
                     diags.push(
                         Diagnostic::new(
-                            Severity::Error,
+                            Severity::Fatal,
                             "unexpected-brace",
-                            "'{' does not follow a keyword; the block is read but ignored",
+                            "'{' does not follow a keyword, so the block structure from here on is unclear",
                         )
-                        .at(t.span),
+                        .at(t.span)
+                        .help("a keyword must come before '{', on the same line or the line above")
+                        .note("template placeholders such as '{{ name }}' or '{% for %}' are not keepalived syntax: render the template first"),
                     );
                 }
                 if stack.len() > MAX_NESTING {

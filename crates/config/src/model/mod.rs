@@ -79,4 +79,7 @@ pub struct Script {
     pub user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Where it was configured (the keyword).
+    #[serde(skip)]
+    pub span: crate::source::Span,
 }

@@ -164,6 +164,7 @@ fn script(stmt: &Stmt, cx: &mut Ctx) -> Option<Script> {
         command: a[0].text.clone(),
         user,
         group,
+        span: stmt.span(),
     })
 }
 
@@ -941,6 +942,7 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
                 command: String::new(),
                 group: sc.user.or(sc.group),
                 user: Some(user),
+                span: s.span(),
             });
         }
     }),

@@ -1231,6 +1231,7 @@ static MISC: &[Kw<Checker>] = &[
                 command: String::new(),
                 user: Some(a[0].text.clone()),
                 group: a.get(1).map(|t| t.text.clone()),
+                span: s.span(),
             });
         }
     }),

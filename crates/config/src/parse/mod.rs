@@ -8,6 +8,7 @@ pub mod bfd;
 pub mod global;
 pub mod ipspec;
 pub mod lvs;
+pub mod scripts;
 pub mod track;
 pub mod values;
 pub mod vrrp;
@@ -231,6 +232,7 @@ pub fn parse(stmts: &[Stmt], cx: &mut Ctx) -> Config {
     track::validate(&cfg, cx);
     vrrp::validate(&mut cfg, cx);
     lvs::validate(&mut cfg, cx);
+    scripts::validate(&cfg, cx);
     cfg
 }
 

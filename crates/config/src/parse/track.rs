@@ -191,6 +191,7 @@ pub fn vrrp_script(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
             command,
             user,
             group,
+            span: b.s.span,
         }
     });
     c.vrrp_scripts.push(b.s);

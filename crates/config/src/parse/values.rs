@@ -262,6 +262,7 @@ pub fn script(stmt: &Stmt, cx: &mut Ctx) -> Option<Script> {
         command: a[0].text.clone(),
         user: a.get(1).map(|t| t.text.clone()),
         group: a.get(2).map(|t| t.text.clone()),
+        span: stmt.span(),
     })
 }
 
