@@ -26,6 +26,8 @@ pub struct LoadOptions {
     pub preprocess: PreprocessOptions,
     /// Interfaces that exist (`None`: do not check interface names).
     pub interfaces: Option<BTreeSet<String>>,
+    /// Check scripts against this host: do they exist, who runs them, who could change them.
+    pub check_scripts: bool,
 }
 
 impl LoadOptions {
@@ -34,6 +36,7 @@ impl LoadOptions {
         LoadOptions {
             preprocess: PreprocessOptions::default(),
             interfaces: host_interfaces(),
+            check_scripts: true,
         }
     }
 }
@@ -90,6 +93,7 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
 fn finish(sources: SourceMap, mut diags: Vec<Diagnostic>, opts: &LoadOptions) -> Loaded {
     let stmts = tree::build(&sources, &mut diags);
     let mut cx = parse::Ctx::new(opts.interfaces.clone());
+    cx.check_scripts = opts.check_scripts;
     let config = parse::parse(&stmts, &mut cx);
     diags.append(&mut cx.diags);
     // Reading order; findings without a place (whole-config) go last. Stable, so

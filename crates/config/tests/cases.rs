@@ -25,6 +25,8 @@ pub fn test_options(config_id: &str) -> LoadOptions {
                 .map(|s| s.to_string())
                 .collect::<BTreeSet<_>>(),
         ),
+        // Script checks depend on the host's files and users; tests/scripts.rs covers them.
+        check_scripts: false,
     }
 }
 

@@ -794,7 +794,7 @@ fn deprecated(cx: &mut Ctx, t: &Token, instead: &str) {
     cx.push(
         Diagnostic::new(
             Severity::Warning,
-            "deprecated-keyword",
+            "deprecated",
             format!("'{}' for routes is deprecated", t.text),
         )
         .at(t.span)
@@ -2002,7 +2002,7 @@ mod tests {
         );
         let c = codes(&l);
         for code in [
-            "deprecated-keyword",
+            "deprecated",
             "route-not-trackable",
             "route-protocol-reset",
             "unknown-route-keyword",
@@ -2013,7 +2013,7 @@ mod tests {
         ] {
             assert!(c.contains(&code), "{code} missing: {}", l.render());
         }
-        assert_eq!(c.iter().filter(|x| **x == "deprecated-keyword").count(), 2);
+        assert_eq!(c.iter().filter(|x| **x == "deprecated").count(), 2);
         // gw, or, no-dev (kept with a warning), protocol reset (kept).
         assert_eq!(l.config.static_routes.len(), 4, "{}", l.render());
         assert_eq!(l.config.static_routes[3].protocol, Some(18));

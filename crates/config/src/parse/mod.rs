@@ -24,6 +24,8 @@ pub struct Ctx {
     pub diags: Vec<Diagnostic>,
     /// Interfaces that exist on this host (`None`: do not check).
     pub interfaces: Option<BTreeSet<String>>,
+    /// Run the host-dependent script checks (see [`scripts`]).
+    pub check_scripts: bool,
 }
 
 impl Ctx {
@@ -31,6 +33,7 @@ impl Ctx {
         Ctx {
             diags: Vec::new(),
             interfaces,
+            check_scripts: false,
         }
     }
 
@@ -232,7 +235,9 @@ pub fn parse(stmts: &[Stmt], cx: &mut Ctx) -> Config {
     track::validate(&cfg, cx);
     vrrp::validate(&mut cfg, cx);
     lvs::validate(&mut cfg, cx);
-    scripts::validate(&cfg, cx);
+    if cx.check_scripts {
+        scripts::validate(&cfg, cx);
+    }
     cfg
 }
 

@@ -279,7 +279,7 @@ pub fn track_file(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
         cx.push(
             Diagnostic::new(
                 Severity::Note,
-                "deprecated-keyword",
+                "deprecated",
                 "'vrrp_track_file' is an older name for 'track_file'",
             )
             .at(s.keyword().span)
@@ -631,12 +631,7 @@ mod tests {
         );
         assert_eq!(
             codes(&l),
-            vec![
-                "deprecated-keyword",
-                "missing-file",
-                "out-of-range",
-                "bad-value"
-            ],
+            vec!["deprecated", "missing-file", "out-of-range", "bad-value"],
             "{}",
             l.render()
         );
