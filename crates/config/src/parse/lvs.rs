@@ -1444,27 +1444,25 @@ pub fn validate(c: &mut Config, cx: &mut Ctx) {
     let groups = c.virtual_server_groups.clone();
     let track_files: Vec<String> = c.track_files.iter().map(|t| t.name.clone()).collect();
     let bfds: Vec<String> = c.bfd_instances.iter().map(|b| b.name.clone()).collect();
-    let mut seen: Vec<(VsAddress, Option<Protocol>, Span)> = Vec::new();
+    // Keyed by address and protocol as written; a hash set keeps this linear for large
+    // configurations.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut kept = Vec::new();
     for mut v in std::mem::take(&mut c.virtual_servers) {
         if validate_vs(&mut v, &groups, &track_files, &bfds, cx) {
-            let key = (v.address.clone(), v.protocol);
-            if let Some((_, _, first)) = seen.iter().find(|(a, p, _)| (a, p) == (&key.0, &key.1)) {
-                let line = *first;
+            let key = format!("{} {:?}", v.address, v.protocol);
+            if !seen.insert(key) {
                 cx.push(
                     Diagnostic::new(
                         Severity::Note,
                         "duplicate-virtual-server",
                         format!(
-                            "virtual_server {} is defined twice; both are used",
+                            "virtual_server {} is defined more than once; both are used",
                             v.address
                         ),
                     )
-                    .at(v.span)
-                    .note(format!("first defined at line index {}", line.line)),
+                    .at(v.span),
                 );
-            } else {
-                seen.push((key.0, key.1, v.span));
             }
             inherit(&mut v);
             kept.push(v);

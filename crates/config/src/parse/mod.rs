@@ -26,6 +26,8 @@ pub struct Ctx {
     pub interfaces: Option<BTreeSet<String>>,
     /// Run the host-dependent script checks (see [`scripts`]).
     pub check_scripts: bool,
+    /// Names defined so far, by kind, for duplicate checks that stay linear.
+    defined: std::collections::HashSet<(&'static str, String)>,
 }
 
 impl Ctx {
@@ -34,6 +36,16 @@ impl Ctx {
             diags: Vec::new(),
             interfaces,
             check_scripts: false,
+            defined: Default::default(),
+        }
+    }
+
+    /// Records that a `kind` named `name` is defined; `Err` if it already was.
+    pub fn define(&mut self, kind: &'static str, name: &str) -> Result<(), ()> {
+        if self.defined.insert((kind, name.to_string())) {
+            Ok(())
+        } else {
+            Err(())
         }
     }
 

@@ -1221,7 +1221,7 @@ pub fn vrrp_instance(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
         return;
     };
     let Some(block) = cx.block(s) else { return };
-    if let Some(prev) = c.vrrp_instances.iter().find(|v| v.name == name.text) {
+    if cx.define("vrrp_instance", &name.text).is_err() {
         let d = Diagnostic::new(
             Severity::Error,
             "duplicate-name",
@@ -1232,7 +1232,6 @@ pub fn vrrp_instance(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
         )
         .at(name.span)
         .help("give each vrrp_instance its own name");
-        let _ = prev;
         cx.push(d);
         return;
     }
@@ -2258,8 +2257,31 @@ fn sync_groups(c: &mut Config, cx: &mut Ctx) {
 
 fn duplicate_vrids(c: &Config, cx: &mut Ctx) {
     let list = &c.vrrp_instances;
+    // Only instances with the same VRID, family and interface can collide: bucket them
+    // first so large configurations stay linear.
+    let mut buckets: std::collections::HashMap<_, Vec<usize>> = std::collections::HashMap::new();
     for (i, a) in list.iter().enumerate() {
-        for b in list.iter().take(i) {
+        if a.interface.is_some() {
+            buckets
+                .entry((
+                    a.virtual_router_id,
+                    a.family.label(),
+                    a.interface.as_deref(),
+                ))
+                .or_default()
+                .push(i);
+        }
+    }
+    for (i, a) in list.iter().enumerate() {
+        let earlier = buckets
+            .get(&(
+                a.virtual_router_id,
+                a.family.label(),
+                a.interface.as_deref(),
+            ))
+            .map(|v| v.as_slice())
+            .unwrap_or(&[]);
+        for b in earlier.iter().take_while(|&&j| j < i).map(|&j| &list[j]) {
             let same = a.virtual_router_id == b.virtual_router_id
                 && a.family == b.family
                 && a.interface.is_some()
