@@ -40,13 +40,9 @@ impl Ctx {
         }
     }
 
-    /// Records that a `kind` named `name` is defined; `Err` if it already was.
-    pub fn define(&mut self, kind: &'static str, name: &str) -> Result<(), ()> {
-        if self.defined.insert((kind, name.to_string())) {
-            Ok(())
-        } else {
-            Err(())
-        }
+    /// Records that a `kind` named `name` is defined; false if it already was.
+    pub fn define(&mut self, kind: &'static str, name: &str) -> bool {
+        self.defined.insert((kind, name.to_string()))
     }
 
     pub fn push(&mut self, d: Diagnostic) {

@@ -1221,7 +1221,7 @@ pub fn vrrp_instance(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
         return;
     };
     let Some(block) = cx.block(s) else { return };
-    if cx.define("vrrp_instance", &name.text).is_err() {
+    if !cx.define("vrrp_instance", &name.text) {
         let d = Diagnostic::new(
             Severity::Error,
             "duplicate-name",
