@@ -91,10 +91,13 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
 }
 
 fn finish(sources: SourceMap, mut diags: Vec<Diagnostic>, opts: &LoadOptions) -> Loaded {
-    let stmts = tree::build(&sources, &mut diags);
     let mut cx = parse::Ctx::new(opts.interfaces.clone());
     cx.check_scripts = opts.check_scripts;
-    let config = parse::parse(&stmts, &mut cx);
+    let mut config = Config::default();
+    tree::build_each(&sources, &mut diags, |stmt| {
+        parse::parse_top(&mut config, &stmt, &mut cx)
+    });
+    parse::validate(&mut config, &mut cx);
     diags.append(&mut cx.diags);
     // Reading order; findings without a place (whole-config) go last. Stable, so
     // findings on one line keep the order they were made in.

@@ -201,6 +201,15 @@ fn is_brace(t: &Token, b: &str) -> bool {
 
 /// Builds the statement tree of the whole preprocessed stream.
 pub fn build(sm: &SourceMap, diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    build_each(sm, diags, |s| out.push(s));
+    out
+}
+
+/// Builds the statement tree and hands each top-level statement to `f` as soon as it
+/// is complete, so only one top-level block is held at a time (a 10,000-instance
+/// configuration never exists as one tree).
+pub fn build_each(sm: &SourceMap, diags: &mut Vec<Diagnostic>, mut f: impl FnMut(Stmt)) {
     let mut stack: Vec<Frame> = vec![Frame {
         owner: None,
         open: Span::default(),
@@ -324,6 +333,13 @@ pub fn build(sm: &SourceMap, diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
                 top.items.push(Stmt { words, block: None });
             }
         }
+        // Top-level statements are complete once another follows; the last one waits,
+        // since a `{` on the next line may still open its block.
+        if stack.len() == 1 && stack[0].items.len() > 1 {
+            let keep = stack[0].items.pop();
+            stack[0].items.drain(..).for_each(&mut f);
+            stack[0].items.extend(keep);
+        }
     }
     while stack.len() > 1 {
         if let Some(frame) = stack.pop() {
@@ -344,7 +360,9 @@ pub fn build(sm: &SourceMap, diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
             close_frame(&mut stack, frame.owner, block);
         }
     }
-    stack.pop().map(|f| f.items).unwrap_or_default()
+    if let Some(root) = stack.pop() {
+        root.items.into_iter().for_each(f);
+    }
 }
 
 /// An open block while building: the words of the statement owning it (none for the

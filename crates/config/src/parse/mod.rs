@@ -238,15 +238,25 @@ static TOP: &[Kw<Config>] = &[
 pub fn parse(stmts: &[Stmt], cx: &mut Ctx) -> Config {
     let mut cfg = Config::default();
     dispatch(&mut cfg, stmts, TOP, "the top level", cx);
-    global::validate(&cfg, cx);
-    bfd::validate(&cfg, cx);
-    track::validate(&cfg, cx);
-    vrrp::validate(&mut cfg, cx);
-    lvs::validate(&mut cfg, cx);
-    if cx.check_scripts {
-        scripts::validate(&cfg, cx);
-    }
+    validate(&mut cfg, cx);
     cfg
+}
+
+/// Parses one top-level statement into `cfg` (for streaming; [`validate`] follows).
+pub fn parse_top(cfg: &mut Config, stmt: &Stmt, cx: &mut Ctx) {
+    dispatch(cfg, std::slice::from_ref(stmt), TOP, "the top level", cx);
+}
+
+/// The cross-checks, once every statement is in the model.
+pub fn validate(cfg: &mut Config, cx: &mut Ctx) {
+    global::validate(cfg, cx);
+    bfd::validate(cfg, cx);
+    track::validate(cfg, cx);
+    vrrp::validate(cfg, cx);
+    lvs::validate(cfg, cx);
+    if cx.check_scripts {
+        scripts::validate(cfg, cx);
+    }
 }
 
 #[cfg(test)]
