@@ -176,3 +176,32 @@ proptest! {
         let _ = serde_json::to_string(&l.config);
     }
 }
+
+/// Found by the property test above: a definition that doubles itself grew a line
+/// exponentially until allocation failed. Expansion now stops at the line limit.
+#[test]
+fn self_doubling_definition_is_stopped() {
+    let text = "$X=ab\n$X=${X}${X}\n$X=${X}${X}\nrouter_id ${X}\n$D=${D}${D}\nvrrp_script s {\n script ${D}\n}\n";
+    let l = load_str("double.conf", text, &untrusted());
+    let c = codes(&l);
+    assert!(
+        c.contains(&"expansion-too-long") || c.contains(&"expansion-too-deep"),
+        "{c:?}"
+    );
+}
+
+/// Every input the fuzzer ever crashed on (fuzz/regressions/) reads without panicking.
+#[test]
+fn fuzz_regressions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let bytes = std::fs::read(e.path()).expect("read regression input");
+        let text = String::from_utf8_lossy(&bytes);
+        let l = load_str("regression.conf", &text, &untrusted());
+        let _ = l.render();
+        let _ = l.diagnostics_json();
+    }
+}
