@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test setup: a failure to create temp files should fail the test
 //! The host-dependent script checks (keepalived.conf(5), "SCRIPTS"): which scripts
 //! exist, who runs them, and whether a non-root user could change what root runs.
 //! Each test builds its own scripts in a temporary directory.
