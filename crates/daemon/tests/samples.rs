@@ -52,7 +52,11 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
          namespace lacked it",
     ),
     ("doc/samples/keepalived.conf.virtual_server_group", &[], ""),
-    ("doc/samples/keepalived.conf.vrrp", &[], ""),
+    (
+        "doc/samples/keepalived.conf.vrrp",
+        &["note:duplicate-vip"],
+        "192.168.200.18 is listed twice in VI_1 (once with a label); keepalived is silent",
+    ),
     (
         "doc/samples/keepalived.conf.vrrp.localcheck",
         &["note:script-shell-syntax", "warning:script-security"],

@@ -1620,6 +1620,25 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
     let n = vi.name.clone();
     let sp = vi.span;
 
+    // The same address twice (keepalived 2.2.7 accepts it without a word).
+    let mut seen_vips = std::collections::HashSet::new();
+    for a in vi
+        .virtual_ipaddress
+        .iter()
+        .chain(vi.virtual_ipaddress_excluded.iter())
+    {
+        if !seen_vips.insert((a.address, a.dev.as_deref())) {
+            cx.note(
+                "duplicate-vip",
+                a.span,
+                format!(
+                    "({n}) {} is listed more than once; it is added once",
+                    a.address
+                ),
+            );
+        }
+    }
+
     // Interface.
     if vi.interface.is_some() && vi.vrf.is_some() {
         cx.error(
