@@ -467,6 +467,7 @@ impl Preprocessor<'_> {
             .cloned()
             .unwrap_or_else(|| PathBuf::from("."));
         let mut matched = Vec::new();
+        let mut reported = false;
         for pattern in expand_braces(arg) {
             let full = if Path::new(&pattern).is_absolute() {
                 PathBuf::from(&pattern)
@@ -479,6 +480,7 @@ impl Preprocessor<'_> {
                 if full.exists() {
                     matched.push(full);
                 } else if word != "include" {
+                    reported = true;
                     self.err(
                         Severity::Error,
                         "include-not-found",
@@ -494,15 +496,18 @@ impl Preprocessor<'_> {
                     found.sort();
                     matched.extend(found);
                 }
-                Err(e) => self.err(
-                    Severity::Fatal,
-                    "bad-include-pattern",
-                    format!("include pattern '{pattern}' is not valid: {e}"),
-                    Some(at),
-                ),
+                Err(e) => {
+                    reported = true;
+                    self.err(
+                        Severity::Fatal,
+                        "bad-include-pattern",
+                        format!("include pattern '{pattern}' is not valid: {}", e.msg),
+                        Some(at),
+                    )
+                }
             }
         }
-        if matched.is_empty() {
+        if matched.is_empty() && !reported {
             // keepalived's plain `include` is silent here; a pattern that matches nothing is
             // usually a typo, so say so (but do not fail: an empty conf.d is legitimate).
             let sev = if word == "includer" {
