@@ -12,6 +12,9 @@ pub mod preprocess;
 pub mod source;
 pub mod tree;
 
+#[cfg(test)]
+mod testutil;
+
 pub use diag::{Diagnostic, Severity, Verdict};
 pub use model::Config;
 pub use preprocess::Options as PreprocessOptions;

@@ -247,14 +247,7 @@ pub fn validate(_c: &Config, _cx: &mut Ctx) {}
 #[cfg(test)]
 mod tests {
     use crate::model::Secs;
-    use crate::{load_str, LoadOptions, Loaded};
-
-    fn load(text: &str) -> Loaded {
-        load_str("t.conf", text, &LoadOptions::default())
-    }
-    fn codes(l: &Loaded) -> Vec<&'static str> {
-        l.diagnostics.iter().map(|d| d.code).collect()
-    }
+    use crate::testutil::{codes, load};
 
     #[test]
     fn every_keyword() {

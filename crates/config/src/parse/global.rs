@@ -1277,15 +1277,10 @@ pub fn validate(c: &Config, cx: &mut Ctx) {
 mod tests {
     use crate::model::global::{LinkbeatType, LvsFlushOnStop, RxBufsPolicy};
     use crate::model::Secs;
+    use crate::testutil::{codes, load};
     use crate::{load_str, LoadOptions, Loaded};
     use std::collections::BTreeSet;
 
-    fn load(text: &str) -> Loaded {
-        load_str("t.conf", text, &LoadOptions::default())
-    }
-    fn codes(l: &Loaded) -> Vec<&'static str> {
-        l.diagnostics.iter().map(|d| d.code).collect()
-    }
     fn clean(text: &str) -> Loaded {
         let l = load(text);
         // Notes aside (an instance named here is defined by the vrrp parser).

@@ -1804,15 +1804,10 @@ pub fn rule(s: &Stmt, cx: &mut Ctx) -> Option<Rule> {
 #[allow(clippy::unwrap_used)] // tests may panic on a broken expectation
 mod tests {
     use crate::model::ipspec::{Broadcast, PreferredLifetime};
+    use crate::testutil::{codes, load};
     use crate::{load_str, LoadOptions, Severity};
     use std::net::IpAddr;
 
-    fn load(text: &str) -> crate::Loaded {
-        load_str("t.conf", text, &LoadOptions::default())
-    }
-    fn codes(l: &crate::Loaded) -> Vec<&'static str> {
-        l.diagnostics.iter().map(|d| d.code).collect()
-    }
     fn has(l: &crate::Loaded, code: &str, sev: Severity) -> bool {
         l.diagnostics
             .iter()

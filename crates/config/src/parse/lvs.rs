@@ -2035,15 +2035,8 @@ fn inherit_checker(ch: &mut Checker, r: &RealServer) {
 #[cfg(test)]
 mod tests {
     use crate::model::lvs::{CheckerKind, LvsMethod, Protocol, TunnelType, VsAddress, VsgEntry};
-    use crate::{load_str, LoadOptions, Loaded};
-
-    fn load(text: &str) -> Loaded {
-        load_str("t.conf", text, &LoadOptions::default())
-    }
-
-    fn codes(l: &Loaded) -> Vec<&'static str> {
-        l.diagnostics.iter().map(|d| d.code).collect()
-    }
+    use crate::testutil::{codes, load};
+    use crate::Loaded;
 
     const HEAD: &str = "lb_algo rr\nlb_kind NAT\nprotocol TCP\n";
 

@@ -509,14 +509,8 @@ fn duplicates<'a>(what: &str, items: impl Iterator<Item = (&'a str, Span)>, cx: 
 mod tests {
     use crate::model::track::ParamMatch;
     use crate::model::Secs;
-    use crate::{load_str, LoadOptions, Severity};
-
-    fn load(text: &str) -> crate::Loaded {
-        load_str("t.conf", text, &LoadOptions::default())
-    }
-    fn codes(l: &crate::Loaded) -> Vec<&'static str> {
-        l.diagnostics.iter().map(|d| d.code).collect()
-    }
+    use crate::testutil::{codes, load};
+    use crate::Severity;
 
     #[test]
     fn vrrp_script_full() {

@@ -2397,11 +2397,8 @@ fn garp_groups(c: &mut Config, cx: &mut Ctx) {
 mod tests {
     use super::*;
     use crate::model::{Route, VirtualAddress, VrrpScript};
+    use crate::testutil::load;
     use crate::{load_str, LoadOptions};
-
-    fn load(text: &str) -> crate::Loaded {
-        load_str("t.conf", text, &LoadOptions::default())
-    }
 
     /// Codes of the findings, leaving out `no-vip` (the VIP parser lives elsewhere).
     fn codes(l: &crate::Loaded) -> Vec<&'static str> {
