@@ -257,27 +257,9 @@ pub struct VrrpInstance {
     pub skip_check_adv_addr: bool,
     pub strict_mode: bool,
     pub debug: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_master: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_backup: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_fault: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_stop: Option<Script>,
-    /// `notify_deleted [SCRIPT]`: report DELETED rather than FAULT.
-    pub notify_deleted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_deleted_script: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_master_rx_lower_pri: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_priority_changes: Option<bool>,
-    /// `None`: the global `smtp_alert` setting decides.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub smtp_alert: Option<bool>,
+    /// The notify keywords, flattened so the JSON keeps keepalived's keyword names.
+    #[serde(flatten)]
+    pub notifications: Notify,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel_rx_buf_size: Option<u64>,
     /// Deprecated: use `linkbeat_interfaces`.
@@ -352,16 +334,7 @@ impl Default for VrrpInstance {
             skip_check_adv_addr: false,
             strict_mode: false,
             debug: 0,
-            notify_master: None,
-            notify_backup: None,
-            notify_fault: None,
-            notify_stop: None,
-            notify_deleted: false,
-            notify_deleted_script: None,
-            notify: None,
-            notify_master_rx_lower_pri: None,
-            notify_priority_changes: None,
-            smtp_alert: None,
+            notifications: Notify::default(),
             kernel_rx_buf_size: None,
             linkbeat_use_polling: false,
             lvs_sync_daemon_interface: None,
@@ -390,23 +363,9 @@ pub struct SyncGroup {
     pub track_file: Vec<TrackRef>,
     pub track_process: Vec<TrackRef>,
     pub track_bfd: Vec<TrackRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_master: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_backup: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_fault: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_stop: Option<Script>,
-    pub notify_deleted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_deleted_script: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Script>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_priority_changes: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub smtp_alert: Option<bool>,
+    /// The notify keywords, flattened so the JSON keeps keepalived's keyword names.
+    #[serde(flatten)]
+    pub notifications: Notify,
     /// Deprecated: track on the sync group instead.
     pub global_tracking: bool,
     pub sync_group_tracking_weight: bool,
@@ -426,4 +385,51 @@ pub struct GarpGroup {
     pub interfaces: Vec<String>,
     #[serde(skip)]
     pub span: Span,
+}
+
+/// The notify keywords a `vrrp_instance` and a `vrrp_sync_group` share.
+/// (`notify_master_rx_lower_pri` is the instance's only; a sync group never sets it.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Notify {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_master: Option<Script>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_backup: Option<Script>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_fault: Option<Script>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_stop: Option<Script>,
+    /// `notify_deleted [SCRIPT]`: report DELETED rather than FAULT.
+    pub notify_deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_deleted_script: Option<Script>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Script>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_master_rx_lower_pri: Option<Script>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_priority_changes: Option<bool>,
+    /// `None`: the global `smtp_alert` setting decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
+}
+
+impl Notify {
+    /// The scripts set, each with its keyword.
+    pub fn scripts(&self) -> impl Iterator<Item = (&'static str, &Script)> {
+        [
+            ("notify_master", &self.notify_master),
+            ("notify_backup", &self.notify_backup),
+            ("notify_fault", &self.notify_fault),
+            ("notify_stop", &self.notify_stop),
+            ("notify_deleted", &self.notify_deleted_script),
+            ("notify", &self.notify),
+            (
+                "notify_master_rx_lower_pri",
+                &self.notify_master_rx_lower_pri,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
+    }
 }

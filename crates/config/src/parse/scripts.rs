@@ -38,32 +38,13 @@ pub fn all_scripts(cfg: &Config) -> Vec<(String, &Script)> {
         }
     }
     for vi in &cfg.vrrp_instances {
-        for (what, s) in [
-            ("notify_master", &vi.notify_master),
-            ("notify_backup", &vi.notify_backup),
-            ("notify_fault", &vi.notify_fault),
-            ("notify_stop", &vi.notify_stop),
-            ("notify_deleted", &vi.notify_deleted_script),
-            ("notify", &vi.notify),
-            ("notify_master_rx_lower_pri", &vi.notify_master_rx_lower_pri),
-        ] {
-            if let Some(s) = s {
-                out.push((format!("{what} of vrrp_instance {}", vi.name), s));
-            }
+        for (what, s) in vi.notifications.scripts() {
+            out.push((format!("{what} of vrrp_instance {}", vi.name), s));
         }
     }
     for sg in &cfg.vrrp_sync_groups {
-        for (what, s) in [
-            ("notify_master", &sg.notify_master),
-            ("notify_backup", &sg.notify_backup),
-            ("notify_fault", &sg.notify_fault),
-            ("notify_stop", &sg.notify_stop),
-            ("notify_deleted", &sg.notify_deleted_script),
-            ("notify", &sg.notify),
-        ] {
-            if let Some(s) = s {
-                out.push((format!("{what} of vrrp_sync_group {}", sg.name), s));
-            }
+        for (what, s) in sg.notifications.scripts() {
+            out.push((format!("{what} of vrrp_sync_group {}", sg.name), s));
         }
     }
     for vs in &cfg.virtual_servers {

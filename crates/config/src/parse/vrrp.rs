@@ -10,7 +10,7 @@ use super::{dispatch, ipspec, kb, kw, suggest, unknown_keyword, values, Ctx, Kw}
 use crate::diag::{Diagnostic, Severity};
 use crate::model::vrrp::{
     AuthHmac, AuthType, Authentication, Family, GarpExtraIf, GarpGroup, HmacKey, Ipvlan, Member,
-    State, SyncGroup, TrackRef, UnicastPeer, Vmac, VrrpInstance,
+    Notify, State, SyncGroup, TrackRef, UnicastPeer, Vmac, VrrpInstance,
 };
 use crate::model::{Config, Script, Secs};
 use crate::source::Span;
@@ -199,6 +199,48 @@ fn track_block(stmt: &Stmt, kind: TrackKind, owner: &str, cx: &mut Ctx) -> Vec<T
         }
     }
     out
+}
+
+/// What carries the shared notify keywords, and its name for messages.
+trait HasNotify {
+    fn parts(&mut self) -> (&str, &mut Notify);
+}
+
+impl HasNotify for VrrpInstance {
+    fn parts(&mut self) -> (&str, &mut Notify) {
+        (&self.name, &mut self.notifications)
+    }
+}
+
+impl HasNotify for SyncGroup {
+    fn parts(&mut self) -> (&str, &mut Notify) {
+        (&self.name, &mut self.notifications)
+    }
+}
+
+/// One notify keyword (the tables list which ones each block accepts).
+fn notify_keyword<T: HasNotify>(t: &mut T, s: &Stmt, cx: &mut Ctx) {
+    let (owner, n) = t.parts();
+    let slot = match s.keyword().text.as_str() {
+        "notify_master" => &mut n.notify_master,
+        "notify_backup" => &mut n.notify_backup,
+        "notify_fault" => &mut n.notify_fault,
+        "notify_stop" => &mut n.notify_stop,
+        "notify" => &mut n.notify,
+        "notify_master_rx_lower_pri" => &mut n.notify_master_rx_lower_pri,
+        "notify_deleted" => {
+            return notify_deleted(
+                &mut n.notify_deleted,
+                &mut n.notify_deleted_script,
+                s,
+                owner,
+                cx,
+            )
+        }
+        "notify_priority_changes" => return set_opt_flag(&mut n.notify_priority_changes, s, cx),
+        _ => return set_opt_flag(&mut n.smtp_alert, s, cx),
+    };
+    set_script(slot, s, owner, cx)
 }
 
 /// Sets a notify script once; a second one is reported and ignored (as keepalived does).
@@ -1154,46 +1196,15 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
     kw("debug", |i, s, cx| {
         i.debug = values::int(s, 0, 4, cx).unwrap_or(i.debug)
     }),
-    kw("notify_master", |i, s, cx| {
-        let n = i.name.clone();
-        set_script(&mut i.notify_master, s, &n, cx)
-    }),
-    kw("notify_backup", |i, s, cx| {
-        let n = i.name.clone();
-        set_script(&mut i.notify_backup, s, &n, cx)
-    }),
-    kw("notify_fault", |i, s, cx| {
-        let n = i.name.clone();
-        set_script(&mut i.notify_fault, s, &n, cx)
-    }),
-    kw("notify_stop", |i, s, cx| {
-        let n = i.name.clone();
-        set_script(&mut i.notify_stop, s, &n, cx)
-    }),
-    kw("notify_deleted", |i, s, cx| {
-        let n = i.name.clone();
-        notify_deleted(
-            &mut i.notify_deleted,
-            &mut i.notify_deleted_script,
-            s,
-            &n,
-            cx,
-        )
-    }),
-    kw("notify", |i, s, cx| {
-        let n = i.name.clone();
-        set_script(&mut i.notify, s, &n, cx)
-    }),
-    kw("notify_master_rx_lower_pri", |i, s, cx| {
-        let n = i.name.clone();
-        set_script(&mut i.notify_master_rx_lower_pri, s, &n, cx)
-    }),
-    kw("notify_priority_changes", |i, s, cx| {
-        set_opt_flag(&mut i.notify_priority_changes, s, cx)
-    }),
-    kw("smtp_alert", |i, s, cx| {
-        set_opt_flag(&mut i.smtp_alert, s, cx)
-    }),
+    kw("notify_master", notify_keyword::<VrrpInstance>),
+    kw("notify_backup", notify_keyword::<VrrpInstance>),
+    kw("notify_fault", notify_keyword::<VrrpInstance>),
+    kw("notify_stop", notify_keyword::<VrrpInstance>),
+    kw("notify_deleted", notify_keyword::<VrrpInstance>),
+    kw("notify", notify_keyword::<VrrpInstance>),
+    kw("notify_master_rx_lower_pri", notify_keyword::<VrrpInstance>),
+    kw("notify_priority_changes", notify_keyword::<VrrpInstance>),
+    kw("smtp_alert", notify_keyword::<VrrpInstance>),
     kw("kernel_rx_buf_size", |i, s, cx| {
         i.kernel_rx_buf_size = values::int(s, 1, i64::MAX, cx).or(i.kernel_rx_buf_size)
     }),
@@ -1302,42 +1313,14 @@ static SYNC_GROUP: &[Kw<SyncGroup>] = &[
         let v = track_block(s, TrackKind::Bfd, &g.name.clone(), cx);
         g.track_bfd.extend(v)
     }),
-    kw("notify_master", |g, s, cx| {
-        let n = g.name.clone();
-        set_script(&mut g.notify_master, s, &n, cx)
-    }),
-    kw("notify_backup", |g, s, cx| {
-        let n = g.name.clone();
-        set_script(&mut g.notify_backup, s, &n, cx)
-    }),
-    kw("notify_fault", |g, s, cx| {
-        let n = g.name.clone();
-        set_script(&mut g.notify_fault, s, &n, cx)
-    }),
-    kw("notify_stop", |g, s, cx| {
-        let n = g.name.clone();
-        set_script(&mut g.notify_stop, s, &n, cx)
-    }),
-    kw("notify_deleted", |g, s, cx| {
-        let n = g.name.clone();
-        notify_deleted(
-            &mut g.notify_deleted,
-            &mut g.notify_deleted_script,
-            s,
-            &n,
-            cx,
-        )
-    }),
-    kw("notify", |g, s, cx| {
-        let n = g.name.clone();
-        set_script(&mut g.notify, s, &n, cx)
-    }),
-    kw("notify_priority_changes", |g, s, cx| {
-        set_opt_flag(&mut g.notify_priority_changes, s, cx)
-    }),
-    kw("smtp_alert", |g, s, cx| {
-        set_opt_flag(&mut g.smtp_alert, s, cx)
-    }),
+    kw("notify_master", notify_keyword::<SyncGroup>),
+    kw("notify_backup", notify_keyword::<SyncGroup>),
+    kw("notify_fault", notify_keyword::<SyncGroup>),
+    kw("notify_stop", notify_keyword::<SyncGroup>),
+    kw("notify_deleted", notify_keyword::<SyncGroup>),
+    kw("notify", notify_keyword::<SyncGroup>),
+    kw("notify_priority_changes", notify_keyword::<SyncGroup>),
+    kw("smtp_alert", notify_keyword::<SyncGroup>),
     kw("global_tracking", |g, s, cx| {
         values::arity(s, 0, 0, cx);
         g.global_tracking = true;
@@ -2504,11 +2487,16 @@ mod tests {
         assert_eq!(v.garp_master_repeat, 3);
         assert_eq!(v.garp_extra_if.unwrap().interval, Secs::from_secs(30));
         assert_eq!(
-            v.notify_master.as_ref().unwrap().user.as_deref(),
+            v.notifications
+                .notify_master
+                .as_ref()
+                .unwrap()
+                .user
+                .as_deref(),
             Some("root")
         );
-        assert!(v.notify_deleted);
-        assert_eq!(v.smtp_alert, Some(true));
+        assert!(v.notifications.notify_deleted);
+        assert_eq!(v.notifications.smtp_alert, Some(true));
         assert_eq!(v.kernel_rx_buf_size, Some(65536));
     }
 
