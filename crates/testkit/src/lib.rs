@@ -1,0 +1,1 @@
+//! keepup-testkit (simulator follows).

@@ -1,0 +1,75 @@
+//! Counters per virtual router and per host, named as RFC 6527 (VRRPv3-MIB) names
+//! them; the v2 authentication counters come from RFC 2787 (VRRP-MIB).
+use serde::Serialize;
+
+/// `vrrpv3StatisticsEntry` plus RFC 2787's authentication counters and keepup's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// vrrpv3StatisticsMasterTransitions
+    pub master_transitions: u64,
+    /// vrrpv3StatisticsRcvdAdvertisements (adverts that passed every check)
+    pub rcvd_advertisements: u64,
+    /// vrrpv3StatisticsAdvIntervalErrors (v2: interval differs, dropped)
+    pub adv_interval_errors: u64,
+    /// vrrpv3StatisticsIpTtlErrors
+    pub ip_ttl_errors: u64,
+    /// vrrpv3StatisticsRcvdPriZeroPackets
+    pub rcvd_pri_zero_packets: u64,
+    /// vrrpv3StatisticsSentPriZeroPackets
+    pub sent_pri_zero_packets: u64,
+    /// vrrpv3StatisticsRcvdInvalidTypePackets
+    pub rcvd_invalid_type_packets: u64,
+    /// vrrpv3StatisticsAddressListErrors
+    pub address_list_errors: u64,
+    /// vrrpv3StatisticsPacketLengthErrors
+    pub packet_length_errors: u64,
+    /// vrrpStatsAuthFailures (RFC 2787): PASS mismatch or AH ICV failure
+    pub auth_failures: u64,
+    /// vrrpStatsInvalidAuthType (RFC 2787): an Auth Type not defined
+    pub invalid_auth_type: u64,
+    /// vrrpStatsAuthTypeMismatch (RFC 2787): a defined Auth Type other than ours
+    pub auth_type_mismatch: u64,
+    /// keepup: adverts dropped because the advert interval was 0 (v3, RX-09)
+    pub interval_zero_errors: u64,
+    /// keepup: adverts with octets after the message (KA-11: accepted, counted)
+    pub trailing_octets: u64,
+    /// keepup: unicast adverts from an address not configured as a peer, or with a
+    /// TTL outside the peer's range, or multicast adverts reaching a unicast instance
+    /// and the reverse (KA-22)
+    pub source_errors: u64,
+    /// keepup: our own adverts looped back (MST-12)
+    pub own_adverts: u64,
+    /// keepup: adverts sent
+    pub sent_advertisements: u64,
+    /// keepup: adverts that could not be sent (no source address yet, TX-05)
+    pub send_skipped: u64,
+    /// vrrpv3StatisticsNewMasterReason (of the latest time it became Master)
+    pub new_master_reason: NewMasterReason,
+}
+
+/// vrrpv3StatisticsNewMasterReason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NewMasterReason {
+    #[default]
+    NotMaster,
+    /// Became Master because it is the owner (priority 255) at startup.
+    Priority,
+    /// Took over from a lower-priority Master.
+    Preempted,
+    /// The Master stopped advertising (down timer) or resigned.
+    MasterNoResponse,
+}
+
+/// `vrrpv3RouterChecksumErrors`, `vrrpv3RouterVersionErrors`,
+/// `vrrpv3RouterVrIdErrors`: errors found before an instance is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalCounters {
+    pub checksum_errors: u64,
+    pub version_errors: u64,
+    pub vr_id_errors: u64,
+    /// keepup: too short or malformed before the VRID could be read, or not VRRP
+    pub packet_length_errors: u64,
+}

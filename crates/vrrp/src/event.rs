@@ -1,0 +1,166 @@
+//! Things worth a log line. Each has one `Display` so the wording stays in one place;
+//! where keepalived has a line that operators grep for, the wording is keepalived's.
+use crate::{InstanceId, State};
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Why a received packet was discarded (one RFC 6527 counter each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Discard {
+    /// RX-01
+    Ttl,
+    /// RX-02
+    Version,
+    /// RX-03
+    Type,
+    /// RX-04
+    Length,
+    /// RX-05
+    Checksum,
+    /// RX-06
+    VrId,
+    /// RX-08 / RX-14 / KA-10
+    AddressList,
+    /// RX-09
+    IntervalZero,
+    /// RX-12
+    Interval,
+    /// RX-11: Auth Type differs from ours
+    AuthType,
+    /// RX-11: Auth Type not defined
+    InvalidAuthType,
+    /// RX-11: PASS or AH failed
+    Auth,
+    /// RX-10: IPv6, first address not link-local (strict mode)
+    NotLinkLocal,
+    /// KA-22 / KA-13: unicast source or TTL not allowed, or the wrong delivery kind
+    Source,
+    /// MST-12: our own advert
+    OwnAdvert,
+    /// The instance is in Initialize, Fault or Stop.
+    NotListening,
+}
+
+impl Discard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Discard::Ttl => "ttl",
+            Discard::Version => "version",
+            Discard::Type => "type",
+            Discard::Length => "length",
+            Discard::Checksum => "checksum",
+            Discard::VrId => "vrid",
+            Discard::AddressList => "address-list",
+            Discard::IntervalZero => "interval-zero",
+            Discard::Interval => "interval",
+            Discard::AuthType => "auth-type",
+            Discard::InvalidAuthType => "invalid-auth-type",
+            Discard::Auth => "auth",
+            Discard::NotLinkLocal => "not-link-local",
+            Discard::Source => "source",
+            Discard::OwnAdvert => "own-advert",
+            Discard::NotListening => "not-listening",
+        }
+    }
+}
+
+/// A log-worthy event. `instance` names are resolved by the driver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Event {
+    /// A discarded packet (rate-limited per instance and reason, RX-15).
+    /// `suppressed`: how many of the same were not logged since the last line.
+    Discarded {
+        instance: Option<InstanceId>,
+        reason: Discard,
+        from: IpAddr,
+        detail: String,
+        suppressed: u64,
+    },
+    /// v3: a Backup adopted the Master's interval (TMR-07, RX-13).
+    IntervalAdopted {
+        instance: InstanceId,
+        from: IpAddr,
+        centiseconds: u16,
+    },
+    /// A Master heard a lower priority (KA-07).
+    LowerPriority {
+        instance: InstanceId,
+        from: IpAddr,
+        priority: u8,
+        ours: u8,
+    },
+    /// Another router advertises priority 255 for our VRID (OWN-03, RX-07).
+    SecondOwner { instance: InstanceId, from: IpAddr },
+    /// A peer advertises our own priority (PRE-03), logged once per peer.
+    EqualPriority {
+        instance: InstanceId,
+        from: IpAddr,
+        priority: u8,
+    },
+    /// Another router uses our source address (MST-12).
+    AddressConflict { instance: InstanceId, from: IpAddr },
+    /// The effective priority changed (tracking).
+    PriorityChanged {
+        instance: InstanceId,
+        from: u8,
+        to: u8,
+    },
+    /// The preempt delay started (we outrank the Master but wait).
+    PreemptDelayed {
+        instance: InstanceId,
+        millis: u64,
+    },
+    /// A sync group moved its members together.
+    SyncGroup { group: usize, to: State },
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Discarded {
+                reason,
+                from,
+                detail,
+                suppressed,
+                ..
+            } => {
+                write!(f, "discarded advert from {from}: {} ({detail})", reason.as_str())?;
+                if *suppressed > 0 {
+                    write!(f, "; {suppressed} more not logged")?;
+                }
+                Ok(())
+            }
+            Event::IntervalAdopted {
+                from, centiseconds, ..
+            } => write!(
+                f,
+                "advertisement interval changed: mine {} milli-sec, rcved from {from}",
+                u32::from(*centiseconds) * 10
+            ),
+            Event::LowerPriority {
+                from, priority, ours, ..
+            } => write!(
+                f,
+                "Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election"
+            ),
+            Event::SecondOwner { from, .. } => write!(
+                f,
+                "CONFIGURATION ERROR: local instance and a remote instance ({from}) are both configured as address owner"
+            ),
+            Event::EqualPriority { from, priority, .. } => {
+                write!(f, "peer {from} advertises our priority {priority}; give backups different priorities")
+            }
+            Event::AddressConflict { from, .. } => {
+                write!(f, "another router uses our source address {from}")
+            }
+            Event::PriorityChanged { from, to, .. } => {
+                write!(f, "Changing effective priority from {from} to {to}")
+            }
+            Event::PreemptDelayed { millis, .. } => {
+                write!(f, "preemption delayed for {} ms (preempt_delay)", millis)
+            }
+            Event::SyncGroup { to, .. } => write!(f, "Syncing instances to {to} state"),
+        }
+    }
+}

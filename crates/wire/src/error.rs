@@ -1,0 +1,44 @@
+/// Why bytes could not be read as (or written to) a packet. Each variant is one
+/// receive-discard reason; the engine maps it to an RFC 6527 counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Shorter than the fixed header, or than the header plus the addresses and
+    /// trailer the header announces (RX-04).
+    #[error("packet too short: {have} octets, {need} needed")]
+    Truncated { have: usize, need: usize },
+    /// Version nibble is neither 2 nor 3 (RX-02).
+    #[error("unknown VRRP version {0}")]
+    Version(u8),
+    /// Type nibble is not 1, ADVERTISEMENT (RX-03).
+    #[error("unknown VRRP type {0}")]
+    Type(u8),
+    /// VRID 0 is never valid (PKT-01).
+    #[error("VRID 0 is not valid")]
+    VridZero,
+    /// The checksum does not verify in any accepted form (RX-05).
+    #[error("bad checksum")]
+    Checksum,
+    /// VRRPv3 with an address count of 0 (RX-08).
+    #[error("VRRPv3 advert with no address")]
+    NoAddress,
+    /// VRRPv3 with Max Adver Int 0 (RX-09).
+    #[error("VRRPv3 advert with interval 0")]
+    IntervalZero,
+    /// An IP header that is not IPv4, too short, or whose lengths disagree.
+    #[error("malformed IP header")]
+    IpHeader,
+    /// The IP protocol is neither VRRP (112) nor AH (51), or AH does not carry VRRP.
+    #[error("IP protocol {0} is not VRRP")]
+    Protocol(u8),
+    /// AH header malformed (length field, next header).
+    #[error("malformed AH header")]
+    AhHeader,
+    /// AH ICV does not verify.
+    #[error("AH authentication failed")]
+    AhAuth,
+    /// A `Repr` that cannot be emitted (e.g. v3 with no address, mixed families,
+    /// more than 255 addresses, interval out of range, buffer too small).
+    #[error("cannot emit: {0}")]
+    Emit(&'static str),
+}
