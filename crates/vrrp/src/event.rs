@@ -81,6 +81,9 @@ pub enum Event {
     IntervalAdopted {
         instance: InstanceId,
         from: IpAddr,
+        /// The interval it used before, in milliseconds.
+        previous_ms: u64,
+        /// The advert's interval.
         centiseconds: u16,
     },
     /// A Master heard a lower priority (KA-07).
@@ -136,10 +139,13 @@ impl fmt::Display for Event {
                 Ok(())
             }
             Event::IntervalAdopted {
-                from, centiseconds, ..
+                from,
+                previous_ms,
+                centiseconds,
+                ..
             } => write!(
                 f,
-                "advertisement interval changed: mine {} milli-sec, rcved from {from}",
+                "advertisement interval changed: mine={previous_ms} milli-sec, rcved={} milli-sec (from {from})",
                 u32::from(*centiseconds) * 10
             ),
             Event::LowerPriority {

@@ -1082,6 +1082,10 @@ impl Router {
                     ));
                 }
                 *last = hdr.seq;
+                // One counter per instance, as keepalived keeps it: what we send next
+                // continues above every number heard, so a router that restarts (and
+                // starts as Backup, KA-20) is not taken for a replay.
+                inst.ah_seq = inst.ah_seq.max(hdr.seq);
             }
         }
         Ok(())
@@ -1093,6 +1097,7 @@ impl Router {
         if inst.cfg.version != Version::V3 {
             return;
         }
+        let previous = inst.master_adver_interval;
         inst.master_adver_interval = Duration::from_millis(u64::from(repr.interval) * 10);
         let differs = repr.interval != inst.wire_interval();
         if differs && inst.logged_interval != Some(repr.interval) {
@@ -1101,6 +1106,7 @@ impl Router {
                 .push_back(Output::Event(Event::IntervalAdopted {
                     instance: InstanceId(i),
                     from: src,
+                    previous_ms: u64::try_from(previous.as_millis()).unwrap_or(u64::MAX),
                     centiseconds: repr.interval,
                 }));
         } else if !differs {
