@@ -174,8 +174,7 @@ impl InstanceConfig {
 
     /// The instance runs over IPv6.
     pub fn is_v6(&self) -> bool {
-        self.vips.first().is_some_and(|a| a.is_ipv6())
-            || self.source.is_some_and(|a| a.is_ipv6())
+        self.vips.first().is_some_and(|a| a.is_ipv6()) || self.source.is_some_and(|a| a.is_ipv6())
     }
 }
 

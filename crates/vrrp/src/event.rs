@@ -107,10 +107,7 @@ pub enum Event {
         to: u8,
     },
     /// The preempt delay started (we outrank the Master but wait).
-    PreemptDelayed {
-        instance: InstanceId,
-        millis: u64,
-    },
+    PreemptDelayed { instance: InstanceId, millis: u64 },
     /// A sync group moved its members together.
     SyncGroup { group: usize, to: State },
 }

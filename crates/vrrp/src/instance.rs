@@ -1,1 +1,354 @@
+//! One virtual router's state and the rules that only need that state: timers,
+//! intervals, the advert it sends, and the receive checks it applies.
+use crate::config::{Auth, InstanceConfig};
+use crate::counters::Counters;
+use crate::event::Discard;
+use crate::time::Instant;
+use crate::{Reason, State, TrackEffect};
+use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
+use keepup_wire::{ah, ipv4};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::Duration;
 
+/// The timers of one virtual router; their deadlines live in `Instance::timers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// Adver_Timer (Master): time to send the next advert.
+    Adver = 0,
+    /// Master_Down_Timer / Active_Down_Timer (Backup).
+    MasterDown = 1,
+    /// The next round of the current announcement burst (`garp_interval` spacing).
+    GarpRound = 2,
+    /// The second burst, `garp_master_delay` / `garp_lower_prio_delay` later.
+    GarpDelay = 3,
+    /// `garp_master_refresh`.
+    GarpRefresh = 4,
+}
+
+pub(crate) const TIMERS: [Timer; 5] = [
+    Timer::Adver,
+    Timer::MasterDown,
+    Timer::GarpRound,
+    Timer::GarpDelay,
+    Timer::GarpRefresh,
+];
+
+/// How often one kind of discard may be logged per instance (RX-15).
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RateLimit {
+    pub last: Option<Instant>,
+    pub suppressed: u64,
+}
+
+impl RateLimit {
+    /// `Some(suppressed)` when a line may be written now.
+    pub fn allow(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_since(last) < LOG_EVERY => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Instance {
+    pub cfg: InstanceConfig,
+    pub state: State,
+    pub group: Option<usize>,
+    pub link_up: bool,
+    pub source: Option<IpAddr>,
+    pub tracks: BTreeMap<u32, TrackEffect>,
+    /// Master_Adver_Interval / Active_Adver_Interval: v3 learns it from the Master
+    /// (TMR-06/07/08); v2 always uses the local interval (TMR-03).
+    pub master_adver_interval: Duration,
+    /// The Master's address as last accepted (Backup) or our own (Master).
+    pub master: Option<IpAddr>,
+    pub master_priority: u8,
+    pub timers: [Option<Instant>; 5],
+    /// Rounds left in the current announcement burst.
+    pub garp_rounds_left: u32,
+    /// Size of a burst scheduled by `GarpDelay`.
+    pub garp_delayed_repeat: u32,
+    /// Sync groups: the down timer expired and this member is ready to be Master.
+    pub wants_master: bool,
+    /// What a down-timer expiry means now (master-down, priority-zero, preempt).
+    pub down_reason: Reason,
+    /// `preempt_delay`: lower-priority adverts are accepted until this instant.
+    pub preempt_until: Option<Instant>,
+    pub counters: Counters,
+    pub ah_seq: u32,
+    /// Highest AH sequence number accepted, per sender (anti-replay).
+    pub ah_seen: HashMap<IpAddr, u32>,
+    pub ip_ident: u16,
+    pub rate: HashMap<Discard, RateLimit>,
+    pub rate_other: HashMap<&'static str, RateLimit>,
+    pub equal_peers: BTreeSet<IpAddr>,
+    /// The interval last logged as adopted (RX-13: log once per change).
+    pub logged_interval: Option<u16>,
+}
+
+impl Instance {
+    pub fn new(cfg: InstanceConfig, group: Option<usize>) -> Instance {
+        let interval = cfg.advert_int;
+        let source = cfg.source;
+        Instance {
+            cfg,
+            state: State::Initialize,
+            group,
+            link_up: true,
+            source,
+            tracks: BTreeMap::new(),
+            master_adver_interval: interval,
+            master: None,
+            master_priority: 0,
+            timers: [None; 5],
+            garp_rounds_left: 0,
+            garp_delayed_repeat: 0,
+            wants_master: false,
+            down_reason: Reason::MasterDown,
+            preempt_until: None,
+            counters: Counters::default(),
+            ah_seq: 0,
+            ah_seen: HashMap::new(),
+            ip_ident: 0,
+            rate: HashMap::new(),
+            rate_other: HashMap::new(),
+            equal_peers: BTreeSet::new(),
+            logged_interval: None,
+        }
+    }
+
+    pub fn is_v6(&self) -> bool {
+        self.cfg.is_v6()
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.cfg.priority == 255
+    }
+
+    pub fn is_unicast(&self) -> bool {
+        !self.cfg.unicast_peers.is_empty()
+    }
+
+    /// Priority after tracking weights: an owner ignores them (KA-24); otherwise the
+    /// sum is kept within 1–254, so tracking never makes an owner.
+    pub fn effective_priority(&self) -> u8 {
+        if self.is_owner() {
+            return 255;
+        }
+        let sum: i64 = self
+            .tracks
+            .values()
+            .map(|t| match t {
+                TrackEffect::Weight(w) => i64::from(*w),
+                TrackEffect::Fault(_) => 0,
+            })
+            .sum();
+        let p = (i64::from(self.cfg.priority) + sum).clamp(1, 254);
+        u8::try_from(p).unwrap_or(254)
+    }
+
+    /// A failed link or a failed weightless tracker (KA-18).
+    pub fn faulted(&self) -> bool {
+        !self.link_up
+            || self
+                .tracks
+                .values()
+                .any(|t| matches!(t, TrackEffect::Fault(true)))
+    }
+
+    pub fn arm(&mut self, t: Timer, at: Instant) {
+        self.timers[t as usize] = Some(at);
+    }
+
+    pub fn cancel(&mut self, t: Timer) {
+        self.timers[t as usize] = None;
+    }
+
+    pub fn cancel_all(&mut self) {
+        self.timers = [None; 5];
+        self.garp_rounds_left = 0;
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Skew_Time in nanoseconds, one division at the end.
+    /// v2 (RFC 3768 §6.1): (256 − Priority) / 256 s.
+    /// v3 (RFC 9568 §6.1): ((256 − Priority) × Active_Adver_Interval) / 256.
+    pub fn skew_time(&self) -> Duration {
+        let p = u128::from(256 - u16::from(self.effective_priority()));
+        let base = match self.cfg.version {
+            Version::V2 => 1_000_000_000u128,
+            Version::V3 => self.master_adver_interval.as_nanos(),
+        };
+        Duration::from_nanos(u64::try_from(p * base / 256).unwrap_or(u64::MAX))
+    }
+
+    /// Master_Down_Interval = 3 × Advertisement_Interval + Skew_Time (the 3 is
+    /// `down_timer_adverts`, KA-04). v2 uses the local interval, v3 the learned one.
+    pub fn down_interval(&self) -> Duration {
+        let interval = match self.cfg.version {
+            Version::V2 => self.cfg.advert_int,
+            Version::V3 => self.master_adver_interval,
+        };
+        interval * self.cfg.down_timer_adverts.max(1) + self.skew_time()
+    }
+
+    /// keepalived's first down timer for `state MASTER` below 255 (KA-02): one
+    /// interval plus 1/256 of it (v3) or 1/256 s (v2).
+    pub fn initial_master_down(&self) -> Duration {
+        let extra = match self.cfg.version {
+            Version::V2 => Duration::from_nanos(1_000_000_000 / 256),
+            Version::V3 => self.cfg.advert_int / 256,
+        };
+        self.cfg.advert_int + extra
+    }
+
+    /// The interval as the wire carries it: v2 whole seconds, v3 centiseconds.
+    pub fn wire_interval(&self) -> u16 {
+        match self.cfg.version {
+            Version::V2 => {
+                let s = (self.cfg.advert_int.as_millis() + 500) / 1000;
+                u16::try_from(s.clamp(1, 255)).unwrap_or(1)
+            }
+            Version::V3 => {
+                let cs = (self.cfg.advert_int.as_millis() + 5) / 10;
+                u16::try_from(cs.clamp(1, 4095)).unwrap_or(100)
+            }
+        }
+    }
+
+    /// The advert this router sends now, with `priority` (0 when resigning).
+    pub fn advert_repr(&self, priority: u8) -> vrrp::Repr {
+        let (auth_type, auth_data) = match (&self.cfg.version, &self.cfg.auth) {
+            (Version::V3, _) | (_, Auth::None) => (AuthType::None, [0; 8]),
+            (Version::V2, Auth::Pass(p)) => (AuthType::Pass, *p),
+            (Version::V2, Auth::Ah(_)) => (AuthType::Ah, [0; 8]),
+        };
+        vrrp::Repr {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            interval: self.wire_interval(),
+            auth_type: if self.cfg.version == Version::V3 {
+                AuthType::None
+            } else {
+                auth_type
+            },
+            auth_data,
+            addresses: self.cfg.vips.clone(),
+        }
+    }
+
+    /// Where adverts go: each unicast peer, or the multicast group.
+    pub fn destinations(&self) -> Vec<(IpAddr, u8)> {
+        if self.is_unicast() {
+            self.cfg
+                .unicast_peers
+                .iter()
+                .map(|p| (p.address, self.cfg.unicast_ttl))
+                .collect()
+        } else {
+            vec![(self.mcast_group(), 255)]
+        }
+    }
+
+    pub fn mcast_group(&self) -> IpAddr {
+        match self.cfg.mcast_group {
+            Some(g) => g,
+            None if self.is_v6() => IpAddr::V6(vrrp::MCAST_V6),
+            None => IpAddr::V4(vrrp::MCAST_V4),
+        }
+    }
+
+    /// Build the packets of one advert (one per destination). `None`: no source
+    /// address yet (TX-05: never send from an unspecified address).
+    pub fn build_adverts(&mut self, priority: u8) -> Option<Vec<(IpAddr, u8, Vec<u8>)>> {
+        let src = self.source?;
+        let repr = self.advert_repr(priority);
+        let mut out = Vec::new();
+        for (dst, ttl) in self.destinations() {
+            let ip = IpPair { src, dst };
+            let Ok(msg) = repr.to_bytes(ip, self.cfg.checksum_form) else {
+                continue;
+            };
+            let packet = match (src, dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => {
+                    self.ip_ident = self.ip_ident.wrapping_add(1);
+                    let header = ipv4::Repr {
+                        src: s,
+                        dst: d,
+                        protocol: vrrp::PROTOCOL,
+                        ttl,
+                        ident: self.ip_ident,
+                        tos: 0xc0,
+                        payload_len: msg.len(),
+                    };
+                    match &self.cfg.auth {
+                        Auth::Ah(key) if self.cfg.version == Version::V2 => {
+                            self.ah_seq = self.ah_seq.wrapping_add(1);
+                            let a = ah::Repr {
+                                spi: u32::from(s),
+                                seq: self.ah_seq,
+                            };
+                            ipv4::emit_advert(header, Some((a, key.as_slice())), &msg)
+                        }
+                        _ => ipv4::emit_advert(header, None, &msg),
+                    }
+                }
+                (IpAddr::V6(_), IpAddr::V6(_)) => msg,
+                _ => continue,
+            };
+            out.push((dst, ttl, packet));
+        }
+        Some(out)
+    }
+
+    /// Map a discard to its counter.
+    pub fn count(&mut self, d: Discard) {
+        let c = &mut self.counters;
+        match d {
+            Discard::Ttl => c.ip_ttl_errors += 1,
+            Discard::Type => c.rcvd_invalid_type_packets += 1,
+            Discard::Length => c.packet_length_errors += 1,
+            Discard::AddressList | Discard::NotLinkLocal => c.address_list_errors += 1,
+            Discard::IntervalZero => c.interval_zero_errors += 1,
+            Discard::Interval => c.adv_interval_errors += 1,
+            Discard::AuthType => c.auth_type_mismatch += 1,
+            Discard::InvalidAuthType => c.invalid_auth_type += 1,
+            Discard::Auth => c.auth_failures += 1,
+            Discard::Source => c.source_errors += 1,
+            Discard::OwnAdvert => c.own_adverts += 1,
+            // Counted by the router (global) or not at all.
+            Discard::Version | Discard::Checksum | Discard::VrId | Discard::NotListening => {}
+        }
+    }
+}
+
+/// Unsigned comparison of two addresses in network byte order (MST-09). IPv4 sorts
+/// below IPv6, which never meet in one virtual router.
+pub(crate) fn addr_key(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+/// Constant-time comparison of the PASS trailer (AUTH-02).
+pub(crate) fn same_secret(a: &[u8; 8], b: &[u8; 8]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}

@@ -74,8 +74,9 @@ pub enum Reason {
     /// An advert with a higher priority (or equal from a larger address) while Master
     /// (MST-09).
     HigherPriority,
-    /// The preempt delay ran out and we still outrank the Master.
-    PreemptDelay,
+    /// We outrank the Master and preemption is on: its adverts were discarded until
+    /// the down timer expired (BKP-11).
+    Preempt,
     /// Shutdown (MST-06, BKP-06).
     Shutdown,
     /// An interface or tracker failed (KA-18).
@@ -93,7 +94,7 @@ impl Reason {
             Reason::MasterDown => "master-down",
             Reason::PriorityZero => "priority-zero",
             Reason::HigherPriority => "higher-priority",
-            Reason::PreemptDelay => "preempt-delay",
+            Reason::Preempt => "preempt",
             Reason::Shutdown => "shutdown",
             Reason::Fault => "fault",
             Reason::FaultCleared => "fault-cleared",
@@ -178,7 +179,10 @@ pub enum Output {
     Advert(TxAdvert),
     /// Add (`true`) or remove the instance's VIPs (and with them routes/rules, accept
     /// filters, the VMAC): the driver knows the details from the configuration.
-    Vips { instance: InstanceId, install: bool },
+    Vips {
+        instance: InstanceId,
+        install: bool,
+    },
     /// Announce these VIPs once each: gratuitous ARP (IPv4) or unsolicited NA (IPv6).
     Announce {
         instance: InstanceId,

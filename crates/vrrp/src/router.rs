@@ -1,8 +1,19 @@
 //! The host's virtual routers and sync groups, and the driver-facing API.
-use crate::config::{InstanceConfig, SyncGroupConfig};
-use crate::counters::{Counters, GlobalCounters};
+//!
+//! Per-instance rules live in `instance.rs`; this file owns what crosses instances:
+//! finding the instance a packet is for, the state transitions (because a sync group
+//! moves its members together), and the output queue.
+use crate::config::{Auth, InitialState, InstanceConfig, SyncGroupConfig};
+use crate::counters::{Counters, GlobalCounters, NewMasterReason};
+use crate::event::{Discard, Event};
+use crate::instance::{addr_key, same_secret, Instance, RateLimit, Timer, TIMERS};
 use crate::time::Instant;
-use crate::{Input, InstanceId, Output, State};
+use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TxAdvert};
+use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
+use keepup_wire::{ah, ipv4, Error as WireError};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::Duration;
 
 /// A configuration the engine cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,10 +25,83 @@ pub enum ConfigError {
     SyncGroup { group: String, problem: String },
 }
 
+#[derive(Debug)]
+struct Group {
+    name: String,
+    members: Vec<usize>,
+}
+
 /// Every virtual router of one host.
 #[derive(Debug)]
 pub struct Router {
-    _todo: (),
+    instances: Vec<Instance>,
+    groups: Vec<Group>,
+    /// (interface, VRID, IPv6) -> instance
+    by_vrid: HashMap<(u32, u8, bool), usize>,
+    outputs: VecDeque<Output>,
+    global: GlobalCounters,
+    global_rate: HashMap<Discard, RateLimit>,
+}
+
+fn instance_error(cfg: &InstanceConfig, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Instance {
+        instance: cfg.name.clone(),
+        problem: problem.into(),
+    }
+}
+
+fn validate(cfg: &InstanceConfig) -> Result<(), ConfigError> {
+    if cfg.vrid == 0 {
+        return Err(instance_error(cfg, "virtual_router_id must be 1-255"));
+    }
+    if cfg.priority == 0 {
+        return Err(instance_error(cfg, "priority must be 1-255"));
+    }
+    let v6 = cfg.is_v6();
+    if cfg.vips.iter().any(|a| a.is_ipv6() != v6) {
+        return Err(instance_error(
+            cfg,
+            "virtual_ipaddress mixes IPv4 and IPv6 (use one instance per family)",
+        ));
+    }
+    if v6 && cfg.version == Version::V2 {
+        return Err(instance_error(
+            cfg,
+            "VRRPv2 cannot carry IPv6 (use version 3)",
+        ));
+    }
+    if cfg.version == Version::V3 && cfg.vips.is_empty() {
+        return Err(instance_error(
+            cfg,
+            "a VRRPv3 instance needs a virtual address",
+        ));
+    }
+    if cfg.vips.len() > 255 {
+        return Err(instance_error(
+            cfg,
+            "more than 255 virtual addresses in one advert",
+        ));
+    }
+    let ms = cfg.advert_int.as_millis();
+    let ok = match cfg.version {
+        Version::V2 => (500..=255_499).contains(&ms),
+        Version::V3 => (5..=40_954).contains(&ms),
+    };
+    if !ok {
+        return Err(instance_error(
+            cfg,
+            "advert_int out of range (v2: 1-255 s, v3: 0.01-40.95 s)",
+        ));
+    }
+    if matches!(cfg.auth, Auth::Ah(_)) && (v6 || cfg.version != Version::V2) {
+        return Err(instance_error(cfg, "auth_type AH needs VRRPv2 over IPv4"));
+    }
+    for p in &cfg.unicast_peers {
+        if p.address.is_ipv6() != v6 {
+            return Err(instance_error(cfg, "unicast_peer of the wrong family"));
+        }
+    }
+    Ok(())
 }
 
 impl Router {
@@ -26,57 +110,1083 @@ impl Router {
         instances: Vec<InstanceConfig>,
         groups: Vec<SyncGroupConfig>,
     ) -> Result<Router, ConfigError> {
-        let _ = (instances, groups);
-        todo!("engine")
+        let mut names = HashMap::new();
+        let mut by_vrid = HashMap::new();
+        for (i, cfg) in instances.iter().enumerate() {
+            validate(cfg)?;
+            if names.insert(cfg.name.clone(), i).is_some() {
+                return Err(instance_error(cfg, "instance name used twice"));
+            }
+            let key = (cfg.interface.0, cfg.vrid, cfg.is_v6());
+            if by_vrid.insert(key, i).is_some() {
+                return Err(instance_error(
+                    cfg,
+                    format!(
+                        "VRID {} is used twice on one interface for one address family",
+                        cfg.vrid
+                    ),
+                ));
+            }
+        }
+        let mut member_of: Vec<Option<usize>> = vec![None; instances.len()];
+        let mut built = Vec::new();
+        for (gi, g) in groups.iter().enumerate() {
+            let mut members = Vec::new();
+            for m in &g.members {
+                let Some(&i) = names.get(m) else {
+                    return Err(ConfigError::SyncGroup {
+                        group: g.name.clone(),
+                        problem: format!("no vrrp_instance named {m}"),
+                    });
+                };
+                if let Some(slot) = member_of.get_mut(i) {
+                    if slot.is_some() {
+                        return Err(ConfigError::SyncGroup {
+                            group: g.name.clone(),
+                            problem: format!("{m} is already in another sync group"),
+                        });
+                    }
+                    *slot = Some(gi);
+                }
+                members.push(i);
+            }
+            built.push(Group {
+                name: g.name.clone(),
+                members,
+            });
+        }
+        let instances = instances
+            .into_iter()
+            .zip(member_of)
+            .map(|(cfg, g)| Instance::new(cfg, g))
+            .collect();
+        Ok(Router {
+            instances,
+            groups: built,
+            by_vrid,
+            outputs: VecDeque::new(),
+            global: GlobalCounters::default(),
+            global_rate: HashMap::new(),
+        })
     }
+
     /// Feed one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input<'_>) {
-        let _ = (now, input);
-        todo!()
+        match input {
+            Input::Startup => {
+                for i in 0..self.instances.len() {
+                    self.startup(i, now);
+                }
+            }
+            Input::Shutdown => {
+                for i in 0..self.instances.len() {
+                    self.shutdown(i);
+                }
+            }
+            Input::Packet(p) => self.receive(now, p),
+            Input::Link { interface, up } => {
+                let hit: Vec<usize> = (0..self.instances.len())
+                    .filter(|&i| self.instances[i].cfg.interface == interface)
+                    .collect();
+                for &i in &hit {
+                    self.instances[i].link_up = up;
+                }
+                for i in hit {
+                    self.refresh_fault(i, now);
+                }
+            }
+            Input::SourceAddress { instance, address } => {
+                if let Some(inst) = self.instances.get_mut(instance.0) {
+                    inst.source = address;
+                }
+            }
+            Input::Track {
+                instance,
+                tracker,
+                effect,
+            } => {
+                let i = instance.0;
+                let Some(inst) = self.instances.get_mut(i) else {
+                    return;
+                };
+                let before = inst.effective_priority();
+                inst.tracks.insert(tracker, effect);
+                let after = inst.effective_priority();
+                if before != after {
+                    self.outputs
+                        .push_back(Output::Event(Event::PriorityChanged {
+                            instance,
+                            from: before,
+                            to: after,
+                        }));
+                }
+                self.refresh_fault(i, now);
+            }
+        }
     }
-    /// Fire every timer due at or before `now`.
+
+    /// Fire every timer due at or before `now`, earliest first.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        loop {
+            let mut next: Option<(Instant, usize, Timer)> = None;
+            for (i, inst) in self.instances.iter().enumerate() {
+                for t in TIMERS {
+                    if let Some(at) = inst.timers[t as usize] {
+                        if at <= now && next.is_none_or(|(n, _, _)| at < n) {
+                            next = Some((at, i, t));
+                        }
+                    }
+                }
+            }
+            let Some((at, i, t)) = next else { break };
+            self.instances[i].cancel(t);
+            self.fire(i, t, at, now);
+        }
     }
+
     /// The earliest deadline of any timer, if one is armed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        self.instances.iter().filter_map(Instance::deadline).min()
     }
+
     /// The next thing to do, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
-        todo!()
+        self.outputs.pop_front()
     }
+
     pub fn instance_count(&self) -> usize {
-        todo!()
+        self.instances.len()
     }
+
     pub fn find(&self, name: &str) -> Option<InstanceId> {
-        let _ = name;
-        todo!()
+        self.instances
+            .iter()
+            .position(|i| i.cfg.name == name)
+            .map(InstanceId)
     }
+
+    /// # Panics
+    /// If `id` is not an instance of this router (ids come from it).
     pub fn config(&self, id: InstanceId) -> &InstanceConfig {
-        let _ = id;
-        todo!()
+        &self.instances[id.0].cfg
     }
+
+    /// # Panics
+    /// If `id` is not an instance of this router.
     pub fn state(&self, id: InstanceId) -> State {
-        let _ = id;
-        todo!()
+        self.instances[id.0].state
     }
+
     /// Priority after tracking weights (what adverts carry).
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
     pub fn effective_priority(&self, id: InstanceId) -> u8 {
-        let _ = id;
-        todo!()
+        self.instances[id.0].effective_priority()
     }
+
     /// The Master's address as last heard (Backup), or our own (Master).
-    pub fn master_address(&self, id: InstanceId) -> Option<std::net::IpAddr> {
-        let _ = id;
-        todo!()
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn master_address(&self, id: InstanceId) -> Option<IpAddr> {
+        self.instances[id.0].master
     }
+
+    /// The source address adverts use now.
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn source_address(&self, id: InstanceId) -> Option<IpAddr> {
+        self.instances[id.0].source
+    }
+
+    /// The down interval a Backup waits now (after any interval adoption).
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn down_interval(&self, id: InstanceId) -> Duration {
+        self.instances[id.0].down_interval()
+    }
+
+    /// Skew_Time now.
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn skew_time(&self, id: InstanceId) -> Duration {
+        self.instances[id.0].skew_time()
+    }
+
+    /// The Master's advertisement interval as learned (v3) or configured (v2).
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn master_adver_interval(&self, id: InstanceId) -> Duration {
+        self.instances[id.0].master_adver_interval
+    }
+
+    /// # Panics
+    /// If `id` is not an instance of this router.
     pub fn counters(&self, id: InstanceId) -> &Counters {
-        let _ = id;
-        todo!()
+        &self.instances[id.0].counters
     }
+
     pub fn global_counters(&self) -> &GlobalCounters {
-        todo!()
+        &self.global
+    }
+
+    /// The sync group an instance belongs to, by name.
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn sync_group(&self, id: InstanceId) -> Option<&str> {
+        let g = self.instances[id.0].group?;
+        self.groups.get(g).map(|g| g.name.as_str())
+    }
+
+    // ---- transitions ------------------------------------------------------------
+
+    fn push_transition(&mut self, i: usize, from: State, to: State, reason: Reason) {
+        if from != to {
+            self.outputs.push_back(Output::Transition {
+                instance: InstanceId(i),
+                from,
+                to,
+                reason,
+            });
+        }
+    }
+
+    /// Send one advert with `priority` now (0: resignation).
+    fn send_advert(&mut self, i: usize, priority: u8) {
+        let inst = &mut self.instances[i];
+        match inst.build_adverts(priority) {
+            Some(packets) => {
+                let interface = inst.cfg.interface;
+                for (dst, ttl, packet) in packets {
+                    inst.counters.sent_advertisements += 1;
+                    if priority == 0 {
+                        inst.counters.sent_pri_zero_packets += 1;
+                    }
+                    self.outputs.push_back(Output::Advert(TxAdvert {
+                        instance: InstanceId(i),
+                        interface,
+                        dst,
+                        ttl,
+                        packet,
+                    }));
+                }
+            }
+            None => inst.counters.send_skipped += 1,
+        }
+    }
+
+    fn announce(&mut self, i: usize) {
+        let addresses = self.instances[i].cfg.vips.clone();
+        if !addresses.is_empty() {
+            self.outputs.push_back(Output::Announce {
+                instance: InstanceId(i),
+                addresses,
+            });
+        }
+    }
+
+    /// A burst of `repeat` announcements per VIP, `garp.interval` apart (KA-15).
+    fn start_burst(&mut self, i: usize, now: Instant, repeat: u32) {
+        if repeat == 0 {
+            return;
+        }
+        let interval = self.instances[i].cfg.garp.interval;
+        if interval.is_zero() {
+            for _ in 0..repeat {
+                self.announce(i);
+            }
+            return;
+        }
+        self.announce(i);
+        let inst = &mut self.instances[i];
+        inst.garp_rounds_left = repeat - 1;
+        if inst.garp_rounds_left > 0 {
+            inst.arm(Timer::GarpRound, now + interval);
+        }
+    }
+
+    fn strict(&self, i: usize) -> bool {
+        self.instances[i].cfg.strict
+    }
+
+    /// Enter Master: INI-01 / BKP-07 — send an advert, announce every VIP, arm the
+    /// Adver_Timer.
+    fn become_master(&mut self, i: usize, now: Instant, reason: Reason) {
+        let strict = self.strict(i);
+        let inst = &mut self.instances[i];
+        let from = inst.state;
+        if from == State::Master {
+            return;
+        }
+        inst.state = State::Master;
+        inst.cancel_all();
+        inst.wants_master = false;
+        inst.preempt_until = None;
+        inst.master = inst.source;
+        inst.master_priority = inst.effective_priority();
+        inst.master_adver_interval = inst.cfg.advert_int;
+        inst.counters.master_transitions += 1;
+        inst.counters.new_master_reason = match reason {
+            Reason::Startup if inst.is_owner() => NewMasterReason::Priority,
+            Reason::Preempt => NewMasterReason::Preempted,
+            _ => NewMasterReason::MasterNoResponse,
+        };
+        let garp = inst.cfg.garp;
+        let advert_int = inst.cfg.advert_int;
+        let prio = inst.effective_priority();
+        inst.arm(Timer::Adver, now + advert_int);
+        self.push_transition(i, from, State::Master, reason);
+        self.outputs.push_back(Output::Vips {
+            instance: InstanceId(i),
+            install: true,
+        });
+        self.send_advert(i, prio);
+        // Strict mode: one announcement per VIP, as the RFC asks (KA-15, KA-25).
+        let repeat = if strict { 1 } else { garp.master_repeat.max(1) };
+        self.start_burst(i, now, repeat);
+        let inst = &mut self.instances[i];
+        if !strict && !garp.master_delay.is_zero() && garp.master_repeat > 0 {
+            inst.garp_delayed_repeat = garp.master_repeat;
+            inst.arm(Timer::GarpDelay, now + garp.master_delay);
+        }
+        if !garp.master_refresh.is_zero() {
+            inst.arm(Timer::GarpRefresh, now + garp.master_refresh);
+        }
+    }
+
+    /// Enter Backup with a full down timer; a Master also releases its VIPs.
+    fn become_backup(&mut self, i: usize, now: Instant, reason: Reason) {
+        let inst = &mut self.instances[i];
+        let from = inst.state;
+        if from == State::Backup {
+            return;
+        }
+        inst.state = State::Backup;
+        inst.cancel_all();
+        inst.wants_master = false;
+        inst.down_reason = Reason::MasterDown;
+        let down = inst.down_interval();
+        inst.arm(Timer::MasterDown, now + down);
+        if from == State::Master {
+            self.outputs.push_back(Output::Vips {
+                instance: InstanceId(i),
+                install: false,
+            });
+        }
+        self.push_transition(i, from, State::Backup, reason);
+    }
+
+    /// Leave Master for Fault or Stop: a priority-0 advert first (MST-06, KA-18),
+    /// then the VIPs go.
+    fn resign(&mut self, i: usize) {
+        if self.instances[i].state == State::Master {
+            self.send_advert(i, 0);
+            self.outputs.push_back(Output::Vips {
+                instance: InstanceId(i),
+                install: false,
+            });
+        }
+        let inst = &mut self.instances[i];
+        inst.cancel_all();
+        inst.wants_master = false;
+    }
+
+    fn enter_fault(&mut self, i: usize, reason: Reason) {
+        let from = self.instances[i].state;
+        if !matches!(from, State::Backup | State::Master) {
+            return;
+        }
+        self.resign(i);
+        self.instances[i].state = State::Fault;
+        self.push_transition(i, from, State::Fault, reason);
+    }
+
+    fn leave_fault(&mut self, i: usize, now: Instant) {
+        let inst = &self.instances[i];
+        if inst.state != State::Fault {
+            return;
+        }
+        if inst.is_owner() && inst.cfg.state == InitialState::Master {
+            self.become_master(i, now, Reason::FaultCleared);
+        } else {
+            self.instances[i].master_adver_interval = self.instances[i].cfg.advert_int;
+            self.become_backup(i, now, Reason::FaultCleared);
+        }
+    }
+
+    /// The instance and its sync group, or the instance alone.
+    fn members(&self, i: usize) -> Vec<usize> {
+        match self.instances[i].group.and_then(|g| self.groups.get(g)) {
+            Some(g) => g.members.clone(),
+            None => vec![i],
+        }
+    }
+
+    /// Re-evaluate FAULT for the instance's group: a fault in one member pulls every
+    /// member into FAULT; when none is left, they all return (KA-18).
+    fn refresh_fault(&mut self, i: usize, now: Instant) {
+        let members = self.members(i);
+        let any = members.iter().any(|&m| self.instances[m].faulted());
+        if any {
+            let moving = members
+                .iter()
+                .filter(|&&m| matches!(self.instances[m].state, State::Backup | State::Master))
+                .count();
+            if moving > 0 && members.len() > 1 {
+                self.outputs.push_back(Output::Event(Event::SyncGroup {
+                    group: self.instances[i].group.unwrap_or_default(),
+                    to: State::Fault,
+                }));
+            }
+            for &m in &members {
+                let reason = if self.instances[m].faulted() {
+                    Reason::Fault
+                } else {
+                    Reason::SyncGroup
+                };
+                self.enter_fault(m, reason);
+            }
+        } else {
+            for &m in &members {
+                self.leave_fault(m, now);
+            }
+        }
+    }
+
+    /// The down timer expired (or a sync-group peer became ready): become Master, with
+    /// the whole sync group once every member is ready ("prefer backup", as
+    /// keepalived does, so one stale member cannot split a group).
+    fn want_master(&mut self, i: usize, now: Instant, reason: Reason) {
+        let members = self.members(i);
+        if members.len() == 1 {
+            self.become_master(i, now, reason);
+            return;
+        }
+        self.instances[i].wants_master = true;
+        let ready = members.iter().all(|&m| {
+            let s = &self.instances[m];
+            s.state == State::Master || (s.state == State::Backup && s.wants_master)
+        });
+        if !ready {
+            let inst = &mut self.instances[i];
+            let down = inst.down_interval();
+            inst.arm(Timer::MasterDown, now + down);
+            return;
+        }
+        self.outputs.push_back(Output::Event(Event::SyncGroup {
+            group: self.instances[i].group.unwrap_or_default(),
+            to: State::Master,
+        }));
+        for m in members {
+            let r = if m == i { reason } else { Reason::SyncGroup };
+            self.become_master(m, now, r);
+        }
+    }
+
+    /// A Master heard a better Master: step down, with its sync group.
+    fn step_down(&mut self, i: usize, now: Instant) {
+        self.become_backup(i, now, Reason::HigherPriority);
+        let members = self.members(i);
+        if members.len() > 1 {
+            self.outputs.push_back(Output::Event(Event::SyncGroup {
+                group: self.instances[i].group.unwrap_or_default(),
+                to: State::Backup,
+            }));
+        }
+        for m in members {
+            if m != i && self.instances[m].state == State::Master {
+                self.become_backup(m, now, Reason::SyncGroup);
+            }
+        }
+    }
+
+    fn startup(&mut self, i: usize, now: Instant) {
+        let inst = &mut self.instances[i];
+        if !matches!(inst.state, State::Initialize | State::Stop) {
+            return;
+        }
+        let from = inst.state;
+        inst.master_adver_interval = inst.cfg.advert_int; // TMR-06
+        inst.master = None;
+        if !inst.cfg.preempt_delay.is_zero() {
+            inst.preempt_until = Some(now + inst.cfg.preempt_delay);
+        }
+        if self.members(i).iter().any(|&m| self.instances[m].faulted()) {
+            self.instances[i].state = State::Fault;
+            self.push_transition(i, from, State::Fault, Reason::Fault);
+            return;
+        }
+        let inst = &mut self.instances[i];
+        // KA-02: only an owner configured `state MASTER` starts as Master; a
+        // non-owner `state MASTER` starts Backup with a short first down timer.
+        // With AH it must learn the peer's sequence number first (KA-20).
+        let ah = matches!(inst.cfg.auth, Auth::Ah(_));
+        if inst.is_owner() && inst.cfg.state == InitialState::Master {
+            self.become_master(i, now, Reason::Startup);
+            return;
+        }
+        inst.state = State::Backup;
+        inst.down_reason = Reason::MasterDown;
+        let down = if inst.cfg.state == InitialState::Master && !ah {
+            inst.initial_master_down()
+        } else {
+            inst.down_interval()
+        };
+        inst.arm(Timer::MasterDown, now + down);
+        self.push_transition(i, from, State::Backup, Reason::Startup);
+    }
+
+    fn shutdown(&mut self, i: usize) {
+        let from = self.instances[i].state;
+        if from == State::Stop {
+            return;
+        }
+        self.resign(i);
+        self.instances[i].state = State::Stop;
+        self.push_transition(i, from, State::Stop, Reason::Shutdown);
+    }
+
+    fn fire(&mut self, i: usize, t: Timer, at: Instant, now: Instant) {
+        match t {
+            Timer::Adver => {
+                if self.instances[i].state != State::Master {
+                    return;
+                }
+                let inst = &mut self.instances[i];
+                // MST-07: re-arm from the deadline so a late wake-up does not drift.
+                let next = at + inst.cfg.advert_int;
+                let next = if next <= now {
+                    now + inst.cfg.advert_int
+                } else {
+                    next
+                };
+                inst.arm(Timer::Adver, next);
+                let prio = inst.effective_priority();
+                self.send_advert(i, prio);
+            }
+            Timer::MasterDown => {
+                if self.instances[i].state != State::Backup {
+                    return;
+                }
+                let reason = self.instances[i].down_reason;
+                self.want_master(i, now, reason);
+            }
+            Timer::GarpRound => {
+                if self.instances[i].state != State::Master {
+                    return;
+                }
+                self.announce(i);
+                let inst = &mut self.instances[i];
+                inst.garp_rounds_left = inst.garp_rounds_left.saturating_sub(1);
+                if inst.garp_rounds_left > 0 {
+                    let interval = inst.cfg.garp.interval;
+                    inst.arm(Timer::GarpRound, now + interval);
+                }
+            }
+            Timer::GarpDelay => {
+                if self.instances[i].state != State::Master {
+                    return;
+                }
+                let repeat = self.instances[i].garp_delayed_repeat;
+                self.start_burst(i, now, repeat);
+            }
+            Timer::GarpRefresh => {
+                if self.instances[i].state != State::Master {
+                    return;
+                }
+                let inst = &mut self.instances[i];
+                let garp = inst.cfg.garp;
+                inst.arm(Timer::GarpRefresh, now + garp.master_refresh);
+                self.start_burst(i, now, garp.master_refresh_repeat.max(1));
+            }
+        }
+    }
+
+    // ---- receiving --------------------------------------------------------------
+
+    /// Count and (rate-limited, RX-15) log a discard.
+    fn discard(
+        &mut self,
+        now: Instant,
+        i: Option<usize>,
+        reason: Discard,
+        from: IpAddr,
+        detail: impl FnOnce() -> String,
+    ) {
+        let limiter = match i {
+            Some(i) => {
+                let inst = &mut self.instances[i];
+                inst.count(reason);
+                inst.rate.entry(reason).or_default()
+            }
+            None => self.global_rate.entry(reason).or_default(),
+        };
+        if reason == Discard::NotListening {
+            return;
+        }
+        if let Some(suppressed) = limiter.allow(now) {
+            self.outputs.push_back(Output::Event(Event::Discarded {
+                instance: i.map(InstanceId),
+                reason,
+                from,
+                detail: detail(),
+                suppressed,
+            }));
+        }
+    }
+
+    /// A rate-limited event that is not a discard.
+    fn note(&mut self, now: Instant, i: usize, key: &'static str, event: Event) {
+        if self.instances[i]
+            .rate_other
+            .entry(key)
+            .or_default()
+            .allow(now)
+            .is_some()
+        {
+            self.outputs.push_back(Output::Event(event));
+        }
+    }
+
+    fn receive(&mut self, now: Instant, p: RxPacket<'_>) {
+        // The IP layer: addresses, TTL, AH.
+        let (src, dst, ttl, ah_hdr, bytes, whole) = match p.data {
+            RxData::V4(ip) => match ipv4::parse_advert(ip) {
+                Ok(a) => (
+                    IpAddr::V4(a.src),
+                    IpAddr::V4(a.dst),
+                    a.ttl,
+                    a.ah,
+                    a.vrrp,
+                    Some(ip),
+                ),
+                Err(e) => {
+                    self.global.packet_length_errors += 1;
+                    let from = ipv4::Packet::new_checked(ip)
+                        .map(|h| IpAddr::V4(h.src()))
+                        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+                    self.discard(now, None, Discard::Length, from, || e.to_string());
+                    return;
+                }
+            },
+            RxData::V6 {
+                src,
+                dst,
+                hop_limit,
+                vrrp,
+            } => (
+                IpAddr::V6(src),
+                IpAddr::V6(dst),
+                hop_limit,
+                None,
+                vrrp,
+                None,
+            ),
+        };
+        let v6 = src.is_ipv6();
+        let (Some(&b0), Some(&vrid)) = (bytes.first(), bytes.get(1)) else {
+            self.global.packet_length_errors += 1;
+            self.discard(now, None, Discard::Length, src, || {
+                format!("{} octets", bytes.len())
+            });
+            return;
+        };
+        let version = b0 >> 4;
+        if version != 2 && version != 3 {
+            self.global.version_errors += 1;
+            self.discard(now, None, Discard::Version, src, || {
+                format!("version {version}")
+            });
+            return;
+        }
+        // RX-06: an instance for this VRID on this interface and family.
+        let Some(&i) = self.by_vrid.get(&(p.interface.0, vrid, v6)) else {
+            self.global.vr_id_errors += 1;
+            self.discard(now, None, Discard::VrId, src, || {
+                format!("no instance for VRID {vrid} on interface {}", p.interface.0)
+            });
+            return;
+        };
+        if !matches!(self.instances[i].state, State::Backup | State::Master) {
+            self.discard(now, Some(i), Discard::NotListening, src, String::new);
+            return;
+        }
+        let multicast = dst.is_multicast();
+        let inst = &self.instances[i];
+        // RX-01: TTL / hop limit 255 on multicast; per-peer range on unicast (KA-13).
+        let peer = inst.cfg.unicast_peers.iter().find(|q| q.address == src);
+        let ttl_bad = if multicast {
+            ttl != 255
+        } else {
+            peer.is_some_and(|q| {
+                q.min_ttl.is_some_and(|m| ttl < m) || q.max_ttl.is_some_and(|m| ttl > m)
+            })
+        };
+        if ttl_bad {
+            self.discard(now, Some(i), Discard::Ttl, src, || format!("TTL {ttl}"));
+            return;
+        }
+        // KA-22: delivery kind and unicast source.
+        if inst.is_unicast() == multicast {
+            let what = if multicast {
+                "multicast advert on a unicast instance"
+            } else {
+                "unicast advert on a multicast instance"
+            };
+            self.discard(now, Some(i), Discard::Source, src, || what.to_string());
+            return;
+        }
+        if inst.is_unicast() && inst.cfg.check_unicast_src && peer.is_none() {
+            self.discard(now, Some(i), Discard::Source, src, || {
+                "source is not a unicast_peer".to_string()
+            });
+            return;
+        }
+        // RX-02
+        let want = inst.cfg.version;
+        if version != want.number() {
+            self.global.version_errors += 1;
+            self.discard(now, Some(i), Discard::Version, src, || {
+                format!("version {version}, instance runs {}", want.number())
+            });
+            return;
+        }
+        // RX-03, RX-04, RX-05, RX-08, RX-09
+        let packet = vrrp::Packet::new_unchecked(bytes);
+        let (repr, info) = match vrrp::Repr::parse(&packet, IpPair { src, dst }) {
+            Ok(r) => r,
+            Err(e) => {
+                let reason = match e {
+                    WireError::Type(_) => Discard::Type,
+                    WireError::Checksum => {
+                        self.global.checksum_errors += 1;
+                        Discard::Checksum
+                    }
+                    WireError::NoAddress => Discard::AddressList,
+                    WireError::IntervalZero => Discard::IntervalZero,
+                    WireError::Version(_) => {
+                        self.global.version_errors += 1;
+                        Discard::Version
+                    }
+                    _ => Discard::Length,
+                };
+                self.discard(now, Some(i), reason, src, || e.to_string());
+                return;
+            }
+        };
+        if info.trailing > 0 {
+            self.instances[i].counters.trailing_octets += 1;
+        }
+        // MST-12: our own advert looped back never drives the state machine.
+        if Some(src) == self.instances[i].source {
+            let ours = self.instances[i].effective_priority();
+            self.instances[i].count(Discard::OwnAdvert);
+            if repr.priority != ours && repr.priority != 0 {
+                self.note(
+                    now,
+                    i,
+                    "address-conflict",
+                    Event::AddressConflict {
+                        instance: InstanceId(i),
+                        from: src,
+                    },
+                );
+            }
+            return;
+        }
+        // RX-11: authentication (v2).
+        if want == Version::V2 {
+            if let Err((reason, detail)) = self.check_auth(i, &repr, src, ah_hdr, whole) {
+                self.discard(now, Some(i), reason, src, || detail);
+                return;
+            }
+        }
+        let inst = &self.instances[i];
+        // RX-12 (v2 drops a different interval); RX-13 (v3 adopts it, below).
+        if want == Version::V2 && repr.interval != inst.wire_interval() {
+            let mine = inst.wire_interval();
+            self.discard(now, Some(i), Discard::Interval, src, || {
+                format!(
+                    "advertisement interval mismatch: {} s, ours {mine} s",
+                    repr.interval
+                )
+            });
+            return;
+        }
+        // RX-14 / KA-10: the address list (MAY check; v2 drops unless from an owner,
+        // v3 logs; strict mode drops as keepalived does).
+        if !inst.cfg.skip_check_adv_addr {
+            let got: BTreeSet<IpAddr> = repr.addresses.iter().copied().collect();
+            let mine: BTreeSet<IpAddr> = inst.cfg.vips.iter().copied().collect();
+            if got != mine {
+                let drop = inst.cfg.strict || (want == Version::V2 && repr.priority != 255);
+                let detail = || {
+                    format!(
+                        "address list differs: {} addresses, ours {}",
+                        got.len(),
+                        mine.len()
+                    )
+                };
+                if drop {
+                    self.discard(now, Some(i), Discard::AddressList, src, detail);
+                    return;
+                }
+                let d = detail();
+                if let Some(s) = self.instances[i]
+                    .rate
+                    .entry(Discard::AddressList)
+                    .or_default()
+                    .allow(now)
+                {
+                    self.outputs.push_back(Output::Event(Event::Discarded {
+                        instance: Some(InstanceId(i)),
+                        reason: Discard::AddressList,
+                        from: src,
+                        detail: format!("{d} (processed anyway)"),
+                        suppressed: s,
+                    }));
+                }
+            }
+        }
+        // RX-10 / KA-19: IPv6, the first address should be link-local.
+        if let Some(IpAddr::V6(first)) = repr.addresses.first() {
+            if (first.segments()[0] & 0xffc0) != 0xfe80 {
+                if self.instances[i].cfg.strict {
+                    self.discard(now, Some(i), Discard::NotLinkLocal, src, || {
+                        format!("first address {first} is not link-local")
+                    });
+                    return;
+                }
+                let first = *first;
+                self.note(
+                    now,
+                    i,
+                    "not-link-local",
+                    Event::Discarded {
+                        instance: Some(InstanceId(i)),
+                        reason: Discard::NotLinkLocal,
+                        from: src,
+                        detail: format!(
+                            "first address {first} should be link-local (processed anyway)"
+                        ),
+                        suppressed: 0,
+                    },
+                );
+            }
+        }
+        // Accepted.
+        let inst = &mut self.instances[i];
+        inst.counters.rcvd_advertisements += 1;
+        if repr.priority == 0 {
+            inst.counters.rcvd_pri_zero_packets += 1;
+        }
+        let ours = inst.effective_priority();
+        if repr.priority == 255 && inst.is_owner() {
+            // RX-07 with erratum 8298 / OWN-03: process, and say so.
+            self.note(
+                now,
+                i,
+                "second-owner",
+                Event::SecondOwner {
+                    instance: InstanceId(i),
+                    from: src,
+                },
+            );
+        } else if repr.priority == ours && self.instances[i].equal_peers.insert(src) {
+            // PRE-03: once per peer.
+            self.outputs.push_back(Output::Event(Event::EqualPriority {
+                instance: InstanceId(i),
+                from: src,
+                priority: ours,
+            }));
+        }
+        match self.instances[i].state {
+            State::Backup => self.backup_rx(i, now, &repr, src),
+            State::Master => self.master_rx(i, now, &repr, src),
+            _ => {}
+        }
+    }
+
+    fn check_auth(
+        &mut self,
+        i: usize,
+        repr: &vrrp::Repr,
+        src: IpAddr,
+        ah_hdr: Option<ah::Repr>,
+        whole: Option<&[u8]>,
+    ) -> Result<(), (Discard, String)> {
+        let inst = &mut self.instances[i];
+        let kind = |t: AuthType| match t {
+            AuthType::Unknown(n) => (Discard::InvalidAuthType, format!("auth type {n}")),
+            other => (
+                Discard::AuthType,
+                format!("auth type {} differs from ours", u8::from(other)),
+            ),
+        };
+        match &inst.cfg.auth {
+            Auth::None => {
+                if ah_hdr.is_some() {
+                    return Err((Discard::AuthType, "AH advert, we use none".into()));
+                }
+                if repr.auth_type != AuthType::None {
+                    return Err(kind(repr.auth_type));
+                }
+            }
+            Auth::Pass(secret) => {
+                if ah_hdr.is_some() || repr.auth_type != AuthType::Pass {
+                    return Err(kind(if ah_hdr.is_some() {
+                        AuthType::Ah
+                    } else {
+                        repr.auth_type
+                    }));
+                }
+                if !same_secret(secret, &repr.auth_data) {
+                    return Err((Discard::Auth, "wrong password".into()));
+                }
+            }
+            Auth::Ah(key) => {
+                let Some(hdr) = ah_hdr else {
+                    return Err(kind(repr.auth_type));
+                };
+                let ok = whole.is_some_and(|w| ah::verify(w, key).is_ok());
+                if !ok {
+                    return Err((Discard::Auth, "AH ICV does not verify".into()));
+                }
+                // Anti-replay: a sequence number below the last one accepted from this
+                // sender is a replay.
+                let last = inst.ah_seen.entry(src).or_insert(0);
+                if hdr.seq < *last {
+                    return Err((
+                        Discard::Auth,
+                        format!("AH sequence number {} below {}", hdr.seq, *last),
+                    ));
+                }
+                *last = hdr.seq;
+            }
+        }
+        Ok(())
+    }
+
+    /// v3: take the Master's interval (TMR-07/08, RX-13), logging each change once.
+    fn adopt_interval(&mut self, i: usize, repr: &vrrp::Repr, src: IpAddr) {
+        let inst = &mut self.instances[i];
+        if inst.cfg.version != Version::V3 {
+            return;
+        }
+        inst.master_adver_interval = Duration::from_millis(u64::from(repr.interval) * 10);
+        let differs = repr.interval != inst.wire_interval();
+        if differs && inst.logged_interval != Some(repr.interval) {
+            inst.logged_interval = Some(repr.interval);
+            self.outputs
+                .push_back(Output::Event(Event::IntervalAdopted {
+                    instance: InstanceId(i),
+                    from: src,
+                    centiseconds: repr.interval,
+                }));
+        } else if !differs {
+            inst.logged_interval = None;
+        }
+    }
+
+    fn backup_rx(&mut self, i: usize, now: Instant, repr: &vrrp::Repr, src: IpAddr) {
+        let inst = &mut self.instances[i];
+        let ours = inst.effective_priority();
+        if repr.priority == 0 {
+            // BKP-08: the Master resigned; the best Backup takes over after Skew_Time.
+            let skew = inst.skew_time();
+            inst.arm(Timer::MasterDown, now + skew);
+            inst.down_reason = Reason::PriorityZero;
+            inst.wants_master = false;
+            return;
+        }
+        let delay = inst.cfg.preempt_delay;
+        let delaying = !delay.is_zero() && inst.preempt_until.is_none_or(|u| now < u);
+        if !inst.cfg.preempt || repr.priority >= ours || delaying {
+            // BKP-09 / BKP-10 (and preempt_delay holding off BKP-11, KA-17).
+            if !delay.is_zero() {
+                if repr.priority > ours {
+                    inst.preempt_until = None;
+                } else if inst.preempt_until.is_none() && inst.cfg.preempt {
+                    inst.preempt_until = Some(now + delay);
+                    let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                    self.outputs.push_back(Output::Event(Event::PreemptDelayed {
+                        instance: InstanceId(i),
+                        millis,
+                    }));
+                }
+            }
+            self.adopt_interval(i, repr, src);
+            let inst = &mut self.instances[i];
+            inst.master = Some(src);
+            inst.master_priority = repr.priority;
+            inst.wants_master = false;
+            inst.down_reason = Reason::MasterDown;
+            let down = inst.down_interval();
+            inst.arm(Timer::MasterDown, now + down);
+        } else {
+            // BKP-11: a lower priority with preemption on is discarded; the down timer
+            // keeps running, so this Backup preempts when it expires.
+            inst.down_reason = Reason::Preempt;
+        }
+    }
+
+    fn master_rx(&mut self, i: usize, now: Instant, repr: &vrrp::Repr, src: IpAddr) {
+        let strict = self.strict(i);
+        let inst = &mut self.instances[i];
+        let ours = inst.effective_priority();
+        if repr.priority == 0 {
+            // MST-08: answer a resignation at once and stay Master.
+            let next = now + inst.cfg.advert_int;
+            inst.arm(Timer::Adver, next);
+            self.send_advert(i, ours);
+            return;
+        }
+        let mine = inst.source.map(addr_key).unwrap_or(0);
+        let better = repr.priority > ours || (repr.priority == ours && addr_key(src) > mine);
+        if better {
+            // MST-09 (KA-08: one more advert first if asked, never in strict mode).
+            if inst.cfg.higher_prio_send_advert && !strict {
+                self.send_advert(i, ours);
+            }
+            self.adopt_interval(i, repr, src);
+            let inst = &mut self.instances[i];
+            inst.master = Some(src);
+            inst.master_priority = repr.priority;
+            self.step_down(i, now);
+            return;
+        }
+        // MST-10: a lower priority (or equal from a smaller address). RFC 9568 and
+        // keepalived answer at once; `lower_prio_no_advert` (forced by strict mode)
+        // keeps the RFC 3768/5798 silence.
+        self.note(
+            now,
+            i,
+            "lower-priority",
+            Event::LowerPriority {
+                instance: InstanceId(i),
+                from: src,
+                priority: repr.priority,
+                ours,
+            },
+        );
+        let inst = &self.instances[i];
+        if !(inst.cfg.lower_prio_no_advert || strict) {
+            self.send_advert(i, ours);
+        }
+        let garp = self.instances[i].cfg.garp;
+        if !strict && garp.lower_prio_repeat > 0 {
+            self.start_burst(i, now, garp.lower_prio_repeat);
+            if !garp.lower_prio_delay.is_zero() {
+                let inst = &mut self.instances[i];
+                inst.garp_delayed_repeat = garp.lower_prio_repeat;
+                inst.arm(Timer::GarpDelay, now + garp.lower_prio_delay);
+            }
+        }
     }
 }

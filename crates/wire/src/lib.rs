@@ -14,6 +14,7 @@
 
 pub mod ah;
 pub mod arp;
+mod bytes;
 pub mod checksum;
 pub mod ipv4;
 pub mod ndisc;

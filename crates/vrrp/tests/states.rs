@@ -1,0 +1,512 @@
+//! State machine rules: Backup, Master, Shutdown, Fault, sync groups, tracking.
+mod harness;
+use harness::*;
+use keepup_vrrp::{
+    Event, InitialState, Input, InstanceConfig, InstanceId, Output, Reason, State, SyncGroupConfig,
+    TrackEffect,
+};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+const ID: InstanceId = InstanceId(0);
+
+/// A Master at `prio` (owner config forced MASTER at start, then the priority set).
+fn master(c: InstanceConfig) -> H {
+    let mut c = c;
+    c.state = InitialState::Master;
+    let mut h = H::started(c);
+    h.run_until(t(1.5));
+    assert_eq!(h.state(), State::Master);
+    h
+}
+
+/// Ledger: BKP-06
+/// RFC 3768 §6.4.2: "If a Shutdown event is received, then: Cancel the
+/// Master_Down_Timer; Transition to the {Initialize} state". No advert is sent.
+#[test]
+fn backup_shutdown_cancels_the_down_timer_and_sends_nothing() {
+    let mut h = H::started(v2(100));
+    h.input(Input::Shutdown);
+    assert_eq!(h.state(), State::Stop);
+    assert_eq!(h.r.poll_timeout(), None);
+    assert!(h.adverts().is_empty());
+}
+
+/// Ledger: MST-06
+/// Ledger: PKT-02
+/// RFC 3768 §6.4.3: "If a Shutdown event is received, then: Cancel the Adver_Timer;
+/// Send an ADVERTISEMENT with Priority = 0; Transition to the {Initialize} state".
+/// Priority 0 appears on the wire only here.
+#[test]
+fn master_shutdown_sends_priority_zero_and_releases_the_vips() {
+    let mut h = master(v2(100));
+    let mark = h.mark();
+    h.input(Input::Shutdown);
+    let out = h.since(mark);
+    assert!(matches!(out[0], Output::Advert(_)));
+    assert_eq!(*h.adverts().last().unwrap(), (t(1.5), 0));
+    assert!(matches!(out[1], Output::Vips { install: false, .. }));
+    assert!(matches!(
+        out[2],
+        Output::Transition {
+            to: State::Stop,
+            reason: Reason::Shutdown,
+            ..
+        }
+    ));
+    assert_eq!(h.r.poll_timeout(), None);
+    assert_eq!(h.counters().sent_pri_zero_packets, 1);
+    assert!(h.adverts()[..h.adverts().len() - 1]
+        .iter()
+        .all(|(_, p)| *p != 0));
+    // The engine refuses a configured priority 0.
+    assert!(keepup_vrrp::Router::new(vec![v2(0)], vec![]).is_err());
+}
+
+/// Ledger: MST-08
+/// RFC 3768 §6.4.3: "If the Priority in the ADVERTISEMENT is Zero, then: Send an
+/// ADVERTISEMENT; Reset the Adver_Timer to Advertisement_Interval".
+#[test]
+fn master_answers_a_priority_zero_advert_at_once_and_stays_master() {
+    let mut h = master(v2(100));
+    h.run_until(t(1.7));
+    let mark = h.mark();
+    h.rx(&Peer::of(&v2(50), 0));
+    assert_eq!(h.adverts_since(mark), 1);
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.r.poll_timeout(), Some(t(2.7)));
+}
+
+/// Ledger: MST-09
+/// RFC 3768 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local
+/// Priority, or If the Priority in the ADVERTISEMENT is equal to the local Priority and
+/// the primary IP Address of the sender is greater than the local primary IP Address,
+/// then: Cancel Adver_Timer; Set Master_Down_Timer to Master_Down_Interval; Transition
+/// to the {Backup} state". Addresses compare as numbers: 10.0.0.10 > 10.0.0.2.
+#[test]
+fn master_steps_down_for_higher_priority_or_equal_priority_from_a_larger_address() {
+    let mut h = master(v2(100));
+    let mark = h.mark();
+    h.rx(&Peer::of(&v2(150), 150));
+    assert_eq!(h.state(), State::Backup);
+    assert!(h
+        .since(mark)
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+    assert_eq!(h.r.poll_timeout(), Some(t(1.5) + ns(3_609_375_000)));
+
+    let mut h = master(v2(100));
+    let larger = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10));
+    h.rx(&Peer::of(&v2(100), 100).from(larger));
+    assert_eq!(h.state(), State::Backup, "10.0.0.10 beats 10.0.0.2");
+    assert_eq!(h.r.master_address(ID), Some(larger));
+
+    // Opposite: equal priority from a smaller address, or a lower priority.
+    let mut h = master(v2(100));
+    h.rx(&Peer::of(&v2(100), 100).from(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))));
+    h.rx(&Peer::of(&v2(100), 99));
+    assert_eq!(h.state(), State::Master);
+}
+
+/// Ledger: MST-10
+/// Ledger: KA-07
+/// RFC 9568 §6.4.3: on a lower priority (or equal from a smaller address) "Discard
+/// the ADVERTISEMENT" and "Send an ADVERTISEMENT immediately to assert the Active
+/// state". `lower_prio_no_advert` (and strict mode) keep RFC 3768's silence.
+#[test]
+fn master_answers_a_lower_priority_advert_unless_told_not_to() {
+    let mut h = master(v2(100));
+    let mark = h.mark();
+    h.rx(&Peer::of(&v2(50), 50));
+    assert_eq!(h.adverts_since(mark), 1);
+    assert!(h.events_since(mark).iter().any(|e| matches!(
+        e,
+        Event::LowerPriority {
+            priority: 50,
+            ours: 100,
+            ..
+        }
+    )));
+    assert!(h.events_since(mark).iter().any(|e| e
+        .to_string()
+        .contains("with lower priority 50, ours 100, forcing new election")));
+    for quiet in [true, false] {
+        let mut c = v2(100);
+        c.lower_prio_no_advert = quiet;
+        c.strict = !quiet;
+        let mut h = master(c);
+        let mark = h.mark();
+        h.rx(&Peer::of(&v2(50), 50));
+        assert_eq!(h.adverts_since(mark), 0);
+        assert_eq!(h.state(), State::Master);
+    }
+}
+
+/// Ledger: KA-08
+/// `higher_prio_send_advert`: one more advert before going Backup (never in strict
+/// mode).
+#[test]
+fn higher_prio_send_advert_sends_one_advert_before_stepping_down() {
+    let mut c = v2(100);
+    c.higher_prio_send_advert = true;
+    let mut h = master(c);
+    let mark = h.mark();
+    h.rx(&Peer::of(&v2(150), 150));
+    assert_eq!(h.adverts_since(mark), 1);
+    assert_eq!(h.state(), State::Backup);
+    let mut h = master(v2(100));
+    let mark = h.mark();
+    h.rx(&Peer::of(&v2(150), 150));
+    assert_eq!(h.adverts_since(mark), 0);
+}
+
+/// Ledger: BKP-09
+/// RFC 3768 §6.4.2: "If Preempt_Mode is False, or If the Priority in the ADVERTISEMENT
+/// is greater than or equal to the local Priority, then: Reset the Master_Down_Timer
+/// to Master_Down_Interval". With nopreempt a 200 Backup follows a 100 Master.
+#[test]
+fn nopreempt_backup_accepts_a_lower_priority_master() {
+    let mut c = v2(200);
+    c.preempt = false;
+    let mut h = H::started(c);
+    for s in 1..20 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v2(100), 100));
+        assert_eq!(
+            h.r.poll_timeout(),
+            Some(t(f64::from(s)) + ns(3_218_750_000))
+        );
+    }
+    assert_eq!(h.state(), State::Backup);
+}
+
+/// Ledger: BKP-10
+/// RFC 3768 §6.4.2: an advert whose priority is "greater than or equal to the local
+/// Priority" re-arms the timer; a Backup never compares addresses.
+#[test]
+fn backup_accepts_equal_priority_whatever_the_address() {
+    for last in [1u8, 200] {
+        let mut h = H::started(v2(100));
+        let from = IpAddr::V4(Ipv4Addr::new(10, 0, 0, last));
+        for s in 1..10 {
+            h.run_until(t(f64::from(s)));
+            h.rx(&Peer::of(&v2(100), 100).from(from));
+        }
+        assert_eq!(h.state(), State::Backup, "peer 10.0.0.{last}");
+    }
+}
+
+/// Ledger: BKP-11
+/// RFC 3768 §6.4.2: with Preempt_Mode True and a lower priority: "Discard the
+/// ADVERTISEMENT". The timer is not re-armed, so the Backup preempts.
+#[test]
+fn preempting_backup_ignores_a_lower_master_and_takes_over() {
+    let mut h = H::started(v2(200));
+    for s in 1..10 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v2(100), 100));
+    }
+    assert_eq!(h.state(), State::Master);
+    let (at, _, _, reason) = h.transitions()[1];
+    assert_eq!(
+        at,
+        t(0.0) + ns(3_218_750_000),
+        "the startup timer was never re-armed"
+    );
+    assert_eq!(reason, Reason::Preempt);
+    assert_eq!(
+        h.counters().new_master_reason,
+        keepup_vrrp::counters::NewMasterReason::Preempted
+    );
+}
+
+/// Ledger: KA-17
+/// `preempt_delay`: lower-priority adverts are accepted for the delay after startup,
+/// then the Backup preempts.
+#[test]
+fn preempt_delay_holds_preemption_for_the_delay() {
+    let mut c = v2(200);
+    c.preempt_delay = Duration::from_secs(10);
+    let mut h = H::started(c);
+    let mut s = 1.0;
+    while h.state() == State::Backup && s < 30.0 {
+        h.run_until(t(s));
+        h.rx(&Peer::of(&v2(100), 100));
+        s += 1.0;
+    }
+    let (at, _, to, _) = *h.transitions().last().unwrap();
+    assert_eq!(to, State::Master);
+    // Last advert accepted at 9 s (before 10 s), so the down timer runs out at
+    // 9 s + 3.21875 s.
+    assert_eq!(at, t(9.0) + ns(3_218_750_000));
+}
+
+/// Ledger: RX-07
+/// Ledger: OWN-03
+/// Erratum 8298 to RFC 9568 §7.1: the owner keeps processing adverts and logs that a
+/// second owner may exist. Two owners resolve by address.
+#[test]
+fn owner_processes_a_second_owner_and_the_larger_address_wins() {
+    let mut c = v2(255);
+    c.state = InitialState::Master;
+    let mut h = H::started(c.clone());
+    let mark = h.mark();
+    h.rx(&Peer::of(&c, 255).from(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))));
+    assert_eq!(h.state(), State::Master);
+    assert!(h
+        .events_since(mark)
+        .iter()
+        .any(|e| matches!(e, Event::SecondOwner { .. })));
+    h.rx(&Peer::of(&c, 255));
+    assert_eq!(h.state(), State::Backup, "10.0.0.3 beats 10.0.0.2");
+}
+
+/// Ledger: MST-12
+/// keepup rule: our own adverts (looped back) never drive the state machine.
+#[test]
+fn own_adverts_are_ignored_and_counted() {
+    let mut h = master(v2(100));
+    let p = Peer::of(&v2(100), 200).from(IpAddr::V4(ME4));
+    h.rx(&p);
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.counters().own_adverts, 1);
+    assert_eq!(h.counters().rcvd_advertisements, 0);
+}
+
+/// Ledger: KA-18
+/// keepalived FAULT: a link down makes a Master resign (priority 0), drop its VIPs
+/// and stop acting on adverts; link up returns it to Backup.
+#[test]
+fn link_down_faults_and_link_up_recovers() {
+    let mut h = master(v2(100));
+    let mark = h.mark();
+    h.input(Input::Link {
+        interface: IF,
+        up: false,
+    });
+    assert_eq!(h.state(), State::Fault);
+    assert_eq!(*h.adverts().last().unwrap(), (t(1.5), 0));
+    assert!(h
+        .since(mark)
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+    assert_eq!(h.r.poll_timeout(), None);
+    h.rx(&Peer::of(&v2(50), 50));
+    assert_eq!(
+        h.adverts_since(mark),
+        1,
+        "FAULT neither answers nor advertises"
+    );
+    h.input(Input::Link {
+        interface: IF,
+        up: true,
+    });
+    assert_eq!(h.state(), State::Backup);
+    assert!(matches!(
+        h.transitions().last().unwrap(),
+        (_, State::Fault, State::Backup, Reason::FaultCleared)
+    ));
+}
+
+/// Ledger: TX-07
+/// Ledger: KA-24
+/// Ledger: KA-05
+/// Tracking weights change the priority the next advert carries, and the skew;
+/// the sum stays within 1–254 and an owner ignores weights.
+#[test]
+fn tracking_weights_set_the_effective_priority() {
+    let mut h = master(v2(100));
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 1,
+        effect: TrackEffect::Weight(-30),
+    });
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 2,
+        effect: TrackEffect::Weight(-10),
+    });
+    assert_eq!(h.r.effective_priority(ID), 60);
+    let mark = h.mark();
+    h.run_until(t(2.1));
+    assert_eq!(h.adverts_since(mark), 1);
+    assert_eq!(
+        h.adverts().last().unwrap().1,
+        60,
+        "the next advert carries 60"
+    );
+    assert_eq!(h.r.skew_time(ID), ns(765_625_000));
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 1,
+        effect: TrackEffect::Weight(500),
+    });
+    assert_eq!(
+        h.r.effective_priority(ID),
+        254,
+        "tracking never makes an owner"
+    );
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 1,
+        effect: TrackEffect::Weight(-500),
+    });
+    assert_eq!(h.r.effective_priority(ID), 1);
+    let mut c = v2(255);
+    c.state = InitialState::Master;
+    let mut h = H::started(c);
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 1,
+        effect: TrackEffect::Weight(-100),
+    });
+    assert_eq!(h.r.effective_priority(ID), 255);
+}
+
+/// A tracker without weight that fails puts the instance in FAULT (KA-18).
+#[test]
+fn failed_tracker_faults_the_instance_until_it_recovers() {
+    let mut h = master(v2(100));
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 7,
+        effect: TrackEffect::Fault(true),
+    });
+    assert_eq!(h.state(), State::Fault);
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 7,
+        effect: TrackEffect::Fault(false),
+    });
+    assert_eq!(h.state(), State::Backup);
+}
+
+/// Ledger: TX-05
+/// With no source address yet (an IPv6 link-local still in DAD), nothing is sent and
+/// the skip is counted; the state machine still runs.
+#[test]
+fn no_source_address_means_no_advert_but_counted() {
+    let mut c = v3_6(255);
+    c.state = InitialState::Master;
+    c.source = None;
+    let mut h = H::started(c);
+    assert_eq!(h.state(), State::Master);
+    assert!(h.adverts().is_empty());
+    assert_eq!(h.counters().send_skipped, 1);
+    h.input(Input::SourceAddress {
+        instance: ID,
+        address: Some(IpAddr::V6(ME6)),
+    });
+    h.run_until(t(1.0));
+    assert_eq!(h.adverts().len(), 1);
+}
+
+/// Ledger: MAC-02
+/// RFC 9568 §7.3: the IPv4 and IPv6 virtual routers with one VRID are separate
+/// instances with their own state.
+#[test]
+fn ipv4_and_ipv6_routers_with_one_vrid_are_independent() {
+    let mut a = v3(100);
+    a.name = "v4".into();
+    let b = v3_6(100);
+    let mut h = H::new(vec![a, b]);
+    h.input(Input::Startup);
+    for s in 1..10 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v3_6(200), 200));
+    }
+    assert_eq!(h.r.state(InstanceId(0)), State::Master);
+    assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+}
+
+fn group_pair() -> H {
+    let mut a = v2(100);
+    a.name = "A".into();
+    let mut b = v2(100);
+    b.name = "B".into();
+    b.vrid = 52;
+    b.interface = keepup_vrrp::IfIndex(2);
+    let g = SyncGroupConfig {
+        name: "G".into(),
+        members: vec!["A".into(), "B".into()],
+    };
+    let mut h = H::with_groups(vec![a, b], vec![g]);
+    h.input(Input::Startup);
+    h
+}
+
+/// Sync group: members become Master together once every member's down timer has
+/// run out ("prefer backup"), and a fault in one member pulls the whole group into
+/// FAULT (KA-18); when it clears, all return to Backup.
+#[test]
+fn sync_group_moves_members_together() {
+    let mut h = group_pair();
+    h.run_until(t(5.0));
+    assert_eq!(h.r.state(InstanceId(0)), State::Master);
+    assert_eq!(h.r.state(InstanceId(1)), State::Master);
+    h.input(Input::Track {
+        instance: InstanceId(1),
+        tracker: 1,
+        effect: TrackEffect::Fault(true),
+    });
+    assert_eq!(h.r.state(InstanceId(0)), State::Fault);
+    assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+    let reasons: Vec<Reason> = h.transitions().iter().rev().take(2).map(|x| x.3).collect();
+    assert!(reasons.contains(&Reason::SyncGroup) && reasons.contains(&Reason::Fault));
+    h.input(Input::Track {
+        instance: InstanceId(1),
+        tracker: 1,
+        effect: TrackEffect::Fault(false),
+    });
+    assert_eq!(h.r.state(InstanceId(0)), State::Backup);
+    assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+}
+
+/// Sync group: while one member still hears its Master, the other waits in Backup;
+/// a Master member that steps down takes the group with it.
+#[test]
+fn sync_group_prefers_backup_and_steps_down_together() {
+    let mut h = group_pair();
+    // Only A hears a Master (VRID 51 on interface 1).
+    for s in 1..12 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v2(200), 200));
+    }
+    assert_eq!(h.r.state(InstanceId(0)), State::Backup);
+    assert_eq!(h.r.state(InstanceId(1)), State::Backup, "B waits for A");
+    h.run_until(t(16.0));
+    assert_eq!(h.r.state(InstanceId(0)), State::Master);
+    assert_eq!(h.r.state(InstanceId(1)), State::Master);
+    h.rx(&Peer::of(&v2(200), 200));
+    assert_eq!(h.r.state(InstanceId(0)), State::Backup);
+    assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+}
+
+/// Ledger: PRE-01
+/// RFC 3768 §6.1: "Preempt_Mode ... Default is True." keepalived accepts by default
+/// (KA-16).
+#[test]
+fn defaults_preempt_on_accept_on() {
+    let c = InstanceConfig::new("x", 1, IF, vec![]);
+    assert!(c.preempt);
+    assert!(c.accept);
+    assert_eq!(c.advert_int, Duration::from_secs(1));
+    assert_eq!(c.priority, 100);
+}
+
+/// Ledger: PRE-03
+/// A peer advertising our own priority is logged once per peer.
+#[test]
+fn equal_priority_peer_is_logged_once() {
+    let mut h = H::started(v2(100));
+    for s in 1..5 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v2(100), 100));
+    }
+    let n = h
+        .events_since(0)
+        .iter()
+        .filter(|e| matches!(e, Event::EqualPriority { .. }))
+        .count();
+    assert_eq!(n, 1);
+}
