@@ -22,7 +22,8 @@
 //!   `Router::state` agrees with the transitions reported;
 //! - each transition's reason fits the input that caused it (a timer, a packet,
 //!   a tracker, ...);
-//! - no Backup becomes MASTER by `master-down` before the last advert it
+//! - no Backup becomes MASTER by its down timer (`master-down`, `preempt`,
+//!   `priority-zero`) before the last advert it
 //!   accepted (counted by `rcvd_advertisements`) plus the down interval that
 //!   advert implies (or Skew_Time for priority 0), nor before Startup plus the
 //!   down interval (INI-02);
@@ -424,7 +425,7 @@ fn reason_fits(cause: Cause, reason: Reason, to: State) -> bool {
         Cause::Timer => {
             matches!(
                 reason,
-                R::MasterDown | R::PriorityZero | R::PreemptDelay | R::SyncGroup
+                R::MasterDown | R::PriorityZero | R::Preempt | R::SyncGroup
             ) && to != State::Fault
         }
         // A packet can only ever push a router out of MASTER.
@@ -953,7 +954,8 @@ impl Sim {
                 "{r}: handle_timeout({now}) before its deadline produced {outputs:?}"
             ));
         }
-        for o in outputs {
+        let mut outputs = outputs.into_iter().peekable();
+        while let Some(o) = outputs.next() {
             match o {
                 Output::Advert(tx) => self.transmit(r, tx),
                 Output::Vips { instance, install } => {
@@ -970,10 +972,26 @@ impl Sim {
                     instance,
                     addresses,
                 } => {
+                    // A burst with no spacing comes as identical outputs: one line.
+                    let mut n = 1;
+                    while outputs
+                        .next_if(|x| {
+                            matches!(x, Output::Announce { instance: i, addresses: a }
+                                if *i == instance && *a == addresses)
+                        })
+                        .is_some()
+                    {
+                        n += 1;
+                    }
                     if self.show_vips {
                         let who = self.who(r, instance);
                         let list: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
-                        self.log(format!("{who} announce {}", list.join(" ")));
+                        let times = if n > 1 {
+                            format!(" (x{n})")
+                        } else {
+                            String::new()
+                        };
+                        self.log(format!("{who} announce {}{times}", list.join(" ")));
                     }
                 }
                 Output::Transition {
@@ -1062,11 +1080,16 @@ impl Sim {
                 reason.as_str()
             ));
         }
-        if to == State::Master && reason == Reason::MasterDown && c.preempt_delay.is_zero() {
+        let by_timer = matches!(
+            reason,
+            Reason::MasterDown | Reason::Preempt | Reason::PriorityZero
+        );
+        if to == State::Master && by_timer && c.preempt_delay.is_zero() {
             if let Some(e) = earliest {
                 if now < e {
                     self.violation(format!(
-                        "{who}: MASTER by master-down at {now}, before {e} (last accepted advert + down interval)"
+                        "{who}: MASTER by {} at {now}, before {e} (last accepted advert + down interval)",
+                        reason.as_str()
                     ));
                 }
             }
@@ -1281,7 +1304,9 @@ impl Sim {
             return;
         }
         let c = &node.configs[id.0];
-        let preempt = c.preempt || c.state == InitialState::Master;
+        // KA-17's "nopreempt needs state BACKUP" is the config layer's business: the
+        // engine takes `preempt` as given.
+        let preempt = c.preempt;
         let tr = &node.track[id.0];
         // The interval the down timer runs on: v2 the local one (RX-12 drops any
         // other), v3 the advert's (TMR-07/08).
