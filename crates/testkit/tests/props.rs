@@ -323,3 +323,168 @@ fn plan_strategy_builds_and_runs_one_fixed_case() {
     // Equal priorities: the larger link-local (fe80::2) wins.
     assert_eq!(sim.masters(VRID), vec![rs[1]], "{}", sim.transcript());
 }
+
+// ---- multi-instance routers, sync groups, trackers and links ------------------------
+
+#[derive(Debug, Clone)]
+struct GroupPlan {
+    seed: u64,
+    version: Version,
+    /// Both instances of a router in one sync group.
+    grouped: bool,
+    /// Per router: priority (both instances), start.
+    routers: Vec<(u8, u64)>,
+    /// (at, router, instance, what) in the chaos phase.
+    inputs: Vec<(u64, usize, usize, Chaos)>,
+    loss: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Chaos {
+    Weight(i32),
+    Fault(bool),
+    Link(bool),
+}
+
+fn group_plan() -> impl Strategy<Value = GroupPlan> {
+    (
+        any::<u64>(),
+        prop_oneof![Just(Version::V2), Just(Version::V3)],
+        any::<bool>(),
+        2usize..=3,
+    )
+        .prop_flat_map(|(seed, version, grouped, n)| {
+            let routers = prop::collection::vec((1u8..=254, 0u64..=5_000), n);
+            let chaos = prop_oneof![
+                (-60i32..=60).prop_map(Chaos::Weight),
+                any::<bool>().prop_map(Chaos::Fault),
+                any::<bool>().prop_map(Chaos::Link),
+            ];
+            let inputs = prop::collection::vec((0..CHAOS_END_MS, 0..n, 0usize..2, chaos), 0..=12);
+            (
+                Just((seed, version, grouped)),
+                routers,
+                inputs,
+                prop_oneof![Just(0.0), 0.0f64..=0.4],
+            )
+        })
+        .prop_map(
+            |((seed, version, grouped), routers, inputs, loss)| GroupPlan {
+                seed,
+                version,
+                grouped,
+                routers,
+                inputs,
+                loss,
+            },
+        )
+}
+
+fn build_groups(p: &GroupPlan) -> (Sim, Vec<RouterId>) {
+    let mut sim = Sim::new(p.seed);
+    sim.spurious_wakeups(0.2);
+    let lan = sim.lan_with(LanParams::default().loss(p.loss));
+    let mk = |vrid: u8, prio: u8, name: &str| {
+        let c = match p.version {
+            Version::V2 => v2(vrid, prio),
+            Version::V3 => v3(vrid, prio),
+        };
+        c.named(name)
+    };
+    let rs: Vec<RouterId> = p
+        .routers
+        .iter()
+        .map(|&(prio, start)| {
+            let mut spec = RouterSpec::new()
+                .iface(lan)
+                .instance(mk(51, prio, "VI_1"))
+                .instance(mk(52, prio, "VI_2"))
+                .start_at(ms(start));
+            if p.grouped {
+                spec = spec.sync_group("G1", &["VI_1", "VI_2"]);
+            }
+            sim.add(spec)
+        })
+        .collect();
+    for &(at, k, i, what) in &p.inputs {
+        let r = rs[k];
+        let instance = InstanceId(i);
+        let action = match what {
+            Chaos::Weight(w) => Action::Track {
+                router: r,
+                instance,
+                tracker: 1,
+                effect: keepup_vrrp::TrackEffect::Weight(w),
+            },
+            Chaos::Fault(f) => Action::Track {
+                router: r,
+                instance,
+                tracker: 2,
+                effect: keepup_vrrp::TrackEffect::Fault(f),
+            },
+            Chaos::Link(up) => Action::Link {
+                router: r,
+                interface: keepup_vrrp::IfIndex(1),
+                up,
+            },
+        };
+        sim.at(ms(at.max(p.routers[k].1)), action);
+    }
+    // The end of chaos: every tracker healthy, every link up, no loss.
+    let end = ms(CHAOS_END_MS);
+    sim.at(end, Action::SetLan(lan, LanParams::default()));
+    for &r in &rs {
+        sim.at(end, Action::link_up(r));
+        for i in 0..2 {
+            let instance = InstanceId(i);
+            for (tracker, effect) in [
+                (1, keepup_vrrp::TrackEffect::Weight(0)),
+                (2, keepup_vrrp::TrackEffect::Fault(false)),
+            ] {
+                sim.at(
+                    end,
+                    Action::Track {
+                        router: r,
+                        instance,
+                        tracker,
+                        effect,
+                    },
+                );
+            }
+        }
+    }
+    (sim, rs)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Ledger: KA-18 — routers with two instances (in a sync group or not) go
+    /// through random tracker weights, tracker faults, link flaps and loss; once
+    /// every tracker is healthy, every link up and the LAN clean, each VRID
+    /// converges on one MASTER with the highest priority (BKP-11), a sync group's
+    /// two VRIDs on the same router, and nothing moves afterwards.
+    #[test]
+    fn trackers_links_and_sync_groups_settle(p in group_plan()) {
+        let (mut sim, rs) = build_groups(&p);
+        // v2 and v3 run at 1 s here: 10 down intervals are under 40 s.
+        let settle = ms(CHAOS_END_MS + 40_000);
+        sim.run_until(settle);
+        let top = p.routers.iter().map(|r| r.0).max();
+        let mut owners = Vec::new();
+        for vrid in [51, 52] {
+            let m = sim.masters(vrid);
+            prop_assert_eq!(m.len(), 1, "VRID {} masters {:?}\n{}", vrid, m, sim.transcript());
+            let k = rs.iter().position(|r| *r == m[0]).expect("known");
+            prop_assert_eq!(Some(p.routers[k].0), top, "\n{}", sim.transcript());
+            owners.push(m[0]);
+        }
+        if p.grouped {
+            prop_assert_eq!(owners[0], owners[1], "sync group split\n{}", sim.transcript());
+        }
+        let quiet_from = sim.now();
+        sim.run_until(quiet_from + dur(80.0));
+        let moved = sim.transitions_since(quiet_from);
+        prop_assert!(moved.is_empty(), "transitions with no input: {:?}\n{}", moved, sim.transcript());
+    }
+}
