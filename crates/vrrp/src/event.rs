@@ -110,6 +110,13 @@ pub enum Event {
     PreemptDelayed { instance: InstanceId, millis: u64 },
     /// A sync group moved its members together.
     SyncGroup { group: usize, to: State },
+    /// The instance became Master `count` times within `window_ms` (TMR-09): adverts
+    /// are late or lost, often because the Master's queue delays them.
+    Flapping {
+        instance: InstanceId,
+        count: u32,
+        window_ms: u64,
+    },
 }
 
 impl fmt::Display for Event {
@@ -158,6 +165,12 @@ impl fmt::Display for Event {
                 write!(f, "preemption delayed for {} ms (preempt_delay)", millis)
             }
             Event::SyncGroup { to, .. } => write!(f, "Syncing instances to {to} state"),
+            Event::Flapping {
+                count, window_ms, ..
+            } => write!(
+                f,
+                "flapping: became MASTER {count} times in {window_ms} ms; adverts are late or lost (check the link and the load on the master)"
+            ),
         }
     }
 }

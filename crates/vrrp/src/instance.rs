@@ -7,7 +7,7 @@ use crate::time::Instant;
 use crate::{Reason, State, TrackEffect};
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
 use keepup_wire::{ah, ipv4};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -94,7 +94,14 @@ pub(crate) struct Instance {
     pub equal_peers: BTreeSet<IpAddr>,
     /// The interval last logged as adopted (RX-13: log once per change).
     pub logged_interval: Option<u16>,
+    /// When it last became Master, newest last (TMR-09 flap detection).
+    pub master_entries: VecDeque<Instant>,
 }
+
+/// Becoming Master this many times within `FLAP_WINDOW_ADVERTS` down intervals is
+/// flapping (TMR-09).
+pub(crate) const FLAP_COUNT: usize = 3;
+pub(crate) const FLAP_WINDOW_ADVERTS: u32 = 10;
 
 impl Instance {
     pub fn new(cfg: InstanceConfig, group: Option<usize>) -> Instance {
@@ -124,6 +131,7 @@ impl Instance {
             rate_other: HashMap::new(),
             equal_peers: BTreeSet::new(),
             logged_interval: None,
+            master_entries: VecDeque::new(),
         }
     }
 
@@ -313,6 +321,28 @@ impl Instance {
             out.push((dst, ttl, packet));
         }
         Some(out)
+    }
+
+    /// Record a Master entry; `Some((count, window))` when that makes it flapping.
+    pub fn note_master_entry(&mut self, now: Instant) -> Option<(u32, Duration)> {
+        let window = self.down_interval() * FLAP_WINDOW_ADVERTS;
+        self.master_entries.push_back(now);
+        while self
+            .master_entries
+            .front()
+            .is_some_and(|&t| now.saturating_since(t) > window)
+        {
+            self.master_entries.pop_front();
+        }
+        if self.master_entries.len() > FLAP_COUNT {
+            self.master_entries.pop_front();
+        }
+        (self.master_entries.len() >= FLAP_COUNT).then(|| {
+            (
+                u32::try_from(self.master_entries.len()).unwrap_or(u32::MAX),
+                window,
+            )
+        })
     }
 
     /// Map a discard to its counter.

@@ -441,7 +441,21 @@ impl Router {
         let advert_int = inst.cfg.advert_int;
         let prio = inst.effective_priority();
         inst.arm(Timer::Adver, now + advert_int);
+        let flapping = inst.note_master_entry(now);
         self.push_transition(i, from, State::Master, reason);
+        if let Some((count, window)) = flapping {
+            let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+            self.note(
+                now,
+                i,
+                "flapping",
+                Event::Flapping {
+                    instance: InstanceId(i),
+                    count,
+                    window_ms,
+                },
+            );
+        }
         self.outputs.push_back(Output::Vips {
             instance: InstanceId(i),
             install: true,

@@ -110,6 +110,7 @@ fn master_steps_down_for_higher_priority_or_equal_priority_from_a_larger_address
 
 /// Ledger: MST-10
 /// Ledger: KA-07
+/// Ledger: R9-03
 /// RFC 9568 §6.4.3: on a lower priority (or equal from a smaller address) "Discard
 /// the ADVERTISEMENT" and "Send an ADVERTISEMENT immediately to assert the Active
 /// state". `lower_prio_no_advert` (and strict mode) keep RFC 3768's silence.
@@ -243,8 +244,11 @@ fn preempt_delay_holds_preemption_for_the_delay() {
 
 /// Ledger: RX-07
 /// Ledger: OWN-03
+/// Ledger: KA-09
 /// Erratum 8298 to RFC 9568 §7.1: the owner keeps processing adverts and logs that a
-/// second owner may exist. Two owners resolve by address.
+/// second owner may exist. Two owners resolve by address. (keepalived also lowers its
+/// own priority to 254 on an equal 255 advert; keepup does not, so the pair resolves
+/// by the RFC rule alone and the conflict stays visible in the log.)
 #[test]
 fn owner_processes_a_second_owner_and_the_larger_address_wins() {
     let mut c = v2(255);
@@ -509,4 +513,75 @@ fn equal_priority_peer_is_logged_once() {
         .filter(|e| matches!(e, Event::EqualPriority { .. }))
         .count();
     assert_eq!(n, 1);
+}
+
+/// Ledger: TMR-09
+/// RFC 9568 §2.5: late adverts make Backups flap; keepup logs it (rate-limited) when
+/// an instance becomes Master 3 times within 10 down intervals.
+#[test]
+fn repeated_takeovers_are_reported_as_flapping() {
+    let mut h = H::started(v2(100));
+    // A Master whose adverts arrive just too late: each one makes us step down, then
+    // its silence makes us take over again.
+    for k in 0..4 {
+        h.run_until(t(4.0 + 4.0 * f64::from(k)));
+        h.rx(&Peer::of(&v2(200), 200));
+    }
+    h.run_until(t(25.0));
+    let flaps: Vec<Event> = h
+        .events_since(0)
+        .into_iter()
+        .filter(|e| matches!(e, Event::Flapping { .. }))
+        .collect();
+    assert_eq!(flaps.len(), 1, "{flaps:?}");
+    assert!(flaps[0].to_string().contains("became MASTER 3 times"));
+    // Opposite: a steady Master heard in time never flaps.
+    let mut h = H::started(v2(100));
+    for s in 1..25 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v2(200), 200));
+    }
+    assert!(!h
+        .events_since(0)
+        .iter()
+        .any(|e| matches!(e, Event::Flapping { .. })));
+}
+
+/// Ledger: KA-23
+/// Ledger: PKT-06
+/// A v2 instance may have no VIP; v3 needs at least one (RFC 9568 §5.2.5 with erratum
+/// 8299), and families never mix.
+#[test]
+fn vip_count_and_family_rules() {
+    let mut c = v2(100);
+    c.vips.clear();
+    assert!(keepup_vrrp::Router::new(vec![c.clone()], vec![]).is_ok());
+    c.version = keepup_wire::vrrp::Version::V3;
+    assert!(keepup_vrrp::Router::new(vec![c], vec![]).is_err());
+    let mut c = v3(100);
+    c.vips.push(IpAddr::V6(VIP6));
+    assert!(keepup_vrrp::Router::new(vec![c], vec![]).is_err());
+}
+
+/// Ledger: KA-25
+/// Strict mode (`vrrp_strict`) in the engine: one announcement per VIP, no answer to a
+/// lower priority, no extra advert before stepping down.
+#[test]
+fn strict_mode_bundle_in_the_engine() {
+    let mut c = v2(100);
+    c.strict = true;
+    c.higher_prio_send_advert = true;
+    let mut h = master(c);
+    let announces = h
+        .log
+        .iter()
+        .filter(|(_, o)| matches!(o, Output::Announce { .. }))
+        .count();
+    assert_eq!(announces, 1);
+    let mark = h.mark();
+    h.rx(&Peer::of(&v2(50), 50));
+    assert_eq!(h.adverts_since(mark), 0);
+    h.rx(&Peer::of(&v2(150), 150));
+    assert_eq!(h.adverts_since(mark), 0);
+    assert_eq!(h.state(), State::Backup);
 }

@@ -73,6 +73,7 @@ fn non_owner_startup_arms_the_full_down_timer_and_sends_nothing() {
 }
 
 /// Ledger: TMR-07
+/// Ledger: R9-04
 /// RFC 9568 §6.4.2: "Set Active_Adver_Interval to Max Advertise Interval contained in
 /// the ADVERTISEMENT", "Recompute the Skew_Time", "Recompute the Active_Down_Interval",
 /// "Reset the Active_Down_Timer to Active_Down_Interval". A prio-150 Backup configured

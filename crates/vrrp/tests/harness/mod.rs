@@ -124,6 +124,22 @@ impl Peer {
         self.wrap(msg)
     }
 
+    /// The advert with `f` applied to its message, then the checksum recomputed
+    /// (`fix = false` keeps the checksum as it was).
+    pub fn mangled(&self, fix: bool, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let ip = IpPair {
+            src: self.src,
+            dst: self.dst,
+        };
+        let mut msg = self.repr.to_bytes(ip, self.form).unwrap();
+        f(&mut msg);
+        if fix {
+            let mut p = vrrp::Packet::new_unchecked(&mut msg[..]);
+            p.fill_checksum(ip, self.form).unwrap();
+        }
+        self.wrap(msg)
+    }
+
     /// Wrap an already built (possibly broken) VRRP message.
     pub fn wrap(&self, msg: Vec<u8>) -> Vec<u8> {
         match (self.src, self.dst) {
