@@ -955,3 +955,52 @@ fn tracking_never_reaches_255() {
     assert!(!after.is_empty());
     assert!(after.iter().all(|&p| p == 254), "{after:?}");
 }
+
+/// Ledger: TMR-09 — at 10 cs, adverts that now and then arrive 500 ms late
+/// (a queue on the path, toggled every half second from 5 s to 11 s) leave gaps
+/// longer than the 360.9375 ms down interval: the Backup becomes MASTER once per
+/// toggle and steps down again at the next advert, and the engine reports the
+/// flapping in a log line.
+#[test]
+fn late_adverts_at_10cs_are_reported_as_flapping() {
+    let mut sim = Sim::new(9);
+    sim.show_events(true);
+    let lan = sim.lan();
+    let _r1 = sim.router(lan, v3(51, 200).advert_int_ms(100));
+    let r2 = sim.router(lan, v3(51, 100).advert_int_ms(100));
+    for k in 0..6 {
+        for (at, delay) in [(5.0 + k as f64, 0.5), (5.5 + k as f64, 0.0)] {
+            let params = keepup_testkit::LinkParams {
+                delay: dur(delay),
+                loss: 0.0,
+            };
+            sim.at(
+                secs(at),
+                Action::SetLink {
+                    router: r2,
+                    interface: IfIndex(1),
+                    params,
+                },
+            );
+        }
+    }
+    sim.run_until(secs(15.0));
+    let takeovers: Vec<Instant> = sim
+        .transitions()
+        .iter()
+        .filter(|x| x.router == r2 && x.to == State::Master)
+        .map(|x| x.at)
+        .collect();
+    assert_eq!(takeovers.len(), 6, "{}", sim.transcript());
+    let flaps = sim
+        .events()
+        .iter()
+        .filter(|e| e.router == r2 && matches!(e.event, Event::Flapping { .. }))
+        .count();
+    assert!(
+        flaps >= 1,
+        "no flapping line after {} takeovers",
+        takeovers.len()
+    );
+    insta::assert_snapshot!(sim.transcript());
+}
