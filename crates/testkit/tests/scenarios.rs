@@ -795,7 +795,6 @@ fn stale_resignation_triggers_no_takeover() {
 /// continues above it. Here the restarted 200 router preempts at 133.21875 s and
 /// the 100 stand-in must step down on its first advert.
 #[test]
-#[ignore = "engine bug (ENGINE-BUGS.md #1): a restarted AH Master's adverts are refused as replays until its new sequence number passes the old one: two MASTERs for ~100 s here"]
 fn ah_master_restart_reconverges() {
     let mut sim = Sim::new(1);
     sim.show_events(true);
