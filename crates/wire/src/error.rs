@@ -37,6 +37,11 @@ pub enum Error {
     /// AH ICV does not verify.
     #[error("AH authentication failed")]
     AhAuth,
+    /// An ARP or neighbour-advertisement frame that is not the kind this crate reads
+    /// (wrong EtherType, hardware or protocol type, ICMPv6 type, option layout), or
+    /// whose ICMPv6 checksum does not verify.
+    #[error("malformed frame: {0}")]
+    Frame(&'static str),
     /// A `Repr` that cannot be emitted (e.g. v3 with no address, mixed families,
     /// more than 255 addresses, interval out of range, buffer too small).
     #[error("cannot emit: {0}")]
