@@ -1,7 +1,23 @@
-//! IPsec AH (RFC 2402 layout) as keepalived uses it for VRRPv2 `auth_type AH`:
-//! HMAC-MD5-96 over the whole IPv4 packet with the mutable IP fields (TOS, flags and
-//! fragment offset, TTL, header checksum) and the ICV zeroed; SPI = the sender's IPv4
-//! address; a sequence number that increases per advert.
+//! IPsec AH (RFC 2402 layout) as keepalived uses it for VRRPv2 `auth_type AH`.
+//!
+//! What keepalived 2.2.7 does, checked against its captured packets (see
+//! `tests/fixtures.rs`: `emit_advert` reproduces them octet for octet, and
+//! `tests/fixtures/interop.sh`: a keepalived BACKUP accepts ours):
+//!
+//! - IPv4 protocol 51; the AH header is 24 octets: next header 112, Payload Len 4
+//!   ((24 / 4) − 2), reserved 0, SPI = the sender's IPv4 address (its octets in
+//!   order), a sequence number, a 12-octet ICV. The VRRP Auth Type octet is 2 and
+//!   its 8-octet trailer is zeros.
+//! - Sequence numbers start at 1 with the first advert keepalived sends and go up
+//!   by one per advert (the priority-0 advert at shutdown included). A receiver
+//!   takes only a number above the last it saw (state: the caller's).
+//! - ICV = HMAC-MD5 cut to 96 bits, over the IPv4 header, the AH header and the
+//!   VRRP message, with the ICV zeroed and, in a copy of the IPv4 header, the TOS,
+//!   the flags/fragment offset and the header checksum zeroed. The TTL is zeroed
+//!   only for unicast (`unicast_peer`); with multicast the TTL (255) is covered.
+//!   Here "unicast" is read from the packet: a destination outside 224.0.0.0/4.
+//! - The HMAC key is `auth_pass` zero-padded to 8 octets. HMAC pads a short key with
+//!   zeros to the MD5 block anyway, so the password as given keys the same HMAC.
 //!
 //! ```text
 //! +---------------+---------------+-------------------------------+

@@ -113,7 +113,7 @@ pub struct Repr {
     pub dst: Ipv4Addr,
     pub protocol: u8,
     pub ttl: u8,
-    /// Identification (keepalived increments it per packet).
+    /// Identification (keepalived: 1 for its first advert, then +1 per advert).
     pub ident: u16,
     /// TOS octet; keepalived sends 0xc0 (precedence internetwork control).
     pub tos: u8,
@@ -121,7 +121,8 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// Write a 20-octet header with its checksum (DF clear, no options).
+    /// Write a 20-octet header with its checksum (DF clear, no options), as
+    /// keepalived 2.2.7 builds it (captured: TOS 0xc0, flags/fragment 0).
     /// Refuses a buffer under 20 octets and a total length over 65535.
     pub fn emit(&self, buf: &mut [u8]) -> Result<(), Error> {
         let total = u16::try_from(HEADER_LEN + self.payload_len)

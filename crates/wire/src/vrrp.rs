@@ -782,8 +782,8 @@ mod tests {
         assert!(r.to_bytes(p4, f).is_err(), "v3 with authentication");
     }
 
-    /// Ledger: PKT-05 — RFC 9568 §5.2.6: "(rsvd): This field MUST be set to zero
-    /// on transmission and ignored on reception."
+    /// Ledger: PKT-05 — RFC 5798 / RFC 9568 §5.2.6 (rsvd): "This field MUST be set
+    /// to zero on transmission and ignored on reception."
     #[test]
     fn reserved_nibble_is_ignored_and_written_zero() {
         let r = v3_repr();
@@ -799,8 +799,10 @@ mod tests {
         assert_eq!(back, r);
     }
 
-    /// Ledger: RX-08, RX-09 — RFC 9568 §7.1 (erratum 8298 text): a v3 advert with
-    /// Count IPvX Addr 0, or Max Adver Int 0, is discarded.
+    /// Ledger: RX-08
+    /// Ledger: RX-09
+    /// RFC 9568 §7.1 with errata 8299 and 8301: a v3 advert with Count IPvX Addr 0,
+    /// or with Max Adver Int 0, is discarded.
     #[test]
     fn v3_count_zero_and_interval_zero_are_refused() {
         let mut bytes = [0x31, 51, 100, 0, 0, 100, 0, 0];
@@ -832,8 +834,8 @@ mod tests {
         }
     }
 
-    /// Ledger: PKT-04 — RFC 3768 §5.3.10: the Authentication Data "is ignored on
-    /// reception" when no authentication is used; a non-zero trailer parses.
+    /// Ledger: PKT-04 — RFC 3768 §5.3.10, Authentication Data: "It SHOULD be set to
+    /// zero on transmission and ignored on reception." A non-zero trailer parses.
     #[test]
     fn v2_non_zero_trailer_with_auth_none_parses() {
         let mut r = v3_repr();

@@ -261,7 +261,10 @@ fn v2_none_construct() {
     );
 }
 
-/// Ledger: RX-05 — a keepalived v2 capture verifies; RX-04 — no trailing octets.
+/// Ledger: RX-05 — a keepalived v2 capture verifies.
+/// Ledger: PKT-02 — the priority octet passes through unchanged, 0 included: the
+/// captured resignation advert keepalived sends when it stops (the range rules
+/// are the engine's).
 #[test]
 fn v2_none_parse() {
     let (msg, pair) = vrrp_v4(V2_NONE);
@@ -308,9 +311,9 @@ fn v2_three_vips() {
     );
 }
 
-/// Ledger: PKT-04 — RFC 3768 §5.3.10: the Authentication Data field "is
-/// ignored on reception" (no authentication): keepalived's capture with its trailer
-/// changed (and the checksum, which covers it, recomputed) still parses.
+/// Ledger: PKT-04 — RFC 3768 §5.3.10, Authentication Data: "It SHOULD be set to
+/// zero on transmission and ignored on reception." keepalived's capture with its
+/// trailer changed (and the checksum, which covers it, recomputed) still parses.
 #[test]
 fn v2_non_zero_trailer_parses_with_auth_none() {
     let (mut msg, pair) = vrrp_v4(V2_NONE);
@@ -537,8 +540,8 @@ fn v3_v4_rfc9568_form_vector() {
     assert_ne!(keepup_wire::checksum::checksum(&ka), 0);
 }
 
-/// Ledger: PKT-10, KA-06 — unicast: the pseudo-header carries the unicast
-/// destination (10.1.0.2), as keepalived 2.2.7 computes it.
+/// Ledger: PKT-10 — unicast: the pseudo-header carries the unicast destination
+/// (10.1.0.2), as keepalived 2.2.7 computes it (KA-06).
 #[test]
 fn v3_unicast_four_ways() {
     let packet = ip(V3_UNICAST);
@@ -556,8 +559,8 @@ fn v3_unicast_four_ways() {
     assert_eq!(parse(&msg, mcast_pair()).unwrap_err(), Error::Checksum);
 }
 
-/// Ledger: PKT-05 — RFC 9568 §5.2.6: "This field MUST be set to zero on
-/// transmission and ignored on reception." keepalived's advert with rsvd = 0xF
+/// Ledger: PKT-05 — RFC 5798 / RFC 9568 §5.2.6 (rsvd): "This field MUST be set to
+/// zero on transmission and ignored on reception." keepalived's advert with rsvd = 0xF
 /// (checksum recomputed) parses to the same Repr.
 #[test]
 fn v3_reserved_nibble_ignored() {
@@ -574,9 +577,11 @@ fn v3_reserved_nibble_ignored() {
     );
 }
 
-/// Ledger: RX-08 — RFC 9568 §7.1 (erratum 8299): a v3 advert with "Count IPvX
-/// Addr" 0 is discarded. Ledger: RX-09 — erratum 8301: Max Adver Int 0 is
-/// discarded. Both built from keepalived's advert, checksum recomputed.
+/// Ledger: RX-08
+/// Ledger: RX-09
+/// RFC 9568 §7.1 with errata 8299 (Count IPvX Addr 0) and 8301 (Max Adver Int 0):
+/// such v3 adverts are discarded. Both built from keepalived's advert, checksum
+/// recomputed.
 #[test]
 fn v3_count_zero_and_interval_zero_refused() {
     let (msg, pair) = vrrp_v4(V3_V4);
@@ -695,8 +700,8 @@ fn every_truncation_of_every_fixture_is_refused() {
     }
 }
 
-/// Ledger: RX-04, KA-11 — trailing octets after keepalived's message are counted,
-/// not refused, and the checksum still covers exactly the announced message.
+/// Ledger: RX-04 — trailing octets after keepalived's message are counted, not
+/// refused (KA-11), and the checksum still covers exactly the announced message.
 #[test]
 fn trailing_octets_are_counted() {
     for (mut msg, pair) in all_vrrp() {

@@ -207,8 +207,15 @@ proptest! {
         poke_everything(packet.get(20..).unwrap_or(&[]));
     }
 
-    /// Ledger: PKT-03, PKT-06, PKT-07, PKT-08, PKT-09, PKT-10, AUTH-01, AUTH-04 —
-    /// every valid Repr emits and parses back to itself, in every checksum form.
+    /// Ledger: PKT-03
+    /// Ledger: PKT-06
+    /// Ledger: PKT-07
+    /// Ledger: PKT-08
+    /// Ledger: PKT-09
+    /// Ledger: PKT-10
+    /// Ledger: AUTH-01
+    /// Ledger: AUTH-04
+    /// Every valid Repr emits and parses back to itself, in every checksum form.
     #[test]
     fn valid_reprs_round_trip((repr, pair) in valid_advert(), form in any_form()) {
         let bytes = repr.to_bytes(pair, form).unwrap();
