@@ -6,7 +6,8 @@ use keepup_vrrp::{
     IfIndex, InitialState, Input, InstanceConfig, InstanceId, Router, RxData, RxPacket, State,
     TrackEffect,
 };
-use keepup_wire::vrrp::Version;
+use keepup_wire::ipv4;
+use keepup_wire::vrrp::{self, AuthType, ChecksumForm, IpPair, Version};
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -36,7 +37,38 @@ fuzz_target!(|data: &[u8]| {
         let n = usize::from(*len).min(tail.len());
         let (chunk, next) = tail.split_at(n);
         rest = next;
-        match op % 6 {
+        match op % 8 {
+            // A well-formed advert whose fields come from the input, so the fuzzer
+            // reaches the state machine and not only the checks in front of it.
+            6 | 7 => {
+                let b = |k: usize| chunk.get(k).copied().unwrap_or(0);
+                let v3 = op % 2 == 1;
+                let repr = vrrp::Repr {
+                    version: if v3 { Version::V3 } else { Version::V2 },
+                    vrid: 51 + (b(0) % 2),
+                    priority: b(1),
+                    interval: if v3 { u16::from(b(2)).max(1) } else { 1 + u16::from(b(2) % 2) },
+                    auth_type: AuthType::None,
+                    auth_data: [0; 8],
+                    addresses: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100 + (b(3) % 2)))],
+                };
+                let src = Ipv4Addr::new(10, 0, 0, b(4));
+                let dst = vrrp::MCAST_V4;
+                let ip = IpPair { src: IpAddr::V4(src), dst: IpAddr::V4(dst) };
+                if let Ok(msg) = repr.to_bytes(ip, ChecksumForm::PseudoHeader) {
+                    let header = ipv4::Repr {
+                        src,
+                        dst,
+                        protocol: vrrp::PROTOCOL,
+                        ttl: if b(5) == 0 { 1 } else { 255 },
+                        ident: 0,
+                        tos: 0,
+                        payload_len: msg.len(),
+                    };
+                    let pkt = ipv4::emit_advert(header, None, &msg);
+                    r.handle(now, Input::Packet(RxPacket { interface: IfIndex(1), data: RxData::V4(&pkt) }));
+                }
+            }
             0 => r.handle(now, Input::Packet(RxPacket { interface: IfIndex(1), data: RxData::V4(chunk) })),
             1 => r.handle(
                 now,

@@ -139,6 +139,8 @@ fn trailing_octets_are_accepted_and_counted() {
 }
 
 /// Ledger: RX-05
+/// Ledger: KA-06
+/// Ledger: R9-02
 /// RFC 3768 §7.1: "MUST verify the VRRP checksum." For v3 over IPv4 both forms are
 /// accepted (PKT-09, PKT-10).
 #[test]
@@ -172,6 +174,7 @@ fn unknown_vrid_is_dropped() {
 }
 
 /// Ledger: RX-08
+/// Ledger: R9-05
 /// RFC 9568 §7.1 with erratum 8299: an advert whose address count is 0 is discarded.
 #[test]
 fn v3_with_no_address_is_dropped() {
@@ -512,4 +515,36 @@ fn adverts_before_startup_do_nothing() {
     assert_eq!(h.state(), State::Initialize);
     assert_eq!(h.counters().rcvd_advertisements, 0);
     let _ = Version::V2;
+}
+
+/// Ledger: PKT-10
+/// Ledger: PKT-09
+/// keepup sends the v3/IPv4 checksum with the pseudo-header by default (as keepalived
+/// 2.2.7 and FRR do); `v3_checksum_as_v2` selects RFC 9568's message-only form.
+#[test]
+fn v3_ipv4_checksum_form_sent_follows_the_switch() {
+    for (form, want) in [
+        (ChecksumForm::PseudoHeader, ChecksumForm::PseudoHeader),
+        (ChecksumForm::MessageOnly, ChecksumForm::MessageOnly),
+    ] {
+        let mut c = v3(255);
+        c.state = InitialState::Master;
+        c.checksum_form = form;
+        let h = H::started(c);
+        let a = h
+            .log
+            .iter()
+            .find_map(|(_, o)| match o {
+                keepup_vrrp::Output::Advert(a) => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let p = keepup_wire::ipv4::parse_advert(&a.packet).unwrap();
+        let pkt = Packet::new_checked(p.vrrp, false).unwrap();
+        let ip = keepup_wire::vrrp::IpPair {
+            src: IpAddr::V4(p.src),
+            dst: IpAddr::V4(p.dst),
+        };
+        assert_eq!(pkt.verify_checksum(ip), Some(want));
+    }
 }
