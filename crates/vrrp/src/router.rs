@@ -667,11 +667,17 @@ impl Router {
     }
 
     fn fire(&mut self, i: usize, t: Timer, at: Instant, now: Instant) {
+        // Each timer belongs to one state; leaving it cancels the timer, and this
+        // guard keeps a stale one from acting.
+        let owner = match t {
+            Timer::MasterDown => State::Backup,
+            _ => State::Master,
+        };
+        if self.instances[i].state != owner {
+            return;
+        }
         match t {
             Timer::Adver => {
-                if self.instances[i].state != State::Master {
-                    return;
-                }
                 let inst = &mut self.instances[i];
                 // MST-07: re-arm from the deadline so a late wake-up does not drift.
                 let next = at + inst.cfg.advert_int;
@@ -685,16 +691,10 @@ impl Router {
                 self.send_advert(i, prio);
             }
             Timer::MasterDown => {
-                if self.instances[i].state != State::Backup {
-                    return;
-                }
                 let reason = self.instances[i].down_reason;
                 self.want_master(i, now, reason);
             }
             Timer::GarpRound => {
-                if self.instances[i].state != State::Master {
-                    return;
-                }
                 self.announce(i);
                 let inst = &mut self.instances[i];
                 inst.garp_rounds_left = inst.garp_rounds_left.saturating_sub(1);
@@ -704,16 +704,10 @@ impl Router {
                 }
             }
             Timer::GarpDelay => {
-                if self.instances[i].state != State::Master {
-                    return;
-                }
                 let repeat = self.instances[i].garp_delayed_repeat;
                 self.start_burst(i, now, repeat);
             }
             Timer::GarpRefresh => {
-                if self.instances[i].state != State::Master {
-                    return;
-                }
                 let inst = &mut self.instances[i];
                 let garp = inst.cfg.garp;
                 inst.arm(Timer::GarpRefresh, now + garp.master_refresh);

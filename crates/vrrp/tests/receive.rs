@@ -531,14 +531,7 @@ fn v3_ipv4_checksum_form_sent_follows_the_switch() {
         c.state = InitialState::Master;
         c.checksum_form = form;
         let h = H::started(c);
-        let a = h
-            .log
-            .iter()
-            .find_map(|(_, o)| match o {
-                keepup_vrrp::Output::Advert(a) => Some(a.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let a = h.first_advert();
         let p = keepup_wire::ipv4::parse_advert(&a.packet).unwrap();
         let pkt = Packet::new_checked(p.vrrp, false).unwrap();
         let ip = keepup_wire::vrrp::IpPair {

@@ -136,14 +136,7 @@ fn adverts_carry_the_interval_in_the_versions_unit() {
     c.state = InitialState::Master;
     c.advert_int = Duration::from_millis(250);
     let h = H::started(c.clone());
-    let a = h
-        .log
-        .iter()
-        .find_map(|(_, o)| match o {
-            Output::Advert(a) => Some(a.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let a = h.first_advert();
     let r = parse_sent(&a, c.source.unwrap());
     assert_eq!(r.interval, 25);
     assert_eq!(r.priority, 255);
@@ -151,14 +144,7 @@ fn adverts_carry_the_interval_in_the_versions_unit() {
     c.state = InitialState::Master;
     c.advert_int = Duration::from_secs(3);
     let h = H::started(c.clone());
-    let a = h
-        .log
-        .iter()
-        .find_map(|(_, o)| match o {
-            Output::Advert(a) => Some(a.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let a = h.first_advert();
     assert_eq!(parse_sent(&a, c.source.unwrap()).interval, 3);
 }
 

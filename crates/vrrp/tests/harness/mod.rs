@@ -294,6 +294,17 @@ impl H {
             .collect()
     }
 
+    /// The first advert sent (panics if none was).
+    pub fn first_advert(&self) -> keepup_vrrp::TxAdvert {
+        self.log
+            .iter()
+            .find_map(|(_, o)| match o {
+                Output::Advert(a) => Some(a.clone()),
+                _ => None,
+            })
+            .expect("an advert was sent")
+    }
+
     pub fn adverts_since(&self, from: usize) -> usize {
         self.since(from)
             .iter()
