@@ -117,7 +117,11 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkEvent {
     /// Operational state (carrier and admin up) of an interface.
-    Link { ifindex: u32, name: String, up: bool },
+    Link {
+        ifindex: u32,
+        name: String,
+        up: bool,
+    },
     AddressAdded(Address),
     AddressRemoved(Address),
 }

@@ -42,6 +42,9 @@ pub struct Counters {
     pub own_adverts: u64,
     /// keepup: adverts sent
     pub sent_advertisements: u64,
+    /// keepup: times another router kept claiming the VRID while we were Master and
+    /// answering it (it does not hear us: split brain)
+    pub split_brain: u64,
     /// keepup: adverts that could not be sent (no source address yet, TX-05)
     pub send_skipped: u64,
     /// vrrpv3StatisticsNewMasterReason (of the latest time it became Master)

@@ -113,6 +113,13 @@ pub enum Event {
     PreemptDelayed { instance: InstanceId, millis: u64 },
     /// A sync group moved its members together.
     SyncGroup { group: usize, to: State },
+    /// Split brain: `peer` keeps advertising the VRID as Master at a lower priority
+    /// although we answer it, so it does not hear us.
+    SplitBrain {
+        instance: InstanceId,
+        peer: IpAddr,
+        vrid: u8,
+    },
     /// The instance became Master `count` times within `window_ms` (TMR-09): adverts
     /// are late or lost, often because the Master's queue delays them.
     Flapping {
@@ -171,6 +178,10 @@ impl fmt::Display for Event {
                 write!(f, "preemption delayed for {} ms (preempt_delay)", millis)
             }
             Event::SyncGroup { to, .. } => write!(f, "Syncing instances to {to} state"),
+            Event::SplitBrain { peer, vrid, .. } => write!(
+                f,
+                "split brain: {peer} also claims VRID {vrid} and does not hear us; check that IP protocol 112 (vrrp) is accepted on {peer}"
+            ),
             Event::Flapping {
                 count, window_ms, ..
             } => write!(

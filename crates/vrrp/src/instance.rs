@@ -96,6 +96,18 @@ pub(crate) struct Instance {
     pub logged_interval: Option<u16>,
     /// When it last became Master, newest last (TMR-09 flap detection).
     pub master_entries: VecDeque<Instant>,
+    /// A lower-priority router that keeps advertising while we are Master.
+    pub rival: Option<Rival>,
+}
+
+/// A router that still claims the VRID although we answer its adverts: it does not
+/// hear us (split brain).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rival {
+    pub addr: IpAddr,
+    pub since: Instant,
+    pub last: Instant,
+    pub reported: bool,
 }
 
 /// Becoming Master this many times within `FLAP_WINDOW_ADVERTS` down intervals is
@@ -132,6 +144,7 @@ impl Instance {
             equal_peers: BTreeSet::new(),
             logged_interval: None,
             master_entries: VecDeque::new(),
+            rival: None,
         }
     }
 
@@ -185,6 +198,7 @@ impl Instance {
     pub fn cancel_all(&mut self) {
         self.timers = [None; 5];
         self.garp_rounds_left = 0;
+        self.rival = None;
     }
 
     pub fn deadline(&self) -> Option<Instant> {

@@ -1150,6 +1150,44 @@ impl Router {
         }
     }
 
+    /// A router that hears our adverts steps down at the first one (MST-09). One that
+    /// keeps claiming the VRID for three of the longer advert interval does not hear
+    /// us: say so once, with what to check, and count it.
+    fn watch_rival(&mut self, i: usize, now: Instant, repr: &vrrp::Repr, src: IpAddr) {
+        let inst = &mut self.instances[i];
+        let theirs = match repr.version {
+            Version::V2 => Duration::from_secs(u64::from(repr.interval)),
+            Version::V3 => Duration::from_millis(u64::from(repr.interval) * 10),
+        };
+        let window = inst.cfg.advert_int.max(theirs) * 3;
+        let rival = match inst.rival {
+            Some(mut r) if r.addr == src && now.saturating_since(r.last) <= window => {
+                r.last = now;
+                r
+            }
+            _ => crate::instance::Rival {
+                addr: src,
+                since: now,
+                last: now,
+                reported: false,
+            },
+        };
+        let report = !rival.reported && now.saturating_since(rival.since) >= window;
+        inst.rival = Some(crate::instance::Rival {
+            reported: rival.reported || report,
+            ..rival
+        });
+        if report {
+            inst.counters.split_brain += 1;
+            let vrid = inst.cfg.vrid;
+            self.outputs.push_back(Output::Event(Event::SplitBrain {
+                instance: InstanceId(i),
+                peer: src,
+                vrid,
+            }));
+        }
+    }
+
     fn master_rx(&mut self, i: usize, now: Instant, repr: &vrrp::Repr, src: IpAddr) {
         let strict = self.strict(i);
         let inst = &mut self.instances[i];
@@ -1175,6 +1213,7 @@ impl Router {
             self.step_down(i, now);
             return;
         }
+        self.watch_rival(i, now, repr, src);
         // MST-10: a lower priority (or equal from a smaller address). RFC 9568 and
         // keepalived answer at once; `lower_prio_no_advert` (forced by strict mode)
         // keeps the RFC 3768/5798 silence.

@@ -585,3 +585,40 @@ fn strict_mode_bundle_in_the_engine() {
     assert_eq!(h.adverts_since(mark), 0);
     assert_eq!(h.state(), State::Backup);
 }
+
+/// Split brain (issue 4): a lower-priority Master that keeps advertising although we
+/// answer each advert does not hear us (a firewall drops protocol 112 on its side).
+/// It is said once, with what to check, and counted; a peer that steps down is not.
+#[test]
+fn a_rival_that_does_not_hear_us_is_reported_once() {
+    let mut h = master(v2(200));
+    for k in 0..10 {
+        h.run_until(t(2.0 + f64::from(k)));
+        h.rx(&Peer::of(&v2(100), 100));
+    }
+    let said: Vec<String> = h
+        .events_since(0)
+        .iter()
+        .filter(|e| matches!(e, Event::SplitBrain { .. }))
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!(
+        said[0],
+        "split brain: 10.0.0.3 also claims VRID 51 and does not hear us; check that IP protocol 112 (vrrp) is accepted on 10.0.0.3"
+    );
+    assert_eq!(h.counters().split_brain, 1);
+    // It was said 3 intervals after the first of its adverts.
+    let at = h
+        .log
+        .iter()
+        .find(|(_, o)| matches!(o, Output::Event(Event::SplitBrain { .. })))
+        .unwrap()
+        .0;
+    assert_eq!(at, t(5.0));
+    // Opposite: one lower advert (the peer then hears us and stops) says nothing.
+    let mut h = master(v2(200));
+    h.rx(&Peer::of(&v2(100), 100));
+    h.run_until(t(10.0));
+    assert_eq!(h.counters().split_brain, 0);
+}
