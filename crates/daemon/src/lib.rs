@@ -1,0 +1,2 @@
+//! The keepup daemon: the runtime that drives the engine on Linux.
+pub mod plan;
