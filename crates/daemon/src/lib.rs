@@ -1,2 +1,4 @@
 //! The keepup daemon: the runtime that drives the engine on Linux.
 pub mod plan;
+pub mod run;
+pub mod state;

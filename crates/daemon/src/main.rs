@@ -10,9 +10,13 @@ use std::process::ExitCode;
 #[command(
     name = "keepup",
     version,
+    disable_version_flag = true,
     about = "VRRP high availability that reads keepalived.conf"
 )]
 struct Cli {
+    /// Print the version (keepalived's `-v`).
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,6 +28,90 @@ enum Command {
     /// Exit status: 0 clean (notes allowed), 1 keepup would run but there are warnings or
     /// errors, 2 keepup would refuse to run this configuration.
     Check(CheckArgs),
+    /// Run the VRRP daemon in the foreground (systemd style).
+    ///
+    /// keepalived's own options are accepted, so existing unit files keep working;
+    /// `keepup -n -l -D ...` without a subcommand means `keepup run ...`.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Configuration file.
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        default_value = "/etc/keepalived/keepalived.conf"
+    )]
+    file: PathBuf,
+    /// Config id that `@ID` lines are matched against.
+    #[arg(short = 'i', long = "config-id")]
+    config_id: Option<String>,
+    /// Directory for the pid file and the record of added addresses.
+    #[arg(long, default_value = "/run/keepup")]
+    runtime_dir: PathBuf,
+    /// keepalived: main pid file (keepup writes its own pid there).
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<PathBuf>,
+    /// keepalived: VRRP child pid file (keepup writes its own pid there).
+    #[arg(short = 'r', long = "vrrp_pid")]
+    vrrp_pid: Option<PathBuf>,
+    /// keepalived: do not remove VRRP VIPs and routes on stop.
+    #[arg(short = 'V', long = "dont-release-vrrp")]
+    dont_release_vrrp: bool,
+    /// keepalived: only test the configuration (same as `keepup check`).
+    #[arg(short = 't', long = "config-test")]
+    config_test: bool,
+    /// keepalived: stay in the foreground (keepup always does).
+    #[arg(short = 'n', long = "dont-fork")]
+    dont_fork: bool,
+    /// keepalived: log to the console (keepup logs to stderr).
+    #[arg(short = 'l', long = "log-console")]
+    log_console: bool,
+    /// keepalived: detailed log messages.
+    #[arg(short = 'D', long = "log-detail")]
+    log_detail: bool,
+    /// keepalived: syslog facility (accepted; keepup logs to stderr, which journald
+    /// collects under systemd).
+    #[arg(short = 'S', long = "log-facility")]
+    log_facility: Option<String>,
+    /// keepalived: run only the VRRP subsystem (keepup has no other yet).
+    #[arg(short = 'P', long = "vrrp")]
+    vrrp_only: bool,
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    if args.config_test {
+        return check(CheckArgs {
+            file: args.file,
+            config_id: args.config_id,
+            json: false,
+            dump: false,
+            no_interface_check: false,
+        });
+    }
+    let filter = if args.log_detail { "debug" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEEPUP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .init();
+    let _ = (
+        args.dont_fork,
+        args.log_console,
+        args.log_facility,
+        args.vrrp_only,
+    );
+    keepup::run::run(keepup::run::RunOptions {
+        file: args.file,
+        config_id: args.config_id,
+        runtime_dir: args.runtime_dir,
+        pid_files: args.pid.into_iter().chain(args.vrrp_pid).collect(),
+        dont_release_vrrp: args.dont_release_vrrp,
+    })
 }
 
 #[derive(clap::Args)]
@@ -76,9 +164,19 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // keepalived's command line (`keepup -n -l -D -f FILE`) means `keepup run`.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let keepalived_style = argv.get(1).is_some_and(|a| {
+        let a = a.to_string_lossy();
+        a.starts_with('-') && !matches!(a.as_ref(), "-h" | "--help" | "-v" | "--version")
+    });
+    if keepalived_style {
+        argv.insert(1, "run".into());
+    }
+    let cli = Cli::parse_from(argv);
     let r = match cli.command {
         Command::Check(a) => check(a),
+        Command::Run(a) => run(a),
     };
     match r {
         Ok(code) => code,

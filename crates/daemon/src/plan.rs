@@ -26,9 +26,8 @@ pub struct Effects {
 impl Effects {
     /// The same effects, ignoring where in the file they were written (reload).
     pub fn same_as(&self, other: &Effects) -> bool {
-        let v = |e: &Effects| {
-            serde_json::json!([e.interface, e.vips, e.excluded, e.routes, e.rules])
-        };
+        let v =
+            |e: &Effects| serde_json::json!([e.interface, e.vips, e.excluded, e.routes, e.rules]);
         v(self) == v(other)
     }
 
@@ -215,7 +214,10 @@ mod tests {
         let c = &p.instances[0];
         assert_eq!(c.vrid, 51);
         assert_eq!(c.interface, IfIndex(2));
-        assert_eq!(c.priority, 255, "state MASTER without a priority is the owner");
+        assert_eq!(
+            c.priority, 255,
+            "state MASTER without a priority is the owner"
+        );
         assert_eq!(c.state, InitialState::Master);
         assert_eq!(c.advert_int, Duration::from_secs(2));
         assert!(c.preempt, "nopreempt only counts with state BACKUP (KA-17)");
@@ -223,7 +225,10 @@ mod tests {
         assert_eq!(c.source, Some("10.0.0.2".parse().unwrap()));
         assert_eq!(c.unicast_peers.len(), 1);
         assert_eq!(c.garp.interval, Duration::from_millis(100));
-        assert_eq!(c.vips, vec!["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]);
+        assert_eq!(
+            c.vips,
+            vec!["10.0.0.100".parse::<std::net::IpAddr>().unwrap()]
+        );
         let e = &p.effects[0];
         assert_eq!(e.vips[0].prefix_len, 24);
         assert_eq!(e.vips[0].label.as_deref(), Some("eth0:vip"));

@@ -89,7 +89,7 @@ impl Default for GarpConfig {
 }
 
 /// One `vrrp_instance`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceConfig {
     pub name: String,
     pub vrid: u8,
@@ -179,7 +179,7 @@ impl InstanceConfig {
 }
 
 /// One `vrrp_sync_group`: members by index into the router's instances.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncGroupConfig {
     pub name: String,
     pub members: Vec<String>,

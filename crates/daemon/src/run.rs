@@ -1,0 +1,639 @@
+//! `keepup run`: one tokio current-thread loop that owns all state. Drivers turn
+//! sockets, netlink events, signals and the engine's deadline into engine inputs, and
+//! carry the engine's outputs back to the kernel.
+use crate::plan::{plan, Effects, Plan};
+use crate::state::{Recorded, StateFile};
+use anyhow::{anyhow, Context, Result};
+use keepup_config::model::ipspec::Broadcast;
+use keepup_config::model::VirtualAddress;
+use keepup_config::{LoadOptions, Verdict};
+use keepup_sys::{Address, FrameSender, LinkEvent, Monitor, Netlink, Received, VrrpSocket};
+use keepup_vrrp::{Event, Input, InstanceId, Output, Router, RxData, RxPacket, State};
+use keepup_wire::MacAddr;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+/// What `keepup run` was told on its command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub file: PathBuf,
+    pub config_id: Option<String>,
+    /// Where the pid file and the address record live (`--runtime-dir`).
+    pub runtime_dir: PathBuf,
+    /// `-p` (keepalived's main pid file) and `-r` (its VRRP child's): both name us.
+    pub pid_files: Vec<PathBuf>,
+    /// `-V`: leave the VIPs in place on stop.
+    pub dont_release_vrrp: bool,
+}
+
+/// Run until SIGTERM/SIGINT; the exit code says how it ended.
+pub fn run(opts: RunOptions) -> Result<std::process::ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(async move {
+        let mut d = Daemon::start(opts).await?;
+        d.serve().await?;
+        Ok(std::process::ExitCode::SUCCESS)
+    })
+}
+
+/// Read and plan a configuration; `None` with the reasons logged when it cannot run.
+async fn load(opts: &RunOptions, nl: &Netlink) -> Result<(Plan, keepup_config::model::Config)> {
+    let mut lo = LoadOptions::for_this_host();
+    if let Some(id) = &opts.config_id {
+        lo.preprocess.config_id = id.clone();
+    }
+    // Interface names are checked against this host by the plan (with the index).
+    lo.interfaces = None;
+    lo.check_scripts = false;
+    let loaded = keepup_config::load_file(&opts.file, &lo);
+    let rendered = loaded.render();
+    if !rendered.is_empty() {
+        eprint!("{rendered}");
+    }
+    if loaded.verdict() == Verdict::Refused {
+        return Err(anyhow!(
+            "{}: keepup refuses to run this configuration (see above)",
+            opts.file.display()
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for vi in &loaded.config.vrrp_instances {
+        names.extend(vi.interface.clone());
+        for a in vi
+            .virtual_ipaddress
+            .iter()
+            .chain(&vi.virtual_ipaddress_excluded)
+        {
+            names.extend(a.dev.clone());
+        }
+    }
+    let mut index = HashMap::new();
+    for n in names {
+        if let Ok(i) = nl.ifindex(&n).await {
+            index.insert(n, i);
+        }
+    }
+    let p = plan(&loaded.config, &|n| index.get(n).copied())
+        .map_err(|e| anyhow!("{}: {}", opts.file.display(), e.join("; ")))?;
+    Ok((p, loaded.config))
+}
+
+struct Daemon {
+    opts: RunOptions,
+    router: Router,
+    plan: Plan,
+    nl: Netlink,
+    monitor: Monitor,
+    v4: Option<VrrpSocket>,
+    v6: Option<VrrpSocket>,
+    frames: FrameSender,
+    start: tokio::time::Instant,
+    state: StateFile,
+    /// Interface name -> index, for every interface the plan names.
+    ifindex: HashMap<String, u32>,
+}
+
+fn prefix_broadcast(a: &VirtualAddress) -> Option<Ipv4Addr> {
+    let IpAddr::V4(v4) = a.address else {
+        return None;
+    };
+    let host_bits = 32 - u32::from(a.prefix_len.min(32));
+    let mask = if host_bits >= 32 {
+        0
+    } else {
+        u32::MAX << host_bits
+    };
+    match a.broadcast? {
+        Broadcast::Address(b) => Some(b),
+        Broadcast::SetHostBits => Some(Ipv4Addr::from(u32::from(v4) | !mask)),
+        Broadcast::ClearHostBits => Some(Ipv4Addr::from(u32::from(v4) & mask)),
+    }
+}
+
+impl Daemon {
+    async fn start(opts: RunOptions) -> Result<Daemon> {
+        let nl = Netlink::new().await.context("netlink")?;
+        let (plan, _config) = load(&opts, &nl).await?;
+        std::fs::create_dir_all(&opts.runtime_dir)
+            .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
+        let pid = std::process::id().to_string();
+        let mut pid_files = opts.pid_files.clone();
+        pid_files.push(opts.runtime_dir.join("keepup.pid"));
+        for f in &pid_files {
+            std::fs::write(f, format!("{pid}\n"))
+                .with_context(|| format!("cannot write pid file {}", f.display()))?;
+        }
+        let (state, problem) = StateFile::load(&opts.runtime_dir);
+        if let Some(p) = problem {
+            warn!("{p}");
+        }
+        let router =
+            Router::new(plan.instances.clone(), plan.groups.clone()).map_err(|e| anyhow!("{e}"))?;
+        let mut ifindex = HashMap::new();
+        for (c, e) in plan.instances.iter().zip(&plan.effects) {
+            ifindex.insert(e.interface.clone(), c.interface.0);
+            for a in e.addresses() {
+                if let Some(dev) = &a.dev {
+                    if let Ok(i) = nl.ifindex(dev).await {
+                        ifindex.insert(dev.clone(), i);
+                    }
+                }
+            }
+        }
+        let any_v4 = plan.instances.iter().any(|c| !c.is_v6());
+        let any_v6 = plan.instances.iter().any(|c| c.is_v6());
+        let ah = plan
+            .instances
+            .iter()
+            .any(|c| matches!(c.auth, keepup_vrrp::Auth::Ah(_)));
+        let v4 = if any_v4 {
+            Some(VrrpSocket::open_v4(ah).context("IPv4 VRRP socket")?)
+        } else {
+            None
+        };
+        let v6 = if any_v6 {
+            Some(VrrpSocket::open_v6().context("IPv6 VRRP socket")?)
+        } else {
+            None
+        };
+        let mut d = Daemon {
+            opts,
+            router,
+            plan,
+            monitor: Monitor::new().context("netlink monitor")?,
+            nl,
+            v4,
+            v6,
+            frames: FrameSender::new().context("AF_PACKET socket")?,
+            start: tokio::time::Instant::now(),
+            state,
+            ifindex,
+        };
+        d.remove_stale().await?;
+        d.join_groups()?;
+        d.refresh_sources().await;
+        d.refresh_links().await;
+        d.input(Input::Startup).await;
+        Ok(d)
+    }
+
+    fn now(&self) -> keepup_vrrp::Instant {
+        let ns = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        keepup_vrrp::Instant::from_nanos(ns)
+    }
+
+    fn name(&self, id: InstanceId) -> &str {
+        &self.router.config(id).name
+    }
+
+    fn effects(&self, id: InstanceId) -> &Effects {
+        &self.plan.effects[id.0]
+    }
+
+    /// The kernel form of a configured address.
+    fn address(&self, id: InstanceId, a: &VirtualAddress) -> Option<Address> {
+        let dev = a.dev.as_deref().unwrap_or(&self.effects(id).interface);
+        let ifindex = *self.ifindex.get(dev)?;
+        Some(Address {
+            ifindex,
+            addr: a.address,
+            prefix_len: a.prefix_len,
+            broadcast: prefix_broadcast(a),
+            scope: a.scope.unwrap_or(0),
+            label: a.label.clone(),
+        })
+    }
+
+    /// Before the first advert: remove every address a previous run recorded, and
+    /// every address the config names that is on an interface now (we hold none
+    /// yet). An owner's (priority 255) own addresses are left alone unless recorded.
+    async fn remove_stale(&mut self) -> Result<()> {
+        let mut doomed: Vec<Recorded> = self.state.addresses.iter().cloned().collect();
+        for (i, c) in self.plan.instances.iter().enumerate() {
+            if c.priority == 255 {
+                continue;
+            }
+            for a in self.plan.effects[i].addresses() {
+                let dev = a
+                    .dev
+                    .clone()
+                    .unwrap_or(self.plan.effects[i].interface.clone());
+                doomed.push(Recorded {
+                    interface: dev,
+                    address: a.address,
+                    prefix_len: a.prefix_len,
+                });
+            }
+        }
+        let present = self.nl.addresses(None).await.context("listing addresses")?;
+        for r in doomed {
+            let Ok(ifindex) = self.nl.ifindex(&r.interface).await else {
+                continue;
+            };
+            let found = present
+                .iter()
+                .find(|p| p.ifindex == ifindex && p.addr == r.address);
+            if let Some(p) = found {
+                match self.nl.del_address(p).await {
+                    Ok(()) => info!(
+                        "removed stale address {}/{} from {} (left by an earlier run)",
+                        r.address, p.prefix_len, r.interface
+                    ),
+                    Err(e) => error!("cannot remove stale address {}: {e}", r.address),
+                }
+            }
+        }
+        self.state.addresses.clear();
+        self.state
+            .save()
+            .with_context(|| format!("cannot write {}", self.state.path().display()))
+    }
+
+    fn join_groups(&self) -> Result<()> {
+        let mut done = BTreeSet::new();
+        for c in &self.plan.instances {
+            if !c.unicast_peers.is_empty() {
+                continue;
+            }
+            let group = c.mcast_group.unwrap_or(if c.is_v6() {
+                IpAddr::V6(keepup_wire::vrrp::MCAST_V6)
+            } else {
+                IpAddr::V4(keepup_wire::vrrp::MCAST_V4)
+            });
+            if !done.insert((group, c.interface.0)) {
+                continue;
+            }
+            let sock = if c.is_v6() { &self.v6 } else { &self.v4 };
+            if let Some(s) = sock {
+                s.join(group, c.interface.0)
+                    .with_context(|| format!("joining {group} on {}", c.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The source of each instance without `mcast_src_ip`/`unicast_src_ip`: the
+    /// interface's first IPv4 address that is not a VIP, or its IPv6 link-local.
+    async fn refresh_sources(&mut self) {
+        let Ok(present) = self.nl.addresses(None).await else {
+            return;
+        };
+        let vips: BTreeSet<IpAddr> = self
+            .plan
+            .effects
+            .iter()
+            .flat_map(|e| e.addresses().map(|a| a.address))
+            .collect();
+        for i in 0..self.plan.instances.len() {
+            let c = &self.plan.instances[i];
+            if c.source.is_some() {
+                continue;
+            }
+            let v6 = c.is_v6();
+            let pick = present.iter().find(|a| {
+                a.ifindex == c.interface.0
+                    && !vips.contains(&a.addr)
+                    && match a.addr {
+                        IpAddr::V4(_) => !v6,
+                        IpAddr::V6(x) => v6 && (x.segments()[0] & 0xffc0) == 0xfe80,
+                    }
+            });
+            let address = pick.map(|a| a.addr);
+            let id = InstanceId(i);
+            if self.router.source_address(id) != address {
+                self.input(Input::SourceAddress {
+                    instance: id,
+                    address,
+                })
+                .await;
+            }
+        }
+    }
+
+    async fn refresh_links(&mut self) {
+        let mut seen = BTreeSet::new();
+        for i in 0..self.plan.instances.len() {
+            let ifx = self.plan.instances[i].interface;
+            if !seen.insert(ifx) {
+                continue;
+            }
+            let up = self.nl.link_up(ifx.0).await.unwrap_or(false);
+            if !up {
+                self.input(Input::Link {
+                    interface: ifx,
+                    up: false,
+                })
+                .await;
+            }
+        }
+    }
+
+    async fn input(&mut self, input: Input<'_>) {
+        let now = self.now();
+        self.router.handle(now, input);
+        self.drain().await;
+    }
+
+    async fn drain(&mut self) {
+        while let Some(o) = self.router.poll_output() {
+            self.act(o).await;
+        }
+    }
+
+    async fn act(&mut self, o: Output) {
+        match o {
+            Output::Advert(a) => {
+                let src = self
+                    .router
+                    .source_address(a.instance)
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                let sock = if a.dst.is_ipv6() { &self.v6 } else { &self.v4 };
+                if let Some(s) = sock {
+                    if let Err(e) = s.send(a.interface.0, src, a.dst, a.ttl, &a.packet).await {
+                        warn!("({}) cannot send advert: {e}", self.name(a.instance));
+                    }
+                }
+            }
+            Output::Vips { instance, install } => self.vips(instance, install).await,
+            Output::Announce {
+                instance,
+                addresses,
+            } => self.announce(instance, &addresses).await,
+            Output::Transition {
+                instance, to, from, ..
+            } => {
+                let name = self.name(instance).to_string();
+                match (from, to) {
+                    (State::Initialize, State::Backup) => {
+                        info!("({name}) Entering BACKUP STATE (init)")
+                    }
+                    (_, State::Stop) => info!("({name}) Entering STOP STATE"),
+                    _ => info!("({name}) Entering {} STATE", to.keepalived_name()),
+                }
+            }
+            Output::Event(e) => self.log_event(&e),
+        }
+    }
+
+    fn log_event(&self, e: &Event) {
+        let who = match e {
+            Event::Discarded { instance, .. } => instance.map(|i| self.name(i).to_string()),
+            Event::IntervalAdopted { instance, .. }
+            | Event::LowerPriority { instance, .. }
+            | Event::SecondOwner { instance, .. }
+            | Event::EqualPriority { instance, .. }
+            | Event::AddressConflict { instance, .. }
+            | Event::PriorityChanged { instance, .. }
+            | Event::PreemptDelayed { instance, .. }
+            | Event::SplitBrain { instance, .. }
+            | Event::Flapping { instance, .. } => Some(self.name(*instance).to_string()),
+            Event::SyncGroup { .. } => None,
+        };
+        let line = match who {
+            Some(n) => format!("({n}) {e}"),
+            None => e.to_string(),
+        };
+        match e {
+            Event::SplitBrain { .. } | Event::SecondOwner { .. } | Event::Flapping { .. } => {
+                error!("{line}")
+            }
+            Event::Discarded { .. } | Event::AddressConflict { .. } => warn!("{line}"),
+            _ => info!("{line}"),
+        }
+    }
+
+    async fn vips(&mut self, id: InstanceId, install: bool) {
+        let addrs: Vec<VirtualAddress> = self.effects(id).addresses().cloned().collect();
+        for a in &addrs {
+            let Some(k) = self.address(id, a) else {
+                warn!("({}) no interface for {}", self.name(id), a.address);
+                continue;
+            };
+            let dev = a.dev.clone().unwrap_or(self.effects(id).interface.clone());
+            let rec = Recorded {
+                interface: dev,
+                address: a.address,
+                prefix_len: a.prefix_len,
+            };
+            if install {
+                // Record first: a crash between the two leaves a record, never an
+                // unrecorded address.
+                self.state.addresses.insert(rec);
+                self.save_state();
+                if let Err(e) = self.nl.add_address(&k).await {
+                    error!("({}) cannot add {}: {e}", self.name(id), a.address);
+                }
+            } else {
+                if let Err(e) = self.nl.del_address(&k).await {
+                    error!("({}) cannot remove {}: {e}", self.name(id), a.address);
+                }
+                self.state.addresses.remove(&rec);
+                self.save_state();
+            }
+        }
+    }
+
+    fn save_state(&self) {
+        if let Err(e) = self.state.save() {
+            error!("cannot write {}: {e}", self.state.path().display());
+        }
+    }
+
+    async fn announce(&mut self, id: InstanceId, addresses: &[IpAddr]) {
+        let ifx = self.router.config(id).interface.0;
+        let mac = match self.nl.mac(ifx).await {
+            Ok(m) => MacAddr(m),
+            Err(e) => {
+                warn!("({}) no MAC for announcements: {e}", self.name(id));
+                return;
+            }
+        };
+        for a in addresses {
+            let frame = match a {
+                IpAddr::V4(v4) => keepup_wire::arp::Repr::gratuitous(mac, *v4).emit().to_vec(),
+                // keepalived sends the NA from the VIP itself.
+                IpAddr::V6(v6) => {
+                    keepup_wire::ndisc::Repr::unsolicited(mac, *v6, *v6, false).emit()
+                }
+            };
+            if let Err(e) = self.frames.send(ifx, &frame) {
+                warn!("({}) cannot announce {a}: {e}", self.name(id));
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.router
+            .poll_timeout()
+            .map(|d| self.start + Duration::from_nanos(d.as_nanos()))
+    }
+
+    async fn packet(&mut self, r: Received) {
+        let data = match r.v6 {
+            Some((src, dst, hop_limit)) => RxData::V6 {
+                src,
+                dst,
+                hop_limit,
+                vrrp: &r.data,
+            },
+            None => RxData::V4(&r.data),
+        };
+        let now = self.now();
+        self.router.handle(
+            now,
+            Input::Packet(RxPacket {
+                interface: keepup_vrrp::IfIndex(r.ifindex),
+                data,
+            }),
+        );
+        self.drain().await;
+    }
+
+    async fn link_event(&mut self, ev: LinkEvent) {
+        match ev {
+            LinkEvent::Link { ifindex, name, up } => {
+                if self.plan.instances.iter().any(|c| c.interface.0 == ifindex) {
+                    info!("Netlink reports {name} {}", if up { "up" } else { "down" });
+                    self.input(Input::Link {
+                        interface: keepup_vrrp::IfIndex(ifindex),
+                        up,
+                    })
+                    .await;
+                }
+            }
+            LinkEvent::AddressRemoved(a) => {
+                // A VIP taken away by someone else while we are Master is put back.
+                let mut restore = None;
+                for i in 0..self.plan.instances.len() {
+                    let id = InstanceId(i);
+                    if self.router.state(id) != State::Master {
+                        continue;
+                    }
+                    for v in self.effects(id).addresses() {
+                        if v.address == a.addr {
+                            if let Some(k) = self.address(id, v) {
+                                if k.ifindex == a.ifindex {
+                                    restore = Some((id, k));
+                                }
+                            }
+                        }
+                    }
+                }
+                if let Some((id, k)) = restore {
+                    warn!(
+                        "({}) virtual address {} was removed by someone else while MASTER; putting it back",
+                        self.name(id),
+                        k.addr
+                    );
+                    if let Err(e) = self.nl.add_address(&k).await {
+                        error!("({}) cannot restore {}: {e}", self.name(id), k.addr);
+                    }
+                }
+                self.refresh_sources().await;
+            }
+            LinkEvent::AddressAdded(_) => self.refresh_sources().await,
+        }
+    }
+
+    async fn serve(&mut self) -> Result<()> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            let deadline = self.deadline();
+            tokio::select! {
+                r = recv(&self.v4) => match r {
+                    Ok(p) => self.packet(p).await,
+                    Err(e) => warn!("receive (IPv4): {e}"),
+                },
+                r = recv(&self.v6) => match r {
+                    Ok(p) => self.packet(p).await,
+                    Err(e) => warn!("receive (IPv6): {e}"),
+                },
+                ev = self.monitor.next() => match ev {
+                    Ok(ev) => self.link_event(ev).await,
+                    Err(e) => warn!("netlink monitor: {e}"),
+                },
+                () = sleep_until(deadline) => {
+                    let now = self.now();
+                    self.router.handle_timeout(now);
+                    self.drain().await;
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => self.reload().await,
+            }
+        }
+        self.stop().await;
+        Ok(())
+    }
+
+    /// SIGTERM/SIGINT: priority-0 adverts from every Master, VIPs removed (unless
+    /// `-V`), record cleared.
+    async fn stop(&mut self) {
+        info!("Stopping");
+        if self.opts.dont_release_vrrp {
+            // Resign on the wire, but leave the addresses (keepalived -V).
+            let now = self.now();
+            self.router.handle(now, Input::Shutdown);
+            while let Some(o) = self.router.poll_output() {
+                match o {
+                    Output::Vips { .. } => {}
+                    other => self.act(other).await,
+                }
+            }
+        } else {
+            self.input(Input::Shutdown).await;
+        }
+        for f in &self.opts.pid_files {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_file(self.opts.runtime_dir.join("keepup.pid"));
+    }
+
+    /// SIGHUP: read and validate the new configuration first; an invalid one is
+    /// refused and the running one stays.
+    async fn reload(&mut self) {
+        info!("Reloading");
+        let (new, _) = match load(&self.opts, &self.nl).await {
+            Ok(p) => p,
+            Err(e) => {
+                error!("reload refused, the running configuration stays: {e}");
+                return;
+            }
+        };
+        let same = new.instances == self.plan.instances
+            && new.groups == self.plan.groups
+            && new
+                .effects
+                .iter()
+                .zip(&self.plan.effects)
+                .all(|(a, b)| a.same_as(b));
+        if same {
+            info!("reload: configuration unchanged");
+            return;
+        }
+        warn!("reload: configuration changed; applying changes to running instances is not implemented yet, restart keepup to apply them");
+    }
+}
+
+async fn recv(s: &Option<VrrpSocket>) -> keepup_sys::Result<Received> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(d: Option<tokio::time::Instant>) {
+    match d {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
