@@ -120,7 +120,7 @@ fn instance(
     // Pacing: a garp_group naming this interface wins over the global setting.
     let group = cfg.garp_groups.iter().find(|gg| {
         gg.interface.as_deref() == Some(interface.as_str())
-            || gg.interfaces.iter().any(|i| *i == interface)
+            || gg.interfaces.contains(&interface)
     });
     let v6 = c.is_v6();
     let interval = match (group, v6) {
