@@ -119,8 +119,7 @@ fn instance(
     let g = &cfg.global_defs;
     // Pacing: a garp_group naming this interface wins over the global setting.
     let group = cfg.garp_groups.iter().find(|gg| {
-        gg.interface.as_deref() == Some(interface.as_str())
-            || gg.interfaces.contains(&interface)
+        gg.interface.as_deref() == Some(interface.as_str()) || gg.interfaces.contains(&interface)
     });
     let v6 = c.is_v6();
     let interval = match (group, v6) {

@@ -412,31 +412,35 @@ impl Daemon {
     async fn vips(&mut self, id: InstanceId, install: bool) {
         let addrs: Vec<VirtualAddress> = self.effects(id).addresses().cloned().collect();
         for a in &addrs {
-            let Some(k) = self.address(id, a) else {
-                warn!("({}) no interface for {}", self.name(id), a.address);
-                continue;
-            };
-            let dev = a.dev.clone().unwrap_or(self.effects(id).interface.clone());
-            let rec = Recorded {
-                interface: dev,
-                address: a.address,
-                prefix_len: a.prefix_len,
-            };
-            if install {
-                // Record first: a crash between the two leaves a record, never an
-                // unrecorded address.
-                self.state.addresses.insert(rec);
-                self.save_state();
-                if let Err(e) = self.nl.add_address(&k).await {
-                    error!("({}) cannot add {}: {e}", self.name(id), a.address);
-                }
-            } else {
-                if let Err(e) = self.nl.del_address(&k).await {
-                    error!("({}) cannot remove {}: {e}", self.name(id), a.address);
-                }
-                self.state.addresses.remove(&rec);
-                self.save_state();
+            self.change_address(id, a, install).await;
+        }
+    }
+
+    /// Add or remove one of an instance's addresses, keeping the record true: it is
+    /// written before an add and after a remove, so a crash in between leaves a
+    /// record of an address, never an address without a record.
+    async fn change_address(&mut self, id: InstanceId, a: &VirtualAddress, install: bool) {
+        let Some(k) = self.address(id, a) else {
+            warn!("({}) no interface for {}", self.name(id), a.address);
+            return;
+        };
+        let rec = Recorded {
+            interface: a.dev.clone().unwrap_or(self.effects(id).interface.clone()),
+            address: a.address,
+            prefix_len: a.prefix_len,
+        };
+        if install {
+            self.state.addresses.insert(rec);
+            self.save_state();
+            if let Err(e) = self.nl.add_address(&k).await {
+                error!("({}) cannot add {}: {e}", self.name(id), a.address);
             }
+        } else {
+            if let Err(e) = self.nl.del_address(&k).await {
+                error!("({}) cannot remove {}: {e}", self.name(id), a.address);
+            }
+            self.state.addresses.remove(&rec);
+            self.save_state();
         }
     }
 
@@ -620,7 +624,97 @@ impl Daemon {
             info!("reload: configuration unchanged");
             return;
         }
-        warn!("reload: configuration changed; applying changes to running instances is not implemented yet, restart keepup to apply them");
+        // An instance is kept when only its addresses changed; any other change
+        // restarts it, and one that is gone resigns (priority 0, VIPs removed) while
+        // its id still means what the old plan says.
+        let compatible = |c: &keepup_vrrp::InstanceConfig, e: &Effects| {
+            new.instances.iter().zip(&new.effects).any(|(n, ne)| {
+                let mut a = c.clone();
+                a.vips.clone_from(&n.vips);
+                a == *n
+                    && ne.interface == e.interface
+                    && serde_json::json!([ne.routes, ne.rules])
+                        == serde_json::json!([e.routes, e.rules])
+            })
+        };
+        let old_effects = self.plan.effects.clone();
+        self.router.retire(|c| {
+            self.plan
+                .instances
+                .iter()
+                .position(|x| x.name == c.name)
+                .is_some_and(|i| compatible(c, &old_effects[i]))
+        });
+        self.drain().await;
+        let now = self.now();
+        let kept = match self
+            .router
+            .reconfigure(now, new.instances.clone(), new.groups.clone())
+        {
+            Ok(k) => k,
+            Err(e) => {
+                error!("reload failed: {e}");
+                return;
+            }
+        };
+        let old_plan = std::mem::replace(&mut self.plan, new);
+        for (c, e) in self.plan.instances.iter().zip(&self.plan.effects) {
+            self.ifindex.insert(e.interface.clone(), c.interface.0);
+            for a in e.addresses() {
+                if let Some(dev) = &a.dev {
+                    if let Ok(i) = self.nl.ifindex(dev).await {
+                        self.ifindex.insert(dev.clone(), i);
+                    }
+                }
+            }
+        }
+        let (mut added, mut removed, mut restarted) = (0, 0, 0);
+        for (i, k) in kept.iter().enumerate() {
+            let id = InstanceId(i);
+            let Some(old) = k else {
+                restarted += 1;
+                continue;
+            };
+            if self.router.state(id) != State::Master {
+                continue;
+            }
+            // A Master keeps its addresses; only the difference is applied.
+            let before: Vec<VirtualAddress> =
+                old_plan.effects[old.0].addresses().cloned().collect();
+            let after: Vec<VirtualAddress> = self.plan.effects[i].addresses().cloned().collect();
+            let key = |a: &VirtualAddress| serde_json::to_value(a).unwrap_or_default();
+            let new_ones: Vec<VirtualAddress> = after
+                .iter()
+                .filter(|a| !before.iter().any(|b| key(b) == key(a)))
+                .cloned()
+                .collect();
+            let gone: Vec<VirtualAddress> = before
+                .iter()
+                .filter(|b| !after.iter().any(|a| key(a) == key(b)))
+                .cloned()
+                .collect();
+            for a in &gone {
+                self.change_address(id, a, false).await;
+                removed += 1;
+            }
+            for a in &new_ones {
+                self.change_address(id, a, true).await;
+                added += 1;
+            }
+            let announce: Vec<IpAddr> = new_ones.iter().map(|a| a.address).collect();
+            if !announce.is_empty() {
+                self.announce(id, &announce).await;
+            }
+        }
+        if let Err(e) = self.join_groups() {
+            warn!("reload: {e}");
+        }
+        self.refresh_sources().await;
+        self.drain().await;
+        info!(
+            "reload: {} instance(s), {restarted} started afresh, {added} address(es) added, {removed} removed",
+            self.plan.instances.len()
+        );
     }
 }
 

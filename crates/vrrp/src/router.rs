@@ -254,6 +254,69 @@ impl Router {
         self.outputs.pop_front()
     }
 
+    /// Reload, first step: stop (resigning as Shutdown does) every instance that
+    /// `keep` refuses, while their ids still mean what the driver thinks they mean.
+    /// Drain the outputs, then call [`Router::reconfigure`].
+    pub fn retire(&mut self, keep: impl Fn(&InstanceConfig) -> bool) {
+        for i in 0..self.instances.len() {
+            if !keep(&self.instances[i].cfg) {
+                self.shutdown(i);
+            }
+        }
+    }
+
+    /// Reload, second step: the new configuration. An instance whose name and
+    /// configuration are unchanged, or changed only in its VIP list, keeps its state,
+    /// timers and counters (no advert, no GARP, no VIP flap); the next advert carries
+    /// the new list. Every other instance starts afresh (Initialize, then Startup).
+    /// Returns, for each new instance, the id it had before if it was kept.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        instances: Vec<InstanceConfig>,
+        groups: Vec<SyncGroupConfig>,
+    ) -> Result<Vec<Option<InstanceId>>, ConfigError> {
+        let fresh = Router::new(instances, groups)?;
+        let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut kept = Vec::new();
+        let mut next = Vec::new();
+        for new in fresh.instances {
+            let same = old.iter().position(|o| {
+                o.as_ref().is_some_and(|o| {
+                    o.state != State::Stop && o.cfg.name == new.cfg.name && {
+                        let mut a = o.cfg.clone();
+                        a.vips.clone_from(&new.cfg.vips);
+                        a == new.cfg
+                    }
+                })
+            });
+            match same.and_then(|k| old.get_mut(k).and_then(Option::take).map(|o| (k, o))) {
+                Some((k, mut o)) => {
+                    o.cfg = new.cfg;
+                    o.group = new.group;
+                    kept.push(Some(InstanceId(k)));
+                    next.push(o);
+                }
+                None => {
+                    kept.push(None);
+                    next.push(new);
+                }
+            }
+        }
+        self.instances = next;
+        self.groups = fresh.groups;
+        self.by_vrid = fresh.by_vrid;
+        for (i, k) in kept.iter().enumerate() {
+            if k.is_none() {
+                self.startup(i, now);
+            }
+        }
+        Ok(kept)
+    }
+
     pub fn instance_count(&self) -> usize {
         self.instances.len()
     }

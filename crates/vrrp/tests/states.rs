@@ -622,3 +622,62 @@ fn a_rival_that_does_not_hear_us_is_reported_once() {
     h.run_until(t(10.0));
     assert_eq!(h.counters().split_brain, 0);
 }
+
+/// Reload: an unchanged instance keeps its state and says nothing; a VIP added to a
+/// Master keeps it Master and the next advert carries the new list; a changed
+/// instance starts afresh; a removed one resigns first.
+#[test]
+fn reconfigure_keeps_unchanged_and_vip_only_changes() {
+    let mut a = v2(100);
+    a.state = InitialState::Master;
+    let mut b = v2(100);
+    b.name = "B".into();
+    b.vrid = 52;
+    let mut h = H::new(vec![a.clone(), b.clone()]);
+    h.input(Input::Startup);
+    h.run_until(t(5.0));
+    assert_eq!(h.r.state(InstanceId(0)), State::Master);
+    let mark = h.mark();
+    h.r.retire(|c| c.name == "VI_1" || c.name == "B");
+    let kept =
+        h.r.reconfigure(h.now, vec![a.clone(), b.clone()], vec![])
+            .unwrap();
+    h.input(Input::Startup);
+    assert_eq!(kept, vec![Some(InstanceId(0)), Some(InstanceId(1))]);
+    assert!(h.since(mark).is_empty(), "an unchanged reload does nothing");
+    // Add a VIP to the Master.
+    let mut a2 = a.clone();
+    a2.vips.push(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 101)));
+    let kept = h.r.reconfigure(h.now, vec![a2, b.clone()], vec![]).unwrap();
+    assert_eq!(kept[0], Some(InstanceId(0)));
+    assert_eq!(h.r.state(InstanceId(0)), State::Master);
+    h.run_until(t(6.5));
+    let sent = h
+        .log
+        .iter()
+        .rev()
+        .find_map(|(_, o)| match o {
+            Output::Advert(x) if x.instance == InstanceId(0) => Some(x.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(parse_sent(&sent, IpAddr::V4(ME4)).addresses.len(), 2);
+    // Change B's priority: it restarts; drop VI_1: it resigns first.
+    let mut b2 = b.clone();
+    b2.priority = 150;
+    let mark = h.mark();
+    h.r.retire(|c| c.name == "B");
+    h.log.extend(
+        std::iter::from_fn(|| h.r.poll_output())
+            .map(|o| (t(6.5), o))
+            .collect::<Vec<_>>(),
+    );
+    let out = h.since(mark);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+    assert_eq!(*h.adverts().last().unwrap(), (t(6.5), 0));
+    let kept = h.r.reconfigure(h.now, vec![b2], vec![]).unwrap();
+    assert_eq!(kept, vec![None]);
+    assert_eq!(h.r.state(InstanceId(0)), State::Backup);
+}
