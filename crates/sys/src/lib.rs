@@ -4,6 +4,9 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+mod socket;
+pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
+
 /// Errors from the kernel, with what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,6 +24,19 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Types that own the descriptor they return from `as_raw_fd`: it stays open and the
+/// same for as long as the value lives, and closes when it is dropped.
+pub(crate) trait OwnsFd: std::os::fd::AsRawFd {}
+impl OwnsFd for socket2::Socket {}
+
+/// Register an owned socket with the current tokio reactor.
+pub(crate) fn register<T: OwnsFd>(inner: T) -> std::io::Result<tokio::io::unix::AsyncFd<T>> {
+    // SAFETY: `T: OwnsFd` owns its descriptor, which stays open and is returned
+    // unchanged by every `as_raw_fd` call until the value (moved into the AsyncFd,
+    // which never hands out a way to replace it: we do not call `get_mut`) is dropped.
+    Ok(unsafe { tokio::io::unix::AsyncFd::register(inner) }?)
+}
+
 /// One received VRRP (or AH) packet.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -30,47 +46,6 @@ pub struct Received {
     pub data: Vec<u8>,
     /// IPv6 only (from ancillary data): source, destination, hop limit.
     pub v6: Option<(Ipv6Addr, Ipv6Addr, u8)>,
-}
-
-/// A raw IP socket for protocol 112 (and 51 for AH on IPv4) of one family.
-pub struct VrrpSocket {
-    _todo: (),
-}
-
-impl VrrpSocket {
-    /// IPv4: raw socket, IP_HDRINCL (we send whole packets), receives protocol 112
-    /// and, if `ah`, a second raw socket for protocol 51. IPv6: raw socket, hop limit
-    /// read back (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO), multicast hops 255, TCLASS CS6.
-    pub fn open_v4(ah: bool) -> Result<VrrpSocket> {
-        let _ = ah;
-        todo!("sys helper")
-    }
-    pub fn open_v6() -> Result<VrrpSocket> {
-        todo!()
-    }
-    /// Join the group (224.0.0.18 / ff02::12 or `mcast_dst_ip`) on an interface.
-    pub fn join(&self, group: IpAddr, ifindex: u32) -> Result<()> {
-        let _ = (group, ifindex);
-        todo!()
-    }
-    /// Send one advert. IPv4: `packet` is the whole IP packet (header with TTL, AH,
-    /// VRRP), sent out of `ifindex`. IPv6: `packet` is the VRRP message, sent from
-    /// `src` (the link-local) with hop limit `ttl` out of `ifindex`.
-    pub async fn send(
-        &self,
-        ifindex: u32,
-        src: IpAddr,
-        dst: IpAddr,
-        ttl: u8,
-        packet: &[u8],
-    ) -> Result<()> {
-        let _ = (ifindex, src, dst, ttl, packet);
-        todo!()
-    }
-    /// The next packet (with the interface it arrived on).
-    pub async fn recv(&self) -> Result<Received> {
-        todo!()
-    }
 }
 
 /// An address on an interface, as `ip addr` shows it.
@@ -117,7 +92,11 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkEvent {
     /// Operational state (carrier and admin up) of an interface.
-    Link { ifindex: u32, name: String, up: bool },
+    Link {
+        ifindex: u32,
+        name: String,
+        up: bool,
+    },
     AddressAdded(Address),
     AddressRemoved(Address),
 }
@@ -206,7 +185,28 @@ impl FrameSender {
 }
 
 /// Write `value` to /proc/sys/`path` (e.g. `net/ipv4/conf/eth0/arp_ignore`).
+///
+/// The path is relative and must not climb out of /proc/sys (no `..`). Values under
+/// net/ belong to the network namespace of the calling thread.
 pub fn sysctl_set(path: &str, value: &str) -> Result<()> {
-    let _ = (path, value);
-    todo!()
+    let what = || format!("sysctl {path} = {value}");
+    let rel = std::path::Path::new(path);
+    if path.is_empty()
+        || rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::Io {
+            what: what(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a path under /proc/sys",
+            ),
+        });
+    }
+    std::fs::write(std::path::Path::new("/proc/sys").join(rel), value).map_err(|source| Error::Io {
+        what: what(),
+        source,
+    })
 }
