@@ -4,7 +4,10 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+mod netlink;
+mod nl;
 mod socket;
+pub use netlink::Netlink;
 pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
 
 /// Errors from the kernel, with what was being done.
@@ -28,6 +31,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// same for as long as the value lives, and closes when it is dropped.
 pub(crate) trait OwnsFd: std::os::fd::AsRawFd {}
 impl OwnsFd for socket2::Socket {}
+impl OwnsFd for netlink_sys::Socket {}
 
 /// Register an owned socket with the current tokio reactor.
 pub(crate) fn register<T: OwnsFd>(inner: T) -> std::io::Result<tokio::io::unix::AsyncFd<T>> {
@@ -99,60 +103,6 @@ pub enum LinkEvent {
     },
     AddressAdded(Address),
     AddressRemoved(Address),
-}
-
-/// rtnetlink: interfaces, addresses, routes, rules.
-pub struct Netlink {
-    _todo: (),
-}
-
-impl Netlink {
-    pub async fn new() -> Result<Netlink> {
-        todo!("sys helper")
-    }
-    pub async fn ifindex(&self, name: &str) -> Result<u32> {
-        let _ = name;
-        todo!()
-    }
-    /// Interface is administratively up and has carrier.
-    pub async fn link_up(&self, ifindex: u32) -> Result<bool> {
-        let _ = ifindex;
-        todo!()
-    }
-    pub async fn mac(&self, ifindex: u32) -> Result<[u8; 6]> {
-        let _ = ifindex;
-        todo!()
-    }
-    pub async fn addresses(&self, ifindex: Option<u32>) -> Result<Vec<Address>> {
-        let _ = ifindex;
-        todo!()
-    }
-    /// Add; an address that is already there is not an error.
-    pub async fn add_address(&self, a: &Address) -> Result<()> {
-        let _ = a;
-        todo!()
-    }
-    /// Remove; an address that is not there is not an error.
-    pub async fn del_address(&self, a: &Address) -> Result<()> {
-        let _ = a;
-        todo!()
-    }
-    pub async fn add_route(&self, r: &Route) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
-    pub async fn del_route(&self, r: &Route) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
-    pub async fn add_rule(&self, r: &Rule) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
-    pub async fn del_rule(&self, r: &Rule) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
 }
 
 /// Link and address changes, from an RTMGRP_LINK | IFADDR multicast subscription.

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use keepup_sys::VrrpSocket;
+use keepup_sys::{Address, Netlink, Route, Rule, VrrpSocket};
 use keepup_wire::vrrp::{self, AuthType, ChecksumForm, IpPair, Version};
 use keepup_wire::{ah, ipv4};
 use lab::{have_root, in_ns, join, run_in, Lab};
@@ -279,4 +279,292 @@ fn netns_sysctl_set_writes_the_namespace_value() {
         .output()
         .expect("sysctl -n");
     assert_eq!(String::from_utf8_lossy(&shown.stdout).trim(), "1");
+}
+
+/// The line of `ip` output that holds `head`, which must contain every part.
+fn assert_line(out: &str, head: &str, parts: &[&str]) {
+    let line = out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains(head))
+        .unwrap_or_else(|| panic!("no line with {head:?} in:\n{out}"));
+    for p in parts {
+        assert!(line.contains(p), "{p:?} missing from {line:?}");
+    }
+}
+
+fn addr(
+    ifindex: u32,
+    ip: &str,
+    len: u8,
+    brd: Option<&str>,
+    scope: u8,
+    label: Option<&str>,
+) -> Address {
+    Address {
+        ifindex,
+        addr: ip.parse().expect("IP literal"),
+        prefix_len: len,
+        broadcast: brd.map(v4),
+        scope,
+        label: label.map(str::to_string),
+    }
+}
+
+/// Netlink reads what `ip` set up (ifindex, MAC, up-ness, addresses with scope and
+/// default label as None), adds an IPv4 address with label and broadcast and an IPv6
+/// one as `ip` then shows them, adding twice and deleting twice are not errors, and
+/// link_up follows the peer's carrier.
+#[test]
+fn netns_netlink_links_and_addresses() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("addr");
+    let a0 = run_in(&lab.a, || async {
+        let nl = Netlink::new().await.expect("netlink");
+        let a0 = nl.ifindex("a0").await.expect("a0");
+        assert_eq!(a0, ifindex("a0"));
+        match nl.ifindex("nope0").await {
+            Err(keepup_sys::Error::NoInterface(n)) => assert_eq!(n, "nope0"),
+            other => panic!("expected NoInterface, got {other:?}"),
+        }
+        assert_eq!(nl.mac(a0).await.expect("mac"), [2, 0, 0x5e, 0xc9, 0, 0x0a]);
+        assert!(nl.link_up(a0).await.expect("link_up"));
+        let lo = nl.ifindex("lo").await.expect("lo");
+        assert!(nl.link_up(a0 + 100).await.is_err(), "no such ifindex");
+
+        let have = nl.addresses(Some(a0)).await.expect("addresses");
+        assert!(
+            have.contains(&addr(a0, lab::A_V4, 24, None, 0, None)),
+            "{have:?}"
+        );
+        assert!(
+            have.contains(&addr(a0, lab::A_LL, 64, None, 253, None)),
+            "{have:?}"
+        );
+        assert!(have.iter().all(|a| a.ifindex == a0));
+        let all = nl.addresses(None).await.expect("all addresses");
+        assert!(
+            all.contains(&addr(lo, "127.0.0.1", 8, None, 254, None)),
+            "{all:?}"
+        );
+
+        let vip = addr(
+            a0,
+            "10.201.1.5",
+            24,
+            Some("10.201.1.255"),
+            0,
+            Some("a0:vip"),
+        );
+        let vip6 = addr(a0, "fd00:201::5", 64, None, 0, None);
+        for a in [&vip, &vip6] {
+            nl.add_address(a).await.expect("add");
+            nl.add_address(a)
+                .await
+                .expect("adding again is not an error");
+        }
+        let have = nl.addresses(Some(a0)).await.expect("addresses");
+        assert!(have.contains(&vip), "{have:?}");
+        assert!(have.contains(&vip6), "{have:?}");
+        a0
+    });
+    let shown = lab::ip_out(&["-n", &lab.a, "-o", "addr", "show", "dev", "a0"]);
+    assert_line(
+        &shown,
+        "inet 10.201.1.5/24",
+        &["brd 10.201.1.255", "scope global", "a0:vip"],
+    );
+    assert_line(&shown, "inet6 fd00:201::5/64", &["scope global", "nodad"]);
+
+    run_in(&lab.a, move || async move {
+        let nl = Netlink::new().await.expect("netlink");
+        let vip = addr(
+            a0,
+            "10.201.1.5",
+            24,
+            Some("10.201.1.255"),
+            0,
+            Some("a0:vip"),
+        );
+        let vip6 = addr(a0, "fd00:201::5", 64, None, 0, None);
+        for a in [&vip, &vip6] {
+            nl.del_address(a).await.expect("delete");
+            nl.del_address(a)
+                .await
+                .expect("deleting again is not an error");
+        }
+        let have = nl.addresses(Some(a0)).await.expect("addresses");
+        assert!(!have.contains(&vip) && !have.contains(&vip6), "{have:?}");
+    });
+    let shown = lab::ip_out(&["-n", &lab.a, "addr", "show", "dev", "a0"]);
+    assert!(
+        !shown.contains("10.201.1.5") && !shown.contains("fd00:201::5"),
+        "{shown}"
+    );
+
+    // No carrier once the peer is down.
+    lab::ip(&["-n", &lab.b, "link", "set", "b0", "down"]);
+    run_in(&lab.a, move || async move {
+        let nl = Netlink::new().await.expect("netlink");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while nl.link_up(a0).await.expect("link_up") {
+            assert!(tokio::time::Instant::now() < deadline, "a0 still up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}
+
+/// Routes (gateway, source, metric, table over 255, blackhole, IPv6 on-link) and rules
+/// (from, to, fwmark, iif, oif, priority, table) as `ip` then shows them, with
+/// protocol keepalived; adding twice leaves one, deleting twice is not an error.
+#[test]
+fn netns_netlink_routes_and_rules() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("route");
+    let a0 = run_in(&lab.a, || async { ifindex("a0") });
+    let routes = vec![
+        Route {
+            dst: "10.202.0.0".parse().expect("literal"),
+            prefix_len: 16,
+            gateway: Some(lab::B_V4.parse().expect("literal")),
+            ifindex: Some(a0),
+            src: Some(lab::A_V4.parse().expect("literal")),
+            table: Some(100),
+            metric: Some(10),
+            scope: None,
+            kind: None,
+        },
+        Route {
+            dst: "10.203.0.0".parse().expect("literal"),
+            prefix_len: 16,
+            gateway: None,
+            ifindex: None,
+            src: None,
+            table: Some(1000),
+            metric: None,
+            scope: None,
+            kind: Some("blackhole".into()),
+        },
+        Route {
+            dst: "fd00:202::".parse().expect("literal"),
+            prefix_len: 64,
+            gateway: None,
+            ifindex: Some(a0),
+            src: None,
+            table: Some(100),
+            metric: Some(20),
+            scope: None,
+            kind: None,
+        },
+    ];
+    let rules = vec![
+        Rule {
+            v6: false,
+            from: Some(("10.201.5.0".parse().expect("literal"), 24)),
+            to: None,
+            table: Some(100),
+            priority: Some(1000),
+            fwmark: Some(7),
+            iif: Some("a0".into()),
+            oif: None,
+        },
+        Rule {
+            v6: true,
+            from: None,
+            to: Some(("fd00:205::".parse().expect("literal"), 64)),
+            table: Some(1000),
+            priority: Some(1001),
+            fwmark: None,
+            iif: None,
+            oif: Some("a0".into()),
+        },
+    ];
+    let (r2, u2) = (routes.clone(), rules.clone());
+    run_in(&lab.a, move || async move {
+        let nl = Netlink::new().await.expect("netlink");
+        for r in &r2 {
+            nl.add_route(r).await.expect("add route");
+            nl.add_route(r).await.expect("adding again is not an error");
+        }
+        for r in &u2 {
+            nl.add_rule(r).await.expect("add rule");
+            nl.add_rule(r).await.expect("adding again is not an error");
+        }
+    });
+    let a = lab.a.as_str();
+    let t100 = lab::ip_out(&["-n", a, "route", "show", "table", "100"]);
+    assert_line(
+        &t100,
+        "10.202.0.0/16",
+        &[
+            "via 10.201.0.2",
+            "dev a0",
+            "proto keepalived",
+            "src 10.201.0.1",
+            "metric 10",
+        ],
+    );
+    let t1000 = lab::ip_out(&["-n", a, "route", "show", "table", "1000"]);
+    assert_line(&t1000, "blackhole 10.203.0.0/16", &["proto keepalived"]);
+    let t100v6 = lab::ip_out(&["-n", a, "-6", "route", "show", "table", "100"]);
+    assert_line(
+        &t100v6,
+        "fd00:202::/64",
+        &["dev a0", "proto keepalived", "metric 20"],
+    );
+    let rules4 = lab::ip_out(&["-n", a, "rule", "show"]);
+    assert_eq!(rules4.matches("1000:").count(), 1, "{rules4}");
+    assert_line(
+        &rules4,
+        "1000:",
+        &[
+            "from 10.201.5.0/24",
+            "fwmark 0x7",
+            "iif a0",
+            "lookup 100",
+            "proto keepalived",
+        ],
+    );
+    let rules6 = lab::ip_out(&["-n", a, "-6", "rule", "show"]);
+    assert_eq!(rules6.matches("1001:").count(), 1, "{rules6}");
+    assert_line(
+        &rules6,
+        "1001:",
+        &[
+            "to fd00:205::/64",
+            "oif a0",
+            "lookup 1000",
+            "proto keepalived",
+        ],
+    );
+
+    run_in(&lab.a, move || async move {
+        let nl = Netlink::new().await.expect("netlink");
+        for r in &routes {
+            nl.del_route(r).await.expect("delete route");
+            nl.del_route(r)
+                .await
+                .expect("deleting again is not an error");
+        }
+        for r in &rules {
+            nl.del_rule(r).await.expect("delete rule");
+            nl.del_rule(r)
+                .await
+                .expect("deleting again is not an error");
+        }
+    });
+    let t100 = lab::ip_out(&["-n", a, "route", "show", "table", "all"]);
+    assert!(
+        !t100.contains("10.202.0.0") && !t100.contains("10.203.0.0"),
+        "{t100}"
+    );
+    let t6 = lab::ip_out(&["-n", a, "-6", "route", "show", "table", "all"]);
+    assert!(!t6.contains("fd00:202::"), "{t6}");
+    let r4 = lab::ip_out(&["-n", a, "rule", "show"]);
+    let r6 = lab::ip_out(&["-n", a, "-6", "rule", "show"]);
+    assert!(!r4.contains("1000:") && !r6.contains("1001:"), "{r4}{r6}");
 }
