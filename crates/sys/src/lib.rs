@@ -4,9 +4,11 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+mod monitor;
 mod netlink;
 mod nl;
 mod socket;
+pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
 
@@ -53,7 +55,7 @@ pub struct Received {
 }
 
 /// An address on an interface, as `ip addr` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address {
     pub ifindex: u32,
     pub addr: IpAddr,
@@ -103,20 +105,6 @@ pub enum LinkEvent {
     },
     AddressAdded(Address),
     AddressRemoved(Address),
-}
-
-/// Link and address changes, from an RTMGRP_LINK | IFADDR multicast subscription.
-pub struct Monitor {
-    _todo: (),
-}
-
-impl Monitor {
-    pub fn new() -> Result<Monitor> {
-        todo!("sys helper")
-    }
-    pub async fn next(&mut self) -> Result<LinkEvent> {
-        todo!()
-    }
 }
 
 /// AF_PACKET sender for whole Ethernet frames (gratuitous ARP, unsolicited NA).

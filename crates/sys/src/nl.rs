@@ -159,6 +159,30 @@ pub(crate) fn absorb(
     Ok(Step::More)
 }
 
+/// Every rtnetlink message in a multicast datagram, whatever its sequence number (a
+/// notification carries the number of the request that caused it, if any).
+pub(crate) fn notifications(dgram: &[u8]) -> Vec<RouteNetlinkMessage> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while let Some(rest) = dgram.get(off..) {
+        let Ok(nb) = NetlinkBuffer::new_checked(rest) else {
+            break;
+        };
+        let len = nb.length() as usize;
+        off += (len + 3) & !3;
+        if nb.message_type() < 16 {
+            continue;
+        }
+        let this = rest.get(..len).unwrap_or(rest);
+        if let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(this) {
+            if let NetlinkPayload::InnerMessage(i) = m.payload {
+                out.push(i);
+            }
+        }
+    }
+    out
+}
+
 fn read_i32(b: &[u8]) -> Option<i32> {
     Some(i32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
 }

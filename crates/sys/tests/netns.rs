@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use keepup_sys::{Address, Netlink, Route, Rule, VrrpSocket};
+use keepup_sys::{Address, LinkEvent, Monitor, Netlink, Route, Rule, VrrpSocket};
 use keepup_wire::vrrp::{self, AuthType, ChecksumForm, IpPair, Version};
 use keepup_wire::{ah, ipv4};
 use lab::{have_root, in_ns, join, run_in, Lab};
@@ -567,4 +567,158 @@ fn netns_netlink_routes_and_rules() {
     let r4 = lab::ip_out(&["-n", a, "rule", "show"]);
     let r6 = lab::ip_out(&["-n", a, "-6", "rule", "show"]);
     assert!(!r4.contains("1000:") && !r6.contains("1001:"), "{r4}{r6}");
+}
+
+/// Run `ip` from a lab thread (blocking; fine in a test).
+fn ip_here(args: &[&str]) {
+    lab::ip(args);
+}
+
+/// Wait (skipping other events) for the first event `want` accepts; return it and
+/// everything seen before it.
+async fn wait_for(
+    m: &mut Monitor,
+    what: &str,
+    want: impl Fn(&LinkEvent) -> bool,
+) -> (LinkEvent, Vec<LinkEvent>) {
+    let mut before = Vec::new();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), m.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} within 10 s; saw {before:?}"))
+            .expect("monitor");
+        if want(&e) {
+            return (e, before);
+        }
+        before.push(e);
+    }
+}
+
+/// Monitor reports an added address, a link going down and up again (IFF_UP and
+/// carrier), the address's removal, and an interface appearing, coming up (dummy:
+/// operstate unknown counts as up) and being deleted; what existed when it started
+/// is not reported.
+#[test]
+fn netns_monitor_sees_link_down_up_and_address_removal() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("mon");
+    let ns = lab.a.clone();
+    run_in(&lab.a, move || async move {
+        let a0 = ifindex("a0");
+        let mut m = Monitor::new().expect("monitor");
+        let vip = addr(a0, "10.201.9.9", 24, None, 0, Some("a0:mon"));
+        let is_a0 = |e: &LinkEvent, want: bool| matches!(e, LinkEvent::Link { ifindex, name, up } if *ifindex == a0 && name == "a0" && *up == want);
+
+        ip_here(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            "10.201.9.9/24",
+            "dev",
+            "a0",
+            "label",
+            "a0:mon",
+        ]);
+        let (_, before) = wait_for(&mut m, "address added", |e| {
+            *e == LinkEvent::AddressAdded(vip.clone())
+        })
+        .await;
+        assert!(
+            !before.iter().any(|e| matches!(e, LinkEvent::Link { .. })),
+            "links that were already there are not reported: {before:?}"
+        );
+
+        ip_here(&["-n", &ns, "link", "set", "a0", "down"]);
+        let (_, before) = wait_for(&mut m, "a0 down", |e| is_a0(e, false)).await;
+        assert!(!before.iter().any(|e| is_a0(e, true)), "{before:?}");
+        ip_here(&["-n", &ns, "link", "set", "a0", "up"]);
+        let (_, before) = wait_for(&mut m, "a0 up", |e| is_a0(e, true)).await;
+        assert!(!before.iter().any(|e| is_a0(e, false)), "{before:?}");
+
+        ip_here(&["-n", &ns, "addr", "del", "10.201.9.9/24", "dev", "a0"]);
+        wait_for(&mut m, "address removed", |e| {
+            *e == LinkEvent::AddressRemoved(vip.clone())
+        })
+        .await;
+
+        // A new interface is reported (down), comes up only with carrier (its peer
+        // up too), and is reported down when deleted.
+        ip_here(&[
+            "-n", &ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+        ]);
+        let (d0, _) = wait_for(
+            &mut m,
+            "d0 appears",
+            |e| matches!(e, LinkEvent::Link { name, up: false, .. } if name == "d0"),
+        )
+        .await;
+        let LinkEvent::Link { ifindex: d0, .. } = d0 else {
+            unreachable!()
+        };
+        let d0_is = |e: &LinkEvent, want: bool| matches!(e, LinkEvent::Link { ifindex, name, up } if *ifindex == d0 && name == "d0" && *up == want);
+        ip_here(&["-n", &ns, "link", "set", "d0", "up"]);
+        ip_here(&["-n", &ns, "link", "set", "d1", "up"]);
+        let (_, before) = wait_for(&mut m, "d0 up", |e| d0_is(e, true)).await;
+        // IFF_UP alone (before d1 was up) did not count as up.
+        assert!(!before.iter().any(|e| d0_is(e, false)), "{before:?}");
+        ip_here(&["-n", &ns, "link", "del", "d0"]);
+        wait_for(&mut m, "d0 gone", |e| d0_is(e, false)).await;
+
+        // Loopback's operstate is UNKNOWN, which counts as up.
+        ip_here(&["-n", &ns, "link", "set", "lo", "down"]);
+        wait_for(
+            &mut m,
+            "lo down",
+            |e| matches!(e, LinkEvent::Link { name, up: false, .. } if name == "lo"),
+        )
+        .await;
+        ip_here(&["-n", &ns, "link", "set", "lo", "up"]);
+        wait_for(
+            &mut m,
+            "lo up",
+            |e| matches!(e, LinkEvent::Link { name, up: true, .. } if name == "lo"),
+        )
+        .await;
+    });
+}
+
+/// When notifications overflow the socket (ENOBUFS) while nobody reads them, the
+/// monitor reads the state afresh: each of 3000 addresses added meanwhile is still
+/// reported, once.
+#[test]
+fn netns_monitor_recovers_from_overflow() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("ovf");
+    let ns = lab.a.clone();
+    let batch = std::env::temp_dir().join(format!("kus{}-ovf.batch", std::process::id()));
+    let mut lines = String::new();
+    for i in 0..3000u32 {
+        lines += &format!("address add 10.210.{}.{}/32 dev a0\n", i / 250, i % 250 + 1);
+    }
+    std::fs::write(&batch, lines).expect("batch file");
+    let path = batch.to_string_lossy().into_owned();
+    run_in(&lab.a, move || async move {
+        let a0 = ifindex("a0");
+        let mut m = Monitor::new().expect("monitor");
+        // Nobody reads the monitor while the kernel sends 3000 notifications.
+        ip_here(&["-n", &ns, "-batch", &path]);
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < 3000 {
+            let e = tokio::time::timeout(Duration::from_secs(10), m.next())
+                .await
+                .unwrap_or_else(|_| panic!("only {} of 3000 addresses reported", seen.len()))
+                .expect("monitor");
+            if let LinkEvent::AddressAdded(a) = e {
+                if a.ifindex == a0 && a.prefix_len == 32 {
+                    assert!(seen.insert(a.addr), "{} reported twice", a.addr);
+                }
+            }
+        }
+    });
+    let _ = std::fs::remove_file(&batch);
 }
