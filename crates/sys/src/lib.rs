@@ -1,13 +1,28 @@
 //! keepup-sys: every Linux effect of keepup, behind small safe types. The daemon's
-//! drivers use these; the engine never sees them. (API declared; bodies follow.)
+//! drivers use these; the engine never sees them.
+//!
+//! - [`VrrpSocket`]: raw IP sockets for VRRP (and AH on IPv4), one per family for all
+//!   interfaces (`socket`).
+//! - [`Netlink`]: rtnetlink requests: links, addresses, routes, rules (`netlink`, over
+//!   the small transport in `nl`).
+//! - [`Monitor`]: link and address changes (`monitor`).
+//! - [`FrameSender`]: whole Ethernet frames over AF_PACKET (`frame`).
+//! - [`sysctl_set`]: /proc/sys writes.
+//!
+//! Everything async is for a tokio runtime (the daemon runs a current-thread one);
+//! descriptors are non-blocking and wrapped in `AsyncFd`. Kernel errors keep their
+//! errno: [`Error::Io`]'s source is the `io::Error` the kernel gave (netlink included).
+//! Every `unsafe` block in the crate carries a `SAFETY:` comment.
 #![allow(clippy::unused_async)]
 
 use std::net::{IpAddr, Ipv6Addr};
 
+mod frame;
 mod monitor;
 mod netlink;
 mod nl;
 mod socket;
+pub use frame::FrameSender;
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
@@ -105,21 +120,6 @@ pub enum LinkEvent {
     },
     AddressAdded(Address),
     AddressRemoved(Address),
-}
-
-/// AF_PACKET sender for whole Ethernet frames (gratuitous ARP, unsolicited NA).
-pub struct FrameSender {
-    _todo: (),
-}
-
-impl FrameSender {
-    pub fn new() -> Result<FrameSender> {
-        todo!("sys helper")
-    }
-    pub fn send(&self, ifindex: u32, frame: &[u8]) -> Result<()> {
-        let _ = (ifindex, frame);
-        todo!()
-    }
 }
 
 /// Write `value` to /proc/sys/`path` (e.g. `net/ipv4/conf/eth0/arp_ignore`).

@@ -8,9 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use keepup_sys::{Address, LinkEvent, Monitor, Netlink, Route, Rule, VrrpSocket};
+use keepup_sys::{Address, FrameSender, LinkEvent, Monitor, Netlink, Route, Rule, VrrpSocket};
 use keepup_wire::vrrp::{self, AuthType, ChecksumForm, IpPair, Version};
-use keepup_wire::{ah, ipv4};
+use keepup_wire::{ah, arp, ipv4, ndisc, MacAddr};
 use lab::{have_root, in_ns, join, run_in, Lab};
 
 const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
@@ -721,4 +721,54 @@ fn netns_monitor_recovers_from_overflow() {
         }
     });
     let _ = std::fs::remove_file(&batch);
+}
+
+/// FrameSender in A puts a gratuitous ARP and an unsolicited NA (as keepup-wire builds
+/// them) on a0; an AF_PACKET receiver in B (whose only other interface is lo) sees
+/// both frames octet for octet.
+#[test]
+fn netns_frame_sender_frames_reach_the_peer() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("frame");
+    let mac = MacAddr([2, 0, 0x5e, 0xc9, 0, 0x0a]);
+    let garp = arp::Repr::gratuitous(mac, v4("10.201.0.100"))
+        .emit()
+        .to_vec();
+    let na = ndisc::Repr::unsolicited(mac, v6(lab::A_LL), v6("fd00:201::100"), true).emit();
+    let want = vec![garp.clone(), na.clone()];
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let rx = in_ns(&lab.b, move || async move {
+        use std::io::Read;
+        let all = (libc::ETH_P_ALL as u16).to_be();
+        let s = socket2::Socket::new(
+            socket2::Domain::PACKET,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(i32::from(all))),
+        )
+        .expect("AF_PACKET receiver");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        ready_tx.send(()).expect("ready");
+        let mut missing = want;
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut buf = [0u8; 2048];
+        while !missing.is_empty() && std::time::Instant::now() < deadline {
+            if let Ok(n) = (&s).read(&mut buf) {
+                missing.retain(|f| f[..] != buf[..n]);
+            }
+        }
+        missing
+    });
+    ready_rx.recv_timeout(WAIT).expect("receiver ready");
+    run_in(&lab.a, move || async move {
+        let a0 = ifindex("a0");
+        let f = FrameSender::new().expect("AF_PACKET sender");
+        f.send(a0, &garp).expect("send GARP");
+        f.send(a0, &na).expect("send NA");
+        assert!(f.send(a0, &[0u8; 10]).is_err(), "no Ethernet header");
+    });
+    let missing = join(rx);
+    assert!(missing.is_empty(), "not seen on b0: {missing:02x?}");
 }
