@@ -1,8 +1,31 @@
 //! keepup-sys: every Linux effect of keepup, behind small safe types. The daemon's
-//! drivers use these; the engine never sees them. (API declared; bodies follow.)
+//! drivers use these; the engine never sees them.
+//!
+//! - [`VrrpSocket`]: raw IP sockets for VRRP (and AH on IPv4), one per family for all
+//!   interfaces (`socket`).
+//! - [`Netlink`]: rtnetlink requests: links, addresses, routes, rules (`netlink`, over
+//!   the small transport in `nl`).
+//! - [`Monitor`]: link and address changes (`monitor`).
+//! - [`FrameSender`]: whole Ethernet frames over AF_PACKET (`frame`).
+//! - [`sysctl_set`]: /proc/sys writes.
+//!
+//! Everything async is for a tokio runtime (the daemon runs a current-thread one);
+//! descriptors are non-blocking and wrapped in `AsyncFd`. Kernel errors keep their
+//! errno: [`Error::Io`]'s source is the `io::Error` the kernel gave (netlink included).
+//! Every `unsafe` block in the crate carries a `SAFETY:` comment.
 #![allow(clippy::unused_async)]
 
 use std::net::{IpAddr, Ipv6Addr};
+
+mod frame;
+mod monitor;
+mod netlink;
+mod nl;
+mod socket;
+pub use frame::FrameSender;
+pub use monitor::Monitor;
+pub use netlink::Netlink;
+pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
 
 /// Errors from the kernel, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +44,20 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Types that own the descriptor they return from `as_raw_fd`: it stays open and the
+/// same for as long as the value lives, and closes when it is dropped.
+pub(crate) trait OwnsFd: std::os::fd::AsRawFd {}
+impl OwnsFd for socket2::Socket {}
+impl OwnsFd for netlink_sys::Socket {}
+
+/// Register an owned socket with the current tokio reactor.
+pub(crate) fn register<T: OwnsFd>(inner: T) -> std::io::Result<tokio::io::unix::AsyncFd<T>> {
+    // SAFETY: `T: OwnsFd` owns its descriptor, which stays open and is returned
+    // unchanged by every `as_raw_fd` call until the value (moved into the AsyncFd,
+    // which never hands out a way to replace it: we do not call `get_mut`) is dropped.
+    Ok(unsafe { tokio::io::unix::AsyncFd::register(inner) }?)
+}
+
 /// One received VRRP (or AH) packet.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -32,49 +69,8 @@ pub struct Received {
     pub v6: Option<(Ipv6Addr, Ipv6Addr, u8)>,
 }
 
-/// A raw IP socket for protocol 112 (and 51 for AH on IPv4) of one family.
-pub struct VrrpSocket {
-    _todo: (),
-}
-
-impl VrrpSocket {
-    /// IPv4: raw socket, IP_HDRINCL (we send whole packets), receives protocol 112
-    /// and, if `ah`, a second raw socket for protocol 51. IPv6: raw socket, hop limit
-    /// read back (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO), multicast hops 255, TCLASS CS6.
-    pub fn open_v4(ah: bool) -> Result<VrrpSocket> {
-        let _ = ah;
-        todo!("sys helper")
-    }
-    pub fn open_v6() -> Result<VrrpSocket> {
-        todo!()
-    }
-    /// Join the group (224.0.0.18 / ff02::12 or `mcast_dst_ip`) on an interface.
-    pub fn join(&self, group: IpAddr, ifindex: u32) -> Result<()> {
-        let _ = (group, ifindex);
-        todo!()
-    }
-    /// Send one advert. IPv4: `packet` is the whole IP packet (header with TTL, AH,
-    /// VRRP), sent out of `ifindex`. IPv6: `packet` is the VRRP message, sent from
-    /// `src` (the link-local) with hop limit `ttl` out of `ifindex`.
-    pub async fn send(
-        &self,
-        ifindex: u32,
-        src: IpAddr,
-        dst: IpAddr,
-        ttl: u8,
-        packet: &[u8],
-    ) -> Result<()> {
-        let _ = (ifindex, src, dst, ttl, packet);
-        todo!()
-    }
-    /// The next packet (with the interface it arrived on).
-    pub async fn recv(&self) -> Result<Received> {
-        todo!()
-    }
-}
-
 /// An address on an interface, as `ip addr` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address {
     pub ifindex: u32,
     pub addr: IpAddr,
@@ -126,91 +122,29 @@ pub enum LinkEvent {
     AddressRemoved(Address),
 }
 
-/// rtnetlink: interfaces, addresses, routes, rules.
-pub struct Netlink {
-    _todo: (),
-}
-
-impl Netlink {
-    pub async fn new() -> Result<Netlink> {
-        todo!("sys helper")
-    }
-    pub async fn ifindex(&self, name: &str) -> Result<u32> {
-        let _ = name;
-        todo!()
-    }
-    /// Interface is administratively up and has carrier.
-    pub async fn link_up(&self, ifindex: u32) -> Result<bool> {
-        let _ = ifindex;
-        todo!()
-    }
-    pub async fn mac(&self, ifindex: u32) -> Result<[u8; 6]> {
-        let _ = ifindex;
-        todo!()
-    }
-    pub async fn addresses(&self, ifindex: Option<u32>) -> Result<Vec<Address>> {
-        let _ = ifindex;
-        todo!()
-    }
-    /// Add; an address that is already there is not an error.
-    pub async fn add_address(&self, a: &Address) -> Result<()> {
-        let _ = a;
-        todo!()
-    }
-    /// Remove; an address that is not there is not an error.
-    pub async fn del_address(&self, a: &Address) -> Result<()> {
-        let _ = a;
-        todo!()
-    }
-    pub async fn add_route(&self, r: &Route) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
-    pub async fn del_route(&self, r: &Route) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
-    pub async fn add_rule(&self, r: &Rule) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
-    pub async fn del_rule(&self, r: &Rule) -> Result<()> {
-        let _ = r;
-        todo!()
-    }
-}
-
-/// Link and address changes, from an RTMGRP_LINK | IFADDR multicast subscription.
-pub struct Monitor {
-    _todo: (),
-}
-
-impl Monitor {
-    pub fn new() -> Result<Monitor> {
-        todo!("sys helper")
-    }
-    pub async fn next(&mut self) -> Result<LinkEvent> {
-        todo!()
-    }
-}
-
-/// AF_PACKET sender for whole Ethernet frames (gratuitous ARP, unsolicited NA).
-pub struct FrameSender {
-    _todo: (),
-}
-
-impl FrameSender {
-    pub fn new() -> Result<FrameSender> {
-        todo!("sys helper")
-    }
-    pub fn send(&self, ifindex: u32, frame: &[u8]) -> Result<()> {
-        let _ = (ifindex, frame);
-        todo!()
-    }
-}
-
 /// Write `value` to /proc/sys/`path` (e.g. `net/ipv4/conf/eth0/arp_ignore`).
+///
+/// The path is relative and must not climb out of /proc/sys (no `..`). Values under
+/// net/ belong to the network namespace of the calling thread.
 pub fn sysctl_set(path: &str, value: &str) -> Result<()> {
-    let _ = (path, value);
-    todo!()
+    let what = || format!("sysctl {path} = {value}");
+    let rel = std::path::Path::new(path);
+    if path.is_empty()
+        || rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::Io {
+            what: what(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a path under /proc/sys",
+            ),
+        });
+    }
+    std::fs::write(std::path::Path::new("/proc/sys").join(rel), value).map_err(|source| Error::Io {
+        what: what(),
+        source,
+    })
 }

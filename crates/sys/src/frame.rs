@@ -1,0 +1,89 @@
+//! AF_PACKET sender for whole Ethernet frames (gratuitous ARP, unsolicited NA).
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::{Error, Result};
+
+/// AF_PACKET sender for whole Ethernet frames (gratuitous ARP, unsolicited NA).
+///
+/// One socket serves every interface (the interface is named per send). It is opened
+/// with protocol 0, so it receives nothing. It never blocks: a send buffer that is full
+/// (say, of an interface whose queue is stuck) is an error (`WouldBlock`) rather than a
+/// stalled daemon.
+pub struct FrameSender {
+    sock: Socket,
+}
+
+impl FrameSender {
+    pub fn new() -> Result<FrameSender> {
+        let what = |step: &str| format!("AF_PACKET socket: {step}");
+        let sock =
+            Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0))).map_err(|source| {
+                Error::Io {
+                    what: what("socket"),
+                    source,
+                }
+            })?;
+        sock.set_nonblocking(true).map_err(|source| Error::Io {
+            what: what("O_NONBLOCK"),
+            source,
+        })?;
+        Ok(FrameSender { sock })
+    }
+
+    /// Send `frame` (destination MAC, source MAC, EtherType, payload) out of `ifindex`
+    /// as it is.
+    pub fn send(&self, ifindex: u32, frame: &[u8]) -> Result<()> {
+        let what = || format!("send {}-octet frame on ifindex {ifindex}", frame.len());
+        let err = |source| Error::Io {
+            what: what(),
+            source,
+        };
+        let (Some(dst), Some(ethertype)) = (frame.get(0..6), frame.get(12..14)) else {
+            return Err(err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "shorter than an Ethernet header",
+            )));
+        };
+        let ifindex = libc::c_int::try_from(ifindex)
+            .map_err(|_| err(io::Error::new(io::ErrorKind::InvalidInput, "bad ifindex")))?;
+        let mut addr = [0u8; 8];
+        addr[..6].copy_from_slice(dst);
+        let sll = libc::sockaddr_ll {
+            sll_family: libc::AF_PACKET as libc::c_ushort,
+            // Already in network order: the frame's own EtherType octets.
+            sll_protocol: u16::from_ne_bytes([ethertype[0], ethertype[1]]),
+            sll_ifindex: ifindex,
+            sll_hatype: 0,
+            sll_pkttype: 0,
+            sll_halen: 6,
+            sll_addr: addr,
+        };
+        // SAFETY: the socket is open for the whole call; `frame` is a live slice whose
+        // pointer and length are passed together; `sll` is a fully initialised
+        // sockaddr_ll on the stack and the length given is exactly its size.
+        let sent = unsafe {
+            libc::sendto(
+                self.sock.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                std::ptr::from_ref(&sll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if sent < 0 {
+            return Err(err(io::Error::last_os_error()));
+        }
+        if sent as usize != frame.len() {
+            return Err(err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("sent {sent} octets"),
+            )));
+        }
+        Ok(())
+    }
+}
