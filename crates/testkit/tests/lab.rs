@@ -1,6 +1,6 @@
 //! The network-namespace lab itself, on the real kernel: hosts on a bridge reach each
 //! other (IPv4, IPv6 link-local and ULA), a port taken down at the switch cuts a host
-//! off, nftables and sysctls apply inside a host only, a panicking test leaves nothing
+//! off (on one of its LANs only), nftables and sysctls apply inside a host only, a panicking test leaves nothing
 //! behind, the sweep removes what a killed run left, and two real keepalived 2.2.7
 //! elect the higher priority and fail over, seen in a capture decoded by keepup-wire.
 //!
@@ -197,6 +197,35 @@ fn netns_port_down_cuts_a_host_off_and_port_up_heals() -> Result<(), Error> {
 }
 
 #[test]
+fn netns_a_host_on_two_lans() -> Result<(), Error> {
+    if !lab::root_or_skip("netns_a_host_on_two_lans") {
+        return Ok(());
+    }
+    let lab = Lab::new("two_lans")?;
+    let (lan0, lan1) = (lab.bridge()?, lab.bridge()?);
+    let mut r = lab.host("r", &lan0, "10.9.6.1".parse().unwrap(), None)?;
+    assert_eq!(r.join(&lan1, "10.9.7.1".parse().unwrap(), None)?, "eth1");
+    let a = lab.host("a", &lan0, "10.9.6.2".parse().unwrap(), None)?;
+    let b = lab.host("b", &lan1, "10.9.7.2".parse().unwrap(), None)?;
+    assert_eq!(r.iface_on(&lan1).map(|i| i.name.as_str()), Some("eth1"));
+    assert_eq!(r.addresses("eth1")?[0], v4("10.9.7.1"));
+    assert!(r.ping(v4("10.9.6.2"), 3 * SEC)? && r.ping(v4("10.9.7.2"), 3 * SEC)?);
+    assert!(b.ping(v4("10.9.7.1"), 3 * SEC)?);
+    // The LANs are separate segments: a does not hear b's subnet.
+    assert!(!a.ping(v4("10.9.7.1"), SEC / 2)?);
+
+    lan1.port_down(&r)?;
+    assert!(wait_until(2 * SEC, Duration::from_millis(10), || r
+        .carrier("eth1")
+        .is_ok_and(|c| !c))
+    .is_some());
+    assert!(r.carrier("eth0")?, "only r's port on LAN 1 went down");
+    assert!(r.ping(v4("10.9.6.2"), 3 * SEC)?);
+    assert!(!r.ping(v4("10.9.7.2"), SEC / 2)?);
+    Ok(())
+}
+
+#[test]
 fn netns_nft_and_sysctl_apply_inside_one_host() -> Result<(), Error> {
     if !lab::root_or_skip("netns_nft_and_sysctl_apply_inside_one_host") {
         return Ok(());
@@ -211,7 +240,14 @@ fn netns_nft_and_sysctl_apply_inside_one_host() -> Result<(), Error> {
     b.nft("table inet lab { chain input { type filter hook input priority 0; ip saddr 10.9.4.1 icmp type echo-request drop; }; }")?;
     assert!(!a.ping(v4("10.9.4.2"), SEC / 2)?, "b's rule drops a's echo");
     assert!(c.ping(v4("10.9.4.2"), 3 * SEC)?, "and only a's");
-    assert!(b.run(["nft", "list", "ruleset"])?.contains("10.9.4.1"));
+    b.nft("table ip novrrp { chain input { type filter hook input priority 0; ip protocol 112 drop; }; }")?;
+    let rules = b.run(["nft", "list", "ruleset"])?;
+    // nft names protocol 112 `vrrp` where /etc/protocols has it.
+    let vrrp_rule = ["ip protocol vrrp drop", "ip protocol 112 drop"];
+    assert!(
+        rules.contains("10.9.4.1") && vrrp_rule.iter().any(|r| rules.contains(r)),
+        "{rules}"
+    );
     assert!(
         !a.run(["nft", "list", "ruleset"])?.contains("10.9.4.1"),
         "a has no rules"
