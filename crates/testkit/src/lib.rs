@@ -5,8 +5,9 @@
 //!   seeded PRNG; crash, restart, shutdown, link and tracker actions; a transcript
 //!   (`t=3.610 r2 VRID 51 BACKUP->MASTER reason=master-down`) to snapshot.
 //! - [`cfg`]: short instance configurations and the RFC timer formulas as oracles.
-//!
-//! Later: the network-namespace lab, pcap helpers and the keepalived interop harness.
+//! - [`lab`]: the network-namespace lab (root): hosts on bridged LANs in their own
+//!   namespaces, processes, tcpdump captures with a pcap reader, and real keepalived
+//!   2.2.7 as an interop peer. Everything it makes is removed when it is dropped.
 //!
 //! ```no_run
 //! use keepup_testkit::{cfg::*, Action, Sim};
@@ -20,10 +21,12 @@
 //! ```
 
 pub mod cfg;
+pub mod lab;
 pub mod peek;
 pub mod rng;
 pub mod sim;
 
+pub use lab::{Capture, Host, Keepalived, Lab, Lan, Proc};
 pub use rng::SplitMix64;
 pub use sim::{
     Action, AdvertRecord, EventRecord, HeardRecord, LanId, LanParams, LinkParams, RouterId,
