@@ -50,8 +50,12 @@ pub(crate) trait OwnsFd: std::os::fd::AsRawFd {}
 impl OwnsFd for socket2::Socket {}
 impl OwnsFd for netlink_sys::Socket {}
 
-/// Register an owned socket with the current tokio reactor.
+/// Register an owned socket with the current tokio reactor; outside a runtime this
+/// is an error (tokio itself would panic).
 pub(crate) fn register<T: OwnsFd>(inner: T) -> std::io::Result<tokio::io::unix::AsyncFd<T>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(std::io::Error::other("not inside a tokio runtime"));
+    }
     // SAFETY: `T: OwnsFd` owns its descriptor, which stays open and is returned
     // unchanged by every `as_raw_fd` call until the value (moved into the AsyncFd,
     // which never hands out a way to replace it: we do not call `get_mut`) is dropped.

@@ -158,30 +158,7 @@ impl Monitor {
 
     /// Report what changed between what we knew and `fresh`, then know `fresh`.
     fn resync(&mut self, fresh: State) {
-        for (&ifindex, (name, up)) in &fresh.links {
-            if self.state.links.get(&ifindex).map(|(_, u)| *u) != Some(*up) {
-                self.pending.push_back(LinkEvent::Link {
-                    ifindex,
-                    name: name.clone(),
-                    up: *up,
-                });
-            }
-        }
-        for (&ifindex, (name, up)) in &self.state.links {
-            if *up && !fresh.links.contains_key(&ifindex) {
-                self.pending.push_back(LinkEvent::Link {
-                    ifindex,
-                    name: name.clone(),
-                    up: false,
-                });
-            }
-        }
-        for a in self.state.addrs.difference(&fresh.addrs) {
-            self.pending.push_back(LinkEvent::AddressRemoved(a.clone()));
-        }
-        for a in fresh.addrs.difference(&self.state.addrs) {
-            self.pending.push_back(LinkEvent::AddressAdded(a.clone()));
-        }
+        self.pending.extend(changes(&self.state, &fresh));
         self.state = fresh;
     }
 
@@ -237,6 +214,41 @@ impl Monitor {
     }
 }
 
+/// The events that turn `old` into `new`: links whose up-ness changed or that appeared,
+/// links that were up and are gone (as down), addresses removed, addresses added.
+fn changes(old: &State, new: &State) -> Vec<LinkEvent> {
+    let mut out = Vec::new();
+    for (&ifindex, (name, up)) in &new.links {
+        if old.links.get(&ifindex).map(|(_, u)| *u) != Some(*up) {
+            out.push(LinkEvent::Link {
+                ifindex,
+                name: name.clone(),
+                up: *up,
+            });
+        }
+    }
+    for (&ifindex, (name, up)) in &old.links {
+        if *up && !new.links.contains_key(&ifindex) {
+            out.push(LinkEvent::Link {
+                ifindex,
+                name: name.clone(),
+                up: false,
+            });
+        }
+    }
+    out.extend(
+        old.addrs
+            .difference(&new.addrs)
+            .map(|a| LinkEvent::AddressRemoved(a.clone())),
+    );
+    out.extend(
+        new.addrs
+            .difference(&old.addrs)
+            .map(|a| LinkEvent::AddressAdded(a.clone())),
+    );
+    out
+}
+
 /// One request on a blocking socket, for the monitor's snapshots. rtnetlink answers
 /// inside the sending call, so the receive never waits on anything but the kernel.
 pub(crate) fn request_blocking(
@@ -256,5 +268,66 @@ pub(crate) fn request_blocking(
         if nl::absorb(&buf, seq, &mut out, &mut interrupted)? == Step::Done {
             return Ok(out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(ifindex: u32, ip: &str) -> Address {
+        Address {
+            ifindex,
+            addr: ip.parse().expect("literal"),
+            prefix_len: 24,
+            broadcast: None,
+            scope: 0,
+            label: None,
+        }
+    }
+
+    #[test]
+    fn changes_between_snapshots() {
+        let mut old = State::default();
+        old.links.insert(1, ("lo".into(), true));
+        old.links.insert(2, ("eth0".into(), true));
+        old.links.insert(3, ("eth1".into(), true));
+        old.addrs.insert(addr(2, "10.0.0.1"));
+        old.addrs.insert(addr(2, "10.0.0.2"));
+        let mut new = State::default();
+        new.links.insert(1, ("lo".into(), true));
+        new.links.insert(2, ("eth0".into(), false));
+        new.links.insert(4, ("eth2".into(), false));
+        new.addrs.insert(addr(2, "10.0.0.2"));
+        new.addrs.insert(addr(4, "10.0.1.1"));
+        let mut got = changes(&old, &new);
+        got.sort_by_key(|e| format!("{e:?}"));
+        let mut want = vec![
+            LinkEvent::Link {
+                ifindex: 2,
+                name: "eth0".into(),
+                up: false,
+            },
+            LinkEvent::Link {
+                ifindex: 3,
+                name: "eth1".into(),
+                up: false,
+            },
+            LinkEvent::Link {
+                ifindex: 4,
+                name: "eth2".into(),
+                up: false,
+            },
+            LinkEvent::AddressRemoved(addr(2, "10.0.0.1")),
+            LinkEvent::AddressAdded(addr(4, "10.0.1.1")),
+        ];
+        want.sort_by_key(|e| format!("{e:?}"));
+        assert_eq!(got, want);
+        assert!(changes(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn outside_a_runtime_is_an_error_not_a_panic() {
+        assert!(Monitor::new().is_err());
     }
 }

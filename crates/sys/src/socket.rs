@@ -76,7 +76,8 @@ impl VrrpSocket {
     /// and, if `ah`, a second raw socket for protocol 51. IPv6: raw socket, hop limit
     /// read back (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO), multicast hops 255, TCLASS CS6.
     ///
-    /// Must be called inside a tokio runtime (the fds are registered with it).
+    /// Must be called inside a tokio runtime (the fds are registered with it); outside
+    /// one it is an error.
     pub fn open_v4(ah: bool) -> Result<VrrpSocket> {
         let vrrp = raw_v4(PROTO_VRRP)?;
         // The engine builds the IPv4 header itself (TTL 255, TOS 0xc0, identification,
@@ -376,6 +377,7 @@ fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
         return Ok(None);
     };
     buf.truncate(len);
+    buf.shrink_to_fit();
     if !ah_carries_vrrp_or_not_ah(&buf) {
         return Ok(None);
     }
@@ -425,6 +427,7 @@ fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
         return Ok(None);
     };
     buf.truncate(len);
+    buf.shrink_to_fit();
     Ok(Some(Received {
         ifindex: info.ipi6_ifindex,
         data: buf,

@@ -197,8 +197,10 @@ fn netns_v4_ah_advert_arrives_on_the_protocol_51_socket() {
 
 /// A v6 advert sent by VrrpSocket in A from its link-local reaches VrrpSocket in B with
 /// source, destination, hop limit 255 and b0's ifindex from ancillary data, and the
-/// checksum the engine computed (the kernel adds none). A second, unicast send with
-/// ttl 64 arrives with hop limit 64: the hop limit is set per send.
+/// checksum the engine computed. On the wire (AF_PACKET capture in B) the header has
+/// traffic class 0xc0 and hop limit 255. A unicast send with ttl 64 arrives with hop
+/// limit 64 (the hop limit is set per send). A message with a wrong checksum arrives
+/// unchanged: the kernel neither fills nor checks the VRRP checksum.
 #[test]
 fn netns_v6_advert_crosses_veth_with_hop_limit_255_from_the_link_local() {
     if !have_root() {
@@ -208,27 +210,47 @@ fn netns_v6_advert_crosses_veth_with_hop_limit_255_from_the_link_local() {
     let (ready_tx, ready_rx) = mpsc::channel();
     let rx = in_ns(&lab.b, move || async move {
         let ifb = ifindex("b0");
+        let ipv6 = (libc::ETH_P_IPV6 as u16).to_be();
+        let capture = socket2::Socket::new(
+            socket2::Domain::PACKET,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(i32::from(ipv6))),
+        )
+        .expect("AF_PACKET capture");
+        capture
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
         let s = VrrpSocket::open_v6().expect("open v6");
         s.join(GROUP_V6.into(), ifb).expect("join");
         s.join(GROUP_V6.into(), ifb)
             .expect("a second join is not an error");
         ready_tx.send(()).expect("ready");
         let mut got = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..3 {
             let r = tokio::time::timeout(WAIT, s.recv())
                 .await
                 .expect("an advert within 5 s")
                 .expect("recv");
             got.push(r);
         }
-        (ifb, got)
+        // The IPv6 headers of the VRRP frames as they crossed the veth.
+        let mut headers = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = std::io::Read::read(&mut &capture, &mut buf) {
+            if n >= 54 && buf[12..14] == [0x86, 0xdd] && buf[20] == 112 {
+                headers.push(buf[14..54].to_vec());
+            }
+        }
+        (ifb, got, headers)
     });
     ready_rx.recv_timeout(WAIT).expect("receiver ready");
 
     let (a, b) = (v6(lab::A_LL), v6(lab::B_LL));
     let mcast = vrrp_message(Version::V3, AuthType::None, a.into(), GROUP_V6.into());
     let ucast = vrrp_message(Version::V3, AuthType::None, a.into(), b.into());
-    let sent = (mcast.clone(), ucast.clone());
+    let mut bad = mcast.clone();
+    bad[6] ^= 0xff;
+    let sent = (mcast.clone(), ucast.clone(), bad.clone());
     run_in(&lab.a, move || async move {
         let ifa = ifindex("a0");
         let s = VrrpSocket::open_v6().expect("open v6");
@@ -239,24 +261,40 @@ fn netns_v6_advert_crosses_veth_with_hop_limit_255_from_the_link_local() {
         s.send(ifa, a.into(), b.into(), 64, &sent.1)
             .await
             .expect("send unicast");
+        s.send(ifa, a.into(), GROUP_V6.into(), 255, &sent.2)
+            .await
+            .expect("send a wrong checksum");
         let own = tokio::time::timeout(Duration::from_millis(300), s.recv()).await;
         assert!(own.is_err(), "our own advert came back: {own:?}");
     });
 
-    let (ifb, got) = join(rx);
-    for (r, (want, dst, hops)) in got.iter().zip([(&mcast, GROUP_V6, 255u8), (&ucast, b, 64)]) {
+    let (ifb, got, headers) = join(rx);
+    let want = [
+        (&mcast, GROUP_V6, 255u8),
+        (&ucast, b, 64),
+        (&bad, GROUP_V6, 255),
+    ];
+    for (r, (want, dst, hops)) in got.iter().zip(want) {
         assert_eq!(r.ifindex, ifb, "reported on b0");
         assert_eq!(r.v6, Some((a, dst, hops)));
         assert_eq!(&r.data, want, "the VRRP message as sent");
-        let p = vrrp::Packet::new_checked(&r.data[..], true).expect("VRRP length");
-        vrrp::Repr::parse(
-            &p,
-            IpPair {
-                src: a.into(),
-                dst: dst.into(),
-            },
-        )
-        .expect("VRRP parses, checksum holds");
+    }
+    let p = vrrp::Packet::new_checked(&got[0].data[..], true).expect("VRRP length");
+    vrrp::Repr::parse(
+        &p,
+        IpPair {
+            src: a.into(),
+            dst: GROUP_V6.into(),
+        },
+    )
+    .expect("VRRP parses, checksum holds");
+
+    assert_eq!(headers.len(), 3, "three VRRP frames captured");
+    for (h, hops) in headers.iter().zip([255u8, 64, 255]) {
+        let tclass = (h[0] & 0x0f) << 4 | h[1] >> 4;
+        assert_eq!(tclass, 0xc0, "traffic class CS6");
+        assert_eq!(h[7], hops, "hop limit on the wire");
+        assert_eq!(h[8..24], a.octets(), "source on the wire");
     }
 }
 
