@@ -93,6 +93,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let filter = if args.log_detail { "debug" } else { "info" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEEPUP_LOG")

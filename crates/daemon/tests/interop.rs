@@ -1,0 +1,243 @@
+//! keepup and keepalived 2.2.7 in one virtual router, each in each role: the right
+//! master is elected by priority, SIGKILL of either side moves the VIP to the other,
+//! a priority-0 release is honoured, and after convergence the VIP is on exactly one
+//! host. Root only; CI runs these serially.
+#![allow(clippy::unwrap_used)]
+
+use keepup_testkit::lab::{self, wait_until, Host, Keepalived, Lab, Signal};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+const VIP4: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 100));
+const VIP6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 0x100));
+
+/// One config text for both daemons: `@r1`/`@r2` lines pick the priority, and
+/// `EXTRA` carries the variant (authentication, version, unicast, addresses).
+fn conf(extra: &str) -> String {
+    let vips = if extra.contains("fd00:9::100") {
+        ""
+    } else {
+        "    virtual_ipaddress {\n        10.9.0.100/24\n    }\n"
+    };
+    format!(
+        "vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+@r1 priority 150
+@r2 priority 100
+    advert_int 1
+{extra}
+{vips}}}
+"
+    )
+}
+
+enum Daemon {
+    Keepup(lab::Proc),
+    Keepalived(Keepalived),
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        match self {
+            Daemon::Keepup(p) => p.log(),
+            Daemon::Keepalived(k) => k.log(),
+        }
+    }
+    fn kill(&self) {
+        match self {
+            Daemon::Keepup(p) => {
+                p.kill(Signal::SIGKILL).unwrap();
+            }
+            Daemon::Keepalived(k) => {
+                let _ = k.kill();
+            }
+        }
+    }
+    fn stop(&self) {
+        match self {
+            Daemon::Keepup(p) => {
+                p.kill(Signal::SIGTERM).unwrap();
+            }
+            Daemon::Keepalived(k) => {
+                let _ = k.stop();
+            }
+        }
+    }
+}
+
+fn start(lab: &Lab, host: &Host, text: &str, keepup: bool, tag: &str) -> Daemon {
+    if keepup {
+        let path = lab.file(&format!("{}-{tag}.conf", host.name()));
+        std::fs::write(&path, text).unwrap();
+        let rt = lab.file(&format!("{}-run", host.name()));
+        Daemon::Keepup(
+            host.spawn(
+                env!("CARGO_BIN_EXE_keepup"),
+                &[
+                    "run",
+                    "-f",
+                    path.to_str().unwrap(),
+                    "-i",
+                    host.name(),
+                    "--runtime-dir",
+                    rt.to_str().unwrap(),
+                ],
+                format!("{}-{tag}.log", host.name()),
+            )
+            .unwrap(),
+        )
+    } else {
+        Daemon::Keepalived(host.keepalived(text).unwrap())
+    }
+}
+
+fn has(h: &Host, ip: IpAddr) -> bool {
+    h.has_address(ip).unwrap_or(false)
+}
+
+fn wait(h: &Host, ip: IpAddr, want: bool, secs: u64) -> bool {
+    wait_until(Duration::from_secs(secs), Duration::from_millis(10), || {
+        has(h, ip) == want
+    })
+    .is_some()
+}
+
+/// r1 (150) and r2 (100); `keepup_on_r1` says which side runs keepup.
+fn both_roles(extra: &str, keepup_on_r1: bool) {
+    let text = conf(extra);
+    let v6 = extra.contains("fd00:9::100");
+    #[allow(non_snake_case)]
+    let VIP = if v6 { VIP6 } else { VIP4 };
+    let lab = Lab::new("kinter").unwrap();
+    let lan = lab.bridge().unwrap();
+    let six = |n: u16| v6.then(|| Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, n));
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), six(1))
+        .unwrap();
+    let r2 = lab
+        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), six(2))
+        .unwrap();
+    let text1 = text.replace("UNICAST_PEER", "10.9.0.2");
+    let text2 = text.replace("UNICAST_PEER", "10.9.0.1");
+    let d1 = start(&lab, &r1, &text1, keepup_on_r1, "a");
+    let d2 = start(&lab, &r2, &text2, !keepup_on_r1, "a");
+    // Election by priority; the VIP on exactly one host.
+    assert!(
+        wait(&r1, VIP, true, 10),
+        "r1 (150) not master\nr1:\n{}\nr2:\n{}",
+        d1.log(),
+        d2.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        has(&r1, VIP) && !has(&r2, VIP),
+        "r1:\n{}\nr2:\n{}",
+        d1.log(),
+        d2.log()
+    );
+
+    // SIGKILL of the master moves the VIP to r2 within the down interval.
+    let t = Instant::now();
+    d1.kill();
+    assert!(
+        wait(&r2, VIP, true, 8),
+        "r2 did not take over\n{}",
+        d2.log()
+    );
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_millis(4700),
+        "takeover after {took:?}"
+    );
+
+    // r1 comes back (keepup removes its stale VIP first) and preempts.
+    let d1 = start(&lab, &r1, &text1, keepup_on_r1, "b");
+    assert!(wait(&r1, VIP, true, 10), "r1 did not preempt\n{}", d1.log());
+    assert!(wait(&r2, VIP, false, 5), "VIP stayed on r2\n{}", d2.log());
+
+    // A priority-0 release (graceful stop of r1) is honoured at r2's skew time.
+    let t = Instant::now();
+    d1.stop();
+    assert!(
+        wait(&r2, VIP, true, 5),
+        "r2 ignored the release\n{}",
+        d2.log()
+    );
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_millis(1600),
+        "release takeover after {took:?}"
+    );
+    assert!(
+        wait(&r1, VIP, false, 3),
+        "VIP left on r1 after a graceful stop"
+    );
+
+    // SIGKILL of r2 while r1 is gone: nothing breaks; start r1 again and kill r2:
+    // the VIP moves to r1.
+    let d1 = start(&lab, &r1, &text1, keepup_on_r1, "c");
+    assert!(wait(&r1, VIP, true, 10), "{}", d1.log());
+    assert!(wait(&r2, VIP, false, 5));
+    d2.kill();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        has(&r1, VIP) && !has(&r2, VIP) || !has(&r1, VIP),
+        "{}",
+        d1.log()
+    );
+    assert!(
+        has(&r1, VIP),
+        "r1 lost the VIP when the backup died\n{}",
+        d1.log()
+    );
+}
+
+macro_rules! interop {
+    ($name_a:ident, $name_b:ident, $extra:expr) => {
+        #[test]
+        fn $name_a() {
+            if lab::root_or_skip(stringify!($name_a)) {
+                both_roles($extra, true);
+            }
+        }
+        #[test]
+        fn $name_b() {
+            if lab::root_or_skip(stringify!($name_b)) {
+                both_roles($extra, false);
+            }
+        }
+    };
+}
+
+interop!(
+    netns_interop_v2_keepup_master,
+    netns_interop_v2_keepalived_master,
+    ""
+);
+interop!(
+    netns_interop_v2_pass_keepup_master,
+    netns_interop_v2_pass_keepalived_master,
+    "    authentication {\n        auth_type PASS\n        auth_pass secret1\n    }"
+);
+interop!(
+    netns_interop_v2_ah_keepup_master,
+    netns_interop_v2_ah_keepalived_master,
+    "    authentication {\n        auth_type AH\n        auth_pass secret1\n    }"
+);
+interop!(
+    netns_interop_v3_keepup_master,
+    netns_interop_v3_keepalived_master,
+    "    version 3"
+);
+interop!(
+    netns_interop_unicast_keepup_master,
+    netns_interop_unicast_keepalived_master,
+    "    unicast_peer {\n        UNICAST_PEER\n    }"
+);
+interop!(
+    netns_interop_v3_ipv6_keepup_master,
+    netns_interop_v3_ipv6_keepalived_master,
+    "    virtual_ipaddress {\n        fe80::100/64\n        fd00:9::100/64\n    }"
+);
