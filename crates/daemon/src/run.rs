@@ -53,9 +53,8 @@ async fn load(opts: &RunOptions, nl: &Netlink) -> Result<(Plan, keepup_config::m
     lo.interfaces = None;
     lo.check_scripts = false;
     let loaded = keepup_config::load_file(&opts.file, &lo);
-    let rendered = loaded.render();
-    if !rendered.is_empty() {
-        eprint!("{rendered}");
+    if !loaded.diagnostics.is_empty() {
+        eprint!("{}", loaded.render());
     }
     if loaded.verdict() == Verdict::Refused {
         return Err(anyhow!(

@@ -25,6 +25,21 @@ vrrp_instance VI_1 {
 }
 ";
 
+/// Two routers on one bridge, with keepup started on each from `conf`.
+fn pair(tag: &str, conf: &str) -> (Lab, lab::Lan, Host, Host, lab::Proc, lab::Proc) {
+    let lab = Lab::new(tag).unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let r2 = lab
+        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
+        .unwrap();
+    let k1 = keepup(&lab, &r1, conf, "a");
+    let k2 = keepup(&lab, &r2, conf, "a");
+    (lab, lan, r1, r2, k1, k2)
+}
+
 fn keepup(lab: &Lab, host: &Host, conf: &str, tag: &str) -> lab::Proc {
     let path = lab.file(&format!("{}-{tag}.conf", host.name()));
     std::fs::write(&path, conf).unwrap();
@@ -162,4 +177,228 @@ fn netns_keepup_graceful_stop_takeover_at_skew() {
         "keepup did not exit"
     );
     assert!(!has_vip(&r1), "VIP left behind by a graceful stop");
+}
+
+/// Ledger: KA-18
+/// The master's link is cut at the bridge: the Backup takes over at the down
+/// interval; the cut master sees its carrier drop, goes to FAULT and removes its VIP;
+/// when the link returns it comes back as Backup and preempts.
+#[test]
+fn netns_keepup_link_cut_fault_and_recovery() {
+    if !lab::root_or_skip("netns_keepup_link_cut_fault_and_recovery") {
+        return;
+    }
+    let (_lab, lan, r1, r2, k1, k2) = pair("klink", CONF);
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    let cut = Instant::now();
+    lan.port_down(&r1).unwrap();
+    k1.wait_for_log("Entering FAULT STATE", Duration::from_secs(3))
+        .unwrap();
+    assert!(
+        wait_vip(&r1, false, 2).is_some(),
+        "VIP kept in FAULT:\n{}",
+        k1.log()
+    );
+    assert!(wait_vip(&r2, true, 8).is_some(), "{}", k2.log());
+    let took = cut.elapsed();
+    assert!(
+        took < Duration::from_millis(4700),
+        "takeover after {took:?}"
+    );
+    lan.port_up(&r1).unwrap();
+    k1.wait_for_log("Entering BACKUP STATE", Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        wait_vip(&r1, true, 10).is_some(),
+        "no preemption after recovery:\n{}",
+        k1.log()
+    );
+    assert!(wait_vip(&r2, false, 3).is_some());
+}
+
+/// Ledger: BKP-09
+/// Ledger: KA-17
+/// `nopreempt`: a higher-priority router that joins later stays Backup.
+#[test]
+fn netns_keepup_nopreempt_and_preempt_delay() {
+    if !lab::root_or_skip("netns_keepup_nopreempt_and_preempt_delay") {
+        return;
+    }
+    let lab = Lab::new("kpre").unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let r2 = lab
+        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
+        .unwrap();
+    let k2 = keepup(&lab, &r2, CONF, "a");
+    assert!(wait_vip(&r2, true, 10).is_some(), "{}", k2.log());
+    let nopreempt = CONF.replace("    advert_int 1\n", "    advert_int 1\n    nopreempt\n");
+    let k1 = keepup(&lab, &r1, &nopreempt, "a");
+    k1.wait_for_log("Entering BACKUP STATE", Duration::from_secs(3))
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        has_vip(&r2) && !has_vip(&r1),
+        "nopreempt router took over:\n{}",
+        k1.log()
+    );
+    k1.kill(Signal::SIGTERM).unwrap();
+    k1.wait_timeout(Duration::from_secs(3));
+    // preempt_delay 4: the 150 router waits 4 s after start, then preempts.
+    let delayed = CONF.replace(
+        "    advert_int 1\n",
+        "    advert_int 1\n    preempt_delay 4\n",
+    );
+    let started = Instant::now();
+    let k1 = keepup(&lab, &r1, &delayed, "b");
+    assert!(wait_vip(&r1, true, 15).is_some(), "{}", k1.log());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(4),
+        "preempted after {took:?}, before the delay"
+    );
+    assert!(took < Duration::from_secs(10), "preempted after {took:?}");
+}
+
+/// Ledger: INI-01
+/// Ledger: PRE-02
+/// The address owner (priority 255, state MASTER) becomes Master at once, even
+/// against a running Master.
+#[test]
+fn netns_keepup_owner_takes_over_at_once() {
+    if !lab::root_or_skip("netns_keepup_owner_takes_over_at_once") {
+        return;
+    }
+    let lab = Lab::new("kown").unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let r2 = lab
+        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
+        .unwrap();
+    let k2 = keepup(&lab, &r2, CONF, "a");
+    assert!(wait_vip(&r2, true, 10).is_some(), "{}", k2.log());
+    let owner = CONF
+        .replace("@r1 priority 150", "@r1 priority 255")
+        .replace("    state BACKUP\n", "@r1 state MASTER\n@r2 state BACKUP\n");
+    let started = Instant::now();
+    let k1 = keepup(&lab, &r1, &owner, "a");
+    assert!(wait_vip(&r1, true, 5).is_some(), "{}", k1.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "owner took {:?}",
+        started.elapsed()
+    );
+    assert!(wait_vip(&r2, false, 3).is_some(), "{}", k2.log());
+}
+
+/// Ledger: RX-11
+/// A router with the wrong password never takes the VIP away from the Master: the
+/// Master discards its adverts as authentication failures and says so.
+#[test]
+fn netns_keepup_wrong_password_never_takes_over() {
+    if !lab::root_or_skip("netns_keepup_wrong_password_never_takes_over") {
+        return;
+    }
+    let auth = |p: &str| {
+        CONF.replace(
+            "    advert_int 1\n",
+            &format!("    advert_int 1\n    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"),
+        )
+    };
+    let lab = Lab::new("kauth").unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let r2 = lab
+        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
+        .unwrap();
+    let k2 = keepup(&lab, &r2, &auth("right"), "a");
+    assert!(wait_vip(&r2, true, 10).is_some(), "{}", k2.log());
+    let k1 = keepup(&lab, &r1, &auth("wrong"), "a");
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(has_vip(&r2), "the master gave up its VIP:\n{}", k2.log());
+    assert!(
+        !k2.log().contains("Entering BACKUP STATE\n")
+            || k2.log().matches("Entering BACKUP STATE").count() == 1
+    );
+    assert!(k2.log().contains("auth (wrong password)"), "{}", k2.log());
+    drop(k1);
+}
+
+/// Issue 4: when one side drops protocol 112, the master that still hears the other
+/// says so within 5 s, once.
+#[test]
+fn netns_keepup_split_brain_is_said_out_loud() {
+    if !lab::root_or_skip("netns_keepup_split_brain_is_said_out_loud") {
+        return;
+    }
+    let (_lab, _lan, r1, r2, k1, k2) = pair("ksplit", CONF);
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    r2.nft("table inet kfw {\n chain input {\n  type filter hook input priority 0;\n  ip protocol vrrp drop\n }\n}\n")
+        .unwrap();
+    k2.wait_for_log("Entering MASTER STATE", Duration::from_secs(6))
+        .unwrap();
+    let t = Instant::now();
+    k1.wait_for_log(
+        "split brain: 10.9.0.2 also claims VRID 51 and does not hear us",
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|_| panic!("no split-brain line:\n{}", k1.log()));
+    assert!(t.elapsed() < Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(k1.log().matches("split brain").count(), 1, "{}", k1.log());
+}
+
+/// Reload (SIGHUP) with the same file changes nothing: no GARP, no VIP flap, no
+/// state change; a reload that adds a VIP adds only it.
+#[test]
+fn netns_keepup_reload_unchanged_and_added_vip() {
+    if !lab::root_or_skip("netns_keepup_reload_unchanged_and_added_vip") {
+        return;
+    }
+    let (lab, lan, r1, r2, k1, k2) = pair("kreload", CONF);
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    std::thread::sleep(Duration::from_secs(6)); // past the second GARP burst
+    let cap = lan.capture("arp").unwrap();
+    k1.kill(Signal::SIGHUP).unwrap();
+    k1.wait_for_log("reload: configuration unchanged", Duration::from_secs(3))
+        .unwrap_or_else(|_| panic!("{}", k1.log()));
+    std::thread::sleep(Duration::from_secs(1));
+    let arps = cap.stop().unwrap();
+    assert!(
+        arps.is_empty(),
+        "{} ARP frames after an unchanged reload",
+        arps.len()
+    );
+    assert!(has_vip(&r1));
+    assert_eq!(k1.log().matches("Entering").count(), 2, "{}", k1.log());
+
+    // Add 10.9.0.101: it appears, 10.9.0.100 never leaves.
+    let added = CONF.replace(
+        "        10.9.0.100/24\n",
+        "        10.9.0.100/24\n        10.9.0.101/24\n",
+    );
+    std::fs::write(lab.dir().join("r1-a.conf"), added).unwrap();
+    let vip2: IpAddr = "10.9.0.101".parse().unwrap();
+    k1.kill(Signal::SIGHUP).unwrap();
+    let mut flapped = false;
+    let ok = wait_until(Duration::from_secs(3), Duration::from_millis(5), || {
+        flapped |= !has_vip(&r1);
+        r1.has_address(vip2).unwrap_or(false)
+    });
+    assert!(ok.is_some(), "{}", k1.log());
+    assert!(!flapped, "the existing VIP flapped during the reload");
+    assert_eq!(k1.log().matches("Entering").count(), 2, "{}", k1.log());
+    assert!(
+        k1.log().contains("1 address(es) added, 0 removed"),
+        "{}",
+        k1.log()
+    );
+    drop(k2);
+    let _ = r2;
 }
