@@ -408,11 +408,76 @@ impl Daemon {
         }
     }
 
+    /// Master: addresses first, then routes and rules (a route may use a VIP as
+    /// its source). Leaving Master: the reverse.
     async fn vips(&mut self, id: InstanceId, install: bool) {
         let addrs: Vec<VirtualAddress> = self.effects(id).addresses().cloned().collect();
-        for a in &addrs {
-            self.change_address(id, a, install).await;
+        if install {
+            for a in &addrs {
+                self.change_address(id, a, true).await;
+            }
+            self.routes_and_rules(id, true).await;
+        } else {
+            self.routes_and_rules(id, false).await;
+            for a in &addrs {
+                self.change_address(id, a, false).await;
+            }
         }
+    }
+
+    /// `virtual_routes` and `virtual_rules`: installed while Master, removed when not.
+    async fn routes_and_rules(&mut self, id: InstanceId, install: bool) {
+        let e = self.effects(id).clone();
+        let name = self.name(id).to_string();
+        for r in &e.routes {
+            let Some(k) = self.route(&e, r) else {
+                warn!("({name}) route to {:?}: no such interface", r.to);
+                continue;
+            };
+            let res = if install {
+                self.nl.add_route(&k).await
+            } else {
+                self.nl.del_route(&k).await
+            };
+            if let Err(err) = res {
+                error!("({name}) route {}/{}: {err}", k.dst, k.prefix_len);
+            }
+        }
+        for r in &e.rules {
+            let k = rule(r);
+            let res = if install {
+                self.nl.add_rule(&k).await
+            } else {
+                self.nl.del_rule(&k).await
+            };
+            if let Err(err) = res {
+                error!("({name}) rule: {err}");
+            }
+        }
+    }
+
+    fn route(&self, e: &Effects, r: &keepup_config::model::Route) -> Option<keepup_sys::Route> {
+        let (dst, prefix_len) = match &r.to {
+            Some(p) => (p.address, p.prefix_len),
+            None if r.inet6 => (IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0),
+            None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        };
+        let dev = r.dev.as_ref().unwrap_or(&e.interface);
+        let ifindex = match (r.dev.as_ref(), &r.route_type) {
+            (_, Some(t)) if matches!(t.as_str(), "blackhole" | "unreachable" | "prohibit") => None,
+            _ => Some(*self.ifindex.get(dev)?),
+        };
+        Some(keepup_sys::Route {
+            dst,
+            prefix_len,
+            gateway: r.via,
+            ifindex,
+            src: r.src,
+            table: r.table,
+            metric: r.metric,
+            scope: r.scope,
+            kind: r.route_type.clone().filter(|t| t != "unicast"),
+        })
     }
 
     /// Add or remove one of an instance's addresses, keeping the record true: it is
@@ -714,6 +779,25 @@ impl Daemon {
             "reload: {} instance(s), {restarted} started afresh, {added} address(es) added, {removed} removed",
             self.plan.instances.len()
         );
+    }
+}
+
+fn rule(r: &keepup_config::model::Rule) -> keepup_sys::Rule {
+    let p = |x: &Option<keepup_config::model::ipspec::IpPrefix>| {
+        x.as_ref().map(|p| (p.address, p.prefix_len))
+    };
+    let v6 = r.inet6
+        || r.from.as_ref().is_some_and(|p| p.address.is_ipv6())
+        || r.to.as_ref().is_some_and(|p| p.address.is_ipv6());
+    keepup_sys::Rule {
+        v6,
+        from: p(&r.from),
+        to: p(&r.to),
+        table: r.table,
+        priority: r.priority,
+        fwmark: r.fwmark,
+        iif: r.iif.clone(),
+        oif: r.oif.clone(),
     }
 }
 

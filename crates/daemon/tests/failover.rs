@@ -402,3 +402,46 @@ fn netns_keepup_reload_unchanged_and_added_vip() {
     drop(k2);
     let _ = r2;
 }
+
+/// `virtual_routes` and `virtual_rules` are installed while Master and removed when
+/// it stops.
+#[test]
+fn netns_keepup_virtual_routes_and_rules_follow_master() {
+    if !lab::root_or_skip("netns_keepup_virtual_routes_and_rules_follow_master") {
+        return;
+    }
+    let conf = CONF.replace(
+        "    virtual_ipaddress {\n",
+        "    virtual_routes {\n        10.50.0.0/24 via 10.9.0.254 dev eth0\n        blackhole 10.60.0.0/24\n    }\n    virtual_rules {\n        from 10.9.0.100/32 table 100 priority 100\n    }\n    virtual_ipaddress {\n",
+    );
+    let lab = Lab::new("kroute").unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let k1 = keepup(&lab, &r1, &conf, "a");
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    let routes = || r1.run(["ip", "route", "show", "table", "all"]).unwrap();
+    let rules = || r1.run(["ip", "rule", "show"]).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+            routes().contains("10.50.0.0/24 via 10.9.0.254")
+        })
+        .is_some(),
+        "{}\n{}",
+        routes(),
+        k1.log()
+    );
+    assert!(routes().contains("blackhole 10.60.0.0/24"), "{}", routes());
+    assert!(
+        rules().contains("from 10.9.0.100 lookup 100"),
+        "{}",
+        rules()
+    );
+    k1.kill(Signal::SIGTERM).unwrap();
+    assert!(k1.wait_timeout(Duration::from_secs(3)).is_some());
+    assert!(!routes().contains("10.50.0.0/24"), "{}", routes());
+    assert!(!routes().contains("10.60.0.0/24"), "{}", routes());
+    assert!(!rules().contains("lookup 100"), "{}", rules());
+    assert!(!has_vip(&r1));
+}
