@@ -7,7 +7,9 @@ use anyhow::{anyhow, Context, Result};
 use keepup_config::model::ipspec::Broadcast;
 use keepup_config::model::VirtualAddress;
 use keepup_config::{LoadOptions, Verdict};
-use keepup_sys::{Address, FrameSender, LinkEvent, Monitor, Netlink, Received, VrrpSocket};
+use keepup_sys::{
+    Address, ArpListener, FrameSender, LinkEvent, Monitor, Netlink, Received, VrrpSocket,
+};
 use keepup_vrrp::{Event, Input, InstanceId, Output, Router, RxData, RxPacket, State};
 use keepup_wire::MacAddr;
 use std::collections::{BTreeSet, HashMap};
@@ -93,6 +95,9 @@ struct Daemon {
     v4: Option<VrrpSocket>,
     v6: Option<VrrpSocket>,
     frames: FrameSender,
+    arp: ArpListener,
+    /// (VIP, other MAC) -> when it was last reported (duplicate address detection).
+    duplicates: HashMap<(Ipv4Addr, MacAddr), tokio::time::Instant>,
     start: tokio::time::Instant,
     state: StateFile,
     /// Interface name -> index, for every interface the plan names.
@@ -171,6 +176,8 @@ impl Daemon {
             v4,
             v6,
             frames: FrameSender::new().context("AF_PACKET socket")?,
+            arp: ArpListener::new().context("AF_PACKET ARP socket")?,
+            duplicates: HashMap::new(),
             start: tokio::time::Instant::now(),
             state,
             ifindex,
@@ -537,6 +544,81 @@ impl Daemon {
         }
     }
 
+    /// The IPv4 VIPs we hold now, with their instance and interface.
+    fn held_v4(&self) -> Vec<(InstanceId, u32, Ipv4Addr)> {
+        let mut out = Vec::new();
+        for i in 0..self.plan.instances.len() {
+            let id = InstanceId(i);
+            if self.router.state(id) != State::Master {
+                continue;
+            }
+            for a in self.effects(id).addresses() {
+                if let (IpAddr::V4(v4), Some(k)) = (a.address, self.address(id, a)) {
+                    out.push((id, k.ifindex, v4));
+                }
+            }
+        }
+        out
+    }
+
+    /// While Master, ask now and then who else answers for our IPv4 VIPs (an ARP
+    /// probe, RFC 5227: sender address 0.0.0.0, so no cache learns from it).
+    async fn probe_duplicates(&mut self) {
+        for (id, ifindex, vip) in self.held_v4() {
+            let Ok(mac) = self.nl.mac(ifindex).await.map(MacAddr) else {
+                continue;
+            };
+            let probe = keepup_wire::arp::Repr {
+                eth_src: mac,
+                eth_dst: MacAddr::BROADCAST,
+                operation: 1,
+                sender_mac: mac,
+                sender_ip: Ipv4Addr::UNSPECIFIED,
+                target_mac: MacAddr::default(),
+                target_ip: vip,
+            };
+            if let Err(e) = self.frames.send(ifindex, &probe.emit()) {
+                warn!("({}) ARP probe for {vip}: {e}", self.name(id));
+            }
+        }
+    }
+
+    /// An ARP frame from another host that claims one of our VIPs (a reply to our
+    /// probe, or its own gratuitous ARP): two hosts answer for one address.
+    async fn arp_frame(&mut self, ifindex: u32, frame: &[u8]) {
+        let Ok(arp) = keepup_wire::arp::Repr::parse(frame) else {
+            return;
+        };
+        let Some((id, _, vip)) = self
+            .held_v4()
+            .into_iter()
+            .find(|(_, ifx, v)| *ifx == ifindex && *v == arp.sender_ip)
+        else {
+            return;
+        };
+        let Ok(mine) = self.nl.mac(ifindex).await.map(MacAddr) else {
+            return;
+        };
+        if arp.sender_mac == mine {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let key = (vip, arp.sender_mac);
+        if self
+            .duplicates
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60))
+        {
+            return;
+        }
+        self.duplicates.insert(key, now);
+        error!(
+            "({}) duplicate address: {vip} is also answered by {} on this link; another host holds it",
+            self.name(id),
+            arp.sender_mac
+        );
+    }
+
     fn deadline(&self) -> Option<tokio::time::Instant> {
         self.router
             .poll_timeout()
@@ -614,6 +696,8 @@ impl Daemon {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
+        let mut probe = tokio::time::interval(Duration::from_secs(10));
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.deadline();
             tokio::select! {
@@ -634,6 +718,11 @@ impl Daemon {
                     self.router.handle_timeout(now);
                     self.drain().await;
                 }
+                r = self.arp.recv() => match r {
+                    Ok((ifindex, frame)) => self.arp_frame(ifindex, &frame).await,
+                    Err(e) => warn!("ARP receive: {e}"),
+                },
+                _ = probe.tick() => self.probe_duplicates().await,
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => self.reload().await,

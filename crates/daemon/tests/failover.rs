@@ -350,6 +350,12 @@ fn netns_keepup_split_brain_is_said_out_loud() {
     )
     .unwrap_or_else(|_| panic!("no split-brain line:\n{}", k1.log()));
     assert!(t.elapsed() < Duration::from_secs(5));
+    // r2's gratuitous ARPs for the VIP tell r1 another host answers for it.
+    k1.wait_for_log(
+        "duplicate address: 10.9.0.100 is also answered by",
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|_| panic!("no duplicate-address line:\n{}", k1.log()));
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(k1.log().matches("split brain").count(), 1, "{}", k1.log());
 }
@@ -444,4 +450,32 @@ fn netns_keepup_virtual_routes_and_rules_follow_master() {
     assert!(!routes().contains("10.60.0.0/24"), "{}", routes());
     assert!(!rules().contains("lookup 100"), "{}", rules());
     assert!(!has_vip(&r1));
+}
+
+/// While Master, keepup probes for its VIPs (ARP, sender 0.0.0.0) and reports
+/// another host that answers for one, with that host's MAC.
+#[test]
+fn netns_keepup_reports_a_duplicate_address() {
+    if !lab::root_or_skip("netns_keepup_reports_a_duplicate_address") {
+        return;
+    }
+    let lab = Lab::new("kdup").unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let rogue = lab
+        .host("rogue", &lan, Ipv4Addr::new(10, 9, 0, 66), None)
+        .unwrap();
+    let k1 = keepup(&lab, &r1, CONF, "a");
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    // Added after r1's gratuitous ARPs, silently: only the probe can find it.
+    rogue
+        .run(["ip", "addr", "add", "10.9.0.100/24", "dev", "eth0"])
+        .unwrap();
+    k1.wait_for_log(
+        "duplicate address: 10.9.0.100 is also answered by",
+        Duration::from_secs(12),
+    )
+    .unwrap_or_else(|_| panic!("{}", k1.log()));
 }

@@ -87,3 +87,69 @@ impl FrameSender {
         Ok(())
     }
 }
+
+/// AF_PACKET receiver of ARP frames on every interface (EtherType 0x0806), for
+/// noticing another host that answers for an address we hold.
+pub struct ArpListener {
+    fd: tokio::io::unix::AsyncFd<Socket>,
+}
+
+/// EtherType of ARP, as the socket protocol wants it (network order).
+const ETH_P_ARP: u16 = 0x0806;
+
+impl ArpListener {
+    /// Must be called inside a tokio runtime.
+    pub fn new() -> Result<ArpListener> {
+        let what = |step: &str| format!("AF_PACKET ARP socket: {step}");
+        let proto = i32::from(ETH_P_ARP.to_be());
+        let sock = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(proto))).map_err(
+            |source| Error::Io {
+                what: what("socket"),
+                source,
+            },
+        )?;
+        sock.set_nonblocking(true).map_err(|source| Error::Io {
+            what: what("O_NONBLOCK"),
+            source,
+        })?;
+        let fd = crate::register(sock).map_err(|source| Error::Io {
+            what: what("register with the runtime"),
+            source,
+        })?;
+        Ok(ArpListener { fd })
+    }
+
+    /// The next ARP frame (whole, Ethernet header first) and the interface it came in
+    /// on. Frames this host sent itself are skipped.
+    pub async fn recv(&self) -> Result<(u32, Vec<u8>)> {
+        use nix::sys::socket::{recvfrom, LinkAddr};
+        loop {
+            let mut guard = self.fd.readable().await.map_err(|source| Error::Io {
+                what: "ARP socket: wait".into(),
+                source,
+            })?;
+            let mut buf = [0u8; 1600];
+            let r = guard.try_io(|s| {
+                recvfrom::<LinkAddr>(s.get_ref().as_raw_fd(), &mut buf).map_err(io::Error::from)
+            });
+            match r {
+                Ok(Ok((n, Some(from)))) => {
+                    // PACKET_OUTGOING (4): our own transmissions.
+                    if from.pkttype() == 4 {
+                        continue;
+                    }
+                    let ifindex = u32::try_from(from.ifindex()).unwrap_or(0);
+                    return Ok((ifindex, buf.get(..n).unwrap_or(&[]).to_vec()));
+                }
+                Ok(Ok((_, None))) => continue,
+                Ok(Err(source)) => {
+                    return Err(Error::Io {
+                        what: "ARP socket: recv".into(),
+                        source,
+                    })
+                }
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}

@@ -22,7 +22,7 @@ mod monitor;
 mod netlink;
 mod nl;
 mod socket;
-pub use frame::FrameSender;
+pub use frame::{ArpListener, FrameSender};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
