@@ -43,7 +43,7 @@ fn pair(tag: &str, conf: &str) -> (Lab, lab::Lan, Host, Host, lab::Proc, lab::Pr
 fn keepup(lab: &Lab, host: &Host, conf: &str, tag: &str) -> lab::Proc {
     let path = lab.file(&format!("{}-{tag}.conf", host.name()));
     std::fs::write(&path, conf).unwrap();
-    let runtime = lab.file(&format!("{}-run", host.name()));
+    let runtime = lab.dir().join(format!("{}-run", host.name()));
     host.spawn(
         env!("CARGO_BIN_EXE_keepup"),
         &[
@@ -478,4 +478,68 @@ fn netns_keepup_reports_a_duplicate_address() {
         Duration::from_secs(12),
     )
     .unwrap_or_else(|_| panic!("{}", k1.log()));
+}
+
+/// After SIGKILL, a restart whose config no longer names the old VIP still removes it
+/// (keepup recorded it), before its first advert.
+#[test]
+fn netns_keepup_removes_a_stale_vip_dropped_from_the_config() {
+    if !lab::root_or_skip("netns_keepup_removes_a_stale_vip_dropped_from_the_config") {
+        return;
+    }
+    let lab = Lab::new("kstale").unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let k1 = keepup(&lab, &r1, CONF, "a");
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    k1.kill(Signal::SIGKILL).unwrap();
+    k1.wait_timeout(Duration::from_secs(2));
+    assert!(has_vip(&r1));
+    let moved = CONF.replace("10.9.0.100/24", "10.9.0.101/24");
+    let k1b = keepup(&lab, &r1, &moved, "b");
+    let gone = wait_vip(&r1, false, 3).expect("stale VIP left behind");
+    assert!(gone < Duration::from_secs(1), "removed after {gone:?}");
+    assert!(
+        k1b.log().contains("removed stale address 10.9.0.100/24"),
+        "{}",
+        k1b.log()
+    );
+    let vip2: IpAddr = "10.9.0.101".parse().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || r1
+            .has_address(vip2)
+            .unwrap_or(false))
+        .is_some(),
+        "{}",
+        k1b.log()
+    );
+}
+
+/// A VIP deleted by someone else while keepup is Master is put back, and logged.
+#[test]
+fn netns_keepup_puts_back_a_vip_deleted_under_it() {
+    if !lab::root_or_skip("netns_keepup_puts_back_a_vip_deleted_under_it") {
+        return;
+    }
+    let lab = Lab::new("kback").unwrap();
+    let lan = lab.bridge().unwrap();
+    let r1 = lab
+        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
+        .unwrap();
+    let k1 = keepup(&lab, &r1, CONF, "a");
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    r1.run(["ip", "addr", "del", "10.9.0.100/24", "dev", "eth0"])
+        .unwrap();
+    assert!(
+        wait_vip(&r1, true, 2).is_some(),
+        "not put back:\n{}",
+        k1.log()
+    );
+    k1.wait_for_log(
+        "was removed by someone else while MASTER; putting it back",
+        Duration::from_secs(2),
+    )
+    .unwrap();
 }

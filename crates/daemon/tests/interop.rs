@@ -71,7 +71,7 @@ fn start(lab: &Lab, host: &Host, text: &str, keepup: bool, tag: &str) -> Daemon 
     if keepup {
         let path = lab.file(&format!("{}-{tag}.conf", host.name()));
         std::fs::write(&path, text).unwrap();
-        let rt = lab.file(&format!("{}-run", host.name()));
+        let rt = lab.dir().join(format!("{}-run", host.name()));
         Daemon::Keepup(
             host.spawn(
                 env!("CARGO_BIN_EXE_keepup"),
