@@ -1,4 +1,5 @@
 //! The keepup daemon: the runtime that drives the engine on Linux.
+pub mod demo;
 pub mod plan;
 pub mod run;
 pub mod state;

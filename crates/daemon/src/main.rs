@@ -33,6 +33,24 @@ enum Command {
     /// keepalived's own options are accepted, so existing unit files keep working;
     /// `keepup -n -l -D ...` without a subcommand means `keepup run ...`.
     Run(RunArgs),
+    /// Watch a failover: three keepup routers and a client in a throwaway lab (root).
+    ///
+    /// Builds a lab of network namespaces (a bridge, routers r1, r2, r3 and a client on
+    /// 10.51.0.0/24), runs this binary as `keepup run -i rN` in each router on one
+    /// keepalived.conf (VRID 51, VIP 10.51.0.100/24, advert_int 1, priorities 150, 120,
+    /// 100 on `@r1`/`@r2`/`@r3` lines), and shows the routers' states live. Once r1 is
+    /// Master, the client pings the VIP every 10 ms and captures VRRP and ARP; then r1
+    /// crashes (SIGKILL to its daemon, its cable pulled) and the demo prints the
+    /// takeover's timeline: r1's last advert, r2's first advert, the VIP on r2, r2's
+    /// gratuitous ARP, the client's first reply, the client's outage, and the
+    /// Master_Down_Interval RFC 3768 predicts. r1 then comes back, removes the VIP its
+    /// killed daemon left behind and preempts; every daemon is stopped with SIGTERM and
+    /// the lab is removed (also on Ctrl-C or an error). About 15 seconds.
+    ///
+    /// Needs root (network namespaces, raw sockets), `ip` (iproute2) and `tcpdump`;
+    /// exits 1 without them. Nothing leaves the lab's namespaces. KEEPUP_KEEP_LAB=1
+    /// keeps the lab's files (daemon logs, pcap, config) in /tmp.
+    Demo,
 }
 
 #[derive(clap::Args)]
@@ -178,6 +196,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Check(a) => check(a),
         Command::Run(a) => run(a),
+        Command::Demo => keepup::demo::run(),
     };
     match r {
         Ok(code) => code,
