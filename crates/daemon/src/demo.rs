@@ -84,11 +84,31 @@ pub fn run() -> Result<ExitCode> {
         eprintln!("{NEEDS_ROOT}");
         return Ok(ExitCode::from(1));
     }
-    for tool in ["ip", "tcpdump"] {
-        if !on_path(tool) {
+    // What the lab needs, installed when missing (the README promises a fresh
+    // Debian/Ubuntu machine is enough).
+    let missing: Vec<&str> = [("ip", "iproute2"), ("tcpdump", "tcpdump")]
+        .into_iter()
+        .filter(|(tool, _)| !on_path(tool))
+        .map(|(_, pkg)| pkg)
+        .collect();
+    if !missing.is_empty() {
+        println!("installing {} (apt-get)", missing.join(" "));
+        let ok = on_path("apt-get")
+            && std::process::Command::new("apt-get")
+                .args(["update", "-qq"])
+                .status()
+                .is_ok_and(|s| s.success())
+            && std::process::Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
             eprintln!(
-                "keepup demo needs `{tool}` (Debian: apt-get install {})",
-                if tool == "ip" { "iproute2" } else { tool }
+                "keepup demo needs {} (Debian: apt-get install {})",
+                missing.join(" and "),
+                missing.join(" ")
             );
             return Ok(ExitCode::from(1));
         }
