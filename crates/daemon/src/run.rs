@@ -221,7 +221,8 @@ impl Daemon {
     /// every address the config names that is on an interface now (we hold none
     /// yet). An owner's (priority 255) own addresses are left alone unless recorded.
     async fn remove_stale(&mut self) -> Result<()> {
-        let mut doomed: Vec<Recorded> = self.state.addresses.iter().cloned().collect();
+        // A set: an address both recorded and named by the config is removed once.
+        let mut doomed: BTreeSet<Recorded> = self.state.addresses.iter().cloned().collect();
         for (i, c) in self.plan.instances.iter().enumerate() {
             if c.priority == 255 {
                 continue;
@@ -231,7 +232,7 @@ impl Daemon {
                     .dev
                     .clone()
                     .unwrap_or(self.plan.effects[i].interface.clone());
-                doomed.push(Recorded {
+                doomed.insert(Recorded {
                     interface: dev,
                     address: a.address,
                     prefix_len: a.prefix_len,
