@@ -390,7 +390,10 @@ pub fn longest_gap(echoes: &[Echo], from: Duration, to: Duration) -> Option<Gap>
 /// not seen.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Takeover {
+    /// SIGKILL sent to the old master's daemon.
     pub kill: Duration,
+    /// Its switch port is down (when `ip link set ... down` returned).
+    pub unplugged: Option<Duration>,
     /// r1's last advert (capture on the client).
     pub last_advert_old: Option<Duration>,
     /// The new master's log says `Entering MASTER STATE`.
@@ -422,9 +425,10 @@ impl Takeover {
                 "last advert from r1".into(),
                 "capture",
             ),
+            (format_rel(0.0), "r1's keepup killed (SIGKILL)".into(), ""),
             (
-                format_rel(0.0),
-                "r1 killed (SIGKILL) and unplugged".into(),
+                at(self.unplugged),
+                "r1 unplugged (its switch port down)".into(),
                 "",
             ),
             (
@@ -977,6 +981,7 @@ fn demo(exe: &Path, interrupted: Arc<AtomicBool>) -> Result<()> {
         p.kill(Signal::SIGKILL)?;
     }
     d.lan.port_down(&d.routers[0].host)?;
+    let unplugged = now();
     d.live.inject(kill, 0, Down);
     println!(
         "\n2. crash at t={:+.2}s: SIGKILL to r1's keepup, and r1's cable pulled (a killed daemon\n   \
@@ -993,7 +998,7 @@ fn demo(exe: &Path, interrupted: Arc<AtomicBool>) -> Result<()> {
     )?;
     d.pause(Duration::from_millis(500))?;
     d.live.flush();
-    let takeover = measure_takeover(&d, kill)?;
+    let takeover = measure_takeover(&d, kill, unplugged)?;
     println!("\n{}", takeover.render());
 
     // 3. r1 comes back.
@@ -1099,7 +1104,7 @@ pub fn render_preemption(stale: Option<f64>, master: Option<f64>, gap: Option<Ga
 
 /// The takeover's instants from the capture, the new master's log and `ip monitor`,
 /// and the probe.
-fn measure_takeover(d: &Demo, kill: Duration) -> Result<Takeover> {
+fn measure_takeover(d: &Demo, kill: Duration, unplugged: Duration) -> Result<Takeover> {
     let old = &d.routers[0];
     let new = &d.routers[1];
     let packets = d
@@ -1148,6 +1153,7 @@ fn measure_takeover(d: &Demo, kill: Duration) -> Result<Takeover> {
     let gap = longest_gap(&echoes, kill - Duration::from_secs(1), now());
     Ok(Takeover {
         kill,
+        unplugged: Some(unplugged),
         last_advert_old,
         master_log,
         first_advert_new,
@@ -1284,6 +1290,7 @@ mod tests {
         let kill = at(10.0);
         let t = Takeover {
             kill,
+            unplugged: Some(at(10.004)),
             last_advert_old: Some(at(9.588)),
             master_log: Some(at(13.1193)),
             first_advert_new: Some(at(13.1204)),
@@ -1299,7 +1306,8 @@ mod tests {
         };
         let want = "   since the kill  event
          -0.412 s  last advert from r1                     (capture)
-         +0.000 s  r1 killed (SIGKILL) and unplugged
+         +0.000 s  r1's keepup killed (SIGKILL)
+         +0.004 s  r1 unplugged (its switch port down)
          +3.119 s  r2: (VI_1) Entering MASTER STATE        (its log)
          +3.120 s  first advert from r2, priority 120      (capture)
          +3.120 s  10.51.0.100 added on r2                 (ip monitor)
