@@ -122,7 +122,10 @@ fn netns_keepup_sigkill_failover_and_stale_vip_on_restart() {
         "stale VIP removed after {gone:?}"
     );
     assert!(
-        k1b.log().contains("removed stale address 10.9.0.100/24"),
+        k1b.log()
+            .matches("removed stale address 10.9.0.100/24")
+            .count()
+            == 1,
         "{}",
         k1b.log()
     );
@@ -506,7 +509,10 @@ fn netns_keepup_removes_a_stale_vip_dropped_from_the_config() {
     let gone = wait_vip(&r1, false, 3).expect("stale VIP left behind");
     assert!(gone < Duration::from_secs(1), "removed after {gone:?}");
     assert!(
-        k1b.log().contains("removed stale address 10.9.0.100/24"),
+        k1b.log()
+            .matches("removed stale address 10.9.0.100/24")
+            .count()
+            == 1,
         "{}",
         k1b.log()
     );
