@@ -53,8 +53,9 @@ enum Command {
     Demo,
 }
 
+/// The configuration file and the config id, as keepalived takes them.
 #[derive(clap::Args)]
-struct RunArgs {
+struct ConfigArgs {
     /// Configuration file.
     #[arg(
         short = 'f',
@@ -62,9 +63,16 @@ struct RunArgs {
         default_value = "/etc/keepalived/keepalived.conf"
     )]
     file: PathBuf,
-    /// Config id that `@ID` lines are matched against.
+    /// Config id that `@ID` lines are matched against (default: the host name up to its
+    /// first dot).
     #[arg(short = 'i', long = "config-id")]
     config_id: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Directory for the pid file and the record of added addresses.
     #[arg(long, default_value = "/run/keepup")]
     runtime_dir: PathBuf,
@@ -101,8 +109,7 @@ struct RunArgs {
 fn run(args: RunArgs) -> Result<ExitCode> {
     if args.config_test {
         return check(CheckArgs {
-            file: args.file,
-            config_id: args.config_id,
+            config: args.config,
             json: false,
             dump: false,
             no_interface_check: false,
@@ -125,8 +132,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         args.vrrp_only,
     );
     keepup::run::run(keepup::run::RunOptions {
-        file: args.file,
-        config_id: args.config_id,
+        file: args.config.file,
+        config_id: args.config.config_id,
         runtime_dir: args.runtime_dir,
         pid_files: args.pid.into_iter().chain(args.vrrp_pid).collect(),
         dont_release_vrrp: args.dont_release_vrrp,
@@ -135,17 +142,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// Configuration file.
-    #[arg(
-        short = 'f',
-        long = "use-file",
-        default_value = "/etc/keepalived/keepalived.conf"
-    )]
-    file: PathBuf,
-    /// Config id that `@ID` lines are matched against (default: the host name up to its
-    /// first dot).
-    #[arg(short = 'i', long = "config-id")]
-    config_id: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Print diagnostics as JSON.
     #[arg(long)]
     json: bool,
@@ -159,13 +157,13 @@ struct CheckArgs {
 
 fn check(args: CheckArgs) -> Result<ExitCode> {
     let mut opts = LoadOptions::for_this_host();
-    if let Some(id) = args.config_id {
+    if let Some(id) = args.config.config_id {
         opts.preprocess.config_id = id;
     }
     if args.no_interface_check {
         opts.interfaces = None;
     }
-    let loaded = keepup_config::load_file(&args.file, &opts);
+    let loaded = keepup_config::load_file(&args.config.file, &opts);
     let verdict = loaded.verdict();
     if args.json {
         let mut v = loaded.diagnostics_json();

@@ -2,6 +2,9 @@
 //! kernel sockets and addresses. Root only; CI runs these serially.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{has, keepup, routers, wait_addr};
+
 use keepup_testkit::lab::Signal;
 use keepup_testkit::lab::{self, wait_until, Host, Lab};
 use std::net::{IpAddr, Ipv4Addr};
@@ -27,47 +30,28 @@ vrrp_instance VI_1 {
 
 /// Two routers on one bridge, with keepup started on each from `conf`.
 fn pair(tag: &str, conf: &str) -> (Lab, lab::Lan, Host, Host, lab::Proc, lab::Proc) {
-    let lab = Lab::new(tag).unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
-    let r2 = lab
-        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
-        .unwrap();
+    let (lab, lan, mut hosts) = routers(tag, 2, false);
+    let r2 = hosts.pop().unwrap();
+    let r1 = hosts.pop().unwrap();
     let k1 = keepup(&lab, &r1, conf, "a");
     let k2 = keepup(&lab, &r2, conf, "a");
     (lab, lan, r1, r2, k1, k2)
 }
 
-fn keepup(lab: &Lab, host: &Host, conf: &str, tag: &str) -> lab::Proc {
-    let path = lab.file(&format!("{}-{tag}.conf", host.name()));
-    std::fs::write(&path, conf).unwrap();
-    let runtime = lab.dir().join(format!("{}-run", host.name()));
-    host.spawn(
-        env!("CARGO_BIN_EXE_keepup"),
-        &[
-            "run",
-            "-f",
-            path.to_str().unwrap(),
-            "-i",
-            host.name(),
-            "--runtime-dir",
-            runtime.to_str().unwrap(),
-        ],
-        format!("{}-{tag}.log", host.name()),
-    )
-    .unwrap()
+/// Two routers on one bridge, nothing started.
+fn two(tag: &str) -> (Lab, lab::Lan, Host, Host) {
+    let (lab, lan, mut hosts) = routers(tag, 2, false);
+    let r2 = hosts.pop().unwrap();
+    let r1 = hosts.pop().unwrap();
+    (lab, lan, r1, r2)
 }
 
 fn has_vip(h: &Host) -> bool {
-    h.has_address(VIP).unwrap_or(false)
+    has(h, VIP)
 }
 
 fn wait_vip(h: &Host, want: bool, secs: u64) -> Option<Duration> {
-    wait_until(Duration::from_secs(secs), Duration::from_millis(10), || {
-        has_vip(h) == want
-    })
+    wait_addr(h, VIP, want, secs)
 }
 
 /// Ledger: BKP-07
@@ -80,14 +64,7 @@ fn netns_keepup_sigkill_failover_and_stale_vip_on_restart() {
     if !lab::root_or_skip("netns_keepup_sigkill_failover_and_stale_vip_on_restart") {
         return;
     }
-    let lab = Lab::new("kfail").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
-    let r2 = lab
-        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
-        .unwrap();
+    let (lab, _lan, r1, r2) = two("kfail");
     let k1 = keepup(&lab, &r1, CONF, "a");
     let k2 = keepup(&lab, &r2, CONF, "a");
     assert!(
@@ -154,14 +131,7 @@ fn netns_keepup_graceful_stop_takeover_at_skew() {
     if !lab::root_or_skip("netns_keepup_graceful_stop_takeover_at_skew") {
         return;
     }
-    let lab = Lab::new("kstop").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
-    let r2 = lab
-        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
-        .unwrap();
+    let (lab, _lan, r1, r2) = two("kstop");
     let k1 = keepup(&lab, &r1, CONF, "a");
     let k2 = keepup(&lab, &r2, CONF, "a");
     assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
@@ -227,14 +197,7 @@ fn netns_keepup_nopreempt_and_preempt_delay() {
     if !lab::root_or_skip("netns_keepup_nopreempt_and_preempt_delay") {
         return;
     }
-    let lab = Lab::new("kpre").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
-    let r2 = lab
-        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
-        .unwrap();
+    let (lab, _lan, r1, r2) = two("kpre");
     let k2 = keepup(&lab, &r2, CONF, "a");
     assert!(wait_vip(&r2, true, 10).is_some(), "{}", k2.log());
     let nopreempt = CONF.replace("    advert_int 1\n", "    advert_int 1\n    nopreempt\n");
@@ -274,14 +237,7 @@ fn netns_keepup_owner_takes_over_at_once() {
     if !lab::root_or_skip("netns_keepup_owner_takes_over_at_once") {
         return;
     }
-    let lab = Lab::new("kown").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
-    let r2 = lab
-        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
-        .unwrap();
+    let (lab, _lan, r1, r2) = two("kown");
     let k2 = keepup(&lab, &r2, CONF, "a");
     assert!(wait_vip(&r2, true, 10).is_some(), "{}", k2.log());
     let owner = CONF
@@ -312,14 +268,7 @@ fn netns_keepup_wrong_password_never_takes_over() {
             &format!("    advert_int 1\n    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"),
         )
     };
-    let lab = Lab::new("kauth").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
-    let r2 = lab
-        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), None)
-        .unwrap();
+    let (lab, _lan, r1, r2) = two("kauth");
     let k2 = keepup(&lab, &r2, &auth("right"), "a");
     assert!(wait_vip(&r2, true, 10).is_some(), "{}", k2.log());
     let k1 = keepup(&lab, &r1, &auth("wrong"), "a");
@@ -427,11 +376,7 @@ fn netns_keepup_virtual_routes_and_rules_follow_master() {
         "    virtual_ipaddress {\n",
         "    virtual_routes {\n        10.50.0.0/24 via 10.9.0.254 dev eth0\n        blackhole 10.60.0.0/24\n    }\n    virtual_rules {\n        from 10.9.0.100/32 table 100 priority 100\n    }\n    virtual_ipaddress {\n",
     );
-    let lab = Lab::new("kroute").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
+    let (lab, _lan, r1, _r2) = two("kroute");
     let k1 = keepup(&lab, &r1, &conf, "a");
     assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
     let routes = || r1.run(["ip", "route", "show", "table", "all"]).unwrap();
@@ -466,11 +411,7 @@ fn netns_keepup_reports_a_duplicate_address() {
     if !lab::root_or_skip("netns_keepup_reports_a_duplicate_address") {
         return;
     }
-    let lab = Lab::new("kdup").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
+    let (lab, lan, r1, _r2) = two("kdup");
     let rogue = lab
         .host("rogue", &lan, Ipv4Addr::new(10, 9, 0, 66), None)
         .unwrap();
@@ -494,11 +435,7 @@ fn netns_keepup_removes_a_stale_vip_dropped_from_the_config() {
     if !lab::root_or_skip("netns_keepup_removes_a_stale_vip_dropped_from_the_config") {
         return;
     }
-    let lab = Lab::new("kstale").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
+    let (lab, _lan, r1, _r2) = two("kstale");
     let k1 = keepup(&lab, &r1, CONF, "a");
     assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
     k1.kill(Signal::SIGKILL).unwrap();
@@ -533,11 +470,7 @@ fn netns_keepup_puts_back_a_vip_deleted_under_it() {
     if !lab::root_or_skip("netns_keepup_puts_back_a_vip_deleted_under_it") {
         return;
     }
-    let lab = Lab::new("kback").unwrap();
-    let lan = lab.bridge().unwrap();
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), None)
-        .unwrap();
+    let (lab, _lan, r1, _r2) = two("kback");
     let k1 = keepup(&lab, &r1, CONF, "a");
     assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
     r1.run(["ip", "addr", "del", "10.9.0.100/24", "dev", "eth0"])

@@ -4,7 +4,10 @@
 //! host. Root only; CI runs these serially.
 #![allow(clippy::unwrap_used)]
 
-use keepup_testkit::lab::{self, wait_until, Host, Keepalived, Lab, Signal};
+mod common;
+use common::{has, wait_addr};
+
+use keepup_testkit::lab::{self, Host, Keepalived, Lab, Signal};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -69,39 +72,14 @@ impl Daemon {
 
 fn start(lab: &Lab, host: &Host, text: &str, keepup: bool, tag: &str) -> Daemon {
     if keepup {
-        let path = lab.file(&format!("{}-{tag}.conf", host.name()));
-        std::fs::write(&path, text).unwrap();
-        let rt = lab.dir().join(format!("{}-run", host.name()));
-        Daemon::Keepup(
-            host.spawn(
-                env!("CARGO_BIN_EXE_keepup"),
-                &[
-                    "run",
-                    "-f",
-                    path.to_str().unwrap(),
-                    "-i",
-                    host.name(),
-                    "--runtime-dir",
-                    rt.to_str().unwrap(),
-                ],
-                format!("{}-{tag}.log", host.name()),
-            )
-            .unwrap(),
-        )
+        Daemon::Keepup(common::keepup(lab, host, text, tag))
     } else {
         Daemon::Keepalived(host.keepalived(text).unwrap())
     }
 }
 
-fn has(h: &Host, ip: IpAddr) -> bool {
-    h.has_address(ip).unwrap_or(false)
-}
-
 fn wait(h: &Host, ip: IpAddr, want: bool, secs: u64) -> bool {
-    wait_until(Duration::from_secs(secs), Duration::from_millis(10), || {
-        has(h, ip) == want
-    })
-    .is_some()
+    wait_addr(h, ip, want, secs).is_some()
 }
 
 /// r1 (150) and r2 (100); `keepup_on_r1` says which side runs keepup.
@@ -110,15 +88,9 @@ fn both_roles(extra: &str, keepup_on_r1: bool) {
     let v6 = extra.contains("fd00:9::100");
     #[allow(non_snake_case)]
     let VIP = if v6 { VIP6 } else { VIP4 };
-    let lab = Lab::new("kinter").unwrap();
-    let lan = lab.bridge().unwrap();
-    let six = |n: u16| v6.then(|| Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, n));
-    let r1 = lab
-        .host("r1", &lan, Ipv4Addr::new(10, 9, 0, 1), six(1))
-        .unwrap();
-    let r2 = lab
-        .host("r2", &lan, Ipv4Addr::new(10, 9, 0, 2), six(2))
-        .unwrap();
+    let (lab, _lan, mut hosts) = common::routers("kinter", 2, v6);
+    let r2 = hosts.pop().unwrap();
+    let r1 = hosts.pop().unwrap();
     let text1 = text.replace("UNICAST_PEER", "10.9.0.2");
     let text2 = text.replace("UNICAST_PEER", "10.9.0.1");
     let d1 = start(&lab, &r1, &text1, keepup_on_r1, "a");
