@@ -1,5 +1,6 @@
 //! The keepup daemon: the runtime that drives the engine on Linux.
 pub mod demo;
+pub mod notify;
 pub mod plan;
 pub mod run;
 pub mod state;

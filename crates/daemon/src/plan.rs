@@ -4,7 +4,7 @@
 //! keepalived's defaults and strict-mode rules, so this is a translation, not a
 //! second validation; what cannot run here (an interface that does not exist) is
 //! reported with the instance's name.
-use keepup_config::model::vrrp::{AuthType, Family, State as CfgState, VrrpInstance};
+use keepup_config::model::vrrp::{AuthType, Family, Notify, State as CfgState, VrrpInstance};
 use keepup_config::model::{Config, Route, Rule, Secs, VirtualAddress};
 use keepup_vrrp::{Auth, IfIndex, InitialState, InstanceConfig, SyncGroupConfig, UnicastPeer};
 use keepup_wire::vrrp::{ChecksumForm, Version};
@@ -21,6 +21,8 @@ pub struct Effects {
     pub excluded: Vec<VirtualAddress>,
     pub routes: Vec<Route>,
     pub rules: Vec<Rule>,
+    /// The notify scripts (not part of `same_as`: changing them restarts nothing).
+    pub notify: Notify,
 }
 
 impl Effects {
@@ -44,6 +46,10 @@ pub struct Plan {
     pub groups: Vec<SyncGroupConfig>,
     /// Parallel to `instances`.
     pub effects: Vec<Effects>,
+    /// Parallel to `groups`: each sync group's notify scripts.
+    pub group_notify: Vec<Notify>,
+    /// `notify_fifo` and `vrrp_notify_fifo` paths.
+    pub fifos: Vec<std::path::PathBuf>,
 }
 
 fn duration(s: Secs) -> Duration {
@@ -143,6 +149,7 @@ fn instance(
         excluded: vi.virtual_ipaddress_excluded.clone(),
         routes: vi.virtual_routes.clone(),
         rules: vi.virtual_rules.clone(),
+        notify: vi.notifications.clone(),
     };
     Ok((c, effects))
 }
@@ -173,8 +180,15 @@ pub fn plan(cfg: &Config, ifindex: &dyn Fn(&str) -> Option<u32>) -> Result<Plan,
                 name: g.name.clone(),
                 members,
             });
+            p.group_notify.push(g.notifications.clone());
         }
     }
+    let gd = &cfg.global_defs;
+    p.fifos = [&gd.notify_fifo, &gd.vrrp_notify_fifo]
+        .into_iter()
+        .flatten()
+        .map(|s| std::path::PathBuf::from(&s.command))
+        .collect();
     if let Err(e) = keepup_vrrp::Router::new(p.instances.clone(), p.groups.clone()) {
         errors.push(e.to_string());
     }

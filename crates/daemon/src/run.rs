@@ -96,6 +96,7 @@ struct Daemon {
     v6: Option<VrrpSocket>,
     frames: FrameSender,
     arp: ArpListener,
+    notifier: crate::notify::Notifier,
     /// (VIP, other MAC) -> when it was last reported (duplicate address detection).
     duplicates: HashMap<(Ipv4Addr, MacAddr), tokio::time::Instant>,
     start: tokio::time::Instant,
@@ -167,6 +168,7 @@ impl Daemon {
         } else {
             None
         };
+        let fifos = plan.fifos.clone();
         let mut d = Daemon {
             opts,
             router,
@@ -177,6 +179,7 @@ impl Daemon {
             v6,
             frames: FrameSender::new().context("AF_PACKET socket")?,
             arp: ArpListener::new().context("AF_PACKET ARP socket")?,
+            notifier: crate::notify::Notifier::new(fifos),
             duplicates: HashMap::new(),
             start: tokio::time::Instant::now(),
             state,
@@ -384,8 +387,36 @@ impl Daemon {
                     (_, State::Stop) => info!("({name}) Entering STOP STATE"),
                     _ => info!("({name}) Entering {} STATE", to.keepalived_name()),
                 }
+                let prio = self.router.effective_priority(instance);
+                let notify = self.plan.effects[instance.0].notify.clone();
+                self.notifier.transition(
+                    crate::notify::Kind::Instance,
+                    &name,
+                    &notify,
+                    to.keepalived_name(),
+                    prio,
+                );
             }
-            Output::Event(e) => self.log_event(&e),
+            Output::Event(e) => {
+                if let Event::SyncGroup { group, to } = &e {
+                    if let (Some(g), Some(n)) = (
+                        self.plan.groups.get(*group),
+                        self.plan.group_notify.get(*group),
+                    ) {
+                        let (g, n) = (g.name.clone(), n.clone());
+                        info!("VRRP_Group({g}) Syncing instances to {to} state");
+                        self.notifier.transition(
+                            crate::notify::Kind::Group,
+                            &g,
+                            &n,
+                            to.keepalived_name(),
+                            0,
+                        );
+                        return;
+                    }
+                }
+                self.log_event(&e)
+            }
         }
     }
 
@@ -750,6 +781,7 @@ impl Daemon {
         } else {
             self.input(Input::Shutdown).await;
         }
+        self.notifier.drain(Duration::from_secs(10)).await;
         for f in &self.opts.pid_files {
             let _ = std::fs::remove_file(f);
         }
