@@ -3,3 +3,4 @@ pub mod demo;
 pub mod plan;
 pub mod run;
 pub mod state;
+pub mod track;
