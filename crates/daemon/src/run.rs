@@ -401,17 +401,25 @@ impl Daemon {
     fn run_due_scripts(&mut self) {
         let now = tokio::time::Instant::now();
         for (i, s) in self.trackers.scripts.iter_mut().enumerate() {
-            if s.running || s.next_run > now {
+            if s.running.is_some() || s.next_run > now {
                 continue;
             }
-            s.running = true;
             s.next_run = now + s.interval;
-            let spec = s.spec.clone();
             let tx = self.script_tx.clone();
-            tokio::spawn(async move {
-                let outcome = crate::track::run_script(&spec).await;
-                let _ = tx.send((i, outcome));
-            });
+            match crate::track::start_script(&s.spec) {
+                Ok((child, pgid)) => {
+                    s.running = Some(pgid);
+                    let timeout = s.spec.timeout;
+                    tokio::spawn(async move {
+                        let outcome = crate::track::wait_script(child, pgid, timeout).await;
+                        let _ = tx.send((i, outcome));
+                    });
+                }
+                Err(e) => {
+                    s.running = Some(0);
+                    let _ = tx.send((i, Outcome::CannotRun(e)));
+                }
+            }
         }
     }
 
@@ -420,7 +428,7 @@ impl Daemon {
         let Some(s) = self.trackers.scripts.get_mut(i) else {
             return;
         };
-        s.running = false;
+        s.running = None;
         // The next run starts at its interval, but never before this one ended.
         s.next_run = s.next_run.max(tokio::time::Instant::now());
         let name = s.spec.name.clone();
@@ -878,6 +886,12 @@ impl Daemon {
     /// `-V`), record cleared.
     async fn stop(&mut self) {
         info!("Stopping");
+        // Scripts still running go with their whole process group.
+        for s in &mut self.trackers.scripts {
+            if let Some(pgid) = s.running.take().filter(|p| *p > 0) {
+                crate::track::kill_group(pgid);
+            }
+        }
         if self.opts.dont_release_vrrp {
             // Resign on the wire, but leave the addresses (keepalived -V).
             let now = self.now();

@@ -157,7 +157,8 @@ pub struct ScriptTracker {
     pub interval: Duration,
     pub state: ScriptState,
     pub bindings: Vec<Binding>,
-    pub running: bool,
+    /// The process group of the run in progress.
+    pub running: Option<i32>,
     pub next_run: tokio::time::Instant,
     /// The last exit status, for "now returning N".
     pub last_status: Option<i32>,
@@ -388,7 +389,7 @@ impl Trackers {
                     interval,
                     state: ScriptState::new(s.rise, s.fall, s.init_fail),
                     bindings: vec![b],
-                    running: false,
+                    running: None,
                     next_run: now,
                     last_status: None,
                 });
@@ -460,7 +461,7 @@ impl Trackers {
     pub fn next_due(&self) -> Option<tokio::time::Instant> {
         self.scripts
             .iter()
-            .filter(|s| !s.running)
+            .filter(|s| s.running.is_none())
             .map(|s| s.next_run)
             .min()
     }
@@ -492,12 +493,10 @@ impl Outcome {
     }
 }
 
-/// Run a script once in its own process group; at the timeout the whole group is
-/// killed (SIGKILL), so children it left behind go too.
-pub async fn run_script(spec: &ScriptSpec) -> Outcome {
-    use std::os::unix::process::ExitStatusExt;
+/// Start a script in its own process group (whose id is the child's pid).
+pub fn start_script(spec: &ScriptSpec) -> Result<(tokio::process::Child, i32), String> {
     let Some((prog, args)) = spec.argv.split_first() else {
-        return Outcome::CannotRun("empty script".into());
+        return Err("empty script".into());
     };
     let mut cmd = tokio::process::Command::new(prog);
     cmd.args(args)
@@ -509,12 +508,30 @@ pub async fn run_script(spec: &ScriptSpec) -> Outcome {
     if let Some((uid, gid)) = spec.user {
         cmd.uid(uid).gid(gid);
     }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return Outcome::CannotRun(format!("{prog}: {e}")),
-    };
-    let pgid = child.id().and_then(|p| i32::try_from(p).ok());
-    match tokio::time::timeout(spec.timeout, child.wait()).await {
+    let child = cmd.spawn().map_err(|e| format!("{prog}: {e}"))?;
+    let pgid = child
+        .id()
+        .and_then(|p| i32::try_from(p).ok())
+        .ok_or("no pid")?;
+    Ok((child, pgid))
+}
+
+/// Kill a script's whole process group, so children it left behind go too.
+pub fn kill_group(pgid: i32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// Wait for a started script; at the timeout its whole group is killed (SIGKILL).
+pub async fn wait_script(
+    mut child: tokio::process::Child,
+    pgid: i32,
+    timeout: Duration,
+) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => match (status.code(), status.signal()) {
             (Some(c), _) => Outcome::Exited(c),
             (None, Some(s)) => Outcome::Signaled(s),
@@ -522,12 +539,7 @@ pub async fn run_script(spec: &ScriptSpec) -> Outcome {
         },
         Ok(Err(e)) => Outcome::CannotRun(e.to_string()),
         Err(_) => {
-            if let Some(p) = pgid {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            kill_group(pgid);
             let _ = child.wait().await;
             Outcome::TimedOut
         }
@@ -648,7 +660,7 @@ mod tests {
                     last: None,
                 },
             ],
-            running: false,
+            running: None,
             next_run: tokio::time::Instant::now(),
             last_status: None,
         };
