@@ -699,4 +699,52 @@ mod tests {
         );
         assert_eq!(script_argv(r#"a "b c" d\ e"#), ["a", "b c", "d e"]);
     }
+
+    fn load(text: &str) -> (Config, Plan) {
+        let opts = keepup_config::LoadOptions {
+            interfaces: None,
+            check_scripts: false,
+            ..keepup_config::LoadOptions::for_this_host()
+        };
+        let cfg = keepup_config::load_str("test.conf", text, &opts).config;
+        let plan = crate::plan::plan(&cfg, &|n| (n == "eth0").then_some(2)).unwrap();
+        (cfg, plan)
+    }
+
+    /// A sync group's track_script reaches every member with its weight; a member's
+    /// own weighted script counts as weight 0 (FAULT) unless
+    /// sync_group_tracking_weight; every (tracker, instance) pair has its own id.
+    #[test]
+    fn sync_group_tracking_and_ids() {
+        let (cfg, plan) = load(
+            "vrrp_script a {\n script /bin/true\n weight -20\n}\nvrrp_script b {\n script \"/bin/false x\"\n weight 5 reverse\n fall 3\n}\ntrack_file f {\n file /nonexistent/keepup-f\n weight 3\n}\nvrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n track_script {\n  a\n }\n track_file {\n  f weight -2\n }\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n virtual_ipaddress {\n  10.0.0.1\n }\n track_script {\n  b\n }\n}\nvrrp_instance VI_2 {\n interface eth0\n virtual_router_id 2\n priority 100\n virtual_ipaddress {\n  10.0.0.2\n }\n track_interface {\n  eth1 weight 10\n }\n}\n",
+        );
+        let (t, problems) = Trackers::from_config(&cfg, &plan);
+        assert!(problems.is_empty(), "{problems:?}");
+        let a = t.scripts.iter().find(|s| s.spec.name == "a").unwrap();
+        let b = t.scripts.iter().find(|s| s.spec.name == "b").unwrap();
+        let w = |bs: &[Binding]| -> Vec<(usize, i32, bool)> {
+            bs.iter()
+                .map(|x| (x.instance.0, x.weight, x.reverse))
+                .collect()
+        };
+        assert_eq!(w(&a.bindings), [(0, -20, false), (1, -20, false)]);
+        assert_eq!(w(&b.bindings), [(0, 0, true)], "member weight zeroed");
+        assert_eq!(b.spec.argv, ["/bin/false", "x"]);
+        assert_eq!(b.spec.timeout, Duration::from_secs(1), "timeout = interval");
+        assert_eq!(w(&t.interfaces[0].bindings), [(1, 0, false)]);
+        assert_eq!(w(&t.files[0].bindings), [(0, -2, false), (1, -2, false)]);
+        assert_eq!(t.files[0].read(), 0, "a missing file reads 0");
+        let mut ids: Vec<u32> = t
+            .scripts
+            .iter()
+            .flat_map(|s| &s.bindings)
+            .chain(t.interfaces.iter().flat_map(|x| &x.bindings))
+            .chain(t.files.iter().flat_map(|x| &x.bindings))
+            .map(|x| x.tracker)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 6);
+    }
 }
