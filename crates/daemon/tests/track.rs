@@ -254,6 +254,49 @@ fn netns_track_interface_weight() {
     );
 }
 
+/// track_file: the value times the weight is added to the priority. r1 (150)
+/// tracks a file with weight -10: 7 in the file makes it 80 and r2 (100) takes
+/// the VIP; 0 gives it back. `init_file` creates the file with 0 at start-up.
+#[test]
+fn netns_track_file_weight() {
+    if !lab::root_or_skip("netns_track_file_weight") {
+        return;
+    }
+    let (lab, _lan, r1, r2) = two("tfile");
+    let file = lab.dir().join("prio-r1");
+    let files = format!(
+        "track_file f {{\n    file \"{}\"\n    weight -10\n    init_file\n}}",
+        file.display()
+    );
+    let k1 = keepup(
+        &lab,
+        &r1,
+        &conf(150, &files, "    track_file {\n        f\n    }"),
+        "a",
+    );
+    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    assert!(wait_addr(&r1, VIP, true, 10).is_some(), "{}", k1.log());
+    k2.wait_for_log("Entering BACKUP STATE", Duration::from_secs(3))
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "0");
+    std::fs::write(&file, "7\n").unwrap();
+    let t = Instant::now();
+    assert!(
+        wait_addr(&r2, VIP, true, 8).is_some(),
+        "r2 did not take over:\n{}",
+        k1.log()
+    );
+    eprintln!("file 7 x -10 -> r2 holds the VIP after {:?}", t.elapsed());
+    std::fs::write(&file, "0\n").unwrap();
+    let t = Instant::now();
+    assert!(
+        wait_addr(&r1, VIP, true, 8).is_some(),
+        "r1 did not preempt:\n{}",
+        k1.log()
+    );
+    eprintln!("file 0 -> r1 holds the VIP after {:?}", t.elapsed());
+}
+
 /// Processes whose command line contains `pattern` (the PID namespace is shared
 /// with the lab, so the pattern is unique to this run).
 fn count(pattern: &str) -> Vec<u32> {
