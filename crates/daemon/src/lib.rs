@@ -4,3 +4,4 @@ pub mod notify;
 pub mod plan;
 pub mod run;
 pub mod state;
+pub mod track;

@@ -3,6 +3,7 @@
 //! carry the engine's outputs back to the kernel.
 use crate::plan::{plan, Effects, Plan};
 use crate::state::{Recorded, StateFile};
+use crate::track::{Outcome, TrackInputs, Trackers};
 use anyhow::{anyhow, Context, Result};
 use keepup_config::model::ipspec::Broadcast;
 use keepup_config::model::VirtualAddress;
@@ -103,6 +104,10 @@ struct Daemon {
     state: StateFile,
     /// Interface name -> index, for every interface the plan names.
     ifindex: HashMap<String, u32>,
+    trackers: Trackers,
+    /// Finished script runs: (index in `trackers.scripts`, how it ended).
+    script_tx: tokio::sync::mpsc::UnboundedSender<(usize, Outcome)>,
+    script_rx: tokio::sync::mpsc::UnboundedReceiver<(usize, Outcome)>,
 }
 
 fn prefix_broadcast(a: &VirtualAddress) -> Option<Ipv4Addr> {
@@ -125,7 +130,14 @@ fn prefix_broadcast(a: &VirtualAddress) -> Option<Ipv4Addr> {
 impl Daemon {
     async fn start(opts: RunOptions) -> Result<Daemon> {
         let nl = Netlink::new().await.context("netlink")?;
-        let (plan, _config) = load(&opts, &nl).await?;
+        let (plan, config) = load(&opts, &nl).await?;
+        let (mut trackers, problems) = Trackers::from_config(&config, &plan);
+        for p in problems {
+            error!("{p}");
+        }
+        for t in &mut trackers.interfaces {
+            t.ifindex = nl.ifindex(&t.name).await.ok();
+        }
         std::fs::create_dir_all(&opts.runtime_dir)
             .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
         let pid = std::process::id().to_string();
@@ -152,6 +164,7 @@ impl Daemon {
                 }
             }
         }
+        let (script_tx, script_rx) = tokio::sync::mpsc::unbounded_channel();
         let any_v4 = plan.instances.iter().any(|c| !c.is_v6());
         let any_v6 = plan.instances.iter().any(|c| c.is_v6());
         let ah = plan
@@ -184,11 +197,15 @@ impl Daemon {
             start: tokio::time::Instant::now(),
             state,
             ifindex,
+            trackers,
+            script_tx,
+            script_rx,
         };
         d.remove_stale().await?;
         d.join_groups()?;
         d.refresh_sources().await;
         d.refresh_links().await;
+        d.initial_tracking().await;
         d.input(Input::Startup).await;
         Ok(d)
     }
@@ -343,6 +360,116 @@ impl Daemon {
                 .await;
             }
         }
+    }
+
+    /// Before Startup: the trackers whose state is known already (interfaces,
+    /// files, scripts with `init_fail`).
+    async fn initial_tracking(&mut self) {
+        let mut inputs = TrackInputs::new();
+        for i in 0..self.trackers.interfaces.len() {
+            let up = match self.trackers.interfaces[i].ifindex {
+                Some(ifx) => self.nl.link_up(ifx).await.unwrap_or(false),
+                None => false,
+            };
+            if !up {
+                info!(
+                    "Kernel is reporting: interface {} DOWN",
+                    self.trackers.interfaces[i].name
+                );
+            }
+            inputs.extend(self.trackers.interfaces[i].set(up));
+        }
+        for f in &mut self.trackers.files {
+            let v = f.read();
+            inputs.extend(f.set(v));
+        }
+        for s in &mut self.trackers.scripts {
+            inputs.extend(s.initial());
+        }
+        self.track(inputs).await;
+    }
+
+    async fn track(&mut self, inputs: TrackInputs) {
+        for (instance, tracker, effect) in inputs {
+            self.input(Input::Track {
+                instance,
+                tracker,
+                effect,
+            })
+            .await;
+        }
+    }
+
+    /// Start every script that is due and not running.
+    fn run_due_scripts(&mut self) {
+        let now = tokio::time::Instant::now();
+        for (i, s) in self.trackers.scripts.iter_mut().enumerate() {
+            if s.running.is_some() || s.next_run > now {
+                continue;
+            }
+            s.next_run = now + s.interval;
+            let tx = self.script_tx.clone();
+            match crate::track::start_script(&s.spec) {
+                Ok((child, pgid)) => {
+                    s.running = Some(pgid);
+                    let timeout = s.spec.timeout;
+                    tokio::spawn(async move {
+                        let outcome = crate::track::wait_script(child, pgid, timeout).await;
+                        let _ = tx.send((i, outcome));
+                    });
+                }
+                Err(e) => {
+                    s.running = Some(0);
+                    let _ = tx.send((i, Outcome::CannotRun(e)));
+                }
+            }
+        }
+    }
+
+    /// A script run ended: keepalived's log lines, then the new effects.
+    async fn script_done(&mut self, i: usize, outcome: Outcome) {
+        let Some(s) = self.trackers.scripts.get_mut(i) else {
+            return;
+        };
+        s.running = None;
+        // The next run starts at its interval, but never before this one ended.
+        s.next_run = s.next_run.max(tokio::time::Instant::now());
+        let name = s.spec.name.clone();
+        match &outcome {
+            Outcome::Exited(code) => {
+                if s.last_status != Some(*code) {
+                    info!("Script `{name}` now returning {code}");
+                    s.last_status = Some(*code);
+                }
+            }
+            Outcome::TimedOut => warn!("Script `{name}` timed out"),
+            Outcome::Signaled(_) => s.last_status = None,
+            Outcome::CannotRun(e) => error!("Script `{name}` cannot run: {e}"),
+        }
+        let before = s.state.ok();
+        let inputs = s.finished(outcome.success());
+        let after = s.state.ok();
+        if before != after {
+            if after == Some(true) {
+                info!("VRRP_Script({name}) succeeded");
+            } else {
+                info!("VRRP_Script({name}) failed ({})", outcome.describe());
+            }
+        }
+        self.track(inputs).await;
+    }
+
+    async fn poll_files(&mut self) {
+        let mut inputs = TrackInputs::new();
+        for f in &mut self.trackers.files {
+            let v = f.read();
+            let changed = f.set(v);
+            if !changed.is_empty() {
+                info!("Track file {} now has value {v}", f.name);
+            }
+            inputs.extend(changed);
+        }
+        self.track(inputs).await;
     }
 
     async fn input(&mut self, input: Input<'_>) {
@@ -681,6 +808,20 @@ impl Daemon {
     async fn link_event(&mut self, ev: LinkEvent) {
         match ev {
             LinkEvent::Link { ifindex, name, up } => {
+                let mut inputs = TrackInputs::new();
+                for t in &mut self.trackers.interfaces {
+                    if t.ifindex == Some(ifindex) || (t.ifindex.is_none() && t.name == name) {
+                        t.ifindex = Some(ifindex);
+                        inputs.extend(t.set(up));
+                    }
+                }
+                if !inputs.is_empty() {
+                    info!(
+                        "Kernel is reporting: interface {name} {}",
+                        if up { "UP" } else { "DOWN" }
+                    );
+                }
+                self.track(inputs).await;
                 if self.plan.instances.iter().any(|c| c.interface.0 == ifindex) {
                     info!("Netlink reports {name} {}", if up { "up" } else { "down" });
                     self.input(Input::Link {
@@ -730,8 +871,13 @@ impl Daemon {
         let mut hup = signal(SignalKind::hangup())?;
         let mut probe = tokio::time::interval(Duration::from_secs(10));
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Tracked files are read once a second (keepalived watches them with inotify).
+        let mut files = tokio::time::interval(Duration::from_secs(1));
+        files.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let any_files = !self.trackers.files.is_empty();
         loop {
             let deadline = self.deadline();
+            let scripts_due = self.trackers.next_due();
             tokio::select! {
                 r = recv(&self.v4) => match r {
                     Ok(p) => self.packet(p).await,
@@ -755,6 +901,9 @@ impl Daemon {
                     Err(e) => warn!("ARP receive: {e}"),
                 },
                 _ = probe.tick() => self.probe_duplicates().await,
+                () = sleep_until(scripts_due) => self.run_due_scripts(),
+                Some((i, outcome)) = self.script_rx.recv() => self.script_done(i, outcome).await,
+                _ = files.tick(), if any_files => self.poll_files().await,
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => self.reload().await,
@@ -768,6 +917,12 @@ impl Daemon {
     /// `-V`), record cleared.
     async fn stop(&mut self) {
         info!("Stopping");
+        // Scripts still running go with their whole process group.
+        for s in &mut self.trackers.scripts {
+            if let Some(pgid) = s.running.take().filter(|p| *p > 0) {
+                crate::track::kill_group(pgid);
+            }
+        }
         if self.opts.dont_release_vrrp {
             // Resign on the wire, but leave the addresses (keepalived -V).
             let now = self.now();
