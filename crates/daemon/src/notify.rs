@@ -37,55 +37,19 @@ enum Job {
     Fifo { path: PathBuf, line: String },
 }
 
-/// Splits a script line as keepalived 2.2.7 does (words, with '…' and "…" quoting);
-/// a line with shell syntax runs through `/bin/sh -c`, as its author meant.
-pub fn command(line: &str) -> tokio::process::Command {
-    let shell = line.contains([
-        '&', '|', ';', '<', '>', '$', '`', '(', ')', '*', '?', '[', '~',
-    ]);
-    let mut cmd = if shell {
-        let mut c = tokio::process::Command::new("/bin/sh");
-        c.arg("-c").arg(line);
-        c
-    } else {
-        let words = split_words(line);
-        let mut it = words.into_iter();
-        let mut c = tokio::process::Command::new(it.next().unwrap_or_default());
-        c.args(it);
-        c
-    };
-    // Its own process group, so a stuck script and its children can be ended together.
-    cmd.process_group(0);
-    cmd.kill_on_drop(false);
-    cmd
-}
-
-fn split_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in line.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            (None, c) => cur.push(c),
-        }
+/// The command for a notify script with `args` appended (keepalived's `notify`
+/// arguments). A line with shell syntax runs under `/bin/sh -c`, the arguments then
+/// reaching it as "$@". Its own process group, like every script keepup runs.
+fn command(line: &str, args: &[String]) -> Option<tokio::process::Command> {
+    let mut argv = crate::track::script_argv(line);
+    if argv.first().map(String::as_str) == Some("/bin/sh") && argv.len() == 3 && !args.is_empty() {
+        argv[2] = format!("{} \"$@\"", argv[2]);
+        argv.push("keepup-notify".into());
     }
-    if any || !cur.is_empty() {
-        words.push(cur);
-    }
-    words
+    let (prog, rest) = argv.split_first()?;
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(rest).args(args).process_group(0);
+    Some(cmd)
 }
 
 /// The daemon's notifier: one ordered queue per instance or group name.
@@ -184,15 +148,16 @@ impl Notifier {
 async fn run(who: &str, job: Job) {
     match job {
         Job::Run { script, args } => {
-            let mut cmd = command(&script.command);
-            cmd.args(&args);
+            let Some(mut cmd) = command(&script.command, &args) else {
+                return;
+            };
             if let Some(user) = &script.user {
-                match nix::unistd::User::from_name(user) {
-                    Ok(Some(u)) => {
-                        cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
+                match crate::track::resolve_user(user, script.group.as_deref()) {
+                    Ok((uid, gid)) => {
+                        cmd.uid(uid).gid(gid);
                     }
-                    _ => {
-                        warn!("({who}) notify script {}: no user {user}", script.command);
+                    Err(e) => {
+                        warn!("({who}) notify script {}: {e}", script.command);
                         return;
                     }
                 }
@@ -237,11 +202,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_split_like_keepalived() {
+    fn shell_lines_get_the_arguments_as_positional_parameters() {
+        let c = command("echo x | cat", &["INSTANCE".into(), "VI_1".into()]).unwrap();
+        let argv: Vec<String> = c
+            .as_std()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(
-            split_words("/bin/x a  'b c' \"d\""),
-            ["/bin/x", "a", "b c", "d"]
+            argv,
+            [
+                "-c",
+                "echo x | cat \"$@\"",
+                "keepup-notify",
+                "INSTANCE",
+                "VI_1"
+            ]
         );
-        assert_eq!(split_words("x ''"), ["x", ""]);
     }
 }

@@ -284,7 +284,7 @@ pub fn script_argv(command: &str) -> Vec<String> {
     out
 }
 
-fn resolve_user(user: &str, group: Option<&str>) -> Result<(u32, u32), String> {
+pub(crate) fn resolve_user(user: &str, group: Option<&str>) -> Result<(u32, u32), String> {
     let u = nix::unistd::User::from_name(user)
         .map_err(|e| format!("user {user}: {e}"))?
         .ok_or_else(|| format!("no user {user}"))?;
