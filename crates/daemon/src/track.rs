@@ -128,6 +128,33 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// A `track_*` line's binding: its own `weight [reverse]` overrides the tracked
+    /// object's (`default`); `weights` false (a sync-group member's own line without
+    /// `sync_group_tracking_weight`) makes it weight 0, i.e. FAULT on failure.
+    fn new(
+        instance: InstanceId,
+        next_id: &mut u32,
+        r: &TrackRef,
+        default: (i32, bool),
+        weights: bool,
+    ) -> Binding {
+        let (weight, reverse) = match r.weight {
+            Some(w) => (w, r.reverse),
+            None => (default.0, default.1 || r.reverse),
+        };
+        let tracker = *next_id;
+        *next_id += 1;
+        Binding {
+            instance,
+            tracker,
+            weight: if weights { weight } else { 0 },
+            reverse,
+            last: None,
+        }
+    }
+}
+
+impl Binding {
     /// The input to feed if `effect` differs from what the engine has.
     fn update(&mut self, effect: TrackEffect) -> Option<(InstanceId, u32, TrackEffect)> {
         if self.last == Some(effect) {
@@ -338,18 +365,7 @@ impl Trackers {
                 let Some(script) = &s.script else {
                     continue;
                 };
-                let (weight, reverse) = match r.weight {
-                    Some(w) => (w, r.reverse),
-                    None => (s.weight, s.weight_reverse || r.reverse),
-                };
-                let b = Binding {
-                    instance: id,
-                    tracker: next_id,
-                    weight: if weights { weight } else { 0 },
-                    reverse,
-                    last: None,
-                };
-                next_id += 1;
+                let b = Binding::new(id, &mut next_id, &r, (s.weight, s.weight_reverse), weights);
                 if let Some(st) = t.scripts.iter_mut().find(|x| x.spec.name == s.name) {
                     st.bindings.push(b);
                     continue;
@@ -419,18 +435,7 @@ impl Trackers {
                 let Some(path) = &f.file else {
                     continue;
                 };
-                let (weight, reverse) = match r.weight {
-                    Some(w) => (w, r.reverse),
-                    None => (f.weight, f.weight_reverse || r.reverse),
-                };
-                let b = Binding {
-                    instance: id,
-                    tracker: next_id,
-                    weight: if weights { weight } else { 0 },
-                    reverse,
-                    last: None,
-                };
-                next_id += 1;
+                let b = Binding::new(id, &mut next_id, &r, (f.weight, f.weight_reverse), weights);
                 match t.files.iter_mut().find(|x| x.name == f.name) {
                     Some(x) => x.bindings.push(b),
                     None => {
