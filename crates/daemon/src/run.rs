@@ -47,7 +47,11 @@ pub fn run(opts: RunOptions) -> Result<std::process::ExitCode> {
 }
 
 /// Read and plan a configuration; `None` with the reasons logged when it cannot run.
-async fn load(opts: &RunOptions, nl: &Netlink) -> Result<(Plan, keepup_config::model::Config)> {
+/// A configuration read, planned, and the index of every interface it names (the
+/// instances' own and each address's `dev`).
+type LoadedPlan = (Plan, keepup_config::model::Config, HashMap<String, u32>);
+
+async fn load(opts: &RunOptions, nl: &Netlink) -> Result<LoadedPlan> {
     let mut lo = LoadOptions::for_this_host();
     if let Some(id) = &opts.config_id {
         lo.preprocess.config_id = id.clone();
@@ -84,7 +88,7 @@ async fn load(opts: &RunOptions, nl: &Netlink) -> Result<(Plan, keepup_config::m
     }
     let p = plan(&loaded.config, &|n| index.get(n).copied())
         .map_err(|e| anyhow!("{}: {}", opts.file.display(), e.join("; ")))?;
-    Ok((p, loaded.config))
+    Ok((p, loaded.config, index))
 }
 
 struct Daemon {
@@ -130,7 +134,7 @@ fn prefix_broadcast(a: &VirtualAddress) -> Option<Ipv4Addr> {
 impl Daemon {
     async fn start(opts: RunOptions) -> Result<Daemon> {
         let nl = Netlink::new().await.context("netlink")?;
-        let (plan, config) = load(&opts, &nl).await?;
+        let (plan, config, ifindex) = load(&opts, &nl).await?;
         let (mut trackers, problems) = Trackers::from_config(&config, &plan);
         for p in problems {
             error!("{p}");
@@ -153,17 +157,6 @@ impl Daemon {
         }
         let router =
             Router::new(plan.instances.clone(), plan.groups.clone()).map_err(|e| anyhow!("{e}"))?;
-        let mut ifindex = HashMap::new();
-        for (c, e) in plan.instances.iter().zip(&plan.effects) {
-            ifindex.insert(e.interface.clone(), c.interface.0);
-            for a in e.addresses() {
-                if let Some(dev) = &a.dev {
-                    if let Ok(i) = nl.ifindex(dev).await {
-                        ifindex.insert(dev.clone(), i);
-                    }
-                }
-            }
-        }
         let (script_tx, script_rx) = tokio::sync::mpsc::unbounded_channel();
         let any_v4 = plan.instances.iter().any(|c| !c.is_v6());
         let any_v6 = plan.instances.iter().any(|c| c.is_v6());
@@ -947,7 +940,7 @@ impl Daemon {
     /// refused and the running one stays.
     async fn reload(&mut self) {
         info!("Reloading");
-        let (new, _) = match load(&self.opts, &self.nl).await {
+        let (new, _, index) = match load(&self.opts, &self.nl).await {
             Ok(p) => p,
             Err(e) => {
                 error!("reload refused, the running configuration stays: {e}");
@@ -999,16 +992,7 @@ impl Daemon {
             }
         };
         let old_plan = std::mem::replace(&mut self.plan, new);
-        for (c, e) in self.plan.instances.iter().zip(&self.plan.effects) {
-            self.ifindex.insert(e.interface.clone(), c.interface.0);
-            for a in e.addresses() {
-                if let Some(dev) = &a.dev {
-                    if let Ok(i) = self.nl.ifindex(dev).await {
-                        self.ifindex.insert(dev.clone(), i);
-                    }
-                }
-            }
-        }
+        self.ifindex.extend(index);
         let (mut added, mut removed, mut restarted) = (0, 0, 0);
         for (i, k) in kept.iter().enumerate() {
             let id = InstanceId(i);

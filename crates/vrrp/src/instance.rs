@@ -72,7 +72,6 @@ pub(crate) struct Instance {
     pub master_adver_interval: Duration,
     /// The Master's address as last accepted (Backup) or our own (Master).
     pub master: Option<IpAddr>,
-    pub master_priority: u8,
     pub timers: [Option<Instant>; 5],
     /// Rounds left in the current announcement burst.
     pub garp_rounds_left: u32,
@@ -128,7 +127,6 @@ impl Instance {
             tracks: BTreeMap::new(),
             master_adver_interval: interval,
             master: None,
-            master_priority: 0,
             timers: [None; 5],
             garp_rounds_left: 0,
             garp_delayed_repeat: 0,

@@ -11,7 +11,7 @@ use crate::time::Instant;
 use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TxAdvert};
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
 use keepup_wire::{ah, ipv4, Error as WireError};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -492,7 +492,6 @@ impl Router {
         inst.wants_master = false;
         inst.preempt_until = None;
         inst.master = inst.source;
-        inst.master_priority = inst.effective_priority();
         inst.master_adver_interval = inst.cfg.advert_int;
         inst.counters.master_transitions += 1;
         inst.counters.new_master_reason = match reason {
@@ -993,17 +992,14 @@ impl Router {
         // RX-14 / KA-10: the address list (MAY check; v2 drops unless from an owner,
         // v3 logs; strict mode drops as keepalived does).
         if !inst.cfg.skip_check_adv_addr {
-            let got: BTreeSet<IpAddr> = repr.addresses.iter().copied().collect();
-            let mine: BTreeSet<IpAddr> = inst.cfg.vips.iter().copied().collect();
-            if got != mine {
+            // The same set (lists are short: no allocation on the receive path).
+            let (got, mine) = (&repr.addresses, &inst.cfg.vips);
+            let same = got.iter().all(|a| mine.contains(a)) && mine.iter().all(|a| got.contains(a));
+            if !same {
                 let drop = inst.cfg.strict || (want == Version::V2 && repr.priority != 255);
-                let detail = || {
-                    format!(
-                        "address list differs: {} addresses, ours {}",
-                        got.len(),
-                        mine.len()
-                    )
-                };
+                let (n_got, n_mine) = (got.len(), mine.len());
+                let detail =
+                    move || format!("address list differs: {n_got} addresses, ours {n_mine}");
                 if drop {
                     self.discard(now, Some(i), Discard::AddressList, src, detail);
                     return;
@@ -1201,7 +1197,6 @@ impl Router {
             self.adopt_interval(i, repr, src);
             let inst = &mut self.instances[i];
             inst.master = Some(src);
-            inst.master_priority = repr.priority;
             inst.wants_master = false;
             inst.down_reason = Reason::MasterDown;
             let down = inst.down_interval();
@@ -1272,7 +1267,6 @@ impl Router {
             self.adopt_interval(i, repr, src);
             let inst = &mut self.instances[i];
             inst.master = Some(src);
-            inst.master_priority = repr.priority;
             self.step_down(i, now);
             return;
         }
