@@ -195,11 +195,7 @@ impl ScriptTracker {
     /// Record a finished run; the inputs to feed.
     pub fn finished(&mut self, success: bool) -> TrackInputs {
         match self.state.record(success) {
-            Some(up) => self
-                .bindings
-                .iter_mut()
-                .filter_map(|b| b.update(up_down_effect(up, b.weight, b.reverse)))
-                .collect(),
+            Some(up) => feed_up_down(&mut self.bindings, up),
             None => Vec::new(),
         }
     }
@@ -207,14 +203,18 @@ impl ScriptTracker {
     /// The effects while the state is known before any run (`init_fail`).
     pub fn initial(&mut self) -> TrackInputs {
         match self.state.ok() {
-            Some(up) => self
-                .bindings
-                .iter_mut()
-                .filter_map(|b| b.update(up_down_effect(up, b.weight, b.reverse)))
-                .collect(),
+            Some(up) => feed_up_down(&mut self.bindings, up),
             None => Vec::new(),
         }
     }
+}
+
+/// Each binding's effect of an up/down tracker, for those whose effect changed.
+fn feed_up_down(bindings: &mut [Binding], up: bool) -> TrackInputs {
+    bindings
+        .iter_mut()
+        .filter_map(|b| b.update(up_down_effect(up, b.weight, b.reverse)))
+        .collect()
 }
 
 #[derive(Debug)]
@@ -226,10 +226,7 @@ pub struct InterfaceTracker {
 
 impl InterfaceTracker {
     pub fn set(&mut self, up: bool) -> TrackInputs {
-        self.bindings
-            .iter_mut()
-            .filter_map(|b| b.update(up_down_effect(up, b.weight, b.reverse)))
-            .collect()
+        feed_up_down(&mut self.bindings, up)
     }
 }
 
