@@ -792,6 +792,7 @@ impl Sim {
                     TrackEffect::Weight(w) => format!("weight {w:+}"),
                     TrackEffect::Fault(true) => "fault".to_string(),
                     TrackEffect::Fault(false) => "fault cleared".to_string(),
+                    TrackEffect::Pending => "pending".to_string(),
                 };
                 let who = self.who(router, instance);
                 let t = if tracker == 0 {

@@ -67,6 +67,8 @@ pub(crate) struct Instance {
     pub link_up: bool,
     pub source: Option<IpAddr>,
     pub tracks: BTreeMap<u32, TrackEffect>,
+    /// Startup came while a tracker was pending: start once none is.
+    pub start_waiting: bool,
     /// Master_Adver_Interval / Active_Adver_Interval: v3 learns it from the Master
     /// (TMR-06/07/08); v2 always uses the local interval (TMR-03).
     pub master_adver_interval: Duration,
@@ -125,6 +127,7 @@ impl Instance {
             link_up: true,
             source,
             tracks: BTreeMap::new(),
+            start_waiting: false,
             master_adver_interval: interval,
             master: None,
             timers: [None; 5],
@@ -169,7 +172,7 @@ impl Instance {
             .values()
             .map(|t| match t {
                 TrackEffect::Weight(w) => i64::from(*w),
-                TrackEffect::Fault(_) => 0,
+                TrackEffect::Fault(_) | TrackEffect::Pending => 0,
             })
             .sum();
         let p = (i64::from(self.cfg.priority) + sum).clamp(1, 254);
@@ -183,6 +186,11 @@ impl Instance {
                 .tracks
                 .values()
                 .any(|t| matches!(t, TrackEffect::Fault(true)))
+    }
+
+    /// A tracker has not reported yet (see [`TrackEffect::Pending`]).
+    pub fn pending(&self) -> bool {
+        self.tracks.values().any(|t| *t == TrackEffect::Pending)
     }
 
     pub fn arm(&mut self, t: Timer, at: Instant) {

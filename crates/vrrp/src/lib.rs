@@ -132,6 +132,11 @@ pub enum TrackEffect {
     Weight(i32),
     /// Puts the instance in FAULT while true (a tracker without weight that failed).
     Fault(bool),
+    /// Not known yet (keepalived: a weight-0 script before its first result). An
+    /// instance with a pending tracker, or in a sync group with one, waits in
+    /// Initialize at Startup until none is left, then starts (in Fault if a tracker
+    /// then says so). Once started it contributes nothing.
+    Pending,
 }
 
 /// Something that happened outside the engine.
@@ -152,7 +157,8 @@ pub enum Input<'a> {
         address: Option<IpAddr>,
     },
     /// A tracker's effect on one instance changed. `tracker` identifies it (the driver
-    /// numbers its trackers); the latest effect per tracker counts.
+    /// numbers its trackers); the latest effect per tracker counts. `Weight(0)` is the
+    /// same as no tracker: it forgets that id (the driver's way to drop a tracker).
     Track {
         instance: InstanceId,
         tracker: u32,

@@ -8,7 +8,7 @@ use crate::counters::{Counters, GlobalCounters, NewMasterReason};
 use crate::event::{Discard, Event};
 use crate::instance::{addr_key, same_secret, Instance, RateLimit, Timer, TIMERS};
 use crate::time::Instant;
-use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TxAdvert};
+use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEffect, TxAdvert};
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
 use keepup_wire::{ah, ipv4, Error as WireError};
 use std::collections::{HashMap, VecDeque};
@@ -210,7 +210,11 @@ impl Router {
                     return;
                 };
                 let before = inst.effective_priority();
-                inst.tracks.insert(tracker, effect);
+                if effect == TrackEffect::Weight(0) {
+                    inst.tracks.remove(&tracker);
+                } else {
+                    inst.tracks.insert(tracker, effect);
+                }
                 let after = inst.effective_priority();
                 if before != after {
                     self.outputs
@@ -219,6 +223,17 @@ impl Router {
                             from: before,
                             to: after,
                         }));
+                }
+                let members = self.members(i);
+                if members.iter().any(|&m| self.instances[m].start_waiting) {
+                    if !members.iter().any(|&m| self.instances[m].pending()) {
+                        for m in members {
+                            if std::mem::take(&mut self.instances[m].start_waiting) {
+                                self.startup(m, now);
+                            }
+                        }
+                    }
+                    return;
                 }
                 self.refresh_fault(i, now);
             }
@@ -268,11 +283,11 @@ impl Router {
     /// Reload, second step: the new configuration. An instance whose name and
     /// configuration are unchanged, or changed only in its VIP list, keeps its state,
     /// timers and counters (no advert, no GARP, no VIP flap); the next advert carries
-    /// the new list. Every other instance starts afresh (Initialize, then Startup).
+    /// the new list. Every other instance is new, in Initialize: feed its trackers,
+    /// then `Input::Startup` starts it (and leaves the kept ones alone).
     /// Returns, for each new instance, the id it had before if it was kept.
     pub fn reconfigure(
         &mut self,
-        now: Instant,
         instances: Vec<InstanceConfig>,
         groups: Vec<SyncGroupConfig>,
     ) -> Result<Vec<Option<InstanceId>>, ConfigError> {
@@ -309,11 +324,6 @@ impl Router {
         self.instances = next;
         self.groups = fresh.groups;
         self.by_vrid = fresh.by_vrid;
-        for (i, k) in kept.iter().enumerate() {
-            if k.is_none() {
-                self.startup(i, now);
-            }
-        }
         Ok(kept)
     }
 
@@ -687,6 +697,13 @@ impl Router {
         if !matches!(inst.state, State::Initialize | State::Stop) {
             return;
         }
+        if self.members(i).iter().any(|&m| self.instances[m].pending()) {
+            // keepalived holds an instance in INIT until its weight-0 scripts have
+            // reported, so it never takes the VIP on an unchecked service.
+            self.instances[i].start_waiting = true;
+            return;
+        }
+        let inst = &mut self.instances[i];
         let from = inst.state;
         inst.master_adver_interval = inst.cfg.advert_int; // TMR-06
         inst.master = None;
@@ -719,6 +736,7 @@ impl Router {
     }
 
     fn shutdown(&mut self, i: usize) {
+        self.instances[i].start_waiting = false;
         let from = self.instances[i].state;
         if from == State::Stop {
             return;

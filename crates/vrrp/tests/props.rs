@@ -14,6 +14,7 @@ enum Step {
     Link(bool),
     Track(u32, i32),
     Fault(u32, bool),
+    Pending(u32),
     Startup,
     Shutdown,
 }
@@ -30,6 +31,7 @@ fn step() -> impl Strategy<Value = Step> {
         any::<bool>().prop_map(Step::Link),
         (0u32..3, -300i32..300).prop_map(|(k, w)| Step::Track(k, w)),
         (0u32..3, any::<bool>()).prop_map(|(k, f)| Step::Fault(k, f)),
+        (0u32..3).prop_map(Step::Pending),
         Just(Step::Startup),
         Just(Step::Shutdown),
     ]
@@ -82,6 +84,7 @@ proptest! {
                 Step::Link(up) => h.input(Input::Link { interface: IF, up }),
                 Step::Track(k, w) => h.input(Input::Track { instance: InstanceId(0), tracker: k, effect: TrackEffect::Weight(w) }),
                 Step::Fault(k, f) => h.input(Input::Track { instance: InstanceId(0), tracker: k + 10, effect: TrackEffect::Fault(f) }),
+                Step::Pending(k) => h.input(Input::Track { instance: InstanceId(0), tracker: k + 10, effect: TrackEffect::Pending }),
                 Step::Startup => h.input(Input::Startup),
                 Step::Shutdown => h.input(Input::Shutdown),
             }

@@ -385,6 +385,121 @@ fn failed_tracker_faults_the_instance_until_it_recovers() {
     assert_eq!(h.state(), State::Backup);
 }
 
+/// A pending tracker (a weight-0 script that has not reported) holds the instance in
+/// Initialize at Startup, as keepalived does: it sends nothing and takes nothing,
+/// even configured `state MASTER`. Its first result starts it: OK gives Backup,
+/// failure gives Fault. Shutdown while waiting stops it for good.
+#[test]
+fn pending_tracker_holds_startup_until_it_reports() {
+    for (result, want) in [
+        (TrackEffect::Fault(false), State::Backup),
+        (TrackEffect::Fault(true), State::Fault),
+        (TrackEffect::Weight(0), State::Backup),
+    ] {
+        let mut c = v2(100);
+        c.state = InitialState::Master;
+        let mut h = H::new(vec![c]);
+        h.input(Input::Track {
+            instance: ID,
+            tracker: 3,
+            effect: TrackEffect::Pending,
+        });
+        h.input(Input::Startup);
+        h.run_until(t(10.0));
+        assert_eq!(h.state(), State::Initialize);
+        assert!(h.adverts().is_empty() && h.transitions().is_empty());
+        h.input(Input::Track {
+            instance: ID,
+            tracker: 3,
+            effect: result,
+        });
+        assert_eq!(h.state(), want, "after {result:?}");
+        assert_eq!(h.transitions().len(), 1);
+    }
+    let mut h = H::new(vec![v2(100)]);
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 3,
+        effect: TrackEffect::Pending,
+    });
+    h.input(Input::Startup);
+    h.input(Input::Shutdown);
+    assert_eq!(h.state(), State::Stop);
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 3,
+        effect: TrackEffect::Fault(false),
+    });
+    assert_eq!(
+        h.state(),
+        State::Stop,
+        "a stopped instance never starts again"
+    );
+}
+
+/// A pending tracker in one member of a sync group holds the whole group; once it
+/// reports, every member starts.
+#[test]
+fn pending_tracker_holds_the_sync_group() {
+    let mut a = v2(100);
+    a.name = "A".into();
+    let mut b = v2(100);
+    b.name = "B".into();
+    b.vrid = 52;
+    let g = SyncGroupConfig {
+        name: "G".into(),
+        members: vec!["A".into(), "B".into()],
+    };
+    let mut h = H::with_groups(vec![a, b], vec![g]);
+    h.input(Input::Track {
+        instance: InstanceId(1),
+        tracker: 1,
+        effect: TrackEffect::Pending,
+    });
+    h.input(Input::Startup);
+    assert_eq!(h.r.state(InstanceId(0)), State::Initialize);
+    assert_eq!(h.r.state(InstanceId(1)), State::Initialize);
+    h.input(Input::Track {
+        instance: InstanceId(1),
+        tracker: 1,
+        effect: TrackEffect::Fault(false),
+    });
+    assert_eq!(h.r.state(InstanceId(0)), State::Backup);
+    assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+    h.run_until(t(5.0));
+    assert_eq!(h.r.state(InstanceId(0)), State::Master);
+}
+
+/// `Weight(0)` forgets a tracker: a Fault or a weight it had no longer counts.
+#[test]
+fn weight_zero_forgets_a_tracker() {
+    let mut h = master(v2(100));
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 1,
+        effect: TrackEffect::Weight(-30),
+    });
+    assert_eq!(h.r.effective_priority(ID), 70);
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 1,
+        effect: TrackEffect::Weight(0),
+    });
+    assert_eq!(h.r.effective_priority(ID), 100);
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 2,
+        effect: TrackEffect::Fault(true),
+    });
+    assert_eq!(h.state(), State::Fault);
+    h.input(Input::Track {
+        instance: ID,
+        tracker: 2,
+        effect: TrackEffect::Weight(0),
+    });
+    assert_eq!(h.state(), State::Backup);
+}
+
 /// Ledger: TX-05
 /// With no source address yet (an IPv6 link-local still in DAD), nothing is sent and
 /// the skip is counted; the state machine still runs.
@@ -639,16 +754,14 @@ fn reconfigure_keeps_unchanged_and_vip_only_changes() {
     assert_eq!(h.r.state(InstanceId(0)), State::Master);
     let mark = h.mark();
     h.r.retire(|c| c.name == "VI_1" || c.name == "B");
-    let kept =
-        h.r.reconfigure(h.now, vec![a.clone(), b.clone()], vec![])
-            .unwrap();
+    let kept = h.r.reconfigure(vec![a.clone(), b.clone()], vec![]).unwrap();
     h.input(Input::Startup);
     assert_eq!(kept, vec![Some(InstanceId(0)), Some(InstanceId(1))]);
     assert!(h.since(mark).is_empty(), "an unchanged reload does nothing");
     // Add a VIP to the Master.
     let mut a2 = a.clone();
     a2.vips.push(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 101)));
-    let kept = h.r.reconfigure(h.now, vec![a2, b.clone()], vec![]).unwrap();
+    let kept = h.r.reconfigure(vec![a2, b.clone()], vec![]).unwrap();
     assert_eq!(kept[0], Some(InstanceId(0)));
     assert_eq!(h.r.state(InstanceId(0)), State::Master);
     h.run_until(t(6.5));
@@ -677,7 +790,9 @@ fn reconfigure_keeps_unchanged_and_vip_only_changes() {
         .iter()
         .any(|o| matches!(o, Output::Vips { install: false, .. })));
     assert_eq!(*h.adverts().last().unwrap(), (t(6.5), 0));
-    let kept = h.r.reconfigure(h.now, vec![b2], vec![]).unwrap();
+    let kept = h.r.reconfigure(vec![b2], vec![]).unwrap();
     assert_eq!(kept, vec![None]);
+    assert_eq!(h.r.state(InstanceId(0)), State::Initialize);
+    h.input(Input::Startup);
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
 }
