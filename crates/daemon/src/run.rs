@@ -69,8 +69,12 @@ async fn load(opts: &RunOptions, nl: &Netlink) -> Result<LoadedPlan> {
             opts.file.display()
         ));
     }
+    let mut config = loaded.config;
+    for line in crate::track::vet_scripts(&mut config) {
+        error!("{line}");
+    }
     let mut names = BTreeSet::new();
-    for vi in &loaded.config.vrrp_instances {
+    for vi in &config.vrrp_instances {
         names.extend(vi.interface.clone());
         for a in vi
             .virtual_ipaddress
@@ -86,9 +90,9 @@ async fn load(opts: &RunOptions, nl: &Netlink) -> Result<LoadedPlan> {
             index.insert(n, i);
         }
     }
-    let p = plan(&loaded.config, &|n| index.get(n).copied())
+    let p = plan(&config, &|n| index.get(n).copied())
         .map_err(|e| anyhow!("{}: {}", opts.file.display(), e.join("; ")))?;
-    Ok((p, loaded.config, index))
+    Ok((p, config, index))
 }
 
 struct Daemon {
@@ -108,11 +112,17 @@ struct Daemon {
     state: StateFile,
     /// Interface name -> index, for every interface the plan names.
     ifindex: HashMap<String, u32>,
+    /// The configuration running (scripts vetted), to tell what a reload changes.
+    config: keepup_config::model::Config,
     trackers: Trackers,
-    /// Finished script runs: (index in `trackers.scripts`, how it ended).
-    script_tx: tokio::sync::mpsc::UnboundedSender<(usize, Outcome)>,
-    script_rx: tokio::sync::mpsc::UnboundedReceiver<(usize, Outcome)>,
+    /// Finished script runs: (script name, process group, how it ended).
+    script_tx: tokio::sync::mpsc::UnboundedSender<ScriptDone>,
+    script_rx: tokio::sync::mpsc::UnboundedReceiver<ScriptDone>,
 }
+
+/// A finished `vrrp_script` run: its name, its process group (0 if it never
+/// started) and how it ended.
+type ScriptDone = (String, i32, Outcome);
 
 fn prefix_broadcast(a: &VirtualAddress) -> Option<Ipv4Addr> {
     let IpAddr::V4(v4) = a.address else {
@@ -135,12 +145,9 @@ impl Daemon {
     async fn start(opts: RunOptions) -> Result<Daemon> {
         let nl = Netlink::new().await.context("netlink")?;
         let (plan, config, ifindex) = load(&opts, &nl).await?;
-        let (mut trackers, problems) = Trackers::from_config(&config, &plan);
+        let (trackers, problems) = Trackers::from_config(&config, &plan, 0);
         for p in problems {
             error!("{p}");
-        }
-        for t in &mut trackers.interfaces {
-            t.ifindex = nl.ifindex(&t.name).await.ok();
         }
         std::fs::create_dir_all(&opts.runtime_dir)
             .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
@@ -190,6 +197,7 @@ impl Daemon {
             start: tokio::time::Instant::now(),
             state,
             ifindex,
+            config,
             trackers,
             script_tx,
             script_rx,
@@ -355,11 +363,14 @@ impl Daemon {
         }
     }
 
-    /// Before Startup: the trackers whose state is known already (interfaces,
-    /// files, scripts with `init_fail`).
+    /// Before Startup (and after a reload): what is known already (interfaces,
+    /// files, scripts with `init_fail` or carried over a reload); weight-0 scripts
+    /// not run yet are pending.
     async fn initial_tracking(&mut self) {
         let mut inputs = TrackInputs::new();
         for i in 0..self.trackers.interfaces.len() {
+            let name = self.trackers.interfaces[i].name.clone();
+            self.trackers.interfaces[i].ifindex = self.nl.ifindex(&name).await.ok();
             let up = match self.trackers.interfaces[i].ifindex {
                 Some(ifx) => self.nl.link_up(ifx).await.unwrap_or(false),
                 None => false,
@@ -396,32 +407,39 @@ impl Daemon {
     /// Start every script that is due and not running.
     fn run_due_scripts(&mut self) {
         let now = tokio::time::Instant::now();
-        for (i, s) in self.trackers.scripts.iter_mut().enumerate() {
+        for s in &mut self.trackers.scripts {
             if s.running.is_some() || s.next_run > now {
                 continue;
             }
             s.next_run = now + s.interval;
             let tx = self.script_tx.clone();
+            let name = s.spec.name.clone();
             match crate::track::start_script(&s.spec) {
                 Ok((child, pgid)) => {
                     s.running = Some(pgid);
                     let timeout = s.spec.timeout;
                     tokio::spawn(async move {
                         let outcome = crate::track::wait_script(child, pgid, timeout).await;
-                        let _ = tx.send((i, outcome));
+                        let _ = tx.send((name, pgid, outcome));
                     });
                 }
                 Err(e) => {
                     s.running = Some(0);
-                    let _ = tx.send((i, Outcome::CannotRun(e)));
+                    let _ = tx.send((name, 0, Outcome::CannotRun(e)));
                 }
             }
         }
     }
 
     /// A script run ended: keepalived's log lines, then the new effects.
-    async fn script_done(&mut self, i: usize, outcome: Outcome) {
-        let Some(s) = self.trackers.scripts.get_mut(i) else {
+    async fn script_done(&mut self, (name, pgid, outcome): ScriptDone) {
+        // A run of a script a reload dropped or changed belongs to no tracker.
+        let Some(s) = self
+            .trackers
+            .scripts
+            .iter_mut()
+            .find(|s| s.spec.name == name && s.running == Some(pgid))
+        else {
             return;
         };
         s.running = None;
@@ -867,8 +885,8 @@ impl Daemon {
         // Tracked files are read once a second (keepalived watches them with inotify).
         let mut files = tokio::time::interval(Duration::from_secs(1));
         files.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let any_files = !self.trackers.files.is_empty();
         loop {
+            let any_files = !self.trackers.files.is_empty();
             let deadline = self.deadline();
             let scripts_due = self.trackers.next_due();
             tokio::select! {
@@ -895,7 +913,7 @@ impl Daemon {
                 },
                 _ = probe.tick() => self.probe_duplicates().await,
                 () = sleep_until(scripts_due) => self.run_due_scripts(),
-                Some((i, outcome)) = self.script_rx.recv() => self.script_done(i, outcome).await,
+                Some(done) = self.script_rx.recv() => self.script_done(done).await,
                 _ = files.tick(), if any_files => self.poll_files().await,
                 _ = term.recv() => break,
                 _ = int.recv() => break,
@@ -936,18 +954,61 @@ impl Daemon {
         let _ = std::fs::remove_file(self.opts.runtime_dir.join("keepup.pid"));
     }
 
+    /// Reload: trackers from the new configuration. Unchanged scripts keep their
+    /// state (and a run in progress); runs of scripts gone or changed are killed. The
+    /// new bindings are fed first, then the engine forgets the old ones of the
+    /// instances it kept, so a kept instance sees no transient change.
+    async fn rebuild_trackers(
+        &mut self,
+        config: keepup_config::model::Config,
+        kept: &[Option<InstanceId>],
+    ) {
+        let (mut trackers, problems) =
+            Trackers::from_config(&config, &self.plan, self.trackers.next_id);
+        for p in problems {
+            error!("{p}");
+        }
+        let old = std::mem::take(&mut self.trackers);
+        let old_bindings: Vec<(InstanceId, u32)> =
+            old.bindings().map(|b| (b.instance, b.tracker)).collect();
+        for pgid in trackers.adopt(old) {
+            crate::track::kill_group(pgid);
+        }
+        self.trackers = trackers;
+        self.config = config;
+        self.initial_tracking().await;
+        let moved: HashMap<usize, InstanceId> = kept
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|old| (old.0, InstanceId(i))))
+            .collect();
+        for (old, tracker) in old_bindings {
+            if let Some(&instance) = moved.get(&old.0) {
+                self.input(Input::Track {
+                    instance,
+                    tracker,
+                    effect: keepup_vrrp::TrackEffect::Weight(0),
+                })
+                .await;
+            }
+        }
+    }
+
     /// SIGHUP: read and validate the new configuration first; an invalid one is
     /// refused and the running one stays.
     async fn reload(&mut self) {
         info!("Reloading");
-        let (new, _, index) = match load(&self.opts, &self.nl).await {
+        let (new, new_config, index) = match load(&self.opts, &self.nl).await {
             Ok(p) => p,
             Err(e) => {
                 error!("reload refused, the running configuration stays: {e}");
                 return;
             }
         };
-        let same = new.instances == self.plan.instances
+        // Scripts, trackers and notify settings are in the configuration, not the plan.
+        let same = serde_json::to_value(&new_config).ok()
+            == serde_json::to_value(&self.config).ok()
+            && new.instances == self.plan.instances
             && new.groups == self.plan.groups
             && new
                 .effects
@@ -980,10 +1041,9 @@ impl Daemon {
                 .is_some_and(|i| compatible(c, &old_effects[i]))
         });
         self.drain().await;
-        let now = self.now();
         let kept = match self
             .router
-            .reconfigure(now, new.instances.clone(), new.groups.clone())
+            .reconfigure(new.instances.clone(), new.groups.clone())
         {
             Ok(k) => k,
             Err(e) => {
@@ -1031,11 +1091,13 @@ impl Daemon {
                 self.announce(id, &announce).await;
             }
         }
+        self.rebuild_trackers(new_config, &kept).await;
         if let Err(e) = self.join_groups() {
             warn!("reload: {e}");
         }
         self.refresh_sources().await;
-        self.drain().await;
+        // The instances started afresh (in Initialize), now that their trackers are fed.
+        self.input(Input::Startup).await;
         info!(
             "reload: {} instance(s), {restarted} started afresh, {added} address(es) added, {removed} removed",
             self.plan.instances.len()

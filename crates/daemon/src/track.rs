@@ -9,6 +9,7 @@
 use crate::plan::Plan;
 use keepup_config::model::vrrp::TrackRef;
 use keepup_config::model::Config;
+use keepup_config::parse::scripts::{refusal, run_as, Refusal};
 use keepup_vrrp::{InstanceId, TrackEffect};
 use std::time::Duration;
 
@@ -90,6 +91,17 @@ impl ScriptState {
         }
     }
 
+    /// The same verdict under new `rise`/`fall` (a reload changed them): known OK
+    /// counts as fully risen, known failed as fully fallen.
+    pub fn carried(&self, rise: u32, fall: u32) -> ScriptState {
+        let mut s = ScriptState::new(rise, fall, false);
+        if let Some(ok) = self.ok() {
+            s.unknown = false;
+            s.result = if ok { s.rise + s.fall - 1 } else { 0 };
+        }
+        s
+    }
+
     /// `Some(true)` OK, `Some(false)` failed, `None` not known yet.
     pub fn ok(&self) -> Option<bool> {
         (!self.unknown).then_some(self.result >= self.rise)
@@ -169,7 +181,7 @@ impl Binding {
 pub type TrackInputs = Vec<(InstanceId, u32, TrackEffect)>;
 
 /// How to run a `vrrp_script`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptSpec {
     pub name: String,
     pub argv: Vec<String>,
@@ -200,11 +212,18 @@ impl ScriptTracker {
         }
     }
 
-    /// The effects while the state is known before any run (`init_fail`).
+    /// The effects before any run: known with `init_fail`; otherwise a weight-0
+    /// binding is pending, so its instance waits in INIT for the first result (as
+    /// keepalived does) rather than taking the VIP on an unchecked service.
     pub fn initial(&mut self) -> TrackInputs {
         match self.state.ok() {
             Some(up) => feed_up_down(&mut self.bindings, up),
-            None => Vec::new(),
+            None => self
+                .bindings
+                .iter_mut()
+                .filter(|b| b.weight == 0)
+                .filter_map(|b| b.update(TrackEffect::Pending))
+                .collect(),
         }
     }
 }
@@ -259,6 +278,9 @@ pub struct Trackers {
     pub scripts: Vec<ScriptTracker>,
     pub interfaces: Vec<InterfaceTracker>,
     pub files: Vec<FileTracker>,
+    /// The next unused tracker id (ids are never reused, so a reload can tell the
+    /// engine to forget the old ones).
+    pub next_id: u32,
 }
 
 /// Split a script line into argv the way keepalived does (words, with single and
@@ -324,14 +346,56 @@ pub(crate) fn resolve_user(user: &str, group: Option<&str>) -> Result<(u32, u32)
     Ok((u.uid.as_raw(), gid.as_raw()))
 }
 
+/// Disable, as keepalived does at start, every `vrrp_script` and notify script the
+/// daemon must not run (see [`refusal`]): its script is taken out of `cfg`, so a
+/// `track_script` naming it no longer tracks it and a notify slot stays silent.
+/// Returns the log lines, in keepalived's wording.
+pub fn vet_scripts(cfg: &mut Config) -> Vec<String> {
+    let mut lines = Vec::new();
+    let snapshot = cfg.clone();
+    for vs in &mut cfg.vrrp_scripts {
+        let Some(r) = vs.script.as_ref().and_then(|s| refusal(s, &snapshot)) else {
+            continue;
+        };
+        lines.push(r.to_string());
+        lines.push(format!(
+            "Disabling track script {} {}",
+            vs.name,
+            match r {
+                Refusal::Insecure(..) => "due to insecure",
+                _ => "since not found/accessible",
+            }
+        ));
+        vs.script = None;
+    }
+    let notifies = cfg
+        .vrrp_instances
+        .iter_mut()
+        .map(|v| (format!("vrrp_instance {}", v.name), &mut v.notifications))
+        .chain(
+            cfg.vrrp_sync_groups
+                .iter_mut()
+                .map(|g| (format!("vrrp_sync_group {}", g.name), &mut g.notifications)),
+        );
+    for (owner, n) in notifies {
+        for (kw, slot) in n.slots_mut() {
+            if let Some(r) = slot.as_ref().and_then(|s| refusal(s, &snapshot)) {
+                lines.push(format!("{r}; {kw} of {owner} will not run"));
+                *slot = None;
+            }
+        }
+    }
+    lines
+}
+
 impl Trackers {
     /// The trackers that `cfg`'s instances (and their sync groups) name, for the
     /// instances of `plan`. Problems (an unknown user) are returned to be logged;
     /// the tracker is then left out.
-    pub fn from_config(cfg: &Config, plan: &Plan) -> (Trackers, Vec<String>) {
+    pub fn from_config(cfg: &Config, plan: &Plan, first_id: u32) -> (Trackers, Vec<String>) {
         let mut t = Trackers::default();
         let mut problems = Vec::new();
-        let mut next_id = 0u32;
+        let mut next_id = first_id;
         let now = tokio::time::Instant::now();
         for (i, ic) in plan.instances.iter().enumerate() {
             let Some(vi) = cfg.vrrp_instances.iter().find(|v| v.name == ic.name) else {
@@ -367,11 +431,8 @@ impl Trackers {
                     st.bindings.push(b);
                     continue;
                 }
-                let user = script.user.as_deref().or(cfg
-                    .global_defs
-                    .script_user
-                    .as_ref()
-                    .and_then(|u| u.user.as_deref()));
+                // keepalived's choice of user: the script's own, else script_user,
+                // else keepalived_script if that user exists, else root.
                 let group = if script.user.is_some() {
                     script.group.as_deref()
                 } else {
@@ -380,7 +441,7 @@ impl Trackers {
                         .as_ref()
                         .and_then(|u| u.group.as_deref())
                 };
-                let user = match user.map(|u| resolve_user(u, group)).transpose() {
+                let user = match resolve_user(&run_as(script, cfg), group) {
                     Ok(u) => u,
                     Err(e) => {
                         problems.push(format!("VRRP_Script({}) cannot run: {e}", s.name));
@@ -396,7 +457,7 @@ impl Trackers {
                     spec: std::sync::Arc::new(ScriptSpec {
                         name: s.name.clone(),
                         argv: script_argv(&script.command),
-                        user,
+                        user: Some(user).filter(|&ids| ids != (0, 0)),
                         timeout,
                     }),
                     interval,
@@ -456,7 +517,42 @@ impl Trackers {
                 }
             }
         }
+        t.next_id = next_id;
         (t, problems)
+    }
+
+    /// Every (tracker, instance) binding.
+    pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
+        self.scripts
+            .iter()
+            .flat_map(|x| &x.bindings)
+            .chain(self.interfaces.iter().flat_map(|x| &x.bindings))
+            .chain(self.files.iter().flat_map(|x| &x.bindings))
+    }
+
+    /// Reload: take over the running state of every script that runs the same
+    /// command as the same user under the same name (its timing may have changed), so
+    /// a reload neither forgets a failed check nor starts a second copy of one in
+    /// progress. Returns the process groups of runs whose script is gone or
+    /// changed, to be killed.
+    pub fn adopt(&mut self, old: Trackers) -> Vec<i32> {
+        let mut orphans = Vec::new();
+        for o in old.scripts {
+            let same = self.scripts.iter_mut().find(|n| {
+                (&n.spec.name, &n.spec.argv, n.spec.user)
+                    == (&o.spec.name, &o.spec.argv, o.spec.user)
+            });
+            match same {
+                Some(n) => {
+                    n.state = o.state.carried(n.state.rise, n.state.fall);
+                    n.running = o.running;
+                    n.next_run = o.next_run;
+                    n.last_status = o.last_status;
+                }
+                None => orphans.extend(o.running.filter(|p| *p > 0)),
+            }
+        }
+        orphans
     }
 
     /// When the next script is due (none while every script is running).
@@ -666,7 +762,11 @@ mod tests {
             next_run: tokio::time::Instant::now(),
             last_status: None,
         };
-        assert!(t.initial().is_empty());
+        assert_eq!(
+            t.initial(),
+            [(InstanceId(1), 1, TrackEffect::Pending)],
+            "a weight-0 binding waits for the first result"
+        );
         assert_eq!(
             t.finished(true),
             [
@@ -721,7 +821,7 @@ mod tests {
         let (cfg, plan) = load(
             "vrrp_script a {\n script /bin/true\n weight -20\n}\nvrrp_script b {\n script \"/bin/false x\"\n weight 5 reverse\n fall 3\n}\ntrack_file f {\n file /nonexistent/keepup-f\n weight 3\n}\nvrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n track_script {\n  a\n }\n track_file {\n  f weight -2\n }\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n virtual_ipaddress {\n  10.0.0.1\n }\n track_script {\n  b\n }\n}\nvrrp_instance VI_2 {\n interface eth0\n virtual_router_id 2\n priority 100\n virtual_ipaddress {\n  10.0.0.2\n }\n track_interface {\n  eth1 weight 10\n }\n}\n",
         );
-        let (t, problems) = Trackers::from_config(&cfg, &plan);
+        let (t, problems) = Trackers::from_config(&cfg, &plan, 0);
         assert!(problems.is_empty(), "{problems:?}");
         let a = t.scripts.iter().find(|s| s.spec.name == "a").unwrap();
         let b = t.scripts.iter().find(|s| s.spec.name == "b").unwrap();
@@ -737,16 +837,56 @@ mod tests {
         assert_eq!(w(&t.interfaces[0].bindings), [(1, 0, false)]);
         assert_eq!(w(&t.files[0].bindings), [(0, -2, false), (1, -2, false)]);
         assert_eq!(t.files[0].read(), 0, "a missing file reads 0");
-        let mut ids: Vec<u32> = t
-            .scripts
-            .iter()
-            .flat_map(|s| &s.bindings)
-            .chain(t.interfaces.iter().flat_map(|x| &x.bindings))
-            .chain(t.files.iter().flat_map(|x| &x.bindings))
-            .map(|x| x.tracker)
-            .collect();
+        let mut ids: Vec<u32> = t.bindings().map(|x| x.tracker).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), 6);
+        assert_eq!(t.next_id, 6);
+    }
+
+    /// A reload keeps what unchanged scripts know (and their run in progress) under
+    /// new tracker ids; a changed command starts unknown and its run is returned to
+    /// be killed.
+    #[test]
+    fn reload_adopts_unchanged_scripts() {
+        let text = |b: &str, rise: u32| {
+            format!("vrrp_script a {{\n script /bin/true\n rise {rise}\n}}\nvrrp_script b {{\n script \"{b}\"\n}}\nvrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n priority 100\n virtual_ipaddress {{\n  10.0.0.1\n }}\n track_script {{\n  a\n  b\n }}\n}}\n")
+        };
+        let (cfg, plan) = load(&text("/bin/false", 2));
+        let (mut old, _) = Trackers::from_config(&cfg, &plan, 0);
+        for s in &mut old.scripts {
+            s.state.record(false);
+            s.running = Some(4242);
+        }
+        let (cfg, plan) = load(&text("/bin/false x", 3));
+        let (mut new, _) = Trackers::from_config(&cfg, &plan, old.next_id);
+        assert!(
+            new.bindings().all(|b| b.tracker >= 2),
+            "ids are never reused"
+        );
+        let orphans = new.adopt(old);
+        let a = &new.scripts[0];
+        assert_eq!((a.state.ok(), a.running), (Some(false), Some(4242)));
+        assert_eq!(a.state.rise, 3);
+        let b = &new.scripts[1];
+        assert_eq!((b.state.ok(), b.running), (None, None));
+        assert_eq!(orphans, [4242]);
+    }
+
+    #[test]
+    fn carried_state_keeps_the_verdict() {
+        let mut s = ScriptState::new(2, 2, false);
+        assert_eq!(s.carried(5, 5).ok(), None);
+        s.record(true);
+        let c = s.carried(5, 5);
+        assert_eq!(c.ok(), Some(true));
+        let mut c2 = c.clone();
+        for _ in 0..4 {
+            assert_eq!(c2.record(false), None, "fall 5 needs 5 failures");
+        }
+        assert_eq!(c2.record(false), Some(false));
+        s.record(false);
+        s.record(false);
+        assert_eq!(s.carried(1, 1).ok(), Some(false));
     }
 }

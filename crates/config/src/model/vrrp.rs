@@ -414,22 +414,32 @@ pub struct Notify {
     pub smtp_alert: Option<bool>,
 }
 
+/// `Notify`'s script slots with their keywords, as an array of `(keyword, &slot)`
+/// (`$($m)*` is empty or `mut`): one list for the shared and the mutable view.
+macro_rules! notify_slots {
+    ($n:expr, $($m:tt)*) => {
+        [
+            ("notify_master", &$($m)* $n.notify_master),
+            ("notify_backup", &$($m)* $n.notify_backup),
+            ("notify_fault", &$($m)* $n.notify_fault),
+            ("notify_stop", &$($m)* $n.notify_stop),
+            ("notify_deleted", &$($m)* $n.notify_deleted_script),
+            ("notify", &$($m)* $n.notify),
+            ("notify_master_rx_lower_pri", &$($m)* $n.notify_master_rx_lower_pri),
+        ]
+    };
+}
+
 impl Notify {
+    /// Every script slot, set or not, with its keyword.
+    pub fn slots_mut(&mut self) -> [(&'static str, &mut Option<Script>); 7] {
+        notify_slots!(self, mut)
+    }
+
     /// The scripts set, each with its keyword.
     pub fn scripts(&self) -> impl Iterator<Item = (&'static str, &Script)> {
-        [
-            ("notify_master", &self.notify_master),
-            ("notify_backup", &self.notify_backup),
-            ("notify_fault", &self.notify_fault),
-            ("notify_stop", &self.notify_stop),
-            ("notify_deleted", &self.notify_deleted_script),
-            ("notify", &self.notify),
-            (
-                "notify_master_rx_lower_pri",
-                &self.notify_master_rx_lower_pri,
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
+        notify_slots!(self,)
+            .into_iter()
+            .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
     }
 }

@@ -186,7 +186,7 @@ pub fn insecure_reason(path: &Path) -> Option<String> {
 
 /// The user a script runs as: its own, else `script_user`, else keepalived's default
 /// user if it exists, else root.
-fn run_as(script: &Script, cfg: &Config) -> String {
+pub fn run_as(script: &Script, cfg: &Config) -> String {
     script
         .user
         .clone()
@@ -203,6 +203,58 @@ fn run_as(script: &Script, cfg: &Config) -> String {
                 "root".to_string()
             }
         })
+}
+
+/// Why the daemon will not run a script (keepalived disables such scripts at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The program is not on this host (or not a file).
+    NotFound(String),
+    /// The configured user does not exist.
+    UnknownUser(String),
+    /// `enable_script_security` is on, the script runs as root and a non-root user
+    /// could change it: the path and why.
+    Insecure(PathBuf, String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotFound(p) => {
+                write!(f, "Script {p} cannot be accessed - No such file or directory")
+            }
+            Refusal::UnknownUser(u) => write!(f, "script user '{u}' does not exist"),
+            Refusal::Insecure(p, why) => write!(
+                f,
+                "Unsafe permissions found for script '{}' - disabling ({why}; enable_script_security refuses scripts root runs that others can change)",
+                p.display()
+            ),
+        }
+    }
+}
+
+/// Whether the daemon may run `script`, as keepalived decides at start: a program
+/// that is not on the host, or an unknown user, disables it; with
+/// `enable_script_security`, so does a script run as root that a non-root user could
+/// change. A line with shell syntax runs under /bin/sh; its first word is checked
+/// when it names a file (a shell word such as `[` or `test` is left to the shell).
+pub fn refusal(script: &Script, cfg: &Config) -> Option<Refusal> {
+    let cmd = script.command.trim();
+    let prog = program(cmd);
+    let path = match resolve_program(prog) {
+        Some(p) => Some(p),
+        None if uses_shell_syntax(cmd) => None,
+        None => return Some(Refusal::NotFound(prog.to_string())),
+    };
+    let user = run_as(script, cfg);
+    if user_uid(&user).is_none() {
+        return Some(Refusal::UnknownUser(user));
+    }
+    if !cfg.global_defs.enable_script_security || user_uid(&user) != Some(0) {
+        return None;
+    }
+    let path = path?;
+    insecure_reason(&path).map(|why| Refusal::Insecure(path, why))
 }
 
 pub fn validate(cfg: &Config, cx: &mut Ctx) {
