@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{keepup, routers, wait_addr};
+use common::{has, keepup, routers, wait_addr};
 
 use keepup_testkit::lab::{self, wait_until, Host, Lab, Signal};
 use std::net::{IpAddr, Ipv4Addr};
@@ -379,4 +379,159 @@ fn netns_track_hung_script_killed_with_its_group() {
         );
     }
     assert!(gone.is_some(), "script processes left after stop: {left:?}");
+}
+
+/// Write an executable script with `mode`.
+fn script_file(path: &Path, body: &str, mode: u32) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+/// `enable_script_security`: a check script anyone can write is refused, as
+/// keepalived refuses it (its lines, the track dropped, the script never run), and
+/// so is a world-writable notify script, while a safe one runs. Making the script
+/// safe and reloading rebuilds the trackers: the check (weight 0, failing) now runs
+/// and r1 goes to FAULT, r2 takes the VIP; the check passing brings it back.
+#[test]
+fn netns_track_script_security_and_reload() {
+    if !lab::root_or_skip("netns_track_script_security_and_reload") {
+        return;
+    }
+    let (lab, _lan, r1, r2) = two("tsec");
+    let dir = lab.dir().join("sec");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let chk = dir.join("chk.sh");
+    let ran = dir.join("chk-ran");
+    script_file(&chk, &format!("echo x >> {}\nexit 1", ran.display()), 0o777);
+    let bad = dir.join("notify-bad.sh");
+    let bad_ran = dir.join("notify-bad-ran");
+    script_file(
+        &bad,
+        &format!("echo \"$@\" >> {}", bad_ran.display()),
+        0o777,
+    );
+    let good = dir.join("notify-good.sh");
+    let good_ran = dir.join("notify-good-ran");
+    script_file(
+        &good,
+        &format!("echo \"$@\" >> {}", good_ran.display()),
+        0o755,
+    );
+    let scripts = format!(
+        "global_defs {{\n    enable_script_security\n    script_user root\n}}\nvrrp_script chk {{\n    script \"{}\"\n    interval 1\n    weight 0\n}}",
+        chk.display()
+    );
+    let tracking = format!(
+        "    track_script {{\n        chk\n    }}\n    notify_master \"{}\"\n    notify \"{}\"",
+        bad.display(),
+        good.display()
+    );
+    let k1 = keepup(&lab, &r1, &conf(150, &scripts, &tracking), "a");
+    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    assert!(
+        wait_addr(&r1, VIP, true, 10).is_some(),
+        "r1 (check refused, so untracked) never became master:\n{}",
+        k1.log()
+    );
+    let log = k1.log();
+    assert!(
+        log.contains(&format!(
+            "Unsafe permissions found for script '{}'",
+            chk.display()
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("Disabling track script chk due to insecure"),
+        "{log}"
+    );
+    assert!(
+        log.contains("notify_master of vrrp_instance VI_1 will not run"),
+        "{log}"
+    );
+    let good_line = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        std::fs::read_to_string(&good_ran).is_ok_and(|t| t.contains("INSTANCE VI_1 MASTER 150"))
+    });
+    assert!(
+        good_line.is_some(),
+        "the safe notify script did not run:\n{log}"
+    );
+    assert!(!ran.exists(), "the insecure check script ran");
+    assert!(!bad_ran.exists(), "the insecure notify script ran");
+
+    // Safe now; same file, SIGHUP: the check runs, fails (weight 0): FAULT.
+    std::fs::set_permissions(&chk, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let reloaded = Instant::now();
+    k1.kill(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_addr(&r2, VIP, true, 8).is_some(),
+        "r2 did not take over after the reload:\nr1:\n{}\nr2:\n{}",
+        k1.log(),
+        k2.log()
+    );
+    eprintln!("reload -> r2 holds the VIP after {:?}", reloaded.elapsed());
+    assert!(wait_addr(&r1, VIP, false, 2).is_some(), "{}", k1.log());
+    let log = k1.log();
+    assert!(log.contains("Entering FAULT STATE"), "{log}");
+    assert!(ran.exists(), "the check never ran after the reload:\n{log}");
+
+    script_file(&chk, "exit 0", 0o755);
+    let fixed = Instant::now();
+    assert!(
+        wait_addr(&r1, VIP, true, 10).is_some(),
+        "r1 did not come back:\n{}",
+        k1.log()
+    );
+    eprintln!(
+        "check passes -> r1 holds the VIP after {:?}",
+        fixed.elapsed()
+    );
+}
+
+/// A weight-0 check holds its instance in INIT until its first result, as keepalived
+/// does: neither router claims the VIP while the checks (3 s each) run, even r1 with
+/// `state MASTER`. Then r1's check passes (BACKUP, then MASTER) and r2's fails (FAULT,
+/// never MASTER).
+#[test]
+fn netns_track_weight0_script_holds_init_until_first_result() {
+    if !lab::root_or_skip("netns_track_weight0_script_holds_init_until_first_result") {
+        return;
+    }
+    let (lab, _lan, r1, r2) = two("tinit");
+    let mk = |host: &str, prio: u8, code: u8| {
+        let s = lab.dir().join(format!("slow-{host}.sh"));
+        script_file(&s, &format!("sleep 3\nexit {code}"), 0o755);
+        let scripts = format!(
+            "vrrp_script chk {{\n    script \"{}\"\n    interval 10\n    timeout 8\n    weight 0\n}}",
+            s.display()
+        );
+        conf(prio, &scripts, "    track_script {\n        chk\n    }")
+            .replace("state BACKUP", "state MASTER")
+    };
+    let started = Instant::now();
+    let k1 = keepup(&lab, &r1, &mk("r1", 150, 0), "a");
+    let k2 = keepup(&lab, &r2, &mk("r2", 100, 1), "a");
+    while started.elapsed() < Duration::from_millis(2500) {
+        assert!(
+            !has(&r1, VIP) && !has(&r2, VIP),
+            "a VIP before the checks reported"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!k1.log().contains("Entering"), "{}", k1.log());
+    assert!(!k2.log().contains("Entering"), "{}", k2.log());
+    assert!(
+        wait_addr(&r1, VIP, true, 10).is_some(),
+        "r1 never became master:\n{}",
+        k1.log()
+    );
+    eprintln!("r1 holds the VIP {:?} after start", started.elapsed());
+    k2.wait_for_log("Entering FAULT STATE", Duration::from_secs(3))
+        .unwrap_or_else(|_| panic!("{}", k2.log()));
+    let log1 = k1.log();
+    let first = log1.find("Entering").unwrap();
+    assert!(log1[first..].starts_with("Entering BACKUP STATE"), "{log1}");
+    assert!(!k2.log().contains("Entering MASTER"), "{}", k2.log());
+    assert!(!has(&r2, VIP));
 }
