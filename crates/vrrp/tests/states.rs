@@ -320,16 +320,8 @@ fn link_down_faults_and_link_up_recovers() {
 #[test]
 fn tracking_weights_set_the_effective_priority() {
     let mut h = master(v2(100));
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 1,
-        effect: TrackEffect::Weight(-30),
-    });
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 2,
-        effect: TrackEffect::Weight(-10),
-    });
+    h.track(0, 1, TrackEffect::Weight(-30));
+    h.track(0, 2, TrackEffect::Weight(-10));
     assert_eq!(h.r.effective_priority(ID), 60);
     let mark = h.mark();
     h.run_until(t(2.1));
@@ -340,30 +332,18 @@ fn tracking_weights_set_the_effective_priority() {
         "the next advert carries 60"
     );
     assert_eq!(h.r.skew_time(ID), ns(765_625_000));
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 1,
-        effect: TrackEffect::Weight(500),
-    });
+    h.track(0, 1, TrackEffect::Weight(500));
     assert_eq!(
         h.r.effective_priority(ID),
         254,
         "tracking never makes an owner"
     );
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 1,
-        effect: TrackEffect::Weight(-500),
-    });
+    h.track(0, 1, TrackEffect::Weight(-500));
     assert_eq!(h.r.effective_priority(ID), 1);
     let mut c = v2(255);
     c.state = InitialState::Master;
     let mut h = H::started(c);
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 1,
-        effect: TrackEffect::Weight(-100),
-    });
+    h.track(0, 1, TrackEffect::Weight(-100));
     assert_eq!(h.r.effective_priority(ID), 255);
 }
 
@@ -371,17 +351,9 @@ fn tracking_weights_set_the_effective_priority() {
 #[test]
 fn failed_tracker_faults_the_instance_until_it_recovers() {
     let mut h = master(v2(100));
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 7,
-        effect: TrackEffect::Fault(true),
-    });
+    h.track(0, 7, TrackEffect::Fault(true));
     assert_eq!(h.state(), State::Fault);
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 7,
-        effect: TrackEffect::Fault(false),
-    });
+    h.track(0, 7, TrackEffect::Fault(false));
     assert_eq!(h.state(), State::Backup);
 }
 
@@ -399,37 +371,21 @@ fn pending_tracker_holds_startup_until_it_reports() {
         let mut c = v2(100);
         c.state = InitialState::Master;
         let mut h = H::new(vec![c]);
-        h.input(Input::Track {
-            instance: ID,
-            tracker: 3,
-            effect: TrackEffect::Pending,
-        });
+        h.track(0, 3, TrackEffect::Pending);
         h.input(Input::Startup);
         h.run_until(t(10.0));
         assert_eq!(h.state(), State::Initialize);
         assert!(h.adverts().is_empty() && h.transitions().is_empty());
-        h.input(Input::Track {
-            instance: ID,
-            tracker: 3,
-            effect: result,
-        });
+        h.track(0, 3, result);
         assert_eq!(h.state(), want, "after {result:?}");
         assert_eq!(h.transitions().len(), 1);
     }
     let mut h = H::new(vec![v2(100)]);
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 3,
-        effect: TrackEffect::Pending,
-    });
+    h.track(0, 3, TrackEffect::Pending);
     h.input(Input::Startup);
     h.input(Input::Shutdown);
     assert_eq!(h.state(), State::Stop);
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 3,
-        effect: TrackEffect::Fault(false),
-    });
+    h.track(0, 3, TrackEffect::Fault(false));
     assert_eq!(
         h.state(),
         State::Stop,
@@ -441,29 +397,12 @@ fn pending_tracker_holds_startup_until_it_reports() {
 /// reports, every member starts.
 #[test]
 fn pending_tracker_holds_the_sync_group() {
-    let mut a = v2(100);
-    a.name = "A".into();
-    let mut b = v2(100);
-    b.name = "B".into();
-    b.vrid = 52;
-    let g = SyncGroupConfig {
-        name: "G".into(),
-        members: vec!["A".into(), "B".into()],
-    };
-    let mut h = H::with_groups(vec![a, b], vec![g]);
-    h.input(Input::Track {
-        instance: InstanceId(1),
-        tracker: 1,
-        effect: TrackEffect::Pending,
-    });
+    let mut h = group_pair_unstarted();
+    h.track(1, 1, TrackEffect::Pending);
     h.input(Input::Startup);
     assert_eq!(h.r.state(InstanceId(0)), State::Initialize);
     assert_eq!(h.r.state(InstanceId(1)), State::Initialize);
-    h.input(Input::Track {
-        instance: InstanceId(1),
-        tracker: 1,
-        effect: TrackEffect::Fault(false),
-    });
+    h.track(1, 1, TrackEffect::Fault(false));
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
     assert_eq!(h.r.state(InstanceId(1)), State::Backup);
     h.run_until(t(5.0));
@@ -474,29 +413,13 @@ fn pending_tracker_holds_the_sync_group() {
 #[test]
 fn weight_zero_forgets_a_tracker() {
     let mut h = master(v2(100));
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 1,
-        effect: TrackEffect::Weight(-30),
-    });
+    h.track(0, 1, TrackEffect::Weight(-30));
     assert_eq!(h.r.effective_priority(ID), 70);
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 1,
-        effect: TrackEffect::Weight(0),
-    });
+    h.track(0, 1, TrackEffect::Weight(0));
     assert_eq!(h.r.effective_priority(ID), 100);
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 2,
-        effect: TrackEffect::Fault(true),
-    });
+    h.track(0, 2, TrackEffect::Fault(true));
     assert_eq!(h.state(), State::Fault);
-    h.input(Input::Track {
-        instance: ID,
-        tracker: 2,
-        effect: TrackEffect::Weight(0),
-    });
+    h.track(0, 2, TrackEffect::Weight(0));
     assert_eq!(h.state(), State::Backup);
 }
 
@@ -538,7 +461,7 @@ fn ipv4_and_ipv6_routers_with_one_vrid_are_independent() {
     assert_eq!(h.r.state(InstanceId(1)), State::Backup);
 }
 
-fn group_pair() -> H {
+fn group_pair_unstarted() -> H {
     let mut a = v2(100);
     a.name = "A".into();
     let mut b = v2(100);
@@ -549,7 +472,11 @@ fn group_pair() -> H {
         name: "G".into(),
         members: vec!["A".into(), "B".into()],
     };
-    let mut h = H::with_groups(vec![a, b], vec![g]);
+    H::with_groups(vec![a, b], vec![g])
+}
+
+fn group_pair() -> H {
+    let mut h = group_pair_unstarted();
     h.input(Input::Startup);
     h
 }
@@ -563,20 +490,12 @@ fn sync_group_moves_members_together() {
     h.run_until(t(5.0));
     assert_eq!(h.r.state(InstanceId(0)), State::Master);
     assert_eq!(h.r.state(InstanceId(1)), State::Master);
-    h.input(Input::Track {
-        instance: InstanceId(1),
-        tracker: 1,
-        effect: TrackEffect::Fault(true),
-    });
+    h.track(1, 1, TrackEffect::Fault(true));
     assert_eq!(h.r.state(InstanceId(0)), State::Fault);
     assert_eq!(h.r.state(InstanceId(1)), State::Fault);
     let reasons: Vec<Reason> = h.transitions().iter().rev().take(2).map(|x| x.3).collect();
     assert!(reasons.contains(&Reason::SyncGroup) && reasons.contains(&Reason::Fault));
-    h.input(Input::Track {
-        instance: InstanceId(1),
-        tracker: 1,
-        effect: TrackEffect::Fault(false),
-    });
+    h.track(1, 1, TrackEffect::Fault(false));
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
     assert_eq!(h.r.state(InstanceId(1)), State::Backup);
 }

@@ -4,7 +4,7 @@
 
 use keepup_vrrp::{
     Auth, IfIndex, Input, InstanceConfig, InstanceId, Output, Reason, Router, RxData, RxPacket,
-    State, SyncGroupConfig,
+    State, SyncGroupConfig, TrackEffect,
 };
 use keepup_wire::vrrp::{self, AuthType, ChecksumForm, IpPair, Version};
 use keepup_wire::{ah, ipv4};
@@ -209,6 +209,15 @@ impl H {
     pub fn input(&mut self, i: Input<'_>) {
         self.r.handle(self.now, i);
         self.drain();
+    }
+
+    /// Tracker `tracker` of instance number `instance` now has `effect`.
+    pub fn track(&mut self, instance: usize, tracker: u32, effect: TrackEffect) {
+        self.input(Input::Track {
+            instance: InstanceId(instance),
+            tracker,
+            effect,
+        });
     }
 
     /// Advance to `to`, firing every timer on the way at its own deadline.
