@@ -541,4 +541,80 @@ mod tests {
         assert_eq!(b.matcher.params, ["x"]);
         assert!(b.matcher.full_command);
     }
+    /// A real process (a copy of sleep under a name of this test run's own) is
+    /// counted by a rescan and by exec/exit events, and forgotten when it is gone.
+    #[test]
+    fn rescan_and_events_follow_a_real_process() {
+        use keepup_sys::ProcEvent;
+        use keepup_vrrp::{InstanceId, TrackEffect::Weight};
+        let me = std::process::id();
+        let dir = std::env::temp_dir().join(format!("keepup-unit-{me}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let name = format!("kpu{me}");
+        let prog = dir.join(&name);
+        std::fs::copy("/bin/sleep", &prog).expect("copy sleep");
+        let tp = TrackProcess {
+            name: "chk".into(),
+            process: vec![name],
+            weight: -60,
+            ..TrackProcess::default()
+        };
+        let b = Binding {
+            instance: InstanceId(0),
+            tracker: 7,
+            weight: -60,
+            reverse: false,
+            last: None,
+        };
+        let mut t = Trackers {
+            processes: vec![ProcessTracker::new(
+                &tp,
+                ProcessMatch::new(&tp).expect("name"),
+                b,
+            )],
+            ..Trackers::default()
+        };
+        let now = Instant::now();
+        assert_eq!(t.process_rescan(now), [(InstanceId(0), 7, Weight(-60))]);
+        let spawn = || {
+            std::process::Command::new(&prog)
+                .arg("100")
+                .spawn()
+                .expect("spawn")
+        };
+        let mut child = spawn();
+        let pid = i32::try_from(child.id()).expect("pid");
+        // The exec may not have happened yet when the event is handled here; wait
+        // for the name the way the kernel would report it (after the exec).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while read_proc(pid, false).is_none_or(|i| i.comm != tp.process[0]) {
+            assert!(std::time::Instant::now() < deadline, "child never exec'd");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            t.process_event(ProcEvent::Exec { pid, tgid: pid }, now),
+            [(InstanceId(0), 7, Weight(0))]
+        );
+        assert!(t
+            .process_event(ProcEvent::Exec { pid, tgid: pid }, now)
+            .is_empty());
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert_eq!(
+            t.process_event(ProcEvent::Exit { pid, tgid: pid }, now),
+            [(InstanceId(0), 7, Weight(-60))]
+        );
+        let mut child = spawn();
+        let pid = i32::try_from(child.id()).expect("pid");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while read_proc(pid, false).is_none_or(|i| i.comm != tp.process[0]) {
+            assert!(std::time::Instant::now() < deadline, "child never exec'd");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(t.process_rescan(now), [(InstanceId(0), 7, Weight(0))]);
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert_eq!(t.process_rescan(now), [(InstanceId(0), 7, Weight(-60))]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
