@@ -118,6 +118,9 @@ struct Daemon {
     /// Finished script runs: (script name, process group, how it ended).
     script_tx: tokio::sync::mpsc::UnboundedSender<ScriptDone>,
     script_rx: tokio::sync::mpsc::UnboundedReceiver<ScriptDone>,
+    /// Process events for `vrrp_track_process` (`None`: none tracked, or /proc is
+    /// read each second instead).
+    procmon: Option<keepup_sys::ProcessMonitor>,
 }
 
 /// A finished `vrrp_script` run: its name, its process group (0 if it never
@@ -182,6 +185,7 @@ impl Daemon {
             None
         };
         let fifos = plan.fifos.clone();
+        let procmon = open_process_monitor(&trackers);
         let mut d = Daemon {
             opts,
             router,
@@ -201,6 +205,7 @@ impl Daemon {
             trackers,
             script_tx,
             script_rx,
+            procmon,
         };
         d.remove_stale().await?;
         d.join_groups()?;
@@ -390,6 +395,7 @@ impl Daemon {
         for s in &mut self.trackers.scripts {
             inputs.extend(s.initial());
         }
+        inputs.extend(self.trackers.process_rescan(tokio::time::Instant::now()));
         self.track(inputs).await;
     }
 
@@ -480,6 +486,21 @@ impl Daemon {
             }
             inputs.extend(changed);
         }
+        self.track(inputs).await;
+    }
+
+    /// A process connector event: only the pids it names are looked at again. A
+    /// broken connector is given up for reading /proc each second.
+    async fn process_event(&mut self, ev: keepup_sys::Result<keepup_sys::ProcEvent>) {
+        let now = tokio::time::Instant::now();
+        let inputs = match ev {
+            Ok(ev) => self.trackers.process_event(ev, now),
+            Err(e) => {
+                warn!("process monitor: {e}; tracked processes are now counted from /proc each second");
+                self.procmon = None;
+                self.trackers.process_rescan(now)
+            }
+        };
         self.track(inputs).await;
     }
 
@@ -885,10 +906,15 @@ impl Daemon {
         // Tracked files are read once a second (keepalived watches them with inotify).
         let mut files = tokio::time::interval(Duration::from_secs(1));
         files.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Without the process connector, tracked processes are counted each second.
+        let mut procs = tokio::time::interval(Duration::from_secs(1));
+        procs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let any_files = !self.trackers.files.is_empty();
             let deadline = self.deadline();
             let scripts_due = self.trackers.next_due();
+            let procs_due = self.trackers.process_next_due();
+            let poll_procs = self.procmon.is_none() && !self.trackers.processes.is_empty();
             tokio::select! {
                 r = recv(&self.v4) => match r {
                     Ok(p) => self.packet(p).await,
@@ -915,6 +941,15 @@ impl Daemon {
                 () = sleep_until(scripts_due) => self.run_due_scripts(),
                 Some(done) = self.script_rx.recv() => self.script_done(done).await,
                 _ = files.tick(), if any_files => self.poll_files().await,
+                ev = next_process_event(&mut self.procmon) => self.process_event(ev).await,
+                () = sleep_until(procs_due) => {
+                    let inputs = self.trackers.process_due(tokio::time::Instant::now());
+                    self.track(inputs).await;
+                }
+                _ = procs.tick(), if poll_procs => {
+                    let inputs = self.trackers.process_rescan(tokio::time::Instant::now());
+                    self.track(inputs).await;
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => self.reload().await,
@@ -976,6 +1011,11 @@ impl Daemon {
         }
         self.trackers = trackers;
         self.config = config;
+        if self.trackers.processes.is_empty() {
+            self.procmon = None;
+        } else if self.procmon.is_none() {
+            self.procmon = open_process_monitor(&self.trackers);
+        }
         self.initial_tracking().await;
         let moved: HashMap<usize, InstanceId> = kept
             .iter()
@@ -1127,6 +1167,42 @@ fn rule(r: &keepup_config::model::Rule) -> keepup_sys::Rule {
 async fn recv(s: &Option<VrrpSocket>) -> keepup_sys::Result<Received> {
     match s {
         Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The process connector for `vrrp_track_process`, if any process is tracked; says
+/// once which way processes are watched.
+fn open_process_monitor(trackers: &Trackers) -> Option<keepup_sys::ProcessMonitor> {
+    if trackers.processes.is_empty() {
+        return None;
+    }
+    match keepup_sys::ProcessMonitor::new() {
+        Ok(m) => {
+            info!(
+                "track_process: watching process events (kernel process connector{})",
+                if m.in_initial_namespace() {
+                    ", initial network namespace"
+                } else {
+                    ""
+                }
+            );
+            Some(m)
+        }
+        Err(e) => {
+            warn!(
+                "track_process: no process events ({e}); counting processes from /proc each second"
+            );
+            None
+        }
+    }
+}
+
+async fn next_process_event(
+    m: &mut Option<keepup_sys::ProcessMonitor>,
+) -> keepup_sys::Result<keepup_sys::ProcEvent> {
+    match m {
+        Some(m) => m.next().await,
         None => std::future::pending().await,
     }
 }

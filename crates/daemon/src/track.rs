@@ -1,6 +1,6 @@
 //! Trackers in the running daemon: `vrrp_script` (run, time out, rise/fall),
 //! `track_interface` (netlink link state) and `track_file` (an integer read from a
-//! file). Each (tracker, instance) pair has its own tracker id; the driver feeds
+//! file) and `vrrp_track_process` (matching processes counted, see `process`). Each (tracker, instance) pair has its own tracker id; the driver feeds
 //! `Input::Track` whenever that pair's effect changes, and the engine keeps the
 //! latest effect per id.
 //!
@@ -12,6 +12,9 @@ use keepup_config::model::Config;
 use keepup_config::parse::scripts::{refusal, run_as, Refusal};
 use keepup_vrrp::{InstanceId, TrackEffect};
 use std::time::Duration;
+
+mod process;
+pub use process::ProcessTracker;
 
 /// keepalived's contribution rule for a tracker that is either up (script OK,
 /// interface up) or down, tracked with `weight` and `reverse`:
@@ -278,6 +281,7 @@ pub struct Trackers {
     pub scripts: Vec<ScriptTracker>,
     pub interfaces: Vec<InterfaceTracker>,
     pub files: Vec<FileTracker>,
+    pub processes: Vec<ProcessTracker>,
     /// The next unused tracker id (ids are never reused, so a reload can tell the
     /// engine to forget the old ones).
     pub next_id: u32,
@@ -516,6 +520,19 @@ impl Trackers {
                     }
                 }
             }
+            for (r, weights) in refs(&vi.track_process, |g| &g.track_process) {
+                let Some(p) = cfg.track_processes.iter().find(|p| p.name == r.name) else {
+                    continue;
+                };
+                let Some(matcher) = process::ProcessMatch::new(p) else {
+                    continue;
+                };
+                let b = Binding::new(id, &mut next_id, &r, (p.weight, p.weight_reverse), weights);
+                match t.processes.iter_mut().find(|x| x.name == p.name) {
+                    Some(x) => x.bindings.push(b),
+                    None => t.processes.push(ProcessTracker::new(p, matcher, b)),
+                }
+            }
         }
         t.next_id = next_id;
         (t, problems)
@@ -528,6 +545,7 @@ impl Trackers {
             .flat_map(|x| &x.bindings)
             .chain(self.interfaces.iter().flat_map(|x| &x.bindings))
             .chain(self.files.iter().flat_map(|x| &x.bindings))
+            .chain(self.processes.iter().flat_map(|x| &x.bindings))
     }
 
     /// Reload: take over the running state of every script that runs the same

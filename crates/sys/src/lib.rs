@@ -7,6 +7,8 @@
 //!   the small transport in `nl`).
 //! - [`Monitor`]: link and address changes (`monitor`).
 //! - [`FrameSender`]: whole Ethernet frames over AF_PACKET (`frame`).
+//! - [`ProcessMonitor`]: fork/exec/comm/exit events from the process connector
+//!   (`procmon`).
 //! - [`sysctl_set`]: /proc/sys writes.
 //!
 //! Everything async is for a tokio runtime (the daemon runs a current-thread one);
@@ -21,10 +23,12 @@ mod frame;
 mod monitor;
 mod netlink;
 mod nl;
+mod procmon;
 mod socket;
 pub use frame::{ArpListener, FrameSender};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
+pub use procmon::{ProcEvent, ProcessMonitor};
 pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
 
 /// Errors from the kernel, with what was being done.
