@@ -194,6 +194,7 @@ impl Daemon {
             script_tx,
             script_rx,
         };
+        d.notifier.configure_mail(&config.global_defs);
         d.remove_stale().await?;
         d.join_groups()?;
         d.refresh_sources().await;
@@ -940,13 +941,14 @@ impl Daemon {
     /// refused and the running one stays.
     async fn reload(&mut self) {
         info!("Reloading");
-        let (new, _, index) = match load(&self.opts, &self.nl).await {
+        let (new, config, index) = match load(&self.opts, &self.nl).await {
             Ok(p) => p,
             Err(e) => {
                 error!("reload refused, the running configuration stays: {e}");
                 return;
             }
         };
+        self.notifier.configure_mail(&config.global_defs);
         let same = new.instances == self.plan.instances
             && new.groups == self.plan.groups
             && new
