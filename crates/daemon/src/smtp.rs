@@ -591,6 +591,8 @@ pub struct Alerts {
     last: HashMap<(Kind, String), String>,
     tx: Option<mpsc::Sender<Queued>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The missing-server warning was given.
+    warned: bool,
 }
 
 impl Alerts {
@@ -606,6 +608,7 @@ impl Alerts {
             warn!("smtp_alert: no {missing} in global_defs; no alert mail will be sent");
         }
         self.policy = Some(p);
+        self.warned = false;
     }
 
     /// `name` entered `state`: queue its mail if its `smtp_alert` (or the global
@@ -623,6 +626,12 @@ impl Alerts {
             return false;
         }
         let Some(settings) = p.settings.clone() else {
+            if !self.warned {
+                self.warned = true;
+                warn!(
+                    "({name}) smtp_alert is on, but global_defs lacks smtp_server or notification_email; no mail is sent"
+                );
+            }
             return false;
         };
         let key = (kind, name.to_string());
