@@ -3,5 +3,6 @@ pub mod demo;
 pub mod notify;
 pub mod plan;
 pub mod run;
+pub mod smtp;
 pub mod state;
 pub mod track;

@@ -59,6 +59,8 @@ pub struct Notifier {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// `notify_fifo` / `vrrp_notify_fifo`: lines `INSTANCE "VI_1" MASTER 100`.
     fifos: Vec<PathBuf>,
+    /// `smtp_alert` mails (their own queue: a slow mail server delays no script).
+    alerts: crate::smtp::Alerts,
 }
 
 impl Notifier {
@@ -67,7 +69,13 @@ impl Notifier {
             queues: HashMap::new(),
             tasks: Vec::new(),
             fifos,
+            alerts: crate::smtp::Alerts::default(),
         }
+    }
+
+    /// The email keywords of `global_defs` (at start and on reload).
+    pub fn configure_mail(&mut self, g: &keepup_config::model::global::GlobalDefs) {
+        self.alerts.configure(g);
     }
 
     fn queue(&mut self, kind: Kind, name: &str) -> &UnboundedSender<Job> {
@@ -90,20 +98,23 @@ impl Notifier {
     /// most `limit`.
     pub async fn drain(&mut self, limit: std::time::Duration) {
         self.queues.clear();
-        let tasks = std::mem::take(&mut self.tasks);
+        let mut tasks = std::mem::take(&mut self.tasks);
+        tasks.extend(self.alerts.close());
         let all = async {
             for t in tasks {
                 let _ = t.await;
             }
         };
         if tokio::time::timeout(limit, all).await.is_err() {
-            warn!("notify scripts still running after {limit:?}; not waiting for them");
+            warn!(
+                "notify scripts or SMTP alerts still running after {limit:?}; not waiting for them"
+            );
         }
     }
 
     /// `name` entered `state` (keepalived's word: MASTER, BACKUP, FAULT, STOP) at
     /// `priority`: the state's own script, then `notify` with keepalived's arguments,
-    /// then the FIFO line.
+    /// then the FIFO line; and the `smtp_alert` mail when one is wanted.
     pub fn transition(&mut self, kind: Kind, name: &str, n: &Notify, state: &str, priority: u8) {
         let specific = match state {
             "MASTER" => n.notify_master.as_ref(),
@@ -136,6 +147,7 @@ impl Notifier {
                 line: format!("{} \"{name}\" {state} {priority}\n", kind.word()),
             });
         }
+        self.alerts.transition(kind, name, n, state, priority);
         let q = self.queue(kind, name).clone();
         for j in jobs {
             if q.send(j).is_err() {

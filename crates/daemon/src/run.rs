@@ -207,6 +207,7 @@ impl Daemon {
             script_rx,
             procmon,
         };
+        d.notifier.configure_mail(&d.config.global_defs);
         d.remove_stale().await?;
         d.join_groups()?;
         d.refresh_sources().await;
@@ -1045,6 +1046,7 @@ impl Daemon {
                 return;
             }
         };
+        self.notifier.configure_mail(&new_config.global_defs);
         // Scripts, trackers and notify settings are in the configuration, not the plan.
         let same = serde_json::to_value(&new_config).ok()
             == serde_json::to_value(&self.config).ok()

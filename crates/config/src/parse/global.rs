@@ -119,11 +119,6 @@ fn flag(field: &mut bool, stmt: &Stmt, cx: &mut Ctx) {
     }
 }
 
-/// `keyword <BOOL>` where the value is required.
-fn bool_req(stmt: &Stmt, cx: &mut Ctx) -> Option<bool> {
-    arg0(stmt, cx).and_then(|t| values::bool_tok(t, cx))
-}
-
 /// A repeat count where keepalived turns 0 into 1.
 fn repeat_at_least_one(stmt: &Stmt, cx: &mut Ctx) -> Option<u32> {
     let v: u32 = int(stmt, 0, U32_MAX, cx)?;
@@ -730,14 +725,15 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     kw("smtp_server", smtp_server),
     kw("smtp_helo_name", set_string!(smtp_helo_name)),
     kw("smtp_connect_timeout", smtp_connect_timeout),
+    // `smtp_alert [BOOL]`: bare means on (keepalived's handlers default to true).
     kw("smtp_alert", |g, s, cx| {
-        g.smtp_alert = bool_req(s, cx).or(g.smtp_alert)
+        g.smtp_alert = values::flag(s, cx).or(g.smtp_alert)
     }),
     kw("smtp_alert_vrrp", |g, s, cx| {
-        g.smtp_alert_vrrp = bool_req(s, cx).or(g.smtp_alert_vrrp)
+        g.smtp_alert_vrrp = values::flag(s, cx).or(g.smtp_alert_vrrp)
     }),
     kw("smtp_alert_checker", |g, s, cx| {
-        g.smtp_alert_checker = bool_req(s, cx).or(g.smtp_alert_checker)
+        g.smtp_alert_checker = values::flag(s, cx).or(g.smtp_alert_checker)
     }),
     kw(
         "checker_log_all_failures",
@@ -1326,6 +1322,21 @@ mod tests {
         // A host name is fine too, with the default port.
         let l = clean("global_defs {\n smtp_server mail.example.com\n}\n");
         assert_eq!(l.config.global_defs.smtp_server.map(|s| s.port), Some(25));
+    }
+
+    /// `smtp_alert`, `smtp_alert_vrrp`, `smtp_alert_checker` take an optional BOOL;
+    /// bare means on, as in keepalived.
+    #[test]
+    fn smtp_alert_flags_may_be_bare() {
+        let l = clean("global_defs {\n smtp_alert\n smtp_alert_vrrp\n smtp_alert_checker off\n}\n");
+        let g = &l.config.global_defs;
+        assert_eq!(
+            (g.smtp_alert, g.smtp_alert_vrrp, g.smtp_alert_checker),
+            (Some(true), Some(true), Some(false))
+        );
+        let l = load("global_defs {\n smtp_alert maybe\n}\n");
+        assert_eq!(codes(&l), vec!["not-a-bool"]);
+        assert_eq!(l.config.global_defs.smtp_alert, None);
     }
 
     #[test]
