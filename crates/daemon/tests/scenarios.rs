@@ -212,3 +212,257 @@ fn netns_maintenance_shell_script_dual_master() {
         "A came back after {back:?}"
     );
 }
+
+/// The daemon under test on a host: keepup, or keepalived 2.2.7 as the reference
+/// the scenario's expectations were checked against.
+enum Daemon {
+    Keepup(Proc),
+    Keepalived(lab::Keepalived),
+}
+
+impl Daemon {
+    fn start(lab: &Lab, host: &Host, conf: &str, keepalived: bool) -> Daemon {
+        if keepalived {
+            Daemon::Keepalived(host.keepalived(conf).unwrap())
+        } else {
+            Daemon::Keepup(keepup(lab, host, conf, "a"))
+        }
+    }
+
+    fn log(&self) -> String {
+        match self {
+            Daemon::Keepup(p) => p.log(),
+            Daemon::Keepalived(k) => k.log(),
+        }
+    }
+}
+
+/// A notify script that appends its arguments after the first to the file named by
+/// the first: `note.sh FILE WORD...`.
+fn note_script(dir: &Path) -> String {
+    let path = dir.join("note.sh");
+    std::fs::write(&path, "#!/bin/sh\nf=$1\nshift\necho \"$*\" >> \"$f\"\n").unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// The lines a host's group notify scripts wrote so far.
+fn notes(dir: &Path, host: &str) -> Vec<String> {
+    std::fs::read_to_string(dir.join(format!("notes-{host}")))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Where the group-level checks go: the member VI_1's own track_script (a member's
+/// weight is zeroed without sync_group_tracking_weight: FAULT, and the group
+/// follows), or the sync group's track_script (its weight -60 reaches every member).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GroupCheck {
+    Member,
+    Group,
+}
+
+/// VI_1's own line for the member check: weight 0 says "FAULT on failure" in so
+/// many words. (keepalived 2.2.7 drops a sync-group member's weighted track_script
+/// altogether: "ignoring tracked script chk with weights due to SYNC group".)
+const MEMBER_TRACK: &str = "    track_script {\n        chk weight 0\n    }\n";
+
+/// Sync group G { VI_1 (VIP A) VI_2 (VIP B) } on r1 (150) and r2 (100); r1 tracks a
+/// check that fails while `down-r1` exists. Check fails: both VIPs move to r2;
+/// recovers: both come back. The group's notify_master/backup/fault and `notify`
+/// append to notes-<host>. Returns (fail -> both on r2, recover -> both on r1).
+fn sync_group(tag: &str, check: GroupCheck, keepalived: bool) -> (Duration, Duration) {
+    let (lab, r1, r2) = two(tag);
+    let dir = lab.dir().to_path_buf();
+    let note = note_script(&dir);
+    let conf = |host: &str, prio: u8, script: bool| {
+        let notify = ["master", "backup", "fault", ""]
+            .iter()
+            .map(|s| {
+                let key = if s.is_empty() {
+                    "notify".into()
+                } else {
+                    format!("notify_{s}")
+                };
+                let word = if s.is_empty() { "notify" } else { s };
+                format!(
+                    "    {key} \"{note} {}/notes-{host} {word}\"\n",
+                    dir.display()
+                )
+            })
+            .collect::<String>();
+        let track = "    track_script {\n        chk\n    }\n";
+        let (in_group, in_vi1) = match (script, check) {
+            (false, _) => ("", ""),
+            (true, GroupCheck::Group) => (track, ""),
+            (true, GroupCheck::Member) => ("", MEMBER_TRACK),
+        };
+        let chk = if script {
+            format!(
+                "vrrp_script chk {{\n    script \"/bin/sh -c 'test ! -e {}/down-{host}'\"\n    interval 1\n    weight -60\n}}\n",
+                dir.display()
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{chk}vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n{in_group}{notify}}}\n{}{}",
+            instance("VI_1", 51, prio, VIP_A, in_vi1),
+            instance("VI_2", 52, prio, VIP_B, "")
+        )
+    };
+    let k1 = Daemon::start(&lab, &r1, &conf("r1", 150, true), keepalived);
+    let k2 = Daemon::start(&lab, &r2, &conf("r2", 100, false), keepalived);
+    let logs = || format!("r1:\n{}\nr2:\n{}", k1.log(), k2.log());
+    let on = |h: &Host| has(h, VIP_A) && has(h, VIP_B);
+    let none = |h: &Host| !has(h, VIP_A) && !has(h, VIP_B);
+    let settle = |h: &Host, other: &Host, secs| {
+        wait_until(Duration::from_secs(secs), Duration::from_millis(20), || {
+            on(h) && none(other)
+        })
+    };
+    assert!(
+        settle(&r1, &r2, 12).is_some(),
+        "r1 not master of both:\n{}",
+        logs()
+    );
+    // Both sides' start-up notifies have run.
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            notes(&dir, "r1").len() >= 4 && notes(&dir, "r2").len() >= 2
+        })
+        .is_some(),
+        "start-up notifies: r1 {:?} r2 {:?}",
+        notes(&dir, "r1"),
+        notes(&dir, "r2")
+    );
+
+    let down = dir.join("down-r1");
+    std::fs::write(&down, "").unwrap();
+    let t = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(12), Duration::from_millis(20), || on(
+            &r2
+        ))
+        .is_some(),
+        "the group did not move to r2:\n{}",
+        logs()
+    );
+    let moved = t.elapsed();
+    assert!(
+        settle(&r2, &r1, 3).is_some(),
+        "VIPs left on r1:\n{}",
+        logs()
+    );
+    eprintln!("{tag}: check failed on r1 -> r2 holds A and B after {moved:?}");
+    let l1 = k1.log();
+    match check {
+        GroupCheck::Member => {
+            assert!(l1.contains("(VI_1) Entering FAULT STATE"), "{l1}");
+            assert!(l1.contains("(VI_2) Entering FAULT STATE"), "{l1}");
+        }
+        GroupCheck::Group => assert!(!l1.contains("FAULT STATE"), "{l1}"),
+    }
+    // Stays there while the check fails.
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(50), || {
+            !(on(&r2) && none(&r1))
+        })
+        .is_none(),
+        "the group did not stay on r2:\n{}",
+        logs()
+    );
+
+    std::fs::remove_file(&down).unwrap();
+    let t = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(12), Duration::from_millis(20), || on(
+            &r1
+        ))
+        .is_some(),
+        "the group did not come back to r1:\n{}",
+        logs()
+    );
+    let back = t.elapsed();
+    assert!(
+        settle(&r1, &r2, 3).is_some(),
+        "VIPs left on r2:\n{}",
+        logs()
+    );
+    eprintln!("{tag}: check recovered on r1 -> r1 holds A and B after {back:?}");
+    // Every group transition ran the state's own script and `notify` with
+    // "GROUP G <STATE> 0", once each, in order. (keepalived starts the two at once, so
+    // only the order within each kind is compared.)
+    let expect1: &[&str] = match check {
+        GroupCheck::Member => &["backup", "master", "fault", "backup", "master"],
+        GroupCheck::Group => &["backup", "master", "backup", "master"],
+    };
+    let expect2: &[&str] = &["backup", "master", "backup"];
+    for (host, expect) in [("r1", expect1), ("r2", expect2)] {
+        let want_notify: Vec<String> = expect
+            .iter()
+            .map(|s| format!("notify GROUP G {} 0", s.to_uppercase()))
+            .collect();
+        let mut got = Vec::new();
+        let done = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            got = notes(&dir, host);
+            got.len() >= 2 * expect.len()
+        });
+        let (notify, own): (Vec<String>, Vec<String>) =
+            got.iter().cloned().partition(|l| l.starts_with("notify "));
+        assert!(
+            done.is_some() && own == *expect && notify == want_notify,
+            "{host}'s group notifies: {got:?}\n{}",
+            logs()
+        );
+    }
+    let l1 = k1.log();
+    assert!(
+        l1.contains("VRRP_Group(G) Syncing instances to MASTER state"),
+        "{l1}"
+    );
+    (moved, back)
+}
+
+/// A script tracked only by VI_1 (weight 0) fails on r1: VI_1 enters FAULT, VI_2
+/// follows it (sync group), and r2 holds both VIPs within a script interval (1 s)
+/// + r2's skew time (0.61 s after r1's priority-0 adverts) + slack. It recovers:
+/// the group leaves FAULT for BACKUP and r1 (150) preempts both within an interval
+/// + r1's Master_Down_Interval (3.41 s).
+#[test]
+fn netns_sync_group_member_script_fault_moves_group() {
+    if !lab::root_or_skip("netns_sync_group_member_script_fault_moves_group") {
+        return;
+    }
+    let (moved, back) = sync_group("sgmem", GroupCheck::Member, false);
+    assert!(moved < Duration::from_secs(4), "moved after {moved:?}");
+    assert!(back < Duration::from_millis(7500), "back after {back:?}");
+}
+
+/// The sync group's own track_script (weight -60) reaches both members: r1's
+/// priorities drop to 90 < 100 and r2 takes both VIPs after its Master_Down_Interval
+/// (3.61 s), with no FAULT; recovery: both come back.
+#[test]
+fn netns_sync_group_track_script_moves_group() {
+    if !lab::root_or_skip("netns_sync_group_track_script_moves_group") {
+        return;
+    }
+    let (moved, back) = sync_group("sggrp", GroupCheck::Group, false);
+    assert!(moved < Duration::from_millis(8500), "moved after {moved:?}");
+    assert!(back < Duration::from_millis(7500), "back after {back:?}");
+}
+
+/// Both sync-group scenarios against keepalived 2.2.7 on both routers: the
+/// reference the expectations above (VIPs, notify calls and their order) come from.
+#[test]
+fn netns_sync_group_scenarios_hold_for_keepalived() {
+    if !lab::root_or_skip("netns_sync_group_scenarios_hold_for_keepalived") {
+        return;
+    }
+    let (moved, back) = sync_group("sgkam", GroupCheck::Member, true);
+    eprintln!("keepalived, member check: moved {moved:?}, back {back:?}");
+    let (moved, back) = sync_group("sgkag", GroupCheck::Group, true);
+    eprintln!("keepalived, group check: moved {moved:?}, back {back:?}");
+}
