@@ -11,7 +11,7 @@ use common::{has, keepup, routers};
 use keepup_testkit::lab::{self, wait_until, Host, Lab, Proc};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 const VIP_A: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 101));
 const VIP_B: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 102));
@@ -465,4 +465,135 @@ fn netns_sync_group_scenarios_hold_for_keepalived() {
     eprintln!("keepalived, member check: moved {moved:?}, back {back:?}");
     let (moved, back) = sync_group("sgkag", GroupCheck::Group, true);
     eprintln!("keepalived, group check: moved {moved:?}, back {back:?}");
+}
+
+/// Processes whose command line contains `marker`, from /proc.
+fn procs_with(marker: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(marker))
+        .count()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A script that never exits (and forks a child that never exits), timeout 1,
+/// interval 2. Each run writes its start time first. The runs start on time, every
+/// 2 s (keepalived's schedule: interval from start to start), never piling up behind
+/// a hung one; each run is killed with its child at its timeout, so between 1 s after
+/// a start and the next start no process of it is left.
+#[test]
+fn netns_hung_script_next_runs_start_on_time() {
+    if !lab::root_or_skip("netns_hung_script_next_runs_start_on_time") {
+        return;
+    }
+    let (lab, _lan, mut hosts) = routers("hangt", 1, false);
+    let r1 = hosts.pop().unwrap();
+    let dir = lab.dir().to_path_buf();
+    // A marker unique to this run in every process of the script.
+    let marker = format!("1000.{}", std::process::id());
+    let starts = dir.join("starts");
+    let script = dir.join("hang.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ndate +%s.%N >> {}\nsleep {marker} &\nexec sleep {marker}\n",
+            starts.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let conf = format!(
+        "vrrp_script hang {{\n    script \"{}\"\n    interval 2\n    timeout 1\n    weight -10\n}}\n{}",
+        script.display(),
+        instance(
+            "VI_1",
+            51,
+            150,
+            VIP_A,
+            "    track_script {\n        hang\n    }\n"
+        )
+    );
+    let k1 = keepup(&lab, &r1, &conf, "a");
+    // (wall-clock time, processes of the script) every 50 ms for 11 s.
+    let mut samples = Vec::new();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(11) {
+        samples.push((unix_now(), procs_with(&marker)));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = k1.log();
+    k1.kill(lab::Signal::SIGTERM).unwrap();
+    let starts: Vec<f64> = std::fs::read_to_string(&starts)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    eprintln!("starts every {gaps:.3?} s");
+    assert!(starts.len() >= 5, "{} runs in 11 s:\n{log}", starts.len());
+    for g in &gaps {
+        assert!(
+            (1.8..2.5).contains(g),
+            "runs {gaps:.3?} s apart, want 2 s:\n{log}"
+        );
+    }
+    // Over the whole window the schedule did not drift (no run started late and
+    // pushed the next ones back).
+    let span = starts[starts.len() - 1] - starts[0];
+    let want = 2.0 * (starts.len() - 1) as f64;
+    assert!(
+        (span - want).abs() < 0.5,
+        "{} runs over {span:.3} s, want {want} s",
+        starts.len()
+    );
+    for (i, s) in starts.iter().enumerate().take(starts.len() - 1) {
+        let during: Vec<usize> = samples
+            .iter()
+            .filter(|(at, _)| (s + 0.2..s + 0.8).contains(at))
+            .map(|x| x.1)
+            .collect();
+        let after: Vec<usize> = samples
+            .iter()
+            .filter(|(at, _)| (s + 1.4..starts[i + 1] - 0.1).contains(at))
+            .map(|x| x.1)
+            .collect();
+        // The marker finds the run's two sleeps while it hangs...
+        assert!(
+            !during.is_empty() && during.iter().all(|&n| n == 2),
+            "run {i}: {during:?} processes while it hangs"
+        );
+        // ... and none once its timeout has passed.
+        assert!(
+            !after.is_empty() && after.iter().all(|&n| n == 0),
+            "run {i}: {after:?} processes left after its timeout"
+        );
+    }
+    let timeouts = log.matches("Script `hang` timed out").count();
+    assert!(
+        timeouts + 1 >= starts.len(),
+        "{timeouts} timeouts for {} runs:\n{log}",
+        starts.len()
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            procs_with(&marker) == 0
+        })
+        .is_some(),
+        "script processes left after keepup stopped"
+    );
 }
