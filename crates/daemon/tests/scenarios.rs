@@ -428,9 +428,9 @@ fn sync_group(tag: &str, check: GroupCheck, keepalived: bool) -> (Duration, Dura
 
 /// A script tracked only by VI_1 (weight 0) fails on r1: VI_1 enters FAULT, VI_2
 /// follows it (sync group), and r2 holds both VIPs within a script interval (1 s)
-/// + r2's skew time (0.61 s after r1's priority-0 adverts) + slack. It recovers:
-/// the group leaves FAULT for BACKUP and r1 (150) preempts both within an interval
-/// + r1's Master_Down_Interval (3.41 s).
+/// plus r2's skew time (0.61 s after r1's priority-0 adverts) and slack. It
+/// recovers: the group leaves FAULT for BACKUP and r1 (150) preempts both within an
+/// interval plus r1's Master_Down_Interval (3.41 s).
 #[test]
 fn netns_sync_group_member_script_fault_moves_group() {
     if !lab::root_or_skip("netns_sync_group_member_script_fault_moves_group") {
