@@ -177,6 +177,14 @@ impl Router {
                 for i in 0..self.instances.len() {
                     self.startup(i, now);
                 }
+                // Every sync group starts in its members' state, so its own notify
+                // scripts hear of it (keepalived runs a group's notify_backup at start).
+                for g in 0..self.groups.len() {
+                    if let Some(to) = self.group_state(g) {
+                        self.outputs
+                            .push_back(Output::Event(Event::SyncGroup { group: g, to }));
+                    }
+                }
             }
             Input::Shutdown => {
                 for i in 0..self.instances.len() {
@@ -639,10 +647,35 @@ impl Router {
                 self.enter_fault(m, reason);
             }
         } else {
+            let was_fault = members
+                .iter()
+                .any(|&m| self.instances[m].state == State::Fault);
+            let at = self.outputs.len();
             for &m in &members {
                 self.leave_fault(m, now);
             }
+            // The group left FAULT: say so (and run its notify_backup) before its
+            // members' transitions, as on the way in.
+            if let (true, true, Some(g)) = (was_fault, members.len() > 1, self.instances[i].group) {
+                if let Some(to) = self.group_state(g) {
+                    self.outputs
+                        .insert(at, Output::Event(Event::SyncGroup { group: g, to }));
+                }
+            }
         }
+    }
+
+    /// The state a sync group is in, when its members agree: FAULT if any member
+    /// is in FAULT, else the state all of them share (Backup or Master).
+    fn group_state(&self, g: usize) -> Option<State> {
+        let members = &self.groups.get(g)?.members;
+        let states = || members.iter().map(|&m| self.instances[m].state);
+        if states().any(|s| s == State::Fault) {
+            return Some(State::Fault);
+        }
+        let first = states().next()?;
+        (matches!(first, State::Backup | State::Master) && states().all(|s| s == first))
+            .then_some(first)
     }
 
     /// The down timer expired (or a sync-group peer became ready): become Master, with

@@ -500,6 +500,50 @@ fn sync_group_moves_members_together() {
     assert_eq!(h.r.state(InstanceId(1)), State::Backup);
 }
 
+/// Sync group notifies (keepalived 2.2.7 in a lab): the group is reported in
+/// BACKUP at start-up, in FAULT when a member faults, and in BACKUP again when the
+/// fault clears, each before its members' transitions; then in MASTER together.
+#[test]
+fn sync_group_reports_backup_at_start_and_after_fault() {
+    let group_events = |h: &H, from: usize| -> Vec<State> {
+        h.events_since(from)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::SyncGroup { group: 0, to } => Some(to),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut h = group_pair();
+    assert_eq!(group_events(&h, 0), [State::Backup]);
+    h.run_until(t(5.0));
+    assert_eq!(group_events(&h, 0), [State::Backup, State::Master]);
+    let fault = |h: &mut H, on: bool| {
+        h.input(Input::Track {
+            instance: InstanceId(1),
+            tracker: 1,
+            effect: TrackEffect::Fault(on),
+        });
+    };
+    let m = h.mark();
+    fault(&mut h, true);
+    assert_eq!(group_events(&h, m), [State::Fault]);
+    let m = h.mark();
+    fault(&mut h, false);
+    assert_eq!(group_events(&h, m), [State::Backup]);
+    assert!(
+        matches!(
+            h.since(m).first(),
+            Some(Output::Event(Event::SyncGroup { .. }))
+        ),
+        "the group's line comes first: {:?}",
+        h.since(m)
+    );
+    let m = h.mark();
+    h.run_until(t(10.0));
+    assert_eq!(group_events(&h, m), [State::Master]);
+}
+
 /// Sync group: while one member still hears its Master, the other waits in Backup;
 /// a Master member that steps down takes the group with it.
 #[test]
