@@ -450,8 +450,13 @@ impl Daemon {
             return;
         };
         s.running = None;
-        // The next run starts at its interval, but never before this one ended.
-        s.next_run = s.next_run.max(tokio::time::Instant::now());
+        // The next run keeps to the interval; runs that fell due while this one was
+        // still going are skipped (as keepalived does), never started late in a burst.
+        let now = tokio::time::Instant::now();
+        if s.next_run < now && !s.interval.is_zero() {
+            let behind = (now - s.next_run).as_nanos() / s.interval.as_nanos() + 1;
+            s.next_run += s.interval * u32::try_from(behind).unwrap_or(u32::MAX);
+        }
         let name = s.spec.name.clone();
         match &outcome {
             Outcome::Exited(code) => {

@@ -180,10 +180,7 @@ impl Router {
                 // Every sync group starts in its members' state, so its own notify
                 // scripts hear of it (keepalived runs a group's notify_backup at start).
                 for g in 0..self.groups.len() {
-                    if let Some(to) = self.group_state(g) {
-                        self.outputs
-                            .push_back(Output::Event(Event::SyncGroup { group: g, to }));
-                    }
+                    self.report_group(g);
                 }
             }
             Input::Shutdown => {
@@ -239,6 +236,9 @@ impl Router {
                             if std::mem::take(&mut self.instances[m].start_waiting) {
                                 self.startup(m, now);
                             }
+                        }
+                        if let Some(g) = self.instances[i].group {
+                            self.report_group(g);
                         }
                     }
                     return;
@@ -662,6 +662,14 @@ impl Router {
                         .insert(at, Output::Event(Event::SyncGroup { group: g, to }));
                 }
             }
+        }
+    }
+
+    /// Report a sync group's state once its members agree on one (after start).
+    fn report_group(&mut self, g: usize) {
+        if let Some(to) = self.group_state(g) {
+            self.outputs
+                .push_back(Output::Event(Event::SyncGroup { group: g, to }));
         }
     }
 

@@ -402,9 +402,20 @@ fn pending_tracker_holds_the_sync_group() {
     h.input(Input::Startup);
     assert_eq!(h.r.state(InstanceId(0)), State::Initialize);
     assert_eq!(h.r.state(InstanceId(1)), State::Initialize);
+    let mark = h.mark();
     h.track(1, 1, TrackEffect::Fault(false));
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
     assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+    assert!(
+        h.events_since(mark).iter().any(|e| matches!(
+            e,
+            Event::SyncGroup {
+                to: State::Backup,
+                ..
+            }
+        )),
+        "the group's own BACKUP is reported once it starts"
+    );
     h.run_until(t(5.0));
     assert_eq!(h.r.state(InstanceId(0)), State::Master);
 }

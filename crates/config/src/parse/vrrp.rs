@@ -2062,7 +2062,7 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
             warn(cx, "weight-ignored", span, format!("({n}) the weight of '{name}' is ignored: priority 255 (address owner) cannot change"), "lower the priority, or use weight 0 to go to FAULT instead");
         } else if let Some(g) = &in_group {
             if !group_weights {
-                warn(cx, "weight-ignored", span, format!("({n}) the weight of '{name}' is ignored because the instance is in sync group {g}"), "track it in the sync group, or set sync_group_tracking_weight in the group");
+                warn(cx, "weight-ignored", span, format!("({n}) '{name}' has a weight but the instance is in sync group {g}: keepalived 2.2.7 stops tracking it; keepup tracks it with weight 0, so its failure puts the group in FAULT"), "set sync_group_tracking_weight in the group to use the weight, or write weight 0 to say FAULT on failure");
             }
         }
     }
