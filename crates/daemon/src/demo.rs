@@ -17,17 +17,17 @@
 //!
 //! Every instant is wall-clock time since the Unix epoch (`Duration`), so pcap
 //! timestamps, log timestamps (UTC, RFC 3339) and the probe's clock compare directly.
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
-use keepup_testkit::lab::{self, Capture, Host, Lab, Lan, Proc, Signal};
+use anyhow::{bail, Context, Result};
+pub use keepup_testkit::lab::probe::now;
+use keepup_testkit::lab::{self, Capture, Host, Lab, Lan, Probe, Proc, Signal};
+pub use keepup_testkit::lab::{longest_gap, Echo, Gap};
 use keepup_wire::MacAddr;
 
 /// The virtual router: VRID and advert interval (seconds) as in [`CONF`].
@@ -171,13 +171,6 @@ fn watch_signals(flag: Arc<AtomicBool>) -> Result<()> {
         flag.store(true, Ordering::SeqCst);
     });
     Ok(())
-}
-
-/// Wall-clock now, since the Unix epoch.
-fn now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 /// `t - zero` in seconds, negative when `t` came first.
@@ -328,62 +321,6 @@ pub fn format_states(t: f64, states: &[(&str, RouterState)]) -> String {
 /// A signed instant in seconds, three decimals: `+3.119 s`, `-0.412 s`.
 pub fn format_rel(secs: f64) -> String {
     format!("{secs:+.3} s")
-}
-
-/// What the client saw: the longest run without a reply in a window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Gap {
-    /// The last reply before the gap.
-    pub before: Duration,
-    /// The first reply after it.
-    pub after: Duration,
-    /// Echoes sent in between that got no reply.
-    pub lost: usize,
-    /// Echoes sent in between.
-    pub sent: usize,
-}
-
-impl Gap {
-    pub fn secs(&self) -> f64 {
-        rel(self.after, self.before)
-    }
-}
-
-/// One ICMP echo of the probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Echo {
-    pub seq: u16,
-    pub sent: Duration,
-    pub reply: Option<Duration>,
-}
-
-/// The longest time between two consecutive replies received in `[from, to]`, and
-/// the echoes sent in it. `None` with fewer than two replies in the window.
-pub fn longest_gap(echoes: &[Echo], from: Duration, to: Duration) -> Option<Gap> {
-    let mut replies: Vec<Duration> = echoes
-        .iter()
-        .filter_map(|e| e.reply)
-        .filter(|r| *r >= from && *r <= to)
-        .collect();
-    replies.sort();
-    let (before, after) = replies
-        .windows(2)
-        .map(|w| (w[0], w[1]))
-        .max_by_key(|(a, b)| *b - *a)?;
-    let inside: Vec<&Echo> = echoes
-        .iter()
-        .filter(|e| e.sent > before && e.sent < after)
-        .collect();
-    let lost = inside
-        .iter()
-        .filter(|e| e.reply.is_none_or(|r| r > after))
-        .count();
-    Some(Gap {
-        before,
-        after,
-        lost,
-        sent: inside.len(),
-    })
 }
 
 /// The takeover, as measured: every instant is wall-clock time, `None` when it was
@@ -641,163 +578,6 @@ impl Live {
 }
 
 // ---------------------------------------------------------------------------------
-// The client's probe: ICMP echo to the VIP every 10 ms from the client's namespace.
-
-struct Probe {
-    stop: Arc<AtomicBool>,
-    echoes: Arc<Mutex<Vec<Echo>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Probe {
-    fn start(ns: &str, target: Ipv4Addr, every: Duration) -> Result<Probe> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let echoes = Arc::new(Mutex::new(Vec::new()));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let path = format!("/run/netns/{ns}");
-        let thread = {
-            let (stop, echoes) = (stop.clone(), echoes.clone());
-            std::thread::spawn(move || {
-                // setns affects only this thread: its socket is the client's.
-                let socket = enter_netns(&path).and_then(|()| icmp_socket());
-                match socket {
-                    Ok(fd) => {
-                        let _ = ready_tx.send(Ok(()));
-                        probe_loop(&fd, target, every, &stop, &echoes);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })
-        };
-        match ready_rx.recv_timeout(Duration::from_secs(5)) {
-            Ok(Ok(())) => Ok(Probe {
-                stop,
-                echoes,
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(anyhow!("the ping thread did not start")),
-        }
-    }
-
-    fn echoes(&self) -> Vec<Echo> {
-        lock(&self.echoes).clone()
-    }
-
-    fn replied_after(&self, t: Duration) -> bool {
-        lock(&self.echoes)
-            .iter()
-            .any(|e| e.reply.is_some_and(|r| r > t))
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn enter_netns(path: &str) -> Result<()> {
-    let f = std::fs::File::open(path).with_context(|| format!("open {path}"))?;
-    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
-        .with_context(|| format!("setns {path}"))?;
-    Ok(())
-}
-
-fn icmp_socket() -> Result<std::os::fd::OwnedFd> {
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
-    socket(
-        AddressFamily::Inet,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        SockProtocol::Icmp,
-    )
-    .context("raw ICMP socket")
-}
-
-/// An ICMP echo request (type 8) with its checksum.
-fn echo_request(ident: u16, seq: u16) -> Vec<u8> {
-    let mut msg = vec![8, 0, 0, 0];
-    msg.extend_from_slice(&ident.to_be_bytes());
-    msg.extend_from_slice(&seq.to_be_bytes());
-    msg.extend_from_slice(b"keepup demo");
-    let c = keepup_wire::checksum::checksum(&msg);
-    msg[2..4].copy_from_slice(&c.to_be_bytes());
-    msg
-}
-
-/// The sequence number of an echo reply (type 0) from `target` with our `ident`, in
-/// what a raw IPv4 socket hands over (the IP header first).
-fn echo_reply_seq(got: &[u8], target: Ipv4Addr, ident: u16) -> Option<u16> {
-    let ihl = usize::from(got.first()? & 0x0f) * 4;
-    let src: [u8; 4] = got.get(12..16)?.try_into().ok()?;
-    let icmp = got.get(ihl..)?;
-    let ok = Ipv4Addr::from(src) == target
-        && *icmp.first()? == 0
-        && icmp.get(4..6)? == ident.to_be_bytes();
-    ok.then_some(u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]))
-}
-
-/// Send an echo every `every` on schedule; take in replies as they come. The socket
-/// is non-blocking and the loop naps at most 1 ms (nanosleep is precise, a socket's
-/// receive timeout rounds up to the scheduler tick), so a reply's time is known to
-/// about a millisecond.
-fn probe_loop(
-    fd: &std::os::fd::OwnedFd,
-    target: Ipv4Addr,
-    every: Duration,
-    stop: &AtomicBool,
-    echoes: &Mutex<Vec<Echo>>,
-) {
-    use nix::sys::socket::{recvfrom, sendto, MsgFlags, SockaddrStorage};
-    let ident = (std::process::id() as u16) ^ 0x6b75;
-    let dest = SockaddrStorage::from(SocketAddrV4::new(target, 0));
-    let mut seq: u16 = 0;
-    let mut next = Instant::now();
-    let mut buf = [0u8; 1500];
-    while !stop.load(Ordering::SeqCst) {
-        if Instant::now() >= next {
-            seq = seq.wrapping_add(1);
-            // No route or a full queue is just an echo without a reply.
-            let _ = sendto(
-                fd.as_raw_fd(),
-                &echo_request(ident, seq),
-                &dest,
-                MsgFlags::empty(),
-            );
-            lock(echoes).push(Echo {
-                seq,
-                sent: now(),
-                reply: None,
-            });
-            next += every;
-        }
-        while let Ok((n, _)) = recvfrom::<SockaddrStorage>(fd.as_raw_fd(), &mut buf) {
-            let at = now();
-            if let Some(s) = echo_reply_seq(buf.get(..n).unwrap_or(&[]), target, ident) {
-                let mut e = lock(echoes);
-                if let Some(e) = e.iter_mut().rev().find(|e| e.seq == s) {
-                    e.reply.get_or_insert(at);
-                }
-            }
-        }
-        let nap = next
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(1));
-        std::thread::sleep(nap);
-    }
-}
-
-// ---------------------------------------------------------------------------------
 // The demo.
 
 struct Router {
@@ -964,7 +744,7 @@ fn demo(exe: &Path, interrupted: Arc<AtomicBool>) -> Result<()> {
             .unwrap_or(false)
     })?;
     d.capture = Some(d.client.capture("eth0", "ip proto 112 or arp")?);
-    d.probe = Some(Probe::start(d.client.ns(), VIP, PROBE_EVERY)?);
+    d.probe = Some(d.client.probe(VIP, PROBE_EVERY)?);
     let since = now();
     d.wait(Duration::from_secs(3), "a ping reply from the VIP", |d| {
         d.probe.as_ref().is_some_and(|p| p.replied_after(since))

@@ -115,6 +115,8 @@ fn instance(
     c.strict = vi.strict_mode;
     c.skip_check_adv_addr = vi.skip_check_adv_addr;
     c.lower_prio_no_advert = vi.lower_prio_no_advert;
+    // keepup hands over without loss on a planned stop (see InstanceConfig::handover).
+    c.handover = true;
     c.higher_prio_send_advert = vi.higher_prio_send_advert;
     c.down_timer_adverts = vi.down_timer_adverts;
     c.checksum_form = if vi.v3_checksum_as_v2 {

@@ -596,6 +596,7 @@ impl Daemon {
             | Event::PriorityChanged { instance, .. }
             | Event::PreemptDelayed { instance, .. }
             | Event::SplitBrain { instance, .. }
+            | Event::HandedOver { instance, .. }
             | Event::Flapping { instance, .. } => Some(self.name(*instance).to_string()),
             Event::SyncGroup { .. } => None,
         };
@@ -742,11 +743,18 @@ impl Daemon {
     }
 
     /// The IPv4 VIPs we hold now, with their instance and interface.
-    fn held_v4(&self) -> Vec<(InstanceId, u32, Ipv4Addr)> {
+    /// The IPv4 VIPs of every Master (or, with `holding`, of every stopped Master
+    /// still holding them for the handover), with their interface index.
+    fn held_v4(&self, holding: bool) -> Vec<(InstanceId, u32, Ipv4Addr)> {
         let mut out = Vec::new();
         for i in 0..self.plan.instances.len() {
             let id = InstanceId(i);
-            if self.router.state(id) != State::Master {
+            let held = if holding {
+                self.router.is_holding(id)
+            } else {
+                self.router.state(id) == State::Master
+            };
+            if !held {
                 continue;
             }
             for a in self.effects(id).addresses() {
@@ -761,7 +769,7 @@ impl Daemon {
     /// While Master, ask now and then who else answers for our IPv4 VIPs (an ARP
     /// probe, RFC 5227: sender address 0.0.0.0, so no cache learns from it).
     async fn probe_duplicates(&mut self) {
-        for (id, ifindex, vip) in self.held_v4() {
+        for (id, ifindex, vip) in self.held_v4(false) {
             let Ok(mac) = self.nl.mac(ifindex).await.map(MacAddr) else {
                 continue;
             };
@@ -780,27 +788,32 @@ impl Daemon {
         }
     }
 
+    /// An ARP frame in which another host (another MAC) speaks for one of our IPv4
+    /// VIPs, held as Master (or, with `holding`, held for a handover): the
+    /// instance, the VIP and that host's MAC.
+    async fn foreign_claim(
+        &self,
+        ifindex: u32,
+        frame: &[u8],
+        holding: bool,
+    ) -> Option<(InstanceId, Ipv4Addr, MacAddr)> {
+        let arp = keepup_wire::arp::Repr::parse(frame).ok()?;
+        let (id, _, vip) = self
+            .held_v4(holding)
+            .into_iter()
+            .find(|(_, ifx, v)| *ifx == ifindex && *v == arp.sender_ip)?;
+        let mine = self.nl.mac(ifindex).await.ok().map(MacAddr)?;
+        (arp.sender_mac != mine).then_some((id, vip, arp.sender_mac))
+    }
+
     /// An ARP frame from another host that claims one of our VIPs (a reply to our
     /// probe, or its own gratuitous ARP): two hosts answer for one address.
     async fn arp_frame(&mut self, ifindex: u32, frame: &[u8]) {
-        let Ok(arp) = keepup_wire::arp::Repr::parse(frame) else {
+        let Some((id, vip, mac)) = self.foreign_claim(ifindex, frame, false).await else {
             return;
         };
-        let Some((id, _, vip)) = self
-            .held_v4()
-            .into_iter()
-            .find(|(_, ifx, v)| *ifx == ifindex && *v == arp.sender_ip)
-        else {
-            return;
-        };
-        let Ok(mine) = self.nl.mac(ifindex).await.map(MacAddr) else {
-            return;
-        };
-        if arp.sender_mac == mine {
-            return;
-        }
         let now = tokio::time::Instant::now();
-        let key = (vip, arp.sender_mac);
+        let key = (vip, mac);
         if self
             .duplicates
             .get(&key)
@@ -810,9 +823,8 @@ impl Daemon {
         }
         self.duplicates.insert(key, now);
         error!(
-            "({}) duplicate address: {vip} is also answered by {} on this link; another host holds it",
+            "({}) duplicate address: {vip} is also answered by {mac} on this link; another host holds it",
             self.name(id),
-            arp.sender_mac
         );
     }
 
@@ -975,24 +987,73 @@ impl Daemon {
                 crate::track::kill_group(pgid);
             }
         }
-        if self.opts.dont_release_vrrp {
-            // Resign on the wire, but leave the addresses (keepalived -V).
-            let now = self.now();
-            self.router.handle(now, Input::Shutdown);
-            while let Some(o) = self.router.poll_output() {
-                match o {
-                    Output::Vips { .. } => {}
-                    other => self.act(other).await,
-                }
-            }
-        } else {
-            self.input(Input::Shutdown).await;
+        let now = self.now();
+        self.router.handle(now, Input::Shutdown);
+        self.drain_stopping().await;
+        // Planned switchover: a Master keeps answering for its VIPs until the new
+        // Master is heard (with -V they stay anyway).
+        if self.router.holding() && !self.opts.dont_release_vrrp {
+            self.await_handover().await;
         }
+        self.router.release_all();
+        self.drain_stopping().await;
         self.notifier.drain(Duration::from_secs(10)).await;
         for f in &self.opts.pid_files {
             let _ = std::fs::remove_file(f);
         }
         let _ = std::fs::remove_file(self.opts.runtime_dir.join("keepup.pid"));
+    }
+
+    /// The engine's outputs while stopping; with `-V` (keepalived's
+    /// `--dont-release-vrrp`) the addresses are left in place.
+    async fn drain_stopping(&mut self) {
+        while let Some(o) = self.router.poll_output() {
+            match o {
+                Output::Vips { .. } if self.opts.dont_release_vrrp => {}
+                other => self.act(other).await,
+            }
+        }
+    }
+
+    /// Keep receiving until every stopped Master has heard its successor's advert
+    /// (the engine bounds each wait by the down interval); another SIGTERM or SIGINT
+    /// ends the wait at once.
+    async fn await_handover(&mut self) {
+        info!("priority 0 sent; answering for the VIPs until the new master is heard");
+        let started = tokio::time::Instant::now();
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut int = signal(SignalKind::interrupt()).ok();
+        // The engine's own bound is the down interval; this only guards the loop.
+        let cap = started + Duration::from_secs(60);
+        while self.router.holding() {
+            let deadline = self.deadline().map(|d| d.min(cap));
+            tokio::select! {
+                r = recv(&self.v4) => if let Ok(p) = r { self.packet(p).await },
+                r = recv(&self.v6) => if let Ok(p) = r { self.packet(p).await },
+                () = sleep_until(deadline) => {
+                    let now = self.now();
+                    self.router.handle_timeout(now);
+                    self.drain().await;
+                    if tokio::time::Instant::now() >= cap {
+                        break;
+                    }
+                }
+                r = self.arp.recv() => if let Ok((ifindex, frame)) = r {
+                    self.successor_arp(ifindex, &frame).await;
+                },
+                Some(()) = next_signal(&mut term) => break,
+                Some(()) = next_signal(&mut int) => break,
+            }
+        }
+        info!("handover done after {:?}", started.elapsed());
+    }
+
+    /// While handing over: the new Master announcing one of our VIPs (an ARP from
+    /// another MAC) means the clients have moved; let go at once.
+    async fn successor_arp(&mut self, ifindex: u32, frame: &[u8]) {
+        if let Some((instance, _, _)) = self.foreign_claim(ifindex, frame, true).await {
+            self.input(Input::Claimed { instance }).await;
+        }
     }
 
     /// Reload: trackers from the new configuration. Unchanged scripts keep their
@@ -1210,6 +1271,14 @@ async fn next_process_event(
 ) -> keepup_sys::Result<keepup_sys::ProcEvent> {
     match m {
         Some(m) => m.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next delivery of a signal, or never if it could not be registered.
+async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
         None => std::future::pending().await,
     }
 }

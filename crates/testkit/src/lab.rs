@@ -52,6 +52,7 @@ mod cmd;
 pub mod keepalived;
 pub mod netns;
 pub mod pcap;
+pub mod probe;
 mod process;
 
 pub use capture::Capture;
@@ -59,6 +60,7 @@ pub use keepalived::{conf as keepalived_conf, Keepalived, State as KeepalivedSta
 pub use netns::{sweep, Swept};
 pub use nix::sys::signal::Signal;
 pub use pcap::{vrrp_adverts, Packet, VrrpFrame};
+pub use probe::{longest_gap, Echo, Gap, Probe};
 pub use process::{alive, Proc, GRACE};
 
 use process::{lock, Shared};
@@ -688,6 +690,11 @@ impl Host {
             .and_then(|l| l.get("flags"))
             .and_then(|f| f.as_array())
             .is_some_and(|f| f.iter().any(|x| x == "LOWER_UP")))
+    }
+
+    /// Probe `target` with an ICMP echo every `every` from this host (see [`Probe`]).
+    pub fn probe(&self, target: Ipv4Addr, every: Duration) -> Result<Probe> {
+        Probe::start(&self.ns, target, every)
     }
 
     /// ICMP echo to `ip` until a reply or `timeout` (an IPv6 link-local goes out of

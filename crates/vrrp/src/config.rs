@@ -137,6 +137,11 @@ pub struct InstanceConfig {
     pub down_timer_adverts: u32,
     /// VRRPv3 over IPv4 checksum sent (`v3_checksum_as_v2` → `MessageOnly`).
     pub checksum_form: ChecksumForm,
+    /// Planned switchover without loss: on Shutdown a Master sends its priority-0
+    /// advert as the RFC says but keeps its VIPs (so clients are still answered)
+    /// until it hears the new Master's advert, or for at most its down interval.
+    /// Off: the VIPs go with the priority-0 advert (RFC 3768 / 9568, keepalived).
+    pub handover: bool,
 }
 
 impl InstanceConfig {
@@ -169,6 +174,7 @@ impl InstanceConfig {
             garp: GarpConfig::default(),
             down_timer_adverts: 3,
             checksum_form: ChecksumForm::PseudoHeader,
+            handover: false,
         }
     }
 

@@ -127,6 +127,13 @@ pub enum Event {
         count: u32,
         window_ms: u64,
     },
+    /// A stopping Master that kept its VIPs after its priority-0 advert
+    /// ([`crate::InstanceConfig::handover`]) let them go: `to` took over (its
+    /// advert was heard), or nobody did within the down interval (`None`).
+    HandedOver {
+        instance: InstanceId,
+        to: Option<IpAddr>,
+    },
 }
 
 impl fmt::Display for Event {
@@ -178,6 +185,12 @@ impl fmt::Display for Event {
                 write!(f, "preemption delayed for {} ms (preempt_delay)", millis)
             }
             Event::SyncGroup { to, .. } => write!(f, "Syncing instances to {to} state"),
+            Event::HandedOver { to: Some(to), .. } => {
+                write!(f, "{to} took over; releasing the VIPs")
+            }
+            Event::HandedOver { to: None, .. } => {
+                write!(f, "no new master within the down interval; releasing the VIPs")
+            }
             Event::SplitBrain { peer, vrid, .. } => write!(
                 f,
                 "split brain: {peer} also claims VRID {vrid} and does not hear us; check that IP protocol 112 (vrrp) is accepted on {peer}"

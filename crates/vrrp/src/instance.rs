@@ -24,14 +24,17 @@ pub(crate) enum Timer {
     GarpDelay = 3,
     /// `garp_master_refresh`.
     GarpRefresh = 4,
+    /// A stopping Master holding its VIPs for the handover lets them go.
+    Release = 5,
 }
 
-pub(crate) const TIMERS: [Timer; 5] = [
+pub(crate) const TIMERS: [Timer; 6] = [
     Timer::Adver,
     Timer::MasterDown,
     Timer::GarpRound,
     Timer::GarpDelay,
     Timer::GarpRefresh,
+    Timer::Release,
 ];
 
 /// How often one kind of discard may be logged per instance (RX-15).
@@ -69,12 +72,17 @@ pub(crate) struct Instance {
     pub tracks: BTreeMap<u32, TrackEffect>,
     /// Startup came while a tracker was pending: start once none is.
     pub start_waiting: bool,
+    /// Stopped, but still holding the VIPs until the new Master is heard
+    /// (`InstanceConfig::handover`).
+    pub holding: bool,
+    /// The new Master heard while holding (its announcements are due any moment).
+    pub successor: Option<IpAddr>,
     /// Master_Adver_Interval / Active_Adver_Interval: v3 learns it from the Master
     /// (TMR-06/07/08); v2 always uses the local interval (TMR-03).
     pub master_adver_interval: Duration,
     /// The Master's address as last accepted (Backup) or our own (Master).
     pub master: Option<IpAddr>,
-    pub timers: [Option<Instant>; 5],
+    pub timers: [Option<Instant>; 6],
     /// Rounds left in the current announcement burst.
     pub garp_rounds_left: u32,
     /// Size of a burst scheduled by `GarpDelay`.
@@ -128,9 +136,11 @@ impl Instance {
             source,
             tracks: BTreeMap::new(),
             start_waiting: false,
+            holding: false,
+            successor: None,
             master_adver_interval: interval,
             master: None,
-            timers: [None; 5],
+            timers: [None; 6],
             garp_rounds_left: 0,
             garp_delayed_repeat: 0,
             wants_master: false,
@@ -202,7 +212,7 @@ impl Instance {
     }
 
     pub fn cancel_all(&mut self) {
-        self.timers = [None; 5];
+        self.timers = [None; 6];
         self.garp_rounds_left = 0;
         self.rival = None;
     }

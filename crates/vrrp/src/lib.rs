@@ -156,6 +156,10 @@ pub enum Input<'a> {
         instance: InstanceId,
         address: Option<IpAddr>,
     },
+    /// Another host announced one of this instance's VIPs (a gratuitous ARP or an
+    /// unsolicited NA from another MAC). A stopped Master holding its VIPs for the
+    /// handover lets them go at once: the clients have been told of the new Master.
+    Claimed { instance: InstanceId },
     /// A tracker's effect on one instance changed. `tracker` identifies it (the driver
     /// numbers its trackers); the latest effect per tracker counts. `Weight(0)` is the
     /// same as no tracker: it forgets that id (the driver's way to drop a tracker).

@@ -185,7 +185,7 @@ impl Router {
             }
             Input::Shutdown => {
                 for i in 0..self.instances.len() {
-                    self.shutdown(i);
+                    self.shutdown(i, Some(now));
                 }
             }
             Input::Packet(p) => self.receive(now, p),
@@ -198,6 +198,12 @@ impl Router {
                 }
                 for i in hit {
                     self.refresh_fault(i, now);
+                }
+            }
+            Input::Claimed { instance } => {
+                if self.instances.get(instance.0).is_some_and(|x| x.holding) {
+                    let to = self.instances[instance.0].successor;
+                    self.let_go(instance.0, to);
                 }
             }
             Input::SourceAddress { instance, address } => {
@@ -283,7 +289,7 @@ impl Router {
     pub fn retire(&mut self, keep: impl Fn(&InstanceConfig) -> bool) {
         for i in 0..self.instances.len() {
             if !keep(&self.instances[i].cfg) {
-                self.shutdown(i);
+                self.shutdown(i, None);
             }
         }
     }
@@ -576,6 +582,61 @@ impl Router {
         self.push_transition(i, from, State::Backup, reason);
     }
 
+    /// The new Master's advert reached a stopped instance holding its VIPs. keepalived
+    /// sends that advert before it adds the VIPs and announces them, so the clients
+    /// may still send here for a moment: the VIPs go with the new Master's
+    /// announcement ([`Input::Claimed`]), or at the latest one grace period later
+    /// (the advert interval, at most 50 ms).
+    fn successor_heard(&mut self, i: usize, now: Instant, src: IpAddr) {
+        const GRACE: Duration = Duration::from_millis(50);
+        let inst = &mut self.instances[i];
+        if inst.successor.is_some() {
+            return;
+        }
+        inst.successor = Some(src);
+        let at = now + inst.cfg.advert_int.min(GRACE);
+        if inst.timers[Timer::Release as usize].is_none_or(|t| at < t) {
+            inst.arm(Timer::Release, at);
+        }
+    }
+
+    /// A stopped instance holding its VIPs for the handover lets them go: `to` took
+    /// over, or (`None`) the wait ended.
+    fn let_go(&mut self, i: usize, to: Option<IpAddr>) {
+        let inst = &mut self.instances[i];
+        if !std::mem::take(&mut inst.holding) {
+            return;
+        }
+        inst.successor = None;
+        inst.cancel(Timer::Release);
+        self.outputs.push_back(Output::Event(Event::HandedOver {
+            instance: InstanceId(i),
+            to,
+        }));
+        self.outputs.push_back(Output::Vips {
+            instance: InstanceId(i),
+            install: false,
+        });
+    }
+
+    /// Whether a stopped Master still holds its VIPs for the handover (the driver
+    /// keeps receiving and firing timers until none does).
+    pub fn holding(&self) -> bool {
+        self.instances.iter().any(|x| x.holding)
+    }
+
+    /// Whether this instance is stopped and still holds its VIPs for the handover.
+    pub fn is_holding(&self, id: InstanceId) -> bool {
+        self.instances.get(id.0).is_some_and(|x| x.holding)
+    }
+
+    /// Let go of every VIP still held for a handover now (the driver cannot wait).
+    pub fn release_all(&mut self) {
+        for i in 0..self.instances.len() {
+            self.let_go(i, None);
+        }
+    }
+
     /// Leave Master for Fault or Stop: a priority-0 advert first (MST-06, KA-18),
     /// then the VIPs go.
     fn resign(&mut self, i: usize) {
@@ -738,6 +799,8 @@ impl Router {
         if !matches!(inst.state, State::Initialize | State::Stop) {
             return;
         }
+        // Started again while still holding VIPs for a handover: let them go first.
+        self.let_go(i, None);
         if self.members(i).iter().any(|&m| self.instances[m].pending()) {
             // keepalived holds an instance in INIT until its weight-0 scripts have
             // reported, so it never takes the VIP on an unchecked service.
@@ -776,13 +839,27 @@ impl Router {
         self.push_transition(i, from, State::Backup, Reason::Startup);
     }
 
-    fn shutdown(&mut self, i: usize) {
+    /// Stop an instance. With `handover` (the whole daemon stopping, not a reload
+    /// retiring one instance) a Master keeps its VIPs after the priority-0 advert
+    /// until the new Master is heard or its down interval passes.
+    fn shutdown(&mut self, i: usize, handover: Option<Instant>) {
         self.instances[i].start_waiting = false;
         let from = self.instances[i].state;
         if from == State::Stop {
             return;
         }
-        self.resign(i);
+        match handover {
+            Some(now) if from == State::Master && self.instances[i].cfg.handover => {
+                self.send_advert(i, 0);
+                let inst = &mut self.instances[i];
+                inst.cancel_all();
+                inst.wants_master = false;
+                inst.holding = true;
+                let bound = inst.down_interval();
+                inst.arm(Timer::Release, now + bound);
+            }
+            _ => self.resign(i),
+        }
         self.instances[i].state = State::Stop;
         self.push_transition(i, from, State::Stop, Reason::Shutdown);
     }
@@ -792,6 +869,7 @@ impl Router {
         // guard keeps a stale one from acting.
         let owner = match t {
             Timer::MasterDown => State::Backup,
+            Timer::Release => State::Stop,
             _ => State::Master,
         };
         if self.instances[i].state != owner {
@@ -827,6 +905,10 @@ impl Router {
             Timer::GarpDelay => {
                 let repeat = self.instances[i].garp_delayed_repeat;
                 self.start_burst(i, now, repeat);
+            }
+            Timer::Release => {
+                let to = self.instances[i].successor;
+                self.let_go(i, to);
             }
             Timer::GarpRefresh => {
                 let inst = &mut self.instances[i];
@@ -942,7 +1024,8 @@ impl Router {
             });
             return;
         };
-        if !matches!(self.instances[i].state, State::Backup | State::Master) {
+        let holding = self.instances[i].holding;
+        if !matches!(self.instances[i].state, State::Backup | State::Master) && !holding {
             self.discard(now, Some(i), Discard::NotListening, src, String::new);
             return;
         }
@@ -1135,6 +1218,7 @@ impl Router {
         match self.instances[i].state {
             State::Backup => self.backup_rx(i, now, &repr, src),
             State::Master => self.master_rx(i, now, &repr, src),
+            State::Stop if holding && repr.priority > 0 => self.successor_heard(i, now, src),
             _ => {}
         }
     }

@@ -15,6 +15,7 @@ enum Step {
     Track(u32, i32),
     Fault(u32, bool),
     Pending(u32),
+    Claimed,
     Startup,
     Shutdown,
 }
@@ -32,6 +33,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0u32..3, -300i32..300).prop_map(|(k, w)| Step::Track(k, w)),
         (0u32..3, any::<bool>()).prop_map(|(k, f)| Step::Fault(k, f)),
         (0u32..3).prop_map(Step::Pending),
+        Just(Step::Claimed),
         Just(Step::Startup),
         Just(Step::Shutdown),
     ]
@@ -45,6 +47,8 @@ fn consistent(h: &H) {
         State::Master | State::Backup => {
             assert!(deadline.is_some(), "{:?} without a timer", h.state())
         }
+        // A stopped Master holding its VIPs for the handover waits for its release.
+        State::Stop if h.r.holding() => assert!(deadline.is_some()),
         State::Fault | State::Stop | State::Initialize => assert_eq!(deadline, None),
     }
     assert!(
@@ -61,10 +65,12 @@ proptest! {
         prio in 1u8..=255,
         master in any::<bool>(),
         v3_inst in any::<bool>(),
+        handover in any::<bool>(),
         steps in proptest::collection::vec(step(), 1..60),
     ) {
         let mut c = if v3_inst { v3(prio) } else { v2(prio) };
         c.state = if master { InitialState::Master } else { InitialState::Backup };
+        c.handover = handover;
         let mut h = H::new(vec![c.clone()]);
         for s in steps {
             match s {
@@ -85,6 +91,7 @@ proptest! {
                 Step::Track(k, w) => h.input(Input::Track { instance: InstanceId(0), tracker: k, effect: TrackEffect::Weight(w) }),
                 Step::Fault(k, f) => h.input(Input::Track { instance: InstanceId(0), tracker: k + 10, effect: TrackEffect::Fault(f) }),
                 Step::Pending(k) => h.input(Input::Track { instance: InstanceId(0), tracker: k + 10, effect: TrackEffect::Pending }),
+                Step::Claimed => h.input(Input::Claimed { instance: InstanceId(0) }),
                 Step::Startup => h.input(Input::Startup),
                 Step::Shutdown => h.input(Input::Shutdown),
             }

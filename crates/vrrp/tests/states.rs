@@ -32,6 +32,92 @@ fn backup_shutdown_cancels_the_down_timer_and_sends_nothing() {
     assert!(h.adverts().is_empty());
 }
 
+/// Planned switchover (`handover`): a stopping Master still sends priority 0 at
+/// once (MST-06) but keeps its VIPs, so clients are answered until the Backup has
+/// taken over (Skew_Time later); the new Master's first advert releases them. No
+/// other advert is sent meanwhile. Without a new Master, they go at the down
+/// interval; a driver that cannot wait lets go of all at once.
+#[test]
+fn handover_keeps_the_vips_until_the_new_master_is_heard() {
+    let mut c = v2(150);
+    c.handover = true;
+    let mut h = master(c.clone());
+    let mark = h.mark();
+    h.input(Input::Shutdown);
+    let out = h.since(mark);
+    assert_eq!(*h.adverts().last().unwrap(), (t(1.5), 0));
+    assert!(!out.iter().any(|o| matches!(o, Output::Vips { .. })));
+    assert_eq!(h.state(), State::Stop);
+    assert!(h.r.holding());
+    // The Backup (100) takes over after its skew (0.61 s) and advertises.
+    h.run_until(t(2.11));
+    assert_eq!(h.adverts().last().unwrap().1, 0, "nothing more is sent");
+    let mark = h.mark();
+    h.rx(&Peer::of(&c, 100));
+    // Its announcements follow its advert: the VIPs go with them, or 50 ms later.
+    assert!(h.r.holding());
+    h.run_until(t(2.159));
+    assert!(h.r.holding());
+    h.run_until(t(2.161));
+    let out = h.since(mark);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::HandedOver { to: Some(_), .. }))));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+    assert!(!h.r.holding());
+    assert_eq!(h.r.poll_timeout(), None);
+
+    // The new Master's gratuitous ARP: at once.
+    let mut h = master(c.clone());
+    h.input(Input::Shutdown);
+    h.run_until(t(2.11));
+    h.rx(&Peer::of(&c, 100));
+    h.input(Input::Claimed { instance: ID });
+    assert!(!h.r.holding());
+    assert_eq!(h.r.poll_timeout(), None);
+
+    // Nobody takes over: the VIPs go at the down interval (3 × 1 s + skew 0.414 s).
+    let mut h = master(c.clone());
+    h.input(Input::Shutdown);
+    let mark = h.mark();
+    h.run_until(t(1.5 + 3.41));
+    assert!(h.r.holding());
+    h.run_until(t(1.5 + 3.42));
+    assert!(!h.r.holding());
+    assert!(h
+        .since(mark)
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+
+    // The driver cannot wait.
+    let mut h = master(c.clone());
+    h.input(Input::Shutdown);
+    let mark = h.mark();
+    h.r.release_all();
+    h.drain();
+    assert!(!h.r.holding());
+    assert_eq!(
+        h.since(mark)
+            .iter()
+            .filter(|o| matches!(o, Output::Vips { install: false, .. }))
+            .count(),
+        1
+    );
+
+    // A reload retiring the instance never holds (the instance is going away).
+    let mut h = master(c);
+    let mark = h.mark();
+    h.r.retire(|_| false);
+    h.drain();
+    assert!(!h.r.holding());
+    assert!(h
+        .since(mark)
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+}
+
 /// Ledger: MST-06
 /// Ledger: PKT-02
 /// RFC 3768 §6.4.3: "If a Shutdown event is received, then: Cancel the Adver_Timer;

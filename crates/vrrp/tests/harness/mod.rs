@@ -200,7 +200,7 @@ impl H {
         h
     }
 
-    fn drain(&mut self) {
+    pub fn drain(&mut self) {
         while let Some(o) = self.r.poll_output() {
             self.log.push((self.now, o));
         }
