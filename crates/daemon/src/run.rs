@@ -108,6 +108,8 @@ struct Daemon {
     notifier: crate::notify::Notifier,
     /// (VIP, other MAC) -> when it was last reported (duplicate address detection).
     duplicates: HashMap<(Ipv4Addr, MacAddr), tokio::time::Instant>,
+    /// Interface index -> MAC address (see [`Daemon::mac`]).
+    macs: HashMap<u32, MacAddr>,
     start: tokio::time::Instant,
     state: StateFile,
     /// Interface name -> index, for every interface the plan names.
@@ -198,6 +200,7 @@ impl Daemon {
             arp: ArpListener::new().context("AF_PACKET ARP socket")?,
             notifier: crate::notify::Notifier::new(fifos),
             duplicates: HashMap::new(),
+            macs: HashMap::new(),
             start: tokio::time::Instant::now(),
             state,
             ifindex,
@@ -615,18 +618,28 @@ impl Daemon {
 
     /// Master: addresses first, then routes and rules (a route may use a VIP as
     /// its source). Leaving Master: the reverse.
+    ///
+    /// The record of what we added is written once for the whole set (before the
+    /// first add, after the last removal), not once per address.
     async fn vips(&mut self, id: InstanceId, install: bool) {
         let addrs: Vec<VirtualAddress> = self.effects(id).addresses().cloned().collect();
+        let records: Vec<Recorded> = addrs.iter().map(|a| self.record(id, a)).collect();
         if install {
+            self.state.addresses.extend(records);
+            self.save_state();
             for a in &addrs {
-                self.change_address(id, a, true).await;
+                self.kernel_address(id, a, true).await;
             }
             self.routes_and_rules(id, true).await;
         } else {
             self.routes_and_rules(id, false).await;
             for a in &addrs {
-                self.change_address(id, a, false).await;
+                self.kernel_address(id, a, false).await;
             }
+            for r in &records {
+                self.state.addresses.remove(r);
+            }
+            self.save_state();
         }
     }
 
@@ -688,28 +701,43 @@ impl Daemon {
     /// Add or remove one of an instance's addresses, keeping the record true: it is
     /// written before an add and after a remove, so a crash in between leaves a
     /// record of an address, never an address without a record.
+    /// How the address record names `a`.
+    fn record(&self, id: InstanceId, a: &VirtualAddress) -> Recorded {
+        Recorded {
+            interface: a.dev.clone().unwrap_or(self.effects(id).interface.clone()),
+            address: a.address,
+            prefix_len: a.prefix_len,
+        }
+    }
+
+    /// Add or remove one address, recorded first (added) or after (removed).
     async fn change_address(&mut self, id: InstanceId, a: &VirtualAddress, install: bool) {
+        let rec = self.record(id, a);
+        if install {
+            self.state.addresses.insert(rec);
+            self.save_state();
+            self.kernel_address(id, a, true).await;
+        } else {
+            self.kernel_address(id, a, false).await;
+            self.state.addresses.remove(&rec);
+            self.save_state();
+        }
+    }
+
+    /// Add or remove one address in the kernel (not recorded).
+    async fn kernel_address(&mut self, id: InstanceId, a: &VirtualAddress, install: bool) {
         let Some(k) = self.address(id, a) else {
             warn!("({}) no interface for {}", self.name(id), a.address);
             return;
         };
-        let rec = Recorded {
-            interface: a.dev.clone().unwrap_or(self.effects(id).interface.clone()),
-            address: a.address,
-            prefix_len: a.prefix_len,
-        };
-        if install {
-            self.state.addresses.insert(rec);
-            self.save_state();
-            if let Err(e) = self.nl.add_address(&k).await {
-                error!("({}) cannot add {}: {e}", self.name(id), a.address);
-            }
+        let r = if install {
+            self.nl.add_address(&k).await
         } else {
-            if let Err(e) = self.nl.del_address(&k).await {
-                error!("({}) cannot remove {}: {e}", self.name(id), a.address);
-            }
-            self.state.addresses.remove(&rec);
-            self.save_state();
+            self.nl.del_address(&k).await
+        };
+        if let Err(e) = r {
+            let what = if install { "add" } else { "remove" };
+            error!("({}) cannot {what} {}: {e}", self.name(id), a.address);
         }
     }
 
@@ -719,14 +747,22 @@ impl Daemon {
         }
     }
 
+    /// An interface's MAC address, cached: announcements go out without a netlink
+    /// round trip. The ARP probe refreshes it every 10 s, a link event at once.
+    async fn mac(&mut self, ifindex: u32) -> Option<MacAddr> {
+        if let Some(m) = self.macs.get(&ifindex) {
+            return Some(*m);
+        }
+        let m = MacAddr(self.nl.mac(ifindex).await.ok()?);
+        self.macs.insert(ifindex, m);
+        Some(m)
+    }
+
     async fn announce(&mut self, id: InstanceId, addresses: &[IpAddr]) {
         let ifx = self.router.config(id).interface.0;
-        let mac = match self.nl.mac(ifx).await {
-            Ok(m) => MacAddr(m),
-            Err(e) => {
-                warn!("({}) no MAC for announcements: {e}", self.name(id));
-                return;
-            }
+        let Some(mac) = self.mac(ifx).await else {
+            warn!("({}) no MAC for announcements", self.name(id));
+            return;
         };
         for a in addresses {
             let frame = match a {
@@ -742,7 +778,6 @@ impl Daemon {
         }
     }
 
-    /// The IPv4 VIPs we hold now, with their instance and interface.
     /// The IPv4 VIPs of every Master (or, with `holding`, of every stopped Master
     /// still holding them for the handover), with their interface index.
     fn held_v4(&self, holding: bool) -> Vec<(InstanceId, u32, Ipv4Addr)> {
@@ -769,8 +804,9 @@ impl Daemon {
     /// While Master, ask now and then who else answers for our IPv4 VIPs (an ARP
     /// probe, RFC 5227: sender address 0.0.0.0, so no cache learns from it).
     async fn probe_duplicates(&mut self) {
+        self.macs.clear();
         for (id, ifindex, vip) in self.held_v4(false) {
-            let Ok(mac) = self.nl.mac(ifindex).await.map(MacAddr) else {
+            let Some(mac) = self.mac(ifindex).await else {
                 continue;
             };
             let probe = keepup_wire::arp::Repr {
@@ -792,7 +828,7 @@ impl Daemon {
     /// VIPs, held as Master (or, with `holding`, held for a handover): the
     /// instance, the VIP and that host's MAC.
     async fn foreign_claim(
-        &self,
+        &mut self,
         ifindex: u32,
         frame: &[u8],
         holding: bool,
@@ -802,7 +838,7 @@ impl Daemon {
             .held_v4(holding)
             .into_iter()
             .find(|(_, ifx, v)| *ifx == ifindex && *v == arp.sender_ip)?;
-        let mine = self.nl.mac(ifindex).await.ok().map(MacAddr)?;
+        let mine = self.mac(ifindex).await?;
         (arp.sender_mac != mine).then_some((id, vip, arp.sender_mac))
     }
 
@@ -858,6 +894,7 @@ impl Daemon {
     async fn link_event(&mut self, ev: LinkEvent) {
         match ev {
             LinkEvent::Link { ifindex, name, up } => {
+                self.macs.remove(&ifindex);
                 let mut inputs = TrackInputs::new();
                 for t in &mut self.trackers.interfaces {
                     if t.ifindex == Some(ifindex) || (t.ifindex.is_none() && t.name == name) {
