@@ -107,7 +107,7 @@ fn short(secs: f64) -> String {
     }
 }
 
-const LEFT: usize = 190;
+const LEFT: usize = 230;
 const PLOT_W: usize = 640;
 const TOP: usize = 80;
 const BAR_H: usize = 16;
@@ -140,7 +140,10 @@ pub fn draw(bars: &[Bars]) -> Canvas {
     }
     // Grid and axis labels.
     let plot_bottom = TOP + bars.len() * GROUP_H;
-    for (i, label) in ["1 ms", "10 ms", "100 ms", "1 s", "10 s"].iter().enumerate() {
+    for (i, label) in ["1 ms", "10 ms", "100 ms", "1 s", "10 s"]
+        .iter()
+        .enumerate()
+    {
         let x = LEFT + i * PLOT_W / 4;
         c.rect(x, TOP - 6, 1, plot_bottom - TOP + 10, GRID);
         let lw = text_width(label, 2);
@@ -171,8 +174,7 @@ pub fn draw(bars: &[Bars]) -> Canvas {
 /// Draw the chart and write it as a PNG.
 pub fn write(bars: &[Bars], path: &Path) -> Result<()> {
     let c = draw(bars);
-    let file =
-        std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+    let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), c.w as u32, c.h as u32);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);

@@ -47,6 +47,7 @@ pub fn glyph(c: char) -> [u8; 7] {
         '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
         ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
         ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        ';' => [0, 0x0C, 0x0C, 0, 0x0C, 0x04, 0x08],
         '-' => [0, 0, 0, 0x1F, 0, 0, 0],
         '+' => [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
         '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
@@ -68,7 +69,10 @@ mod tests {
 
     #[test]
     fn glyphs_fit_five_columns_and_are_distinct() {
-        let chars: Vec<char> = ('0'..='9').chain('A'..='Z').chain(".,:-+=_/%()<>*".chars()).collect();
+        let chars: Vec<char> = ('0'..='9')
+            .chain('A'..='Z')
+            .chain(".,:;-+=_/%()<>*".chars())
+            .collect();
         let mut seen = std::collections::HashSet::new();
         for c in chars {
             let g = glyph(c);

@@ -119,7 +119,12 @@ impl Running {
 
 /// Poll `cond` every `poll` until it holds; an error naming `what` after `timeout`
 /// or on Ctrl-C.
-fn wait(timeout: Duration, poll: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Result<()> {
+fn wait(
+    timeout: Duration,
+    poll: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) -> Result<()> {
     let r = lab::wait_until(timeout, poll, || interrupted() || cond());
     if interrupted() {
         bail!(crate::Interrupted);
@@ -141,11 +146,21 @@ fn start_monitor(tools: &Tools, host: &Host) -> Result<(Proc, PathBuf)> {
     let out = host.lab_file(&format!("{}-addr.events", host.name()));
     let p = host.spawn(
         &tools.bench.display().to_string(),
-        &["monitor".to_owned(), "--out".into(), out.display().to_string()],
+        &[
+            "monitor".to_owned(),
+            "--out".into(),
+            out.display().to_string(),
+        ],
         host.lab_file(&format!("{}-monitor.log", host.name())),
     )?;
     p.wait_for_log("monitoring", Duration::from_secs(5))
-        .map_err(|e| anyhow!("the VIP monitor in {} did not start: {e}: {}", host.name(), p.log()))?;
+        .map_err(|e| {
+            anyhow!(
+                "the VIP monitor in {} did not start: {e}: {}",
+                host.name(),
+                p.log()
+            )
+        })?;
     Ok((p, out))
 }
 
@@ -224,7 +239,11 @@ fn daemon_died(d: &Running, host: &Host) -> anyhow::Error {
 pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result<Vec<Figure>> {
     let (lab, lan, hosts) = lab_with(
         "bench-failover",
-        &[("r1", scenario::R1), ("r2", scenario::R2), ("client", scenario::CLIENT)],
+        &[
+            ("r1", scenario::R1),
+            ("r2", scenario::R2),
+            ("client", scenario::CLIENT),
+        ],
     )?;
     let [r1, r2, client] = <[Host; 3]>::try_from(hosts).map_err(|_| anyhow!("three hosts"))?;
     let vip = IpAddr::V4(scenario::FAILOVER_VIP);
@@ -235,10 +254,19 @@ pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result
     let conf = scenario::failover_conf(t);
     let d2 = Running::start(tools, which, &r2, &conf, &lab)?;
     let mut d1 = Running::start(tools, which, &r1, &conf, &lab)?;
-    wait(Duration::from_secs(15), Duration::from_millis(20), "r1 to hold the VIP", || {
-        r1.has_address(vip).unwrap_or(false)
-    })
-    .map_err(|e| if d1.is_running() { e } else { daemon_died(&d1, &r1) })?;
+    wait(
+        Duration::from_secs(15),
+        Duration::from_millis(20),
+        "r1 to hold the VIP",
+        || r1.has_address(vip).unwrap_or(false),
+    )
+    .map_err(|e| {
+        if d1.is_running() {
+            e
+        } else {
+            daemon_died(&d1, &r1)
+        }
+    })?;
     // Let the backup hear a few adverts before anything fails.
     pause(adv * 3 + Duration::from_millis(500))?;
     let (probe_proc, echoes_file) = start_probe(tools, &client, scenario::FAILOVER_VIP)?;
@@ -246,7 +274,12 @@ pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result
         probe::read(&echoes_file)
             .is_ok_and(|e| probe::flowing(&e, now_ns(), Duration::from_millis(span_ms)))
     };
-    wait(Duration::from_secs(5), Duration::from_millis(20), "echo replies from the VIP", || flowing(300))?;
+    wait(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        "echo replies from the VIP",
+        || flowing(300),
+    )?;
 
     let (t0, holder, holder_events) = match fault {
         Fault::Cut => {
@@ -266,10 +299,18 @@ pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result
         }
         Fault::Restart => {
             d1.stop();
-            wait(Duration::from_secs(15), Duration::from_millis(20), "r2 to take over", || {
-                r2.has_address(vip).unwrap_or(false)
-            })?;
-            wait(Duration::from_secs(5), Duration::from_millis(20), "echo replies via r2", || flowing(300))?;
+            wait(
+                Duration::from_secs(15),
+                Duration::from_millis(20),
+                "r2 to take over",
+                || r2.has_address(vip).unwrap_or(false),
+            )?;
+            wait(
+                Duration::from_secs(5),
+                Duration::from_millis(20),
+                "echo replies via r2",
+                || flowing(300),
+            )?;
             pause(adv * 3 + Duration::from_millis(300))?;
             let t0 = now_ns();
             d1 = Running::start(tools, which, &r1, &conf, &lab)?;
@@ -277,10 +318,18 @@ pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result
         }
     };
     let limit = adv * 4 + Duration::from_secs(10);
-    wait(limit, Duration::from_millis(10), "the VIP on the new master", || {
-        monitor::added_after(&monitor::read(holder_events), vip, t0).is_some()
-    })?;
-    wait(Duration::from_secs(10), Duration::from_millis(20), "echo replies after the failover", || flowing(300))?;
+    wait(
+        limit,
+        Duration::from_millis(10),
+        "the VIP on the new master",
+        || monitor::added_after(&monitor::read(holder_events), vip, t0).is_some(),
+    )?;
+    wait(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        "echo replies after the failover",
+        || flowing(300),
+    )?;
     // Room for a late flap (a second takeover, a VIP dropped again).
     pause((adv * 3).max(Duration::from_secs(1)))?;
     let t_end = now_ns();
@@ -331,7 +380,11 @@ fn proc_usage(pid: u32) -> Option<(u64, u64)> {
 
 fn ppid(p: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Every descendant of `root`, from /proc.
@@ -382,7 +435,10 @@ fn sample(daemons: &[&Running], span: Duration) -> Result<Vec<Usage>> {
         for (i, p) in pids.iter().enumerate() {
             peak[i] = peak[i].max(rss(p));
         }
-        pause(Duration::from_secs(1).min(deadline.saturating_duration_since(std::time::Instant::now())))?;
+        pause(
+            Duration::from_secs(1)
+                .min(deadline.saturating_duration_since(std::time::Instant::now())),
+        )?;
     }
     let elapsed = secs_between(t_start, now_ns());
     for (d, p) in daemons.iter().zip(&pids) {
@@ -404,7 +460,9 @@ fn sample(daemons: &[&Running], span: Duration) -> Result<Vec<Usage>> {
 /// `n` instances on r1 (master) and r2 (backup).
 pub fn scale(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
     let lab = Lab::new("bench-scale")?;
-    let lans: Vec<Lan> = (0..scenario::scale_lans(n)).map(|_| lab.bridge()).collect::<Result<_, _>>()?;
+    let lans: Vec<Lan> = (0..scenario::scale_lans(n))
+        .map(|_| lab.bridge())
+        .collect::<Result<_, _>>()?;
     let mut r1 = lab.host("r1", &lans[0], scenario::scale_router_addr(0, 1), None)?;
     let mut r2 = lab.host("r2", &lans[0], scenario::scale_router_addr(0, 2), None)?;
     for (k, lan) in lans.iter().enumerate().skip(1) {
@@ -421,9 +479,12 @@ pub fn scale(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
     let t_start = now_ns();
     let d1 = Running::start(tools, which, &r1, &conf, &lab)?;
     let timeout = Duration::from_secs(30 + n as u64 / 10);
-    wait(timeout, Duration::from_millis(100), &format!("{n} VIPs on r1"), || {
-        count(&r1) == n || !d1.is_running()
-    })?;
+    wait(
+        timeout,
+        Duration::from_millis(100),
+        &format!("{n} VIPs on r1"),
+        || count(&r1) == n || !d1.is_running(),
+    )?;
     if !d1.is_running() {
         return Err(daemon_died(&d1, &r1));
     }
@@ -467,11 +528,16 @@ pub fn vips(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
         for e in ev.iter().filter(|e| e.added) {
             seen.insert(e.addr);
         }
-        vips.iter().filter(|v| seen.contains(&IpAddr::V4(**v))).count()
+        vips.iter()
+            .filter(|v| seen.contains(&IpAddr::V4(**v)))
+            .count()
     };
-    wait(timeout, Duration::from_millis(50), &format!("{n} VIPs on r1"), || {
-        added(&monitor::read(&events_file)) == n || !d.is_running()
-    })?;
+    wait(
+        timeout,
+        Duration::from_millis(50),
+        &format!("{n} VIPs on r1"),
+        || added(&monitor::read(&events_file)) == n || !d.is_running(),
+    )?;
     if !d.is_running() {
         return Err(daemon_died(&d, r1));
     }
@@ -485,9 +551,12 @@ pub fn vips(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
         }
         vips.iter().filter(|v| seen.contains(v)).count()
     };
-    wait(timeout, Duration::from_millis(100), &format!("a gratuitous ARP for each of {n} VIPs"), || {
-        cap.packets().is_ok_and(|p| announced(&p) == n)
-    })?;
+    wait(
+        timeout,
+        Duration::from_millis(100),
+        &format!("a gratuitous ARP for each of {n} VIPs"),
+        || cap.packets().is_ok_and(|p| announced(&p) == n),
+    )?;
     let packets = cap.stop()?;
     let events = monitor::read(&events_file);
     drop(d);
@@ -511,12 +580,19 @@ pub fn vips(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
     let g = garps(&packets);
     let last_first_garp = vips
         .iter()
-        .filter_map(|v| g.iter().find(|(_, src, ip)| *src == mac && ip == v).map(|x| x.0))
+        .filter_map(|v| {
+            g.iter()
+                .find(|(_, src, ip)| *src == mac && ip == v)
+                .map(|x| x.0)
+        })
         .max()
         .context("no gratuitous ARP")?;
     Ok(vec![
         ("start to all VIPs s", secs_between(t_start, last_add)),
         ("master to all VIPs s", secs_between(master, last_add)),
-        ("master to all GARPs s", secs_between(master, last_first_garp)),
+        (
+            "master to all GARPs s",
+            secs_between(master, last_first_garp),
+        ),
     ])
 }

@@ -243,8 +243,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     if !failures.is_empty() {
         println!("failed runs:\n{failures}");
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
     let md = args.out.join("latest.md");
     let header = machine_header(&ku_version, &ka_version, runs);
     let mut text = format!("# keepup-bench results\n\n{header}\n{table}\nScenarios:\n\n");
@@ -261,7 +260,10 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         chart::write(&bars, &png)?;
         eprintln!("wrote {} and {}", md.display(), png.display());
     } else {
-        eprintln!("wrote {} (no failover scenario ran: no chart)", md.display());
+        eprintln!(
+            "wrote {} (no failover scenario ran: no chart)",
+            md.display()
+        );
     }
     if interrupted() {
         return Ok(ExitCode::from(130));

@@ -18,8 +18,8 @@ pub fn run(out: &Path) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut file = std::fs::File::create(out)
-            .with_context(|| format!("create {}", out.display()))?;
+        let mut file =
+            std::fs::File::create(out).with_context(|| format!("create {}", out.display()))?;
         let mut mon = Monitor::new().context("rtnetlink monitor")?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         println!("monitoring");
@@ -99,7 +99,14 @@ mod tests {
         let e = parse(text);
         assert_eq!(e.len(), 3);
         let vip: IpAddr = "10.9.0.100".parse().unwrap();
-        assert_eq!(e[0], AddrEvent { at: 100, added: true, addr: vip });
+        assert_eq!(
+            e[0],
+            AddrEvent {
+                at: 100,
+                added: true,
+                addr: vip
+            }
+        );
         assert!(!e[1].added);
         assert_eq!(added_after(&e, vip, 0), Some(100));
         assert_eq!(added_after(&e, vip, 101), None);

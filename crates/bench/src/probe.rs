@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::socket::{
-    recvfrom, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag,
-    SockProtocol, SockType, SockaddrStorage,
+    recvfrom, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol,
+    SockType, SockaddrStorage,
 };
 use nix::sys::time::TimeVal;
 
@@ -59,12 +59,7 @@ pub fn run(target: Ipv4Addr, every: Duration, out: &Path) -> Result<()> {
     )
     .context("raw ICMP socket (needs root)")?;
     // The receiver wakes at least this often to see the stop flag.
-    setsockopt(
-        &sock,
-        sockopt::ReceiveTimeout,
-        &TimeVal::new(0, 50_000),
-    )
-    .context("SO_RCVTIMEO")?;
+    setsockopt(&sock, sockopt::ReceiveTimeout, &TimeVal::new(0, 50_000)).context("SO_RCVTIMEO")?;
     let _ = setsockopt(&sock, sockopt::RcvBuf, &(1 << 20));
     let sock = Arc::new(sock);
     let file = File::create(out).with_context(|| format!("create {}", out.display()))?;
@@ -272,11 +267,7 @@ pub fn outage(echoes: &[Echo], from: Ns, to: Ns) -> Option<Outage> {
     if let Some(b) = last_before {
         inside.insert(0, b);
     }
-    let gap = inside
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or(0);
+    let gap = inside.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
     let window: Vec<&Echo> = echoes
         .iter()
         .filter(|e| e.sent >= from && e.sent <= to)

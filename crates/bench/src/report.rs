@@ -171,7 +171,11 @@ mod tests {
         let mut r = Results::default();
         for (ku, ka) in [(0.5, 3.0), (0.7, 3.4), (0.6, 3.2)] {
             r.add("failover/v2-1s/cut", Daemon::Keepup, &[("outage s", ku)]);
-            r.add("failover/v2-1s/cut", Daemon::Keepalived, &[("outage s", ka)]);
+            r.add(
+                "failover/v2-1s/cut",
+                Daemon::Keepalived,
+                &[("outage s", ka)],
+            );
         }
         r.add("scale/1", Daemon::Keepup, &[("CPU % master", 0.123)]);
         let t = r.table();
@@ -182,7 +186,10 @@ mod tests {
             ),
             "{t}"
         );
-        assert!(t.contains("| scale/1 | CPU % master | 0.12 | (no run) | - |"), "{t}");
+        assert!(
+            t.contains("| scale/1 | CPU % master | 0.12 | (no run) | - |"),
+            "{t}"
+        );
         assert_eq!(t.lines().count(), 4);
     }
 }
