@@ -93,6 +93,9 @@ struct BenchArgs {
     /// Where latest.md and outage.png go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// Only this daemon (for a look at one; the table then has no ratios).
+    #[arg(long, value_parser = ["keepup", "keepalived"])]
+    daemon: Option<String>,
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
@@ -197,18 +200,22 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     };
     watch_signals()?;
 
-    let total = scenarios.len() * runs * 2;
+    let daemons: Vec<Daemon> = Daemon::BOTH
+        .into_iter()
+        .filter(|d| args.daemon.as_deref().is_none_or(|x| x == d.name()))
+        .collect();
+    let total = scenarios.len() * runs * daemons.len();
     let mut n = 0;
     let mut results = report::Results::default();
     'all: for s in &scenarios {
         for run in 1..=runs {
-            for d in Daemon::BOTH {
+            for &d in &daemons {
                 n += 1;
                 eprint!("[{n}/{total}] {} {} run {run}/{runs}: ", s.name, d.name());
                 let r = match s.kind {
                     Kind::Failover(t, f) => harness::failover(&tools, d, t, f),
                     Kind::Scale(count) => harness::scale(&tools, d, count),
-                    Kind::Vips(count) => harness::vips(&tools, d, count),
+                    Kind::Vips(count, excluded) => harness::vips(&tools, d, count, excluded),
                 };
                 match r {
                     Ok(figs) => {

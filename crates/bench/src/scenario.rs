@@ -107,8 +107,10 @@ pub enum Kind {
     Failover(Timing, Fault),
     /// N instances on r1 (master) and r2 (backup): CPU and memory.
     Scale(usize),
-    /// One instance with this many VIPs: time until all are on and announced.
-    Vips(usize),
+    /// One instance with this many VIPs: time until all are on and announced. With
+    /// `true`, all but the first are in `virtual_ipaddress_excluded` (not advertised:
+    /// a VRRP advert holds at most 255 addresses).
+    Vips(usize, bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,9 +134,14 @@ impl Scenario {
                 "{n} instance(s), VRRPv2 advert_int 1, one VIP each, on r1 (master) and r2 \
                  (backup): CPU % of one core and peak RSS summed over each daemon's processes"
             ),
-            Kind::Vips(n) => format!(
-                "one instance with {n} VIPs on r1: time until all are on the interface and until \
-                 each has had its first gratuitous ARP"
+            Kind::Vips(n, excluded) => format!(
+                "one instance with {n} VIPs on r1{}: time from the master transition until all \
+                 are on the interface and until each has had its first gratuitous ARP",
+                if excluded {
+                    " (the first in virtual_ipaddress, the rest in virtual_ipaddress_excluded)"
+                } else {
+                    " (all in virtual_ipaddress)"
+                }
             ),
         }
     }
@@ -159,13 +166,17 @@ pub fn all() -> Vec<Scenario> {
     }
     v.push(Scenario {
         name: "vips/1000".into(),
-        kind: Kind::Vips(1000),
+        kind: Kind::Vips(1000, false),
+    });
+    v.push(Scenario {
+        name: "vips/1000-excluded".into(),
+        kind: Kind::Vips(1000, true),
     });
     v
 }
 
 /// What `--quick` runs.
-pub const QUICK: &[&str] = &["failover/v3-100ms/*", "scale/200", "vips/1000"];
+pub const QUICK: &[&str] = &["failover/v3-100ms/*", "scale/200", "vips/*"];
 
 // ---------------------------------------------------------------------------------
 // Addresses and configurations. One text per scenario serves both routers and both
@@ -249,8 +260,9 @@ pub fn many_vip(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 70, (i / 250) as u8, (i % 250 + 1) as u8)
 }
 
-/// One instance, MASTER on r1, with `n` VIPs.
-pub fn vips_conf(n: usize) -> String {
+/// One instance, MASTER on r1, with `n` VIPs (all but the first in
+/// `virtual_ipaddress_excluded` if `excluded`).
+pub fn vips_conf(n: usize, excluded: bool) -> String {
     let mut s = format!(
         "# keepup-bench: one instance with {n} VIPs
 vrrp_instance VI_1 {{
@@ -263,6 +275,9 @@ vrrp_instance VI_1 {{
 "
     );
     for i in 0..n {
+        if i == 1 && excluded {
+            s.push_str("    }\n    virtual_ipaddress_excluded {\n");
+        }
         let _ = writeln!(s, "        {}/32", many_vip(i));
     }
     s.push_str("    }\n}\n");
@@ -277,10 +292,10 @@ mod tests {
     fn names_are_unique_and_quick_globs_match_some() {
         let all = all();
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         for q in QUICK {
             let p = glob::Pattern::new(q).unwrap();
             assert!(names.iter().any(|n| p.matches(n)), "{q}");
@@ -299,8 +314,14 @@ mod tests {
         let c = scale_conf(300);
         assert_eq!(c.matches("vrrp_instance").count(), 300);
         assert!(c.contains("interface eth1\n    virtual_router_id 50\n"));
-        let v = vips_conf(1000);
+        let v = vips_conf(1000, false);
         assert!(v.contains("10.70.3.250/32") && !v.contains("10.70.4."));
+        assert!(!v.contains("excluded"));
+        let x = vips_conf(1000, true);
+        assert!(x.contains(
+            "        10.70.0.1/32\n    }\n    virtual_ipaddress_excluded {\n        10.70.0.2/32\n"
+        ));
+        assert_eq!(x.matches("/32").count(), 1000);
     }
 
     #[test]
