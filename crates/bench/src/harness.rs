@@ -221,11 +221,13 @@ fn addresses(host: &Host) -> Vec<IpAddr> {
 
 fn daemon_died(d: &Running, host: &Host) -> anyhow::Error {
     let log = d.log();
-    let tail: Vec<&str> = log.lines().rev().take(15).collect();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines.last().copied().unwrap_or("(its log is empty)");
+    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+    // The last line first: the failure list shows one line per run.
     anyhow!(
-        "the daemon on {} exited; the end of its log:\n{}",
-        host.name(),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        "the daemon on {} exited: {last}\nthe end of its log:\n{tail}",
+        host.name()
     )
 }
 
