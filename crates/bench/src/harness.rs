@@ -1,0 +1,614 @@
+//! One run of one scenario for one daemon, in a fresh lab: hosts on a bridge, the
+//! daemons, a VIP monitor per router, a capture on the bridge and (for failovers) the
+//! client's prober. Every instant is wall-clock nanoseconds ([`Ns`]).
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use keepup_testkit::lab::{self, Host, Keepalived, Lab, Lan, Packet, Proc, Signal};
+
+use crate::scenario::{self, Daemon, Fault, Timing};
+use crate::{interrupted, monitor, now_ns, probe, secs_between, Ns};
+
+/// Where the binaries are.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// This program (for `probe` and `monitor` in the lab's namespaces).
+    pub bench: PathBuf,
+    pub keepup: PathBuf,
+    /// How long the scale scenarios sample CPU and memory.
+    pub sample: Duration,
+}
+
+/// One figure of one run.
+pub type Figure = (&'static str, f64);
+
+/// A daemon running in a lab host.
+enum Running {
+    Keepup(Proc),
+    Keepalived(Keepalived),
+}
+
+impl Running {
+    fn start(tools: &Tools, which: Daemon, host: &Host, conf: &str, lab: &Lab) -> Result<Running> {
+        match which {
+            Daemon::Keepup => {
+                let path = lab.dir().join(format!("{}.conf", host.name()));
+                std::fs::write(&path, conf)?;
+                let runtime = lab.dir().join(format!("{}-run", host.name()));
+                let log = host.lab_file(&format!("{}-keepup.log", host.name()));
+                let args = [
+                    "run".to_owned(),
+                    "-f".into(),
+                    path.display().to_string(),
+                    "-i".into(),
+                    host.name().into(),
+                    "--runtime-dir".into(),
+                    runtime.display().to_string(),
+                ];
+                let p = host.spawn(&tools.keepup.display().to_string(), &args, log)?;
+                Ok(Running::Keepup(p))
+            }
+            Daemon::Keepalived => Ok(Running::Keepalived(host.keepalived(conf)?)),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Running::Keepup(p) => p.pid(),
+            Running::Keepalived(k) => k.pid(),
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        match self {
+            Running::Keepup(p) => p.is_running(),
+            Running::Keepalived(k) => k.is_running(),
+        }
+    }
+
+    fn log(&self) -> String {
+        match self {
+            Running::Keepup(p) => p.log(),
+            Running::Keepalived(k) => k.log(),
+        }
+    }
+
+    /// SIGKILL to the daemon and its children at once (a crash).
+    fn kill(&self) -> Result<()> {
+        match self {
+            Running::Keepup(p) => {
+                p.kill_tree(Signal::SIGKILL)?;
+            }
+            Running::Keepalived(k) => {
+                k.kill()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, without waiting.
+    fn sigterm(&self) -> Result<()> {
+        match self {
+            Running::Keepup(p) => p.kill(Signal::SIGTERM)?,
+            Running::Keepalived(k) => k.signal(Signal::SIGTERM)?,
+        };
+        Ok(())
+    }
+
+    /// SIGTERM and wait for the exit (SIGKILL after a grace period).
+    fn stop(&self) {
+        match self {
+            Running::Keepup(p) => {
+                p.terminate(Duration::from_secs(5));
+            }
+            Running::Keepalived(k) => {
+                k.stop();
+            }
+        }
+    }
+
+    /// The daemon's process and its descendants (keepalived forks its VRRP child).
+    fn pids(&self) -> Vec<u32> {
+        let mut v = vec![self.pid()];
+        v.extend(descendants(self.pid()));
+        v
+    }
+}
+
+/// Poll `cond` every `poll` until it holds; an error naming `what` after `timeout`
+/// or on Ctrl-C.
+fn wait(
+    timeout: Duration,
+    poll: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) -> Result<()> {
+    let r = lab::wait_until(timeout, poll, || interrupted() || cond());
+    if interrupted() {
+        bail!(crate::Interrupted);
+    }
+    r.map(drop)
+        .ok_or_else(|| anyhow!("timed out after {timeout:?} waiting for {what}"))
+}
+
+fn pause(d: Duration) -> Result<()> {
+    let _ = lab::wait_until(d, Duration::from_millis(20), interrupted);
+    if interrupted() {
+        bail!(crate::Interrupted);
+    }
+    Ok(())
+}
+
+/// `keepup-bench monitor` in `host`, subscribed before this returns.
+fn start_monitor(tools: &Tools, host: &Host) -> Result<(Proc, PathBuf)> {
+    let out = host.lab_file(&format!("{}-addr.events", host.name()));
+    let p = host.spawn(
+        &tools.bench.display().to_string(),
+        &[
+            "monitor".to_owned(),
+            "--out".into(),
+            out.display().to_string(),
+        ],
+        host.lab_file(&format!("{}-monitor.log", host.name())),
+    )?;
+    p.wait_for_log("monitoring", Duration::from_secs(5))
+        .map_err(|e| {
+            anyhow!(
+                "the VIP monitor in {} did not start: {e}: {}",
+                host.name(),
+                p.log()
+            )
+        })?;
+    Ok((p, out))
+}
+
+/// `keepup-bench probe` in the client, echoing `target` every 2 ms.
+fn start_probe(tools: &Tools, client: &Host, target: Ipv4Addr) -> Result<(Proc, PathBuf)> {
+    let out = client.lab_file("client-probe.echoes");
+    let p = client.spawn(
+        &tools.bench.display().to_string(),
+        &[
+            "probe".to_owned(),
+            "--target".into(),
+            target.to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ],
+        client.lab_file("client-probe.log"),
+    )?;
+    p.wait_for_log("probing", Duration::from_secs(5))
+        .map_err(|e| anyhow!("the prober did not start: {e}: {}", p.log()))?;
+    Ok((p, out))
+}
+
+/// Gratuitous ARPs (sender address = target address) in a capture:
+/// `(time, sender MAC, address)`.
+pub fn garps(packets: &[Packet]) -> Vec<(Ns, [u8; 6], Ipv4Addr)> {
+    packets
+        .iter()
+        .filter_map(|p| {
+            let (_, src, et, arp) = p.ethernet()?;
+            if et != 0x0806 || arp.get(0..6)? != [0, 1, 8, 0, 6, 4] {
+                return None;
+            }
+            let spa: [u8; 4] = arp.get(14..18)?.try_into().ok()?;
+            let tpa: [u8; 4] = arp.get(24..28)?.try_into().ok()?;
+            (spa == tpa).then(|| (p.ts.as_nanos() as Ns, src.0, Ipv4Addr::from(spa)))
+        })
+        .collect()
+}
+
+/// A lab with one bridge and hosts at the given addresses.
+fn lab_with(tag: &str, hosts: &[(&str, Ipv4Addr)]) -> Result<(Lab, Lan, Vec<Host>)> {
+    let lab = Lab::new(tag)?;
+    let lan = lab.bridge()?;
+    let mut v = Vec::new();
+    for (name, ip) in hosts {
+        v.push(lab.host(name, &lan, *ip, None)?);
+    }
+    Ok((lab, lan, v))
+}
+
+/// Addresses on any interface of `host` (`ip -j addr`).
+fn addresses(host: &Host) -> Vec<IpAddr> {
+    host.ifaces()
+        .iter()
+        .flat_map(|i| host.addresses(&i.name).unwrap_or_default())
+        .collect()
+}
+
+fn daemon_died(d: &Running, host: &Host) -> anyhow::Error {
+    let log = d.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines.last().copied().unwrap_or("(its log is empty)");
+    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+    // The last line first: the failure list shows one line per run.
+    anyhow!(
+        "the daemon on {} exited: {last}\nthe end of its log:\n{tail}",
+        host.name()
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// Failover.
+
+/// Master r1 and backup r2 run `which`; the client probes the VIP; `fault` strikes r1.
+/// Figures: the client's outage and lost echoes, when the new holder added the VIP
+/// (its monitor) and sent its first gratuitous ARP for it (the capture), from the
+/// fault.
+pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result<Vec<Figure>> {
+    let (lab, lan, hosts) = lab_with(
+        "bench-failover",
+        &[
+            ("r1", scenario::R1),
+            ("r2", scenario::R2),
+            ("client", scenario::CLIENT),
+        ],
+    )?;
+    let [r1, r2, client] = <[Host; 3]>::try_from(hosts).map_err(|_| anyhow!("three hosts"))?;
+    let vip = IpAddr::V4(scenario::FAILOVER_VIP);
+    let adv = Duration::from_secs_f64(t.advert_secs());
+    let cap = lan.capture("arp or ip proto 112")?;
+    let (_m1, ev1) = start_monitor(tools, &r1)?;
+    let (_m2, ev2) = start_monitor(tools, &r2)?;
+    let conf = scenario::failover_conf(t);
+    let d2 = Running::start(tools, which, &r2, &conf, &lab)?;
+    let mut d1 = Running::start(tools, which, &r1, &conf, &lab)?;
+    wait(
+        Duration::from_secs(15),
+        Duration::from_millis(20),
+        "r1 to hold the VIP",
+        || r1.has_address(vip).unwrap_or(false),
+    )
+    .map_err(|e| {
+        if d1.is_running() {
+            e
+        } else {
+            daemon_died(&d1, &r1)
+        }
+    })?;
+    // Let the backup hear a few adverts before anything fails.
+    pause(adv * 3 + Duration::from_millis(500))?;
+    let (probe_proc, echoes_file) = start_probe(tools, &client, scenario::FAILOVER_VIP)?;
+    let flowing = |span_ms: u64| {
+        probe::read(&echoes_file)
+            .is_ok_and(|e| probe::flowing(&e, now_ns(), Duration::from_millis(span_ms)))
+    };
+    wait(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        "echo replies from the VIP",
+        || flowing(300),
+    )?;
+
+    let (t0, holder, holder_events) = match fault {
+        Fault::Cut => {
+            let t0 = now_ns();
+            lan.port_down(&r1)?;
+            (t0, &r2, &ev2)
+        }
+        Fault::Kill => {
+            let t0 = now_ns();
+            d1.kill()?;
+            (t0, &r2, &ev2)
+        }
+        Fault::Term => {
+            let t0 = now_ns();
+            d1.sigterm()?;
+            (t0, &r2, &ev2)
+        }
+        Fault::Restart => {
+            d1.stop();
+            wait(
+                Duration::from_secs(15),
+                Duration::from_millis(20),
+                "r2 to take over",
+                || r2.has_address(vip).unwrap_or(false),
+            )?;
+            wait(
+                Duration::from_secs(5),
+                Duration::from_millis(20),
+                "echo replies via r2",
+                || flowing(300),
+            )?;
+            pause(adv * 3 + Duration::from_millis(300))?;
+            let t0 = now_ns();
+            d1 = Running::start(tools, which, &r1, &conf, &lab)?;
+            (t0, &r1, &ev1)
+        }
+    };
+    let limit = adv * 4 + Duration::from_secs(10);
+    wait(
+        limit,
+        Duration::from_millis(10),
+        "the VIP on the new master",
+        || monitor::added_after(&monitor::read(holder_events), vip, t0).is_some(),
+    )?;
+    wait(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        "echo replies after the failover",
+        || flowing(300),
+    )?;
+    // Room for a late flap (a second takeover, a VIP dropped again).
+    pause((adv * 3).max(Duration::from_secs(1)))?;
+    let t_end = now_ns();
+    pause(Duration::from_millis(50))?;
+    probe_proc.terminate(Duration::from_secs(3));
+    let packets = cap.stop()?;
+    let echoes = probe::read(&echoes_file)?;
+    let events = monitor::read(holder_events);
+    drop(d1);
+    drop(d2);
+    drop(lab);
+
+    let out = probe::outage(&echoes, t0, t_end)
+        .ok_or_else(|| anyhow!("no echo reply after the fault"))?;
+    let added = monitor::added_after(&events, vip, t0).map(|a| secs_between(t0, a));
+    let mac = holder.ifaces()[0].mac.0;
+    let garp = garps(&packets)
+        .into_iter()
+        .find(|(ts, src, ip)| *ts >= t0 && *src == mac && IpAddr::V4(*ip) == vip)
+        .map(|(ts, _, _)| secs_between(t0, ts));
+    let mut figs = vec![("outage s", out.gap), ("lost echoes", out.lost as f64)];
+    if let Some(a) = added {
+        figs.push(("VIP added s", a));
+    }
+    if let Some(g) = garp {
+        figs.push(("first GARP s", g));
+    }
+    Ok(figs)
+}
+
+// ---------------------------------------------------------------------------------
+// Scale: CPU and memory of N instances.
+
+/// utime + stime of a process, in clock ticks, and its VmRSS in kB.
+fn proc_usage(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    Some((ticks, rss))
+}
+
+fn ppid(p: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Every descendant of `root`, from /proc.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let all: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((p, ppid(p)?))
+        })
+        .collect();
+    let mut out = vec![];
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for &(p, pp) in &all {
+            if pp == parent && !out.contains(&p) {
+                out.push(p);
+                frontier.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn clock_ticks() -> f64 {
+    // USER_HZ: 100 on every Linux architecture keepup runs on.
+    100.0
+}
+
+/// CPU % of one core and peak total RSS (MB) of the processes of `d` over `span`.
+struct Usage {
+    cpu: f64,
+    rss_mb: f64,
+    procs: usize,
+}
+
+fn sample(daemons: &[&Running], span: Duration) -> Result<Vec<Usage>> {
+    let pids: Vec<Vec<u32>> = daemons.iter().map(|d| d.pids()).collect();
+    let ticks = |ps: &[u32]| -> u64 { ps.iter().filter_map(|p| proc_usage(*p)).map(|u| u.0).sum() };
+    let rss = |ps: &[u32]| -> u64 { ps.iter().filter_map(|p| proc_usage(*p)).map(|u| u.1).sum() };
+    let start: Vec<u64> = pids.iter().map(|p| ticks(p)).collect();
+    let t_start = now_ns();
+    let mut peak = vec![0u64; pids.len()];
+    let deadline = std::time::Instant::now() + span;
+    while std::time::Instant::now() < deadline {
+        for (i, p) in pids.iter().enumerate() {
+            peak[i] = peak[i].max(rss(p));
+        }
+        pause(
+            Duration::from_secs(1)
+                .min(deadline.saturating_duration_since(std::time::Instant::now())),
+        )?;
+    }
+    let elapsed = secs_between(t_start, now_ns());
+    for (d, p) in daemons.iter().zip(&pids) {
+        if !d.is_running() || p.iter().any(|x| proc_usage(*x).is_none()) {
+            bail!("a daemon process exited while it was sampled");
+        }
+    }
+    Ok(pids
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Usage {
+            cpu: (ticks(p) - start[i]) as f64 / clock_ticks() / elapsed * 100.0,
+            rss_mb: peak[i] as f64 / 1024.0,
+            procs: p.len(),
+        })
+        .collect())
+}
+
+/// `n` instances on r1 (master) and r2 (backup).
+pub fn scale(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
+    let lab = Lab::new("bench-scale")?;
+    let lans: Vec<Lan> = (0..scenario::scale_lans(n))
+        .map(|_| lab.bridge())
+        .collect::<Result<_, _>>()?;
+    let mut r1 = lab.host("r1", &lans[0], scenario::scale_router_addr(0, 1), None)?;
+    let mut r2 = lab.host("r2", &lans[0], scenario::scale_router_addr(0, 2), None)?;
+    for (k, lan) in lans.iter().enumerate().skip(1) {
+        r1.join(lan, scenario::scale_router_addr(k, 1), None)?;
+        r2.join(lan, scenario::scale_router_addr(k, 2), None)?;
+    }
+    let conf = scenario::scale_conf(n);
+    let vips: Vec<IpAddr> = (0..n).map(|j| IpAddr::V4(scenario::scale_vip(j))).collect();
+    let count = |h: &Host| {
+        let have = addresses(h);
+        vips.iter().filter(|v| have.contains(v)).count()
+    };
+    // The master first, so the figures are of the steady state (a backup that starts
+    // with it may win the first elections and be preempted).
+    let t_start = now_ns();
+    let d1 = Running::start(tools, which, &r1, &conf, &lab)?;
+    let timeout = Duration::from_secs(30 + n as u64 / 10);
+    wait(
+        timeout,
+        Duration::from_millis(100),
+        &format!("{n} VIPs on r1"),
+        || count(&r1) == n || !d1.is_running(),
+    )?;
+    if !d1.is_running() {
+        return Err(daemon_died(&d1, &r1));
+    }
+    let all_up = secs_between(t_start, now_ns());
+    let d2 = Running::start(tools, which, &r2, &conf, &lab)?;
+    // Longer than the backup's Master_Down_Interval (3.6 s): had it missed adverts,
+    // it would hold VIPs by now.
+    pause(Duration::from_secs(5))?;
+    if !d2.is_running() {
+        return Err(daemon_died(&d2, &r2));
+    }
+    if count(&r2) != 0 || count(&r1) != n {
+        bail!(
+            "after the backup started, r1 holds {} and r2 {} of the {n} VIPs",
+            count(&r1),
+            count(&r2)
+        );
+    }
+    let u = sample(&[&d1, &d2], tools.sample)?;
+    if count(&r1) != n {
+        bail!("r1 lost VIPs while it was sampled: {} of {n}", count(&r1));
+    }
+    drop(lab);
+    Ok(vec![
+        ("all VIPs up s", all_up),
+        ("CPU % master", u[0].cpu),
+        ("CPU % backup", u[1].cpu),
+        ("RSS MB master", u[0].rss_mb),
+        ("RSS MB backup", u[1].rss_mb),
+        ("processes", u[0].procs as f64),
+    ])
+}
+
+// ---------------------------------------------------------------------------------
+// Many VIPs.
+
+/// One instance with `n` VIPs, MASTER on r1. Figures from the master transition (the
+/// earlier of r1's first advert and its first VIP added): until all VIPs are on the
+/// interface, and until each has had its first gratuitous ARP.
+pub fn vips(tools: &Tools, which: Daemon, n: usize, excluded: bool) -> Result<Vec<Figure>> {
+    let (lab, lan, hosts) = lab_with("bench-vips", &[("r1", scenario::R1)])?;
+    let r1 = &hosts[0];
+    let cap = lan.capture("arp or ip proto 112")?;
+    let (_mon, events_file) = start_monitor(tools, r1)?;
+    let vips: Vec<Ipv4Addr> = (0..n).map(scenario::many_vip).collect();
+    let t_start = now_ns();
+    let d = Running::start(tools, which, r1, &scenario::vips_conf(n, excluded), &lab)?;
+    let timeout = Duration::from_secs(30);
+    let added = |ev: &[monitor::AddrEvent]| {
+        let mut seen = std::collections::HashSet::new();
+        for e in ev.iter().filter(|e| e.added) {
+            seen.insert(e.addr);
+        }
+        vips.iter()
+            .filter(|v| seen.contains(&IpAddr::V4(**v)))
+            .count()
+    };
+    wait(
+        timeout,
+        Duration::from_millis(50),
+        &format!("{n} VIPs on r1"),
+        || added(&monitor::read(&events_file)) == n || !d.is_running(),
+    )?;
+    if !d.is_running() {
+        return Err(daemon_died(&d, r1));
+    }
+    let mac = r1.ifaces()[0].mac.0;
+    let announced = |p: &[Packet]| {
+        let mut seen = std::collections::HashSet::new();
+        for (_, src, ip) in garps(p) {
+            if src == mac {
+                seen.insert(ip);
+            }
+        }
+        vips.iter().filter(|v| seen.contains(v)).count()
+    };
+    // All of them, or as many as come within 20 s (past keepalived's second round,
+    // garp_master_delay 5 s).
+    let _ = lab::wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+        interrupted() || cap.packets().is_ok_and(|p| announced(&p) == n)
+    });
+    if interrupted() {
+        bail!(crate::Interrupted);
+    }
+    let packets = cap.stop()?;
+    let events = monitor::read(&events_file);
+    drop(d);
+    drop(lab);
+
+    let first_advert = lab::vrrp_adverts(&packets)
+        .iter()
+        .find(|a| a.src == IpAddr::V4(scenario::R1))
+        .map(|a| a.ts.as_nanos() as Ns);
+    let first_add = events.iter().filter(|e| e.added).map(|e| e.at).min();
+    let last_add = vips
+        .iter()
+        .filter_map(|v| monitor::added_after(&events, IpAddr::V4(*v), t_start))
+        .max()
+        .context("no VIP added")?;
+    let master = [first_advert, first_add]
+        .into_iter()
+        .flatten()
+        .min()
+        .context("no master transition seen")?;
+    let g = garps(&packets);
+    let first_garps: Vec<Ns> = vips
+        .iter()
+        .filter_map(|v| {
+            g.iter()
+                .find(|(_, src, ip)| *src == mac && ip == v)
+                .map(|x| x.0)
+        })
+        .collect();
+    let mut figs = vec![
+        ("start to all VIPs s", secs_between(t_start, last_add)),
+        ("master to all VIPs s", secs_between(master, last_add)),
+        ("VIPs with a GARP", first_garps.len() as f64),
+    ];
+    if first_garps.len() == n {
+        let last = first_garps.iter().copied().max().unwrap_or(master);
+        figs.push(("master to all GARPs s", secs_between(master, last)));
+    }
+    Ok(figs)
+}

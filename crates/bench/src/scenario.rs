@@ -1,0 +1,333 @@
+//! The scenarios and the keepalived.conf text each one gives both daemons.
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+/// Which daemon a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    Keepup,
+    Keepalived,
+}
+
+impl Daemon {
+    pub const BOTH: [Daemon; 2] = [Daemon::Keepup, Daemon::Keepalived];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Keepup => "keepup",
+            Daemon::Keepalived => "keepalived",
+        }
+    }
+}
+
+/// VRRP version and advert interval of a failover scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// VRRPv2, advert_int 1.
+    V2s1,
+    /// VRRPv3, advert_int 0.1.
+    V3ms100,
+    /// VRRPv3, advert_int 0.01.
+    V3ms10,
+}
+
+impl Timing {
+    pub const ALL: [Timing; 3] = [Timing::V2s1, Timing::V3ms100, Timing::V3ms10];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Timing::V2s1 => "v2-1s",
+            Timing::V3ms100 => "v3-100ms",
+            Timing::V3ms10 => "v3-10ms",
+        }
+    }
+
+    pub fn version(self) -> u8 {
+        match self {
+            Timing::V2s1 => 2,
+            _ => 3,
+        }
+    }
+
+    /// As written in `advert_int`.
+    pub fn advert_int(self) -> &'static str {
+        match self {
+            Timing::V2s1 => "1",
+            Timing::V3ms100 => "0.1",
+            Timing::V3ms10 => "0.01",
+        }
+    }
+
+    pub fn advert_secs(self) -> f64 {
+        match self {
+            Timing::V2s1 => 1.0,
+            Timing::V3ms100 => 0.1,
+            Timing::V3ms10 => 0.01,
+        }
+    }
+}
+
+/// What happens to the master in a failover scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Its switch port goes down (the host is cut off).
+    Cut,
+    /// SIGKILL to its daemon (and the daemon's children).
+    Kill,
+    /// SIGTERM to its daemon (a clean stop: priority 0).
+    Term,
+    /// Stopped (SIGTERM), the backup takes over, then restarted: it preempts.
+    Restart,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 4] = [Fault::Cut, Fault::Kill, Fault::Term, Fault::Restart];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Fault::Cut => "cut",
+            Fault::Kill => "sigkill",
+            Fault::Term => "sigterm",
+            Fault::Restart => "restart",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fault::Cut => "master host cut off (bridge port down)",
+            Fault::Kill => "master daemon SIGKILL",
+            Fault::Term => "master daemon SIGTERM",
+            Fault::Restart => "master restarted, takes the VIP back (preemption)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Failover(Timing, Fault),
+    /// N instances on r1 (master) and r2 (backup): CPU and memory.
+    Scale(usize),
+    /// One instance with this many VIPs: time until all are on and announced. With
+    /// `true`, all but the first are in `virtual_ipaddress_excluded` (not advertised:
+    /// a VRRP advert holds at most 255 addresses).
+    Vips(usize, bool),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    pub name: String,
+    pub kind: Kind,
+}
+
+impl Scenario {
+    /// One line for the results file.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            Kind::Failover(t, f) => format!(
+                "{}, VRRPv{} advert_int {}: r1 (priority 150) and r2 (100) run the same daemon; \
+                 the client pings the VIP every 2 ms",
+                f.describe(),
+                t.version(),
+                t.advert_int()
+            ),
+            Kind::Scale(n) => format!(
+                "{n} instance(s), VRRPv2 advert_int 1, one VIP each, on r1 (master) and r2 \
+                 (backup): CPU % of one core and peak RSS summed over each daemon's processes"
+            ),
+            Kind::Vips(n, excluded) => format!(
+                "one instance with {n} VIPs on r1{}: time from the master transition until all \
+                 are on the interface and until each has had its first gratuitous ARP",
+                if excluded {
+                    " (the first in virtual_ipaddress, the rest in virtual_ipaddress_excluded)"
+                } else {
+                    " (all in virtual_ipaddress)"
+                }
+            ),
+        }
+    }
+}
+
+/// Every scenario, in the order they run.
+pub fn all() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    for t in Timing::ALL {
+        for f in Fault::ALL {
+            v.push(Scenario {
+                name: format!("failover/{}/{}", t.label(), f.label()),
+                kind: Kind::Failover(t, f),
+            });
+        }
+    }
+    for n in [1, 200, 1000] {
+        v.push(Scenario {
+            name: format!("scale/{n}"),
+            kind: Kind::Scale(n),
+        });
+    }
+    v.push(Scenario {
+        name: "vips/1000".into(),
+        kind: Kind::Vips(1000, false),
+    });
+    v.push(Scenario {
+        name: "vips/1000-excluded".into(),
+        kind: Kind::Vips(1000, true),
+    });
+    v
+}
+
+/// What `--quick` runs.
+pub const QUICK: &[&str] = &["failover/v3-100ms/*", "scale/200", "vips/*"];
+
+// ---------------------------------------------------------------------------------
+// Addresses and configurations. One text per scenario serves both routers and both
+// daemons: `@r1`/`@r2` lines (kept by `-i r1` / `-i r2`) pick state and priority.
+
+pub const FAILOVER_VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 100);
+pub const R1: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+pub const R2: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+pub const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 10);
+
+/// The failover pair: r1 MASTER priority 150, r2 BACKUP priority 100, one VIP.
+pub fn failover_conf(t: Timing) -> String {
+    format!(
+        "# keepup-bench: failover, VRRPv{v} advert_int {a}
+vrrp_instance VI_1 {{
+@r1 state MASTER
+@r2 state BACKUP
+    interface eth0
+    virtual_router_id 51
+@r1 priority 150
+@r2 priority 100
+    advert_int {a}
+    version {v}
+    virtual_ipaddress {{
+        {FAILOVER_VIP}/24
+    }}
+}}
+",
+        v = t.version(),
+        a = t.advert_int(),
+    )
+}
+
+/// Instances per LAN in the scale scenarios (VRIDs 1..=250 on each interface).
+pub const PER_LAN: usize = 250;
+
+/// How many LANs (interfaces eth0, eth1, ...) `n` instances need.
+pub fn scale_lans(n: usize) -> usize {
+    n.div_ceil(PER_LAN).max(1)
+}
+
+/// Router `r` (1 or 2)'s address on scale LAN `k`: 10.(60+k).0.(250+r)/24.
+pub fn scale_router_addr(k: usize, r: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 60 + k as u8, 0, 250 + r)
+}
+
+/// Instance `j`'s VIP: 10.(60+lan).0.(vrid).
+pub fn scale_vip(j: usize) -> Ipv4Addr {
+    let (k, vrid) = (j / PER_LAN, j % PER_LAN + 1);
+    Ipv4Addr::new(10, 60 + k as u8, 0, vrid as u8)
+}
+
+/// `n` instances, VRRPv2 advert_int 1, each with its VRID on its LAN and one VIP.
+pub fn scale_conf(n: usize) -> String {
+    let mut s = format!("# keepup-bench: {n} instances, VRRPv2 advert_int 1\n");
+    for j in 0..n {
+        let (k, vrid) = (j / PER_LAN, j % PER_LAN + 1);
+        let _ = write!(
+            s,
+            "vrrp_instance S{j} {{
+@r1 state MASTER
+@r2 state BACKUP
+    interface eth{k}
+    virtual_router_id {vrid}
+@r1 priority 150
+@r2 priority 100
+    advert_int 1
+    virtual_ipaddress {{
+        {}/24
+    }}
+}}
+",
+            scale_vip(j)
+        );
+    }
+    s
+}
+
+/// VIP `i` of the many-VIPs instance: 10.70.(i/250).(i%250+1)/32.
+pub fn many_vip(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 70, (i / 250) as u8, (i % 250 + 1) as u8)
+}
+
+/// One instance, MASTER on r1, with `n` VIPs (all but the first in
+/// `virtual_ipaddress_excluded` if `excluded`).
+pub fn vips_conf(n: usize, excluded: bool) -> String {
+    let mut s = format!(
+        "# keepup-bench: one instance with {n} VIPs
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {{
+"
+    );
+    for i in 0..n {
+        if i == 1 && excluded {
+            s.push_str("    }\n    virtual_ipaddress_excluded {\n");
+        }
+        let _ = writeln!(s, "        {}/32", many_vip(i));
+    }
+    s.push_str("    }\n}\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_quick_globs_match_some() {
+        let all = all();
+        let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names.len(), 17);
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 17);
+        for q in QUICK {
+            let p = glob::Pattern::new(q).unwrap();
+            assert!(names.iter().any(|n| p.matches(n)), "{q}");
+        }
+    }
+
+    #[test]
+    fn scale_addresses_stay_apart() {
+        assert_eq!(scale_lans(1), 1);
+        assert_eq!(scale_lans(200), 1);
+        assert_eq!(scale_lans(1000), 4);
+        assert_eq!(scale_vip(0), Ipv4Addr::new(10, 60, 0, 1));
+        assert_eq!(scale_vip(249), Ipv4Addr::new(10, 60, 0, 250));
+        assert_eq!(scale_vip(250), Ipv4Addr::new(10, 61, 0, 1));
+        assert_eq!(scale_router_addr(3, 2), Ipv4Addr::new(10, 63, 0, 252));
+        let c = scale_conf(300);
+        assert_eq!(c.matches("vrrp_instance").count(), 300);
+        assert!(c.contains("interface eth1\n    virtual_router_id 50\n"));
+        let v = vips_conf(1000, false);
+        assert!(v.contains("10.70.3.250/32") && !v.contains("10.70.4."));
+        assert!(!v.contains("excluded"));
+        let x = vips_conf(1000, true);
+        assert!(x.contains(
+            "        10.70.0.1/32\n    }\n    virtual_ipaddress_excluded {\n        10.70.0.2/32\n"
+        ));
+        assert_eq!(x.matches("/32").count(), 1000);
+    }
+
+    #[test]
+    fn both_routers_read_one_failover_text() {
+        let c = failover_conf(Timing::V3ms10);
+        assert!(c.contains("advert_int 0.01\n    version 3\n"));
+        assert!(c.contains("@r1 priority 150\n@r2 priority 100\n"));
+    }
+}
