@@ -117,3 +117,75 @@ fn netns_switchover_to_keepalived_loses_nothing() {
     }
     switchover("swka", false);
 }
+
+/// A restarted higher-priority keepup takes the VIP back (preemption) from keepup or
+/// keepalived 2.2.7 without a lost echo: it announces the VIP with its first advert,
+/// and the old Master lets go when it hears that advert.
+fn preemption(tag: &str, old_keepup: bool) {
+    let (lab, lan, mut hosts) = routers(tag, 2, false);
+    let r2 = hosts.pop().unwrap();
+    let r1 = hosts.pop().unwrap();
+    let client = lab
+        .host("c", &lan, Ipv4Addr::new(10, 9, 0, 10), None)
+        .unwrap();
+    let vip = IpAddr::V4(VIP);
+    let (k2, kad) = if old_keepup {
+        (Some(keepup(&lab, &r2, CONF, "a")), None)
+    } else {
+        (None, Some(r2.keepalived(CONF).unwrap()))
+    };
+    let log2 = || match (&k2, &kad) {
+        (Some(k), _) => k.log(),
+        (_, Some(k)) => k.log(),
+        _ => String::new(),
+    };
+    assert!(wait_addr(&r2, vip, true, 10).is_some(), "{}", log2());
+    let probe = client.probe(VIP, Duration::from_millis(2)).unwrap();
+    let started = now();
+    let answered = lab::wait_until(Duration::from_secs(3), Duration::from_millis(10), || {
+        probe.replied_after(started)
+    });
+    assert!(answered.is_some(), "the client never reached the VIP");
+    let restart = now();
+    let k1 = keepup(&lab, &r1, CONF, "b");
+    assert!(
+        wait_addr(&r1, vip, true, 10).is_some(),
+        "r1 did not preempt:\n{}",
+        k1.log()
+    );
+    assert!(wait_addr(&r2, vip, false, 3).is_some(), "{}", log2());
+    std::thread::sleep(Duration::from_millis(500));
+    let end = now();
+    let echoes = probe.echoes();
+    drop(probe);
+    let window: Vec<_> = echoes
+        .iter()
+        .filter(|e| e.sent >= restart)
+        .filter(|e| e.sent + Duration::from_millis(100) <= end)
+        .collect();
+    let lost = window.iter().filter(|e| e.reply.is_none()).count();
+    let gap = longest_gap(&echoes, restart, end).unwrap();
+    eprintln!(
+        "{tag}: {} echoes, {lost} lost, longest gap {:.1} ms",
+        window.len(),
+        gap.secs() * 1000.0
+    );
+    assert!(window.len() > 1000, "too few echoes: {}", window.len());
+    assert_eq!(lost, 0, "lost echoes during the preemption:\n{}", k1.log());
+}
+
+#[test]
+fn netns_preemption_from_keepup_loses_nothing() {
+    if !lab::root_or_skip("netns_preemption_from_keepup_loses_nothing") {
+        return;
+    }
+    preemption("prku", true);
+}
+
+#[test]
+fn netns_preemption_from_keepalived_loses_nothing() {
+    if !lab::root_or_skip("netns_preemption_from_keepalived_loses_nothing") {
+        return;
+    }
+    preemption("prka", false);
+}
