@@ -542,8 +542,14 @@ impl Daemon {
             Output::Vips { instance, install } => self.vips(instance, install).await,
             Output::Announce {
                 instance,
-                addresses,
-            } => self.announce(instance, &addresses).await,
+                mut addresses,
+            } => {
+                // The excluded addresses are announced with the advertised ones,
+                // as keepalived does.
+                let e = self.effects(instance);
+                addresses.extend(e.excluded.iter().map(|a| a.address));
+                self.announce(instance, &addresses).await;
+            }
             Output::Transition {
                 instance, to, from, ..
             } => {
@@ -758,13 +764,22 @@ impl Daemon {
         Some(m)
     }
 
+    /// Gratuitous ARP / unsolicited NA for `addresses`, each on the interface it is
+    /// added to (its `dev`, else the instance's).
     async fn announce(&mut self, id: InstanceId, addresses: &[IpAddr]) {
-        let ifx = self.router.config(id).interface.0;
-        let Some(mac) = self.mac(ifx).await else {
-            warn!("({}) no MAC for announcements", self.name(id));
-            return;
-        };
+        let default_if = self.router.config(id).interface.0;
+        let dev: HashMap<IpAddr, u32> = self
+            .effects(id)
+            .addresses()
+            .filter(|a| a.dev.is_some())
+            .filter_map(|a| Some((a.address, self.ifindex.get(a.dev.as_deref()?).copied()?)))
+            .collect();
         for a in addresses {
+            let ifx = dev.get(a).copied().unwrap_or(default_if);
+            let Some(mac) = self.mac(ifx).await else {
+                warn!("({}) no MAC on interface {ifx} to announce {a}", self.name(id));
+                continue;
+            };
             let frame = match a {
                 IpAddr::V4(v4) => keepup_wire::arp::Repr::gratuitous(mac, *v4).emit().to_vec(),
                 // keepalived sends the NA from the VIP itself.

@@ -1655,6 +1655,29 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
         vi.version = 3;
     }
 
+    // Addresses that do not fit in one advert (255 at most, and a 1500-octet
+    // packet) are added but not advertised, as keepalived does: excluded VIPs.
+    let (per, header) = match vi.family {
+        Family::Ipv6 => (16, 40 + 8),
+        _ => (4, 20 + 8 + if vi.version == 2 { 8 } else { 0 }),
+    };
+    let fit = ((1500 - header) / per).min(255);
+    if vi.virtual_ipaddress.len() > fit {
+        let total = vi.virtual_ipaddress.len();
+        let excess = vi.virtual_ipaddress.split_off(fit);
+        warn(
+            cx,
+            "too-many-vips",
+            excess[0].span,
+            format!(
+                "({n}) {total} virtual addresses do not fit in one advert (at most {fit}); the last {} are added as excluded addresses (not advertised), as keepalived does",
+                excess.len()
+            ),
+            "move them to virtual_ipaddress_excluded",
+        );
+        vi.virtual_ipaddress_excluded.splice(0..0, excess);
+    }
+
     // Advert interval against the version (RFC 3768: whole seconds; RFC 5798:
     // centiseconds, 12 bits).
     let cs = vi.advert_int.micros as f64 / 10_000.0;
@@ -2417,6 +2440,25 @@ mod tests {
             }],
             ..VrrpInstance::default()
         }
+    }
+
+    #[test]
+    fn vips_beyond_one_advert_become_excluded() {
+        let mut text = String::from("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n");
+        for i in 0..300 {
+            text.push_str(&format!("  10.80.{}.{}/16\n", i / 250, i % 250 + 1));
+        }
+        text.push_str(" }\n virtual_ipaddress_excluded {\n  10.81.0.1\n }\n}\n");
+        let l = crate::load_str("t.conf", &text, &LoadOptions::default());
+        let vi = &l.config.vrrp_instances[0];
+        assert_eq!(vi.virtual_ipaddress.len(), 255);
+        assert_eq!(vi.virtual_ipaddress_excluded.len(), 46);
+        assert_eq!(
+            vi.virtual_ipaddress_excluded[0].address.to_string(),
+            "10.80.1.6",
+            "the 256th address comes first"
+        );
+        assert!(l.diagnostics.iter().any(|d| d.code == "too-many-vips"));
     }
 
     #[test]
