@@ -777,7 +777,10 @@ impl Daemon {
         for a in addresses {
             let ifx = dev.get(a).copied().unwrap_or(default_if);
             let Some(mac) = self.mac(ifx).await else {
-                warn!("({}) no MAC on interface {ifx} to announce {a}", self.name(id));
+                warn!(
+                    "({}) no MAC on interface {ifx} to announce {a}",
+                    self.name(id)
+                );
                 continue;
             };
             let frame = match a {

@@ -203,10 +203,6 @@ impl Instance {
         self.tracks.values().any(|t| *t == TrackEffect::Pending)
     }
 
-    pub fn arm(&mut self, t: Timer, at: Instant) {
-        self.timers[t as usize] = Some(at);
-    }
-
     pub fn cancel(&mut self, t: Timer) {
         self.timers[t as usize] = None;
     }
@@ -215,10 +211,6 @@ impl Instance {
         self.timers = [None; 6];
         self.garp_rounds_left = 0;
         self.rival = None;
-    }
-
-    pub fn deadline(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
     }
 
     /// Skew_Time in nanoseconds, one division at the end.

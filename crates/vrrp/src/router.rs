@@ -11,7 +11,8 @@ use crate::time::Instant;
 use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEffect, TxAdvert};
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
 use keepup_wire::{ah, ipv4, Error as WireError};
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -41,6 +42,22 @@ pub struct Router {
     outputs: VecDeque<Output>,
     global: GlobalCounters,
     global_rate: HashMap<Discard, RateLimit>,
+    /// Every timer armed, earliest first: (deadline, instance, timer). An entry is
+    /// stale once the instance's slot no longer holds that deadline (cancelled or
+    /// re-armed); stale entries are skipped, and never left on top.
+    heap: BinaryHeap<Reverse<(Instant, usize, Timer)>>,
+}
+
+/// Arm instance `i`'s timer `t` for `at` (its slot, and the router's heap).
+fn arm(
+    heap: &mut BinaryHeap<Reverse<(Instant, usize, Timer)>>,
+    inst: &mut Instance,
+    i: usize,
+    t: Timer,
+    at: Instant,
+) {
+    inst.timers[t as usize] = Some(at);
+    heap.push(Reverse((at, i, t)));
 }
 
 fn instance_error(cfg: &InstanceConfig, problem: impl Into<String>) -> ConfigError {
@@ -167,11 +184,17 @@ impl Router {
             outputs: VecDeque::new(),
             global: GlobalCounters::default(),
             global_rate: HashMap::new(),
+            heap: BinaryHeap::new(),
         })
     }
 
     /// Feed one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        self.input(now, input);
+        self.settle();
+    }
+
+    fn input(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::Startup => {
                 for i in 0..self.instances.len() {
@@ -256,26 +279,39 @@ impl Router {
 
     /// Fire every timer due at or before `now`, earliest first.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            let mut next: Option<(Instant, usize, Timer)> = None;
-            for (i, inst) in self.instances.iter().enumerate() {
-                for t in TIMERS {
-                    if let Some(at) = inst.timers[t as usize] {
-                        if at <= now && next.is_none_or(|(n, _, _)| at < n) {
-                            next = Some((at, i, t));
-                        }
-                    }
-                }
+        while let Some(&Reverse((at, i, t))) = self.heap.peek() {
+            if self.stale(at, i, t) {
+                self.heap.pop();
+                continue;
             }
-            let Some((at, i, t)) = next else { break };
+            if at > now {
+                break;
+            }
+            self.heap.pop();
             self.instances[i].cancel(t);
             self.fire(i, t, at, now);
         }
     }
 
+    fn stale(&self, at: Instant, i: usize, t: Timer) -> bool {
+        self.instances
+            .get(i)
+            .is_none_or(|x| x.timers[t as usize] != Some(at))
+    }
+
+    /// Drop stale entries from the top of the heap, so `poll_timeout` can peek.
+    fn settle(&mut self) {
+        while let Some(&Reverse((at, i, t))) = self.heap.peek() {
+            if !self.stale(at, i, t) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
     /// The earliest deadline of any timer, if one is armed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.instances.iter().filter_map(Instance::deadline).min()
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
     /// The next thing to do, in order.
@@ -292,6 +328,7 @@ impl Router {
                 self.shutdown(i, None);
             }
         }
+        self.settle();
     }
 
     /// Reload, second step: the new configuration. An instance whose name and
@@ -338,6 +375,17 @@ impl Router {
         self.instances = next;
         self.groups = fresh.groups;
         self.by_vrid = fresh.by_vrid;
+        // Indexes changed: the heap is built again from the timers themselves.
+        self.heap = self
+            .instances
+            .iter()
+            .enumerate()
+            .flat_map(|(i, inst)| {
+                TIMERS
+                    .iter()
+                    .filter_map(move |&t| inst.timers[t as usize].map(|at| Reverse((at, i, t))))
+            })
+            .collect();
         Ok(kept)
     }
 
@@ -494,7 +542,7 @@ impl Router {
         let inst = &mut self.instances[i];
         inst.garp_rounds_left = repeat - 1;
         if inst.garp_rounds_left > 0 {
-            inst.arm(Timer::GarpRound, now + interval);
+            arm(&mut self.heap, inst, i, Timer::GarpRound, now + interval);
         }
     }
 
@@ -526,7 +574,7 @@ impl Router {
         let garp = inst.cfg.garp;
         let advert_int = inst.cfg.advert_int;
         let prio = inst.effective_priority();
-        inst.arm(Timer::Adver, now + advert_int);
+        arm(&mut self.heap, inst, i, Timer::Adver, now + advert_int);
         let flapping = inst.note_master_entry(now);
         self.push_transition(i, from, State::Master, reason);
         if let Some((count, window)) = flapping {
@@ -553,10 +601,22 @@ impl Router {
         let inst = &mut self.instances[i];
         if !strict && !garp.master_delay.is_zero() && garp.master_repeat > 0 {
             inst.garp_delayed_repeat = garp.master_repeat;
-            inst.arm(Timer::GarpDelay, now + garp.master_delay);
+            arm(
+                &mut self.heap,
+                inst,
+                i,
+                Timer::GarpDelay,
+                now + garp.master_delay,
+            );
         }
         if !garp.master_refresh.is_zero() {
-            inst.arm(Timer::GarpRefresh, now + garp.master_refresh);
+            arm(
+                &mut self.heap,
+                inst,
+                i,
+                Timer::GarpRefresh,
+                now + garp.master_refresh,
+            );
         }
     }
 
@@ -572,7 +632,7 @@ impl Router {
         inst.wants_master = false;
         inst.down_reason = Reason::MasterDown;
         let down = inst.down_interval();
-        inst.arm(Timer::MasterDown, now + down);
+        arm(&mut self.heap, inst, i, Timer::MasterDown, now + down);
         if from == State::Master {
             self.outputs.push_back(Output::Vips {
                 instance: InstanceId(i),
@@ -596,7 +656,7 @@ impl Router {
         inst.successor = Some(src);
         let at = now + inst.cfg.advert_int.min(GRACE);
         if inst.timers[Timer::Release as usize].is_none_or(|t| at < t) {
-            inst.arm(Timer::Release, at);
+            arm(&mut self.heap, inst, i, Timer::Release, at);
         }
     }
 
@@ -635,6 +695,7 @@ impl Router {
         for i in 0..self.instances.len() {
             self.let_go(i, None);
         }
+        self.settle();
     }
 
     /// Leave Master for Fault or Stop: a priority-0 advert first (MST-06, KA-18),
@@ -764,7 +825,7 @@ impl Router {
         if !ready {
             let inst = &mut self.instances[i];
             let down = inst.down_interval();
-            inst.arm(Timer::MasterDown, now + down);
+            arm(&mut self.heap, inst, i, Timer::MasterDown, now + down);
             return;
         }
         self.outputs.push_back(Output::Event(Event::SyncGroup {
@@ -835,7 +896,7 @@ impl Router {
         } else {
             inst.down_interval()
         };
-        inst.arm(Timer::MasterDown, now + down);
+        arm(&mut self.heap, inst, i, Timer::MasterDown, now + down);
         self.push_transition(i, from, State::Backup, Reason::Startup);
     }
 
@@ -856,7 +917,7 @@ impl Router {
                 inst.wants_master = false;
                 inst.holding = true;
                 let bound = inst.down_interval();
-                inst.arm(Timer::Release, now + bound);
+                arm(&mut self.heap, inst, i, Timer::Release, now + bound);
             }
             _ => self.resign(i),
         }
@@ -885,7 +946,7 @@ impl Router {
                 } else {
                     next
                 };
-                inst.arm(Timer::Adver, next);
+                arm(&mut self.heap, inst, i, Timer::Adver, next);
                 let prio = inst.effective_priority();
                 self.send_advert(i, prio);
             }
@@ -899,7 +960,7 @@ impl Router {
                 inst.garp_rounds_left = inst.garp_rounds_left.saturating_sub(1);
                 if inst.garp_rounds_left > 0 {
                     let interval = inst.cfg.garp.interval;
-                    inst.arm(Timer::GarpRound, now + interval);
+                    arm(&mut self.heap, inst, i, Timer::GarpRound, now + interval);
                 }
             }
             Timer::GarpDelay => {
@@ -913,7 +974,13 @@ impl Router {
             Timer::GarpRefresh => {
                 let inst = &mut self.instances[i];
                 let garp = inst.cfg.garp;
-                inst.arm(Timer::GarpRefresh, now + garp.master_refresh);
+                arm(
+                    &mut self.heap,
+                    inst,
+                    i,
+                    Timer::GarpRefresh,
+                    now + garp.master_refresh,
+                );
                 self.start_burst(i, now, garp.master_refresh_repeat.max(1));
             }
         }
@@ -1316,7 +1383,7 @@ impl Router {
         if repr.priority == 0 {
             // BKP-08: the Master resigned; the best Backup takes over after Skew_Time.
             let skew = inst.skew_time();
-            inst.arm(Timer::MasterDown, now + skew);
+            arm(&mut self.heap, inst, i, Timer::MasterDown, now + skew);
             inst.down_reason = Reason::PriorityZero;
             inst.wants_master = false;
             return;
@@ -1343,7 +1410,7 @@ impl Router {
             inst.wants_master = false;
             inst.down_reason = Reason::MasterDown;
             let down = inst.down_interval();
-            inst.arm(Timer::MasterDown, now + down);
+            arm(&mut self.heap, inst, i, Timer::MasterDown, now + down);
         } else {
             // BKP-11: a lower priority with preemption on is discarded; the down timer
             // keeps running, so this Backup preempts when it expires.
@@ -1396,7 +1463,7 @@ impl Router {
         if repr.priority == 0 {
             // MST-08: answer a resignation at once and stay Master.
             let next = now + inst.cfg.advert_int;
-            inst.arm(Timer::Adver, next);
+            arm(&mut self.heap, inst, i, Timer::Adver, next);
             self.send_advert(i, ours);
             return;
         }
@@ -1438,7 +1505,13 @@ impl Router {
             if !garp.lower_prio_delay.is_zero() {
                 let inst = &mut self.instances[i];
                 inst.garp_delayed_repeat = garp.lower_prio_repeat;
-                inst.arm(Timer::GarpDelay, now + garp.lower_prio_delay);
+                arm(
+                    &mut self.heap,
+                    inst,
+                    i,
+                    Timer::GarpDelay,
+                    now + garp.lower_prio_delay,
+                );
             }
         }
     }

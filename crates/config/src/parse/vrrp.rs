@@ -2444,7 +2444,9 @@ mod tests {
 
     #[test]
     fn vips_beyond_one_advert_become_excluded() {
-        let mut text = String::from("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n");
+        let mut text = String::from(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n",
+        );
         for i in 0..300 {
             text.push_str(&format!("  10.80.{}.{}/16\n", i / 250, i % 250 + 1));
         }
