@@ -460,7 +460,7 @@ fn sample(daemons: &[&Running], span: Duration) -> Result<Vec<Usage>> {
 }
 
 /// `n` instances on r1 (master) and r2 (backup).
-pub fn scale(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
+pub fn scale(tools: &Tools, which: Daemon, n: usize, timing: Timing) -> Result<Vec<Figure>> {
     let lab = Lab::new("bench-scale")?;
     let lans: Vec<Lan> = (0..scenario::scale_lans(n))
         .map(|_| lab.bridge())
@@ -471,7 +471,7 @@ pub fn scale(tools: &Tools, which: Daemon, n: usize) -> Result<Vec<Figure>> {
         r1.join(lan, scenario::scale_router_addr(k, 1), None)?;
         r2.join(lan, scenario::scale_router_addr(k, 2), None)?;
     }
-    let conf = scenario::scale_conf(n);
+    let conf = scenario::scale_conf(n, timing);
     let vips: Vec<IpAddr> = (0..n).map(|j| IpAddr::V4(scenario::scale_vip(j))).collect();
     let count = |h: &Host| {
         let have = addresses(h);

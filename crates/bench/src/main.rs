@@ -214,7 +214,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
                 eprint!("[{n}/{total}] {} {} run {run}/{runs}: ", s.name, d.name());
                 let r = match s.kind {
                     Kind::Failover(t, f) => harness::failover(&tools, d, t, f),
-                    Kind::Scale(count) => harness::scale(&tools, d, count),
+                    Kind::Scale(count, timing) => harness::scale(&tools, d, count, timing),
                     Kind::Vips(count, excluded) => harness::vips(&tools, d, count, excluded),
                 };
                 match r {

@@ -105,8 +105,8 @@ impl Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Failover(Timing, Fault),
-    /// N instances on r1 (master) and r2 (backup): CPU and memory.
-    Scale(usize),
+    /// N instances on r1 (master) and r2 (backup) at this timing: CPU and memory.
+    Scale(usize, Timing),
     /// One instance with this many VIPs: time until all are on and announced. With
     /// `true`, all but the first are in `virtual_ipaddress_excluded` (not advertised:
     /// a VRRP advert holds at most 255 addresses).
@@ -130,9 +130,11 @@ impl Scenario {
                 t.version(),
                 t.advert_int()
             ),
-            Kind::Scale(n) => format!(
-                "{n} instance(s), VRRPv2 advert_int 1, one VIP each, on r1 (master) and r2 \
-                 (backup): CPU % of one core and peak RSS summed over each daemon's processes"
+            Kind::Scale(n, t) => format!(
+                "{n} instance(s), VRRPv{} advert_int {}, one VIP each, on r1 (master) and r2 \
+                 (backup): CPU % of one core and peak RSS summed over each daemon's processes",
+                t.version(),
+                t.advert_int()
             ),
             Kind::Vips(n, excluded) => format!(
                 "one instance with {n} VIPs on r1{}: time from the master transition until all \
@@ -161,9 +163,14 @@ pub fn all() -> Vec<Scenario> {
     for n in [1, 200, 1000] {
         v.push(Scenario {
             name: format!("scale/{n}"),
-            kind: Kind::Scale(n),
+            kind: Kind::Scale(n, Timing::V2s1),
         });
     }
+    // One instance at the fastest interval: what sustaining 100 adverts/s costs.
+    v.push(Scenario {
+        name: "scale/1-v3-10ms".into(),
+        kind: Kind::Scale(1, Timing::V3ms10),
+    });
     v.push(Scenario {
         name: "vips/1000".into(),
         kind: Kind::Vips(1000, false),
@@ -229,9 +236,10 @@ pub fn scale_vip(j: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 60 + k as u8, 0, vrid as u8)
 }
 
-/// `n` instances, VRRPv2 advert_int 1, each with its VRID on its LAN and one VIP.
-pub fn scale_conf(n: usize) -> String {
-    let mut s = format!("# keepup-bench: {n} instances, VRRPv2 advert_int 1\n");
+/// `n` instances at timing `t`, each with its VRID on its LAN and one VIP.
+pub fn scale_conf(n: usize, t: Timing) -> String {
+    let (v, a) = (t.version(), t.advert_int());
+    let mut s = format!("# keepup-bench: {n} instances, VRRPv{v} advert_int {a}\n");
     for j in 0..n {
         let (k, vrid) = (j / PER_LAN, j % PER_LAN + 1);
         let _ = write!(
@@ -243,7 +251,8 @@ pub fn scale_conf(n: usize) -> String {
     virtual_router_id {vrid}
 @r1 priority 150
 @r2 priority 100
-    advert_int 1
+    advert_int {a}
+    version {v}
     virtual_ipaddress {{
         {}/24
     }}
@@ -292,10 +301,10 @@ mod tests {
     fn names_are_unique_and_quick_globs_match_some() {
         let all = all();
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
         for q in QUICK {
             let p = glob::Pattern::new(q).unwrap();
             assert!(names.iter().any(|n| p.matches(n)), "{q}");
@@ -311,7 +320,7 @@ mod tests {
         assert_eq!(scale_vip(249), Ipv4Addr::new(10, 60, 0, 250));
         assert_eq!(scale_vip(250), Ipv4Addr::new(10, 61, 0, 1));
         assert_eq!(scale_router_addr(3, 2), Ipv4Addr::new(10, 63, 0, 252));
-        let c = scale_conf(300);
+        let c = scale_conf(300, Timing::V2s1);
         assert_eq!(c.matches("vrrp_instance").count(), 300);
         assert!(c.contains("interface eth1\n    virtual_router_id 50\n"));
         let v = vips_conf(1000, false);
