@@ -148,6 +148,10 @@ impl Notifier {
             });
         }
         self.alerts.transition(kind, name, n, state, priority);
+        if jobs.is_empty() {
+            // No queue (and no task) for an instance that notifies nothing.
+            return;
+        }
         let q = self.queue(kind, name).clone();
         for j in jobs {
             if q.send(j).is_err() {

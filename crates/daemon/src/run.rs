@@ -114,8 +114,9 @@ struct Daemon {
     state: StateFile,
     /// Interface name -> index, for every interface the plan names.
     ifindex: HashMap<String, u32>,
-    /// The configuration running (scripts vetted), to tell what a reload changes.
-    config: keepup_config::model::Config,
+    /// A digest of the configuration running (scripts vetted), to tell whether a
+    /// reload changes anything; the model itself is not kept.
+    config: u64,
     trackers: Trackers,
     /// Finished script runs: (script name, process group, how it ended).
     script_tx: tokio::sync::mpsc::UnboundedSender<ScriptDone>,
@@ -204,19 +205,22 @@ impl Daemon {
             start: tokio::time::Instant::now(),
             state,
             ifindex,
-            config,
+            config: digest(&config),
             trackers,
             script_tx,
             script_rx,
             procmon,
         };
-        d.notifier.configure_mail(&d.config.global_defs);
+        d.notifier.configure_mail(&config.global_defs);
+        drop(config);
         d.remove_stale().await?;
         d.join_groups()?;
         d.refresh_sources().await;
         d.refresh_links().await;
         d.initial_tracking().await;
         d.input(Input::Startup).await;
+        // What reading the configuration used and freed goes back to the kernel.
+        keepup_sys::release_free_memory();
         Ok(d)
     }
 
@@ -1132,7 +1136,7 @@ impl Daemon {
             crate::track::kill_group(pgid);
         }
         self.trackers = trackers;
-        self.config = config;
+        self.config = digest(&config);
         if self.trackers.processes.is_empty() {
             self.procmon = None;
         } else if self.procmon.is_none() {
@@ -1169,8 +1173,7 @@ impl Daemon {
         };
         self.notifier.configure_mail(&new_config.global_defs);
         // Scripts, trackers and notify settings are in the configuration, not the plan.
-        let same = serde_json::to_value(&new_config).ok()
-            == serde_json::to_value(&self.config).ok()
+        let same = digest(&new_config) == self.config
             && new.instances == self.plan.instances
             && new.groups == self.plan.groups
             && new
@@ -1261,6 +1264,7 @@ impl Daemon {
         self.refresh_sources().await;
         // The instances started afresh (in Initialize), now that their trackers are fed.
         self.input(Input::Startup).await;
+        keepup_sys::release_free_memory();
         info!(
             "reload: {} instance(s), {restarted} started afresh, {added} address(es) added, {removed} removed",
             self.plan.instances.len()
@@ -1328,6 +1332,14 @@ async fn next_process_event(
         Some(m) => m.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// A digest of a configuration model (its JSON form), to compare two of them.
+fn digest(config: &keepup_config::model::Config) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(config).unwrap_or_default().hash(&mut h);
+    h.finish()
 }
 
 /// The next delivery of a signal, or never if it could not be registered.
