@@ -217,6 +217,16 @@ impl Daemon {
         d.join_groups()?;
         d.refresh_sources().await;
         d.refresh_links().await;
+        // The first announcement after a takeover should not wait for netlink.
+        for ifx in d
+            .plan
+            .instances
+            .iter()
+            .map(|c| c.interface.0)
+            .collect::<Vec<_>>()
+        {
+            d.mac(ifx).await;
+        }
         d.initial_tracking().await;
         d.input(Input::Startup).await;
         // What reading the configuration used and freed goes back to the kernel.

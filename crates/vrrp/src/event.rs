@@ -128,12 +128,21 @@ pub enum Event {
         window_ms: u64,
     },
     /// A stopping Master that kept its VIPs after its priority-0 advert
-    /// ([`crate::InstanceConfig::handover`]) let them go: `to` took over (its
-    /// advert was heard), or nobody did within the down interval (`None`).
-    HandedOver {
-        instance: InstanceId,
-        to: Option<IpAddr>,
-    },
+    /// ([`crate::InstanceConfig::handover`]) let them go, and why.
+    HandedOver { instance: InstanceId, how: Handover },
+}
+
+/// Why a stopping Master let go of the VIPs it held for the handover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Handover {
+    /// The new Master (this address) advertised, and its grace period ran out.
+    Advert(IpAddr),
+    /// The new Master announced the VIPs (gratuitous ARP / unsolicited NA).
+    Announced,
+    /// Nobody took over within the down interval.
+    Timeout,
+    /// The driver could not wait (or the instance was started again).
+    Cut,
 }
 
 impl fmt::Display for Event {
@@ -185,12 +194,16 @@ impl fmt::Display for Event {
                 write!(f, "preemption delayed for {} ms (preempt_delay)", millis)
             }
             Event::SyncGroup { to, .. } => write!(f, "Syncing instances to {to} state"),
-            Event::HandedOver { to: Some(to), .. } => {
-                write!(f, "{to} took over; releasing the VIPs")
-            }
-            Event::HandedOver { to: None, .. } => {
-                write!(f, "no new master within the down interval; releasing the VIPs")
-            }
+            Event::HandedOver { how, .. } => match how {
+                Handover::Advert(to) => write!(f, "{to} took over; releasing the VIPs"),
+                Handover::Announced => {
+                    write!(f, "the new master announced the VIPs; releasing them")
+                }
+                Handover::Timeout => {
+                    write!(f, "no new master within the down interval; releasing the VIPs")
+                }
+                Handover::Cut => write!(f, "releasing the VIPs without waiting further"),
+            },
             Event::SplitBrain { peer, vrid, .. } => write!(
                 f,
                 "split brain: {peer} also claims VRID {vrid} and does not hear us; check that IP protocol 112 (vrrp) is accepted on {peer}"

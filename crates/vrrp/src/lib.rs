@@ -18,7 +18,7 @@ pub use config::{
     Auth, GarpConfig, IfIndex, InitialState, InstanceConfig, SyncGroupConfig, UnicastPeer,
 };
 pub use counters::{Counters, GlobalCounters};
-pub use event::{Discard, Event};
+pub use event::{Discard, Event, Handover};
 pub use router::{ConfigError, Router};
 pub use time::Instant;
 

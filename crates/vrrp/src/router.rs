@@ -5,7 +5,7 @@
 //! moves its members together), and the output queue.
 use crate::config::{Auth, InitialState, InstanceConfig, SyncGroupConfig};
 use crate::counters::{Counters, GlobalCounters, NewMasterReason};
-use crate::event::{Discard, Event};
+use crate::event::{Discard, Event, Handover};
 use crate::instance::{addr_key, same_secret, Instance, RateLimit, Timer, TIMERS};
 use crate::time::Instant;
 use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEffect, TxAdvert};
@@ -224,9 +224,8 @@ impl Router {
                 }
             }
             Input::Claimed { instance } => {
-                if self.instances.get(instance.0).is_some_and(|x| x.holding) {
-                    let to = self.instances[instance.0].successor;
-                    self.let_go(instance.0, to);
+                if instance.0 < self.instances.len() {
+                    self.let_go(instance.0, Handover::Announced);
                 }
             }
             Input::SourceAddress { instance, address } => {
@@ -550,7 +549,7 @@ impl Router {
         self.instances[i].cfg.strict
     }
 
-    /// Enter Master: INI-01 / BKP-07 — send an advert, announce every VIP, arm the
+    /// Enter Master: INI-01 / BKP-07 — announce every VIP, send an advert, arm the
     /// Adver_Timer.
     fn become_master(&mut self, i: usize, now: Instant, reason: Reason) {
         let strict = self.strict(i);
@@ -594,10 +593,14 @@ impl Router {
             instance: InstanceId(i),
             install: true,
         });
-        self.send_advert(i, prio);
-        // Strict mode: one announcement per VIP, as the RFC asks (KA-15, KA-25).
+        // The RFC lists "send an ADVERTISEMENT" and "broadcast a gratuitous ARP" for
+        // this event without an order between them. The first announcement goes
+        // first: an old Master lets go of the VIPs as soon as it hears our advert, and
+        // by then the clients should already be sending here (no lost packet on
+        // preemption). Strict mode: one announcement per VIP (KA-15, KA-25).
         let repeat = if strict { 1 } else { garp.master_repeat.max(1) };
         self.start_burst(i, now, repeat);
+        self.send_advert(i, prio);
         let inst = &mut self.instances[i];
         if !strict && !garp.master_delay.is_zero() && garp.master_repeat > 0 {
             inst.garp_delayed_repeat = garp.master_repeat;
@@ -660,9 +663,8 @@ impl Router {
         }
     }
 
-    /// A stopped instance holding its VIPs for the handover lets them go: `to` took
-    /// over, or (`None`) the wait ended.
-    fn let_go(&mut self, i: usize, to: Option<IpAddr>) {
+    /// A stopped instance holding its VIPs for the handover lets them go.
+    fn let_go(&mut self, i: usize, how: Handover) {
         let inst = &mut self.instances[i];
         if !std::mem::take(&mut inst.holding) {
             return;
@@ -671,7 +673,7 @@ impl Router {
         inst.cancel(Timer::Release);
         self.outputs.push_back(Output::Event(Event::HandedOver {
             instance: InstanceId(i),
-            to,
+            how,
         }));
         self.outputs.push_back(Output::Vips {
             instance: InstanceId(i),
@@ -693,7 +695,7 @@ impl Router {
     /// Let go of every VIP still held for a handover now (the driver cannot wait).
     pub fn release_all(&mut self) {
         for i in 0..self.instances.len() {
-            self.let_go(i, None);
+            self.let_go(i, Handover::Cut);
         }
         self.settle();
     }
@@ -861,7 +863,7 @@ impl Router {
             return;
         }
         // Started again while still holding VIPs for a handover: let them go first.
-        self.let_go(i, None);
+        self.let_go(i, Handover::Cut);
         if self.members(i).iter().any(|&m| self.instances[m].pending()) {
             // keepalived holds an instance in INIT until its weight-0 scripts have
             // reported, so it never takes the VIP on an unchecked service.
@@ -968,8 +970,11 @@ impl Router {
                 self.start_burst(i, now, repeat);
             }
             Timer::Release => {
-                let to = self.instances[i].successor;
-                self.let_go(i, to);
+                let how = match self.instances[i].successor {
+                    Some(to) => Handover::Advert(to),
+                    None => Handover::Timeout,
+                };
+                self.let_go(i, how);
             }
             Timer::GarpRefresh => {
                 let inst = &mut self.instances[i];

@@ -60,9 +60,13 @@ fn handover_keeps_the_vips_until_the_new_master_is_heard() {
     assert!(h.r.holding());
     h.run_until(t(2.161));
     let out = h.since(mark);
-    assert!(out
-        .iter()
-        .any(|o| matches!(o, Output::Event(Event::HandedOver { to: Some(_), .. }))));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::HandedOver {
+            how: keepup_vrrp::Handover::Advert(_),
+            ..
+        })
+    )));
     assert!(out
         .iter()
         .any(|o| matches!(o, Output::Vips { install: false, .. })));
