@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{has, keepup, routers, wait_addr};
+use common::{has, keepup, one_instance, routers, wait_addr};
 
 use keepup_testkit::lab::{self, wait_until, Host, Lab, Signal};
 use std::net::{IpAddr, Ipv4Addr};
@@ -11,26 +11,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 100));
-
-/// One router's config: priority `prio`, the `vrrp_script`s and `track_*` blocks
-/// given as text.
-fn conf(prio: u8, scripts: &str, tracking: &str) -> String {
-    format!(
-        "{scripts}
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority {prio}
-    advert_int 1
-    virtual_ipaddress {{
-        10.9.0.100/24
-    }}
-{tracking}
-}}
-"
-    )
-}
 
 /// A `vrrp_script chk` that fails while `<lab dir>/down-<host>` exists.
 fn down_script(dir: &Path, host: &str, extra: &str) -> String {
@@ -67,13 +47,13 @@ fn netns_track_script_weight_moves_vip_and_back() {
     let k1 = keepup(
         &lab,
         &r1,
-        &conf(150, &down_script(&dir, "r1", extra), track),
+        &one_instance(150, &down_script(&dir, "r1", extra), track),
         "a",
     );
     let k2 = keepup(
         &lab,
         &r2,
-        &conf(100, &down_script(&dir, "r2", extra), track),
+        &one_instance(100, &down_script(&dir, "r2", extra), track),
         "a",
     );
     assert!(
@@ -150,8 +130,8 @@ fn netns_track_weight_zero_script_and_interface_fault() {
     let track1 = format!(
         "    track_script {{\n        chk\n    }}\n    track_interface {{\n        {eth1}\n    }}"
     );
-    let k1 = keepup(&lab, &r1, &conf(150, &scripts, &track1), "a");
-    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    let k1 = keepup(&lab, &r1, &one_instance(150, &scripts, &track1), "a");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
     assert!(
         wait_addr(&r1, VIP, true, 10).is_some(),
         "r1 never became master:\n{}",
@@ -225,8 +205,8 @@ fn netns_track_interface_weight() {
     let lan2 = lab.bridge().unwrap();
     let eth1 = r1.join(&lan2, Ipv4Addr::new(10, 9, 1, 1), None).unwrap();
     let track = format!("    track_interface {{\n        {eth1} weight -60\n    }}");
-    let k1 = keepup(&lab, &r1, &conf(150, "", &track), "a");
-    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    let k1 = keepup(&lab, &r1, &one_instance(150, "", &track), "a");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
     assert!(wait_addr(&r1, VIP, true, 10).is_some(), "{}", k1.log());
     k2.wait_for_log("Entering BACKUP STATE", Duration::from_secs(3))
         .unwrap();
@@ -271,10 +251,10 @@ fn netns_track_file_weight() {
     let k1 = keepup(
         &lab,
         &r1,
-        &conf(150, &files, "    track_file {\n        f\n    }"),
+        &one_instance(150, &files, "    track_file {\n        f\n    }"),
         "a",
     );
-    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
     assert!(wait_addr(&r1, VIP, true, 10).is_some(), "{}", k1.log());
     k2.wait_for_log("Entering BACKUP STATE", Duration::from_secs(3))
         .unwrap();
@@ -336,7 +316,7 @@ fn netns_track_hung_script_killed_with_its_group() {
     let k1 = keepup(
         &lab,
         &r1,
-        &conf(150, &scripts, "    track_script {\n        hang\n    }"),
+        &one_instance(150, &scripts, "    track_script {\n        hang\n    }"),
         "a",
     );
     let sleeps = format!("sleep {secs}");
@@ -429,8 +409,8 @@ fn netns_track_script_security_and_reload() {
         bad.display(),
         good.display()
     );
-    let k1 = keepup(&lab, &r1, &conf(150, &scripts, &tracking), "a");
-    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    let k1 = keepup(&lab, &r1, &one_instance(150, &scripts, &tracking), "a");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
     assert!(
         wait_addr(&r1, VIP, true, 10).is_some(),
         "r1 (check refused, so untracked) never became master:\n{}",
@@ -508,7 +488,7 @@ fn netns_track_weight0_script_holds_init_until_first_result() {
             "vrrp_script chk {{\n    script \"{}\"\n    interval 10\n    timeout 8\n    weight 0\n}}",
             s.display()
         );
-        conf(prio, &scripts, "    track_script {\n        chk\n    }")
+        one_instance(prio, &scripts, "    track_script {\n        chk\n    }")
             .replace("state BACKUP", "state MASTER")
     };
     let started = Instant::now();

@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{keepup, routers, wait_addr};
+use common::{keepup, one_instance, routers, wait_addr};
 
 use keepup_testkit::lab::{self, wait_until, Host, Lab, Proc, Signal};
 use std::net::{IpAddr, Ipv4Addr};
@@ -18,25 +18,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 100));
-
-/// One router's config: priority `prio`, then extra top-level text and instance lines.
-fn conf(prio: u8, top: &str, tracking: &str) -> String {
-    format!(
-        "{top}
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority {prio}
-    advert_int 1
-    virtual_ipaddress {{
-        10.9.0.100/24
-    }}
-{tracking}
-}}
-"
-    )
-}
 
 fn two(tag: &str) -> (Lab, Host, Host) {
     let (lab, _lan, mut hosts) = routers(tag, 2, false);
@@ -83,8 +64,8 @@ fn netns_track_process_weight_moves_vip_and_back() {
     assert!(name.len() <= 15, "{name}: a name the kernel keeps whole");
     let top = format!("vrrp_track_process chk {{\n    process {name}\n    weight -60\n}}");
     let p1 = start(&r1, &path, 1);
-    let k1 = keepup(&lab, &r1, &conf(150, &top, TRACK), "a");
-    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    let k1 = keepup(&lab, &r1, &one_instance(150, &top, TRACK), "a");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
     assert!(
         wait_addr(&r1, VIP, true, 10).is_some(),
         "r1 never became master:\n{}",
@@ -170,8 +151,8 @@ fn netns_track_process_quorum_and_terminate_delay() {
         "vrrp_track_process chk {{\n    process {name}\n    weight -60\n    quorum 2\n    terminate_delay 2\n}}"
     );
     let _a = start(&r1, &path, 1);
-    let k1 = keepup(&lab, &r1, &conf(150, &top, TRACK), "a");
-    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    let k1 = keepup(&lab, &r1, &one_instance(150, &top, TRACK), "a");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
     k1.wait_for_log(
         "Quorum lost for tracked process chk (1 running)",
         Duration::from_secs(5),
@@ -253,8 +234,8 @@ fn netns_track_process_weight_zero_fault() {
     let (name, path) = program(&lab, "kf");
     let top = format!("vrrp_track_process chk {{\n    process {name}\n}}");
     let p1 = start(&r1, &path, 1);
-    let k1 = keepup(&lab, &r1, &conf(150, &top, TRACK), "a");
-    let k2 = keepup(&lab, &r2, &conf(100, "", ""), "a");
+    let k1 = keepup(&lab, &r1, &one_instance(150, &top, TRACK), "a");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
     assert!(
         wait_addr(&r1, VIP, true, 10).is_some(),
         "r1 never became master:\n{}",

@@ -52,3 +52,24 @@ pub fn wait_addr(h: &Host, ip: IpAddr, want: bool, secs: u64) -> Option<Duration
         has(h, ip) == want
     })
 }
+
+/// One router's config: `top` (vrrp_script / track blocks, global_defs), then VI_1
+/// (VRID 51, VIP 10.9.0.100/24, advert_int 1) at priority `prio` with `tracking`
+/// lines inside the instance.
+pub fn one_instance(prio: u8, top: &str, tracking: &str) -> String {
+    format!(
+        "{top}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority {prio}
+    advert_int 1
+    virtual_ipaddress {{
+        10.9.0.100/24
+    }}
+{tracking}
+}}
+"
+    )
+}
