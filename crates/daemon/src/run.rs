@@ -20,6 +20,11 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
+/// How long another host's claim on one of our VIPs may stand before it counts as
+/// a duplicate address (a preempting Master's advert follows its announcement
+/// within microseconds; a lost advert is resent after an advert interval).
+const CLAIM_GRACE: Duration = Duration::from_secs(2);
+
 /// What `keepup run` was told on its command line.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -108,6 +113,10 @@ struct Daemon {
     notifier: crate::notify::Notifier,
     /// (VIP, other MAC) -> when it was last reported (duplicate address detection).
     duplicates: HashMap<(Ipv4Addr, MacAddr), tokio::time::Instant>,
+    /// (VIP, other MAC) -> (our instance, when first heard): claims not yet
+    /// reported. A host that preempts us announces the VIP just before its advert
+    /// arrives, so a claim is a duplicate only if we still hold the VIP a while later.
+    suspects: HashMap<(Ipv4Addr, MacAddr), (InstanceId, tokio::time::Instant)>,
     /// Interface index -> MAC address (see [`Daemon::mac`]).
     macs: HashMap<u32, MacAddr>,
     start: tokio::time::Instant,
@@ -201,6 +210,7 @@ impl Daemon {
             arp: ArpListener::new().context("AF_PACKET ARP socket")?,
             notifier: crate::notify::Notifier::new(fifos),
             duplicates: HashMap::new(),
+            suspects: HashMap::new(),
             macs: HashMap::new(),
             start: tokio::time::Instant::now(),
             state,
@@ -889,11 +899,39 @@ impl Daemon {
         {
             return;
         }
-        self.duplicates.insert(key, now);
-        error!(
-            "({}) duplicate address: {vip} is also answered by {mac} on this link; another host holds it",
-            self.name(id),
-        );
+        self.suspects.entry(key).or_insert((id, now));
+    }
+
+    /// When the oldest unconfirmed claim is to be judged.
+    fn suspects_due(&self) -> Option<tokio::time::Instant> {
+        self.suspects.values().map(|(_, t)| *t + CLAIM_GRACE).min()
+    }
+
+    /// Claims heard [`CLAIM_GRACE`] ago: still Master with that VIP means two hosts
+    /// answer for it; no longer Master means it was a takeover.
+    fn judge_suspects(&mut self) {
+        let now = tokio::time::Instant::now();
+        let due: Vec<_> = self
+            .suspects
+            .iter()
+            .filter(|(_, (_, t))| now >= *t + CLAIM_GRACE)
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let held = self.held_v4(false);
+        for ((vip, mac), (id, _)) in due {
+            self.suspects.remove(&(vip, mac));
+            if !held.iter().any(|(i, _, v)| *i == id && *v == vip) {
+                continue;
+            }
+            self.duplicates.insert((vip, mac), now);
+            error!(
+                "({}) duplicate address: {vip} is also answered by {mac} on this link; another host holds it",
+                self.name(id),
+            );
+        }
     }
 
     fn deadline(&self) -> Option<tokio::time::Instant> {
@@ -998,7 +1036,10 @@ impl Daemon {
         procs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let any_files = !self.trackers.files.is_empty();
-            let deadline = self.deadline();
+            let deadline = match (self.deadline(), self.suspects_due()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let scripts_due = self.trackers.next_due();
             let procs_due = self.trackers.process_next_due();
             let poll_procs = self.procmon.is_none() && !self.trackers.processes.is_empty();
@@ -1019,6 +1060,7 @@ impl Daemon {
                     let now = self.now();
                     self.router.handle_timeout(now);
                     self.drain().await;
+                    self.judge_suspects();
                 }
                 r = self.arp.recv() => match r {
                     Ok((ifindex, frame)) => self.arp_frame(ifindex, &frame).await,

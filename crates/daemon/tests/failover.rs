@@ -428,7 +428,7 @@ fn netns_keepup_reports_a_duplicate_address() {
         .unwrap();
     k1.wait_for_log(
         "duplicate address: 10.9.0.100 is also answered by",
-        Duration::from_secs(12),
+        Duration::from_secs(15),
     )
     .unwrap_or_else(|_| panic!("{}", k1.log()));
 }
