@@ -25,6 +25,12 @@ pub const PROTO_AH: i32 = 51;
 /// Largest datagram a raw socket can hand us (IPv4 total length / IPv6 payload).
 const RECV_BUF: usize = 65_536;
 
+thread_local! {
+    /// One receive buffer per thread, zeroed once: a fresh 64 KiB buffer per
+    /// packet cost more than the rest of the receive path.
+    static RX: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; RECV_BUF]);
+}
+
 /// A raw IP socket for protocol 112 (and 51 for AH on IPv4) of one family.
 ///
 /// `send` and `recv` take `&self`; both are cancel safe (a packet is only consumed or
@@ -197,6 +203,20 @@ impl VrrpSocket {
         r.map_err(|e| io_err(what(), e))
     }
 
+    /// A packet already queued, without waiting: after [`VrrpSocket::recv`], the
+    /// rest of a burst (200 Masters' adverts arrive together) is read in one wakeup.
+    pub fn try_recv(&self) -> Result<Option<Received>> {
+        let r = match &self.inner {
+            Inner::V4 { vrrp, ah: None } => try_recv_on(vrrp, recv_v4),
+            Inner::V4 { vrrp, ah: Some(ah) } => match try_recv_on(vrrp, recv_v4) {
+                Ok(None) => try_recv_on(ah, recv_v4),
+                r => r,
+            },
+            Inner::V6 { vrrp } => try_recv_on(vrrp, recv_v6),
+        };
+        r.map_err(|e| io_err("receive VRRP", e))
+    }
+
     /// The next packet (with the interface it arrived on).
     ///
     /// IPv4 with AH: whichever of the two sockets is ready first; AH packets whose next
@@ -282,6 +302,21 @@ async fn recv_on(
     }
 }
 
+/// One datagram if one is queued now, without waiting.
+fn try_recv_on(
+    fd: &AsyncFd<Socket>,
+    op: fn(&Socket) -> io::Result<Option<Received>>,
+) -> io::Result<Option<Received>> {
+    loop {
+        match fd.try_io(tokio::io::Interest::READABLE, op) {
+            Ok(Some(r)) => return Ok(Some(r)),
+            Ok(None) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn send_v4(s: &Socket, ifindex: u32, dst: Ipv4Addr, packet: &[u8]) -> io::Result<()> {
     // With IP_HDRINCL the header's source stays as built; IP_PKTINFO only picks the
     // outgoing interface (for multicast it overrides IP_MULTICAST_IF).
@@ -355,10 +390,13 @@ fn short_send(sent: usize, len: usize) -> io::Result<()> {
 
 /// One IPv4 datagram, header first, with the interface from IP_PKTINFO.
 fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
-    let mut buf = vec![0u8; RECV_BUF];
+    RX.with_borrow_mut(|rx| recv_v4_into(s, rx))
+}
+
+fn recv_v4_into(s: &Socket, buf: &mut [u8]) -> io::Result<Option<Received>> {
     let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
     let (len, ifindex) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut iov = [IoSliceMut::new(buf)];
         let msg = recvmsg::<SockaddrIn>(
             s.as_fd().as_raw_fd(),
             &mut iov,
@@ -376,14 +414,13 @@ fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
     let Some(ifindex) = ifindex else {
         return Ok(None);
     };
-    buf.truncate(len);
-    buf.shrink_to_fit();
-    if !ah_carries_vrrp_or_not_ah(&buf) {
+    let data = &buf[..len];
+    if !ah_carries_vrrp_or_not_ah(data) {
         return Ok(None);
     }
     Ok(Some(Received {
         ifindex,
-        data: buf,
+        data: data.to_vec(),
         v6: None,
     }))
 }
@@ -402,10 +439,13 @@ fn ah_carries_vrrp_or_not_ah(packet: &[u8]) -> bool {
 
 /// One IPv6 VRRP message with source, destination, hop limit and interface.
 fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
-    let mut buf = vec![0u8; RECV_BUF];
+    RX.with_borrow_mut(|rx| recv_v6_into(s, rx))
+}
+
+fn recv_v6_into(s: &Socket, buf: &mut [u8]) -> io::Result<Option<Received>> {
     let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
     let (len, src, info, hops) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut iov = [IoSliceMut::new(buf)];
         let msg = recvmsg::<SockaddrIn6>(
             s.as_raw_fd(),
             &mut iov,
@@ -426,11 +466,9 @@ fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
     let (Some(src), Some(info), Some(hops)) = (src, info, hops) else {
         return Ok(None);
     };
-    buf.truncate(len);
-    buf.shrink_to_fit();
     Ok(Some(Received {
         ifindex: info.ipi6_ifindex,
-        data: buf,
+        data: buf[..len].to_vec(),
         v6: Some((src, Ipv6Addr::from(info.ipi6_addr.s6_addr), hops)),
     }))
 }
