@@ -33,6 +33,15 @@ enum Command {
     /// keepalived's own options are accepted, so existing unit files keep working;
     /// `keepup -n -l -D ...` without a subcommand means `keepup run ...`.
     Run(RunArgs),
+    /// Hand mastership over to another router without stopping (planned maintenance).
+    ///
+    /// Each named instance (all of them without names), with its sync group, sends a
+    /// priority-0 advert, as a stopping Master does, and becomes Backup; it keeps
+    /// answering for its VIPs until the new Master's advert or announcement is heard,
+    /// so clients lose nothing. From then on it does not preempt; it takes over again
+    /// only if no Master is heard for the down interval, or after `--resume`. Waits
+    /// until the handover is over and prints each instance's outcome.
+    Handover(HandoverArgs),
     /// Watch a failover: three keepup routers and a client in a throwaway lab (root).
     ///
     /// Builds a lab of network namespaces (a bridge, routers r1, r2, r3 and a client on
@@ -70,6 +79,21 @@ struct ConfigArgs {
 }
 
 #[derive(clap::Args)]
+struct HandoverArgs {
+    /// vrrp_instance names (default: every instance).
+    names: Vec<String>,
+    /// Undo an earlier handover: preempt again as configured.
+    #[arg(long)]
+    resume: bool,
+    /// The running daemon's runtime directory (`keepup run --runtime-dir`).
+    #[arg(long, default_value = "/run/keepup")]
+    runtime_dir: PathBuf,
+    /// Give up waiting for the answer after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+#[derive(clap::Args)]
 struct RunArgs {
     #[command(flatten)]
     config: ConfigArgs,
@@ -104,6 +128,21 @@ struct RunArgs {
     /// keepalived: run only the VRRP subsystem (keepup has no other yet).
     #[arg(short = 'P', long = "vrrp")]
     vrrp_only: bool,
+}
+
+fn handover(a: HandoverArgs) -> Result<ExitCode> {
+    let verb = if a.resume { "resume" } else { "handover" };
+    let line = std::iter::once(verb.to_string())
+        .chain(a.names)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let timeout = std::time::Duration::from_secs(a.timeout.max(1));
+    Ok(
+        match keepup::control::request(&a.runtime_dir, &line, timeout)? {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::from(1),
+        },
+    )
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
@@ -195,6 +234,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check(a),
         Command::Run(a) => run(a),
         Command::Demo => keepup::demo::run(),
+        Command::Handover(a) => handover(a),
     };
     match r {
         Ok(code) => code,

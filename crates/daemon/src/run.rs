@@ -117,6 +117,10 @@ struct Daemon {
     /// reported. A host that preempts us announces the VIP just before its advert
     /// arrives, so a claim is a duplicate only if we still hold the VIP a while later.
     suspects: HashMap<(Ipv4Addr, MacAddr), (InstanceId, tokio::time::Instant)>,
+    /// `keepup handover` requests (None if the socket could not be bound).
+    control: Option<crate::control::Listener>,
+    /// Handover requests waiting for their instances to let go.
+    handovers: Vec<PendingHandover>,
     /// Interface index -> MAC address (see [`Daemon::mac`]).
     macs: HashMap<u32, MacAddr>,
     start: tokio::time::Instant,
@@ -138,6 +142,14 @@ struct Daemon {
 /// A finished `vrrp_script` run: its name, its process group (0 if it never
 /// started) and how it ended.
 type ScriptDone = (String, i32, Outcome);
+
+/// A `keepup handover` answered once none of `ids` holds its VIPs any more.
+struct PendingHandover {
+    reply: tokio::net::UnixStream,
+    ids: Vec<InstanceId>,
+    /// How each instance let go (the engine's handover event), as it happened.
+    how: HashMap<InstanceId, String>,
+}
 
 fn prefix_broadcast(a: &VirtualAddress) -> Option<Ipv4Addr> {
     let IpAddr::V4(v4) = a.address else {
@@ -198,6 +210,9 @@ impl Daemon {
         };
         let fifos = plan.fifos.clone();
         let procmon = open_process_monitor(&trackers);
+        let control = crate::control::Listener::bind(&opts.runtime_dir)
+            .map_err(|e| warn!("{e:#}; `keepup handover` will not reach this daemon"))
+            .ok();
         let mut d = Daemon {
             opts,
             router,
@@ -211,6 +226,8 @@ impl Daemon {
             notifier: crate::notify::Notifier::new(fifos),
             duplicates: HashMap::new(),
             suspects: HashMap::new(),
+            control,
+            handovers: Vec::new(),
             macs: HashMap::new(),
             start: tokio::time::Instant::now(),
             state,
@@ -547,6 +564,91 @@ impl Daemon {
         while let Some(o) = self.router.poll_output() {
             self.act(o).await;
         }
+        if !self.handovers.is_empty() {
+            self.answer_handovers();
+        }
+    }
+
+    /// `keepup handover` / `keepup handover --resume`.
+    async fn control_request(&mut self, req: crate::control::Request) {
+        use crate::control::{answer, Verb};
+        let mut ids = Vec::new();
+        for n in &req.names {
+            match (0..self.plan.instances.len())
+                .map(InstanceId)
+                .find(|&i| self.name(i) == n)
+            {
+                Some(id) => ids.push(id),
+                None => {
+                    answer(req.reply, format!("error: no vrrp_instance {n}\n"));
+                    return;
+                }
+            }
+        }
+        if ids.is_empty() {
+            ids = (0..self.plan.instances.len()).map(InstanceId).collect();
+        }
+        let on = req.verb == Verb::Handover;
+        info!(
+            "control: {} for {}",
+            if on { "handover" } else { "resume" },
+            ids.iter()
+                .map(|&i| self.name(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for &id in &ids {
+            let now = self.now();
+            self.router.handle(now, Input::Yield { instance: id, on });
+        }
+        self.handovers.push(PendingHandover {
+            reply: req.reply,
+            ids,
+            how: HashMap::new(),
+        });
+        self.drain().await;
+    }
+
+    /// Answer the handover requests whose instances all let go (or are Master
+    /// again because nobody took over).
+    fn answer_handovers(&mut self) {
+        let mut i = 0;
+        while i < self.handovers.len() {
+            if self.handovers[i]
+                .ids
+                .iter()
+                .any(|&id| self.router.is_holding(id))
+            {
+                i += 1;
+                continue;
+            }
+            let p = self.handovers.swap_remove(i);
+            let mut text = String::new();
+            for &id in &p.ids {
+                let name = self.name(id);
+                let state = self.router.state(id);
+                let line = match (state, p.how.get(&id), self.router.is_yielded(id)) {
+                    (State::Backup, Some(how), true) => {
+                        format!("{name}: handed over ({how}); BACKUP, not preempting")
+                    }
+                    (_, _, true) => format!(
+                        "{name}: {}, not preempting until `keepup handover --resume`",
+                        state.keepalived_name()
+                    ),
+                    (State::Master, _, false) => {
+                        format!("{name}: MASTER (nobody took over within the down interval)")
+                    }
+                    _ => format!(
+                        "{name}: {}, preempting as configured",
+                        state.keepalived_name()
+                    ),
+                };
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text.push_str("ok\n");
+            crate::control::answer(p.reply, text);
+        }
     }
 
     async fn act(&mut self, o: Output) {
@@ -611,6 +713,11 @@ impl Daemon {
                             0,
                         );
                         return;
+                    }
+                }
+                if let Event::HandedOver { instance, .. } = &e {
+                    for p in &mut self.handovers {
+                        p.how.insert(*instance, e.to_string());
                     }
                 }
                 self.log_event(&e)
@@ -887,6 +994,10 @@ impl Daemon {
     /// An ARP frame from another host that claims one of our VIPs (a reply to our
     /// probe, or its own gratuitous ARP): two hosts answer for one address.
     async fn arp_frame(&mut self, ifindex: u32, frame: &[u8]) {
+        if self.router.holding() {
+            // A yielded Master holding its VIPs: the new Master's announcement.
+            self.successor_arp(ifindex, frame).await;
+        }
         let Some((id, vip, mac)) = self.foreign_claim(ifindex, frame, false).await else {
             return;
         };
@@ -940,7 +1051,27 @@ impl Daemon {
             .map(|d| self.start + Duration::from_nanos(d.as_nanos()))
     }
 
+    /// A received advert, and then every other one already queued on the same
+    /// socket (up to a bound), before acting on what they caused: Masters that
+    /// advertise in step arrive as a burst and cost one wakeup.
     async fn packet(&mut self, r: Received) {
+        let v6 = r.v6.is_some();
+        self.feed(r);
+        for _ in 0..64 {
+            let sock = if v6 { &self.v6 } else { &self.v4 };
+            match sock.as_ref().map(VrrpSocket::try_recv) {
+                Some(Ok(Some(r))) => self.feed(r),
+                Some(Err(e)) => {
+                    warn!("receive: {e}");
+                    break;
+                }
+                _ => break,
+            }
+        }
+        self.drain().await;
+    }
+
+    fn feed(&mut self, r: Received) {
         let data = match r.v6 {
             Some((src, dst, hop_limit)) => RxData::V6 {
                 src,
@@ -958,7 +1089,6 @@ impl Daemon {
                 data,
             }),
         );
-        self.drain().await;
     }
 
     async fn link_event(&mut self, ev: LinkEvent) {
@@ -1082,6 +1212,7 @@ impl Daemon {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => self.reload().await,
+                Some(req) = next_request(&mut self.control) => self.control_request(req).await,
             }
         }
         self.stop().await;
@@ -1398,6 +1529,13 @@ fn digest(config: &keepup_config::model::Config) -> u64 {
 async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
     match s {
         Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_request(c: &mut Option<crate::control::Listener>) -> Option<crate::control::Request> {
+    match c {
+        Some(c) => c.next().await,
         None => std::future::pending().await,
     }
 }

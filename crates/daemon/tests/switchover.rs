@@ -1,7 +1,8 @@
 //! Planned switchover without loss: a keepup Master stopped with SIGTERM sends its
 //! priority-0 advert at once but keeps answering for its VIP until the new Master
 //! (keepup or keepalived 2.2.7) has taken over, so a client sending an ICMP echo
-//! every 2 ms loses none. Root only; CI runs these serially.
+//! every 2 ms loses none. The same holds for `keepup handover`, which hands over
+//! without stopping. Root only; CI runs these serially.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -188,4 +189,103 @@ fn netns_preemption_from_keepalived_loses_nothing() {
         return;
     }
     preemption("prka", false);
+}
+
+/// `keepup handover --runtime-dir DIR [NAME...]`, run as a command next to the
+/// daemon: its stdout and whether it exited 0.
+fn handover_command(lab: &lab::Lab, host: &Host, args: &[&str]) -> (String, bool) {
+    let runtime = lab.dir().join(format!("{}-run", host.name()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keepup"))
+        .arg("handover")
+        .arg("--runtime-dir")
+        .arg(&runtime)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        out.status.success(),
+    )
+}
+
+/// `keepup handover` hands mastership to r2 (keepup or keepalived 2.2.7) without
+/// stopping r1, and without a lost echo; r1 then stays Backup under the
+/// lower-priority Master (no preemption) until `keepup handover --resume`, which
+/// takes the VIP back (again without loss).
+fn handover(tag: &str, successor_keepup: bool) {
+    let (lab, r1, r2, client) = lab_with_client(tag);
+    let vip = IpAddr::V4(VIP);
+    let k1 = keepup(&lab, &r1, CONF, "a");
+    assert!(wait_addr(&r1, vip, true, 10).is_some(), "{}", k1.log());
+    let k2 = Peer::start(&lab, &r2, successor_keepup);
+    let backup = lab::wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        k2.log().contains("Entering BACKUP STATE")
+    });
+    assert!(backup.is_some(), "r2 never became Backup:\n{}", k2.log());
+
+    let probe = probe_vip(&client);
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = now();
+    let (out, ok) = handover_command(&lab, &r1, &[]);
+    let answered = now() - asked;
+    assert!(ok, "keepup handover failed: {out}\n{}", k1.log());
+    assert!(
+        out.contains("VI_1: handed over") && out.ends_with("ok\n"),
+        "{out}"
+    );
+    assert!(has(&r2, vip) && !has(&r1, vip), "{out}\n{}", k1.log());
+    // No preemption back: r1 (150) stays Backup under r2 (100).
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        has(&r2, vip) && !has(&r1, vip),
+        "r1 preempted back:\n{}",
+        k1.log()
+    );
+    let (sent, lost, gap) = seen_since(probe, asked - Duration::from_millis(100));
+    eprintln!(
+        "{tag}: handover answered after {:.3} s: {out:?}; {sent} echoes, {lost} lost, longest gap {gap:.1} ms",
+        answered.as_secs_f64()
+    );
+    assert_eq!(lost, 0, "lost echoes during the handover:\n{}", k1.log());
+
+    // --resume: r1 preempts as configured, and that loses nothing either.
+    let probe = probe_vip(&client);
+    let resumed = now();
+    let (out, ok) = handover_command(&lab, &r1, &["--resume", "VI_1"]);
+    assert!(ok && out.contains("preempting as configured"), "{out}");
+    assert!(
+        wait_addr(&r1, vip, true, 6).is_some(),
+        "r1 did not take the VIP back:\n{}",
+        k1.log()
+    );
+    assert!(wait_addr(&r2, vip, false, 3).is_some(), "{}", k2.log());
+    let (sent, lost, gap) = seen_since(probe, resumed);
+    eprintln!("{tag}: resume: {sent} echoes, {lost} lost, longest gap {gap:.1} ms");
+    assert_eq!(
+        lost,
+        0,
+        "lost echoes when r1 took the VIP back:\n{}",
+        k1.log()
+    );
+
+    // A name that is no instance is an error, and changes nothing.
+    let (out, ok) = handover_command(&lab, &r1, &["VI_9"]);
+    assert!(!ok && out.contains("no vrrp_instance VI_9"), "{out}");
+    assert!(has(&r1, vip));
+}
+
+#[test]
+fn netns_handover_command_to_keepup_loses_nothing() {
+    if !lab::root_or_skip("netns_handover_command_to_keepup_loses_nothing") {
+        return;
+    }
+    handover("hoku", true);
+}
+
+#[test]
+fn netns_handover_command_to_keepalived_loses_nothing() {
+    if !lab::root_or_skip("netns_handover_command_to_keepalived_loses_nothing") {
+        return;
+    }
+    handover("hoka", false);
 }

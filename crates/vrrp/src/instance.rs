@@ -72,9 +72,12 @@ pub(crate) struct Instance {
     pub tracks: BTreeMap<u32, TrackEffect>,
     /// Startup came while a tracker was pending: start once none is.
     pub start_waiting: bool,
-    /// Stopped, but still holding the VIPs until the new Master is heard
-    /// (`InstanceConfig::handover`).
+    /// Stopped (or yielded to Backup), but still holding the VIPs until the new
+    /// Master is heard (`InstanceConfig::handover`).
     pub holding: bool,
+    /// Handed over on request ([`crate::Input::Yield`]): as Backup, it accepts a
+    /// lower-priority Master instead of preempting it.
+    pub yielded: bool,
     /// The new Master heard while holding (its announcements are due any moment).
     pub successor: Option<IpAddr>,
     /// Master_Adver_Interval / Active_Adver_Interval: v3 learns it from the Master
@@ -137,6 +140,7 @@ impl Instance {
             tracks: BTreeMap::new(),
             start_waiting: false,
             holding: false,
+            yielded: false,
             successor: None,
             master_adver_interval: interval,
             master: None,

@@ -85,6 +85,8 @@ pub enum Reason {
     FaultCleared,
     /// Another member of the sync group moved.
     SyncGroup,
+    /// The operator asked this Master to hand over ([`Input::Yield`]).
+    Yield,
 }
 
 impl Reason {
@@ -99,6 +101,7 @@ impl Reason {
             Reason::Fault => "fault",
             Reason::FaultCleared => "fault-cleared",
             Reason::SyncGroup => "sync-group",
+            Reason::Yield => "handover",
         }
     }
 }
@@ -160,6 +163,12 @@ pub enum Input<'a> {
     /// unsolicited NA from another MAC). A stopped Master holding its VIPs for the
     /// handover lets them go at once: the clients have been told of the new Master.
     Claimed { instance: InstanceId },
+    /// Hand mastership over without stopping (`on`), or take that back. A yielding
+    /// Master (with its sync group) sends priority 0 and becomes Backup, holding its
+    /// VIPs until the new Master is heard (as a stopping one does); from then on the
+    /// instance does not preempt: it takes over only when no Master is heard for
+    /// the down interval (which also ends the yield). `on: false` restores preemption.
+    Yield { instance: InstanceId, on: bool },
     /// A tracker's effect on one instance changed. `tracker` identifies it (the driver
     /// numbers its trackers); the latest effect per tracker counts. `Weight(0)` is the
     /// same as no tracker: it forgets that id (the driver's way to drop a tracker).

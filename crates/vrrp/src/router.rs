@@ -223,6 +223,13 @@ impl Router {
                     self.refresh_fault(i, now);
                 }
             }
+            Input::Yield { instance, on } => {
+                if instance.0 < self.instances.len() {
+                    for m in self.members(instance.0) {
+                        self.set_yield(m, now, on);
+                    }
+                }
+            }
             Input::Claimed { instance } => {
                 if instance.0 < self.instances.len() {
                     self.let_go(instance.0, Handover::Announced);
@@ -562,6 +569,10 @@ impl Router {
         inst.cancel_all();
         inst.wants_master = false;
         inst.preempt_until = None;
+        // Back as Master after a handover nobody took: the VIPs never left.
+        inst.holding = false;
+        inst.successor = None;
+        inst.yielded = false;
         inst.master = inst.source;
         inst.master_adver_interval = inst.cfg.advert_int;
         inst.counters.master_transitions += 1;
@@ -663,6 +674,39 @@ impl Router {
         }
     }
 
+    /// [`Input::Yield`] for one instance.
+    fn set_yield(&mut self, i: usize, now: Instant, on: bool) {
+        let inst = &mut self.instances[i];
+        inst.yielded = on;
+        if !on || inst.state != State::Master {
+            return;
+        }
+        self.send_advert(i, 0);
+        let inst = &mut self.instances[i];
+        inst.state = State::Backup;
+        inst.cancel_all();
+        inst.wants_master = false;
+        inst.master = None;
+        inst.down_reason = Reason::MasterDown;
+        // No Release timer: if nobody takes over, the down timer makes this Master
+        // again, and it has kept its VIPs all along.
+        let down = inst.down_interval();
+        arm(&mut self.heap, inst, i, Timer::MasterDown, now + down);
+        inst.holding = inst.cfg.handover;
+        if !inst.holding {
+            self.outputs.push_back(Output::Vips {
+                instance: InstanceId(i),
+                install: false,
+            });
+        }
+        self.push_transition(i, State::Master, State::Backup, Reason::Yield);
+    }
+
+    /// Whether this instance was asked to hand over and has not been Master since.
+    pub fn is_yielded(&self, id: InstanceId) -> bool {
+        self.instances.get(id.0).is_some_and(|x| x.yielded)
+    }
+
     /// A stopped instance holding its VIPs for the handover lets them go.
     fn let_go(&mut self, i: usize, how: Handover) {
         let inst = &mut self.instances[i];
@@ -703,6 +747,7 @@ impl Router {
     /// Leave Master for Fault or Stop: a priority-0 advert first (MST-06, KA-18),
     /// then the VIPs go.
     fn resign(&mut self, i: usize) {
+        self.let_go(i, Handover::Cut);
         if self.instances[i].state == State::Master {
             self.send_advert(i, 0);
             self.outputs.push_back(Output::Vips {
@@ -912,6 +957,17 @@ impl Router {
             return;
         }
         match handover {
+            Some(now) if from == State::Backup && self.instances[i].holding => {
+                // Yielded and still holding: the priority 0 went out already; wait
+                // for the successor as a stopping Master does.
+                let inst = &mut self.instances[i];
+                inst.cancel(Timer::MasterDown);
+                inst.wants_master = false;
+                if inst.timers[Timer::Release as usize].is_none() {
+                    let bound = inst.down_interval();
+                    arm(&mut self.heap, inst, i, Timer::Release, now + bound);
+                }
+            }
             Some(now) if from == State::Master && self.instances[i].cfg.handover => {
                 self.send_advert(i, 0);
                 let inst = &mut self.instances[i];
@@ -932,10 +988,11 @@ impl Router {
         // guard keeps a stale one from acting.
         let owner = match t {
             Timer::MasterDown => State::Backup,
-            Timer::Release => State::Stop,
+            // Stopped or yielded, still holding.
+            Timer::Release => self.instances[i].state,
             _ => State::Master,
         };
-        if self.instances[i].state != owner {
+        if self.instances[i].state != owner || (t == Timer::Release && !self.instances[i].holding) {
             return;
         }
         match t {
@@ -1395,7 +1452,12 @@ impl Router {
         }
         let delay = inst.cfg.preempt_delay;
         let delaying = !delay.is_zero() && inst.preempt_until.is_none_or(|u| now < u);
-        if !inst.cfg.preempt || repr.priority >= ours || delaying {
+        if inst.holding {
+            // Yielded: the new Master's advert; its announcements follow.
+            self.successor_heard(i, now, src);
+        }
+        let inst = &mut self.instances[i];
+        if !inst.cfg.preempt || inst.yielded || repr.priority >= ours || delaying {
             // BKP-09 / BKP-10 (and preempt_delay holding off BKP-11, KA-17).
             if !delay.is_zero() {
                 if repr.priority > ours {

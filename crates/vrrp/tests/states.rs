@@ -122,6 +122,119 @@ fn handover_keeps_the_vips_until_the_new_master_is_heard() {
         .any(|o| matches!(o, Output::Vips { install: false, .. })));
 }
 
+/// Handover without stopping (`Input::Yield`): the Master sends priority 0, becomes
+/// Backup but keeps its VIPs until the new Master is heard; then it stays Backup
+/// under a lower-priority Master (no preemption) until asked back.
+#[test]
+fn yield_hands_over_keeps_the_vips_until_heard_and_does_not_preempt_back() {
+    let mut c = v2(150);
+    c.handover = true;
+    let mut h = master(c.clone());
+    let mark = h.mark();
+    h.input(Input::Yield {
+        instance: ID,
+        on: true,
+    });
+    let out = h.since(mark);
+    assert_eq!(*h.adverts().last().unwrap(), (t(1.5), 0));
+    assert!(!out.iter().any(|o| matches!(o, Output::Vips { .. })));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Transition {
+            to: State::Backup,
+            reason: Reason::Yield,
+            ..
+        }
+    )));
+    assert_eq!(h.state(), State::Backup);
+    assert!(h.r.holding() && h.r.is_yielded(ID));
+    // The other router (100) takes over after its skew and advertises; its
+    // announcement releases the VIPs.
+    h.run_until(t(2.11));
+    let peer = Peer::of(&c, 100);
+    h.rx(&peer);
+    assert!(h.r.holding());
+    let mark = h.mark();
+    h.input(Input::Claimed { instance: ID });
+    assert!(!h.r.holding());
+    assert!(h
+        .since(mark)
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+    // Lower-priority adverts are accepted from now on: no preemption.
+    for k in 0..10 {
+        h.run_until(t(2.11 + f64::from(k) + 1.0));
+        h.rx(&peer);
+    }
+    assert_eq!(h.state(), State::Backup);
+    // Asked back: the next down interval without accepting its adverts preempts.
+    h.input(Input::Yield {
+        instance: ID,
+        on: false,
+    });
+    for _ in 1..5 {
+        h.run_for(Duration::from_secs(1));
+        h.rx(&peer);
+    }
+    assert_eq!(h.state(), State::Master);
+    assert!(!h.r.is_yielded(ID));
+}
+
+/// A yield nobody answers: the down interval later the router is Master again and
+/// never dropped its VIPs; the yield is over.
+#[test]
+fn yield_without_a_successor_keeps_the_vips_and_returns_to_master() {
+    let mut c = v2(150);
+    c.handover = true;
+    let mut h = master(c);
+    let mark = h.mark();
+    h.input(Input::Yield {
+        instance: ID,
+        on: true,
+    });
+    h.run_until(t(1.5 + 3.5));
+    let out = h.since(mark);
+    assert!(!out
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+    assert_eq!(h.state(), State::Master);
+    assert!(!h.r.holding() && !h.r.is_yielded(ID));
+}
+
+/// Stopping while a yield still holds the VIPs waits for the successor as a
+/// stopping Master does; a fault while holding drops them at once.
+#[test]
+fn yield_then_shutdown_or_fault_lets_go() {
+    let mut c = v2(150);
+    c.handover = true;
+    let mut h = master(c.clone());
+    h.input(Input::Yield {
+        instance: ID,
+        on: true,
+    });
+    h.input(Input::Shutdown);
+    assert_eq!(h.state(), State::Stop);
+    assert!(h.r.holding());
+    h.run_until(t(2.11));
+    h.rx(&Peer::of(&c, 100));
+    h.run_until(t(2.2));
+    assert!(!h.r.holding());
+
+    let mut h = master(c);
+    h.input(Input::Yield {
+        instance: ID,
+        on: true,
+    });
+    let mark = h.mark();
+    h.track(0, 1, TrackEffect::Fault(true));
+    assert_eq!(h.state(), State::Fault);
+    assert!(!h.r.holding());
+    assert!(h
+        .since(mark)
+        .iter()
+        .any(|o| matches!(o, Output::Vips { install: false, .. })));
+}
+
 /// Ledger: MST-06
 /// Ledger: PKT-02
 /// RFC 3768 §6.4.3: "If a Shutdown event is received, then: Cancel the Adver_Timer;
