@@ -348,18 +348,55 @@ pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result
         .ok_or_else(|| anyhow!("no echo reply after the fault"))?;
     let added = monitor::added_after(&events, vip, t0).map(|a| secs_between(t0, a));
     let mac = holder.ifaces()[0].mac.0;
-    let garp = garps(&packets)
+    let garp_at = garps(&packets)
         .into_iter()
         .find(|(ts, src, ip)| *ts >= t0 && *src == mac && IpAddr::V4(*ip) == vip)
-        .map(|(ts, _, _)| secs_between(t0, ts));
+        .map(|(ts, _, _)| ts);
     let mut figs = vec![("outage s", out.gap), ("lost echoes", out.lost as f64)];
     if let Some(a) = added {
         figs.push(("VIP added s", a));
     }
-    if let Some(g) = garp {
-        figs.push(("first GARP s", g));
+    if let Some(g) = garp_at {
+        figs.push(("first GARP s", secs_between(t0, g)));
+    }
+    // When r2's down timer should have expired: r1's last advert on the wire plus
+    // r2's Master_Down_Interval (3 intervals + skew; priority 100), or its skew after
+    // the priority-0 advert. The new Master's first GARP after that is the daemon's
+    // own reaction time.
+    if fault != Fault::Restart {
+        let r1_mac = r1.ifaces()[0].mac.0;
+        let skew = adv.as_secs_f64() * (256.0 - 100.0) / 256.0;
+        let last = adverts(&packets)
+            .into_iter()
+            .filter(|(ts, src, _)| *src == r1_mac && *ts <= garp_at.unwrap_or(0))
+            .last();
+        if let (Some((ts, _, prio)), Some(g)) = (last, garp_at) {
+            let wait = if prio == 0 {
+                skew
+            } else {
+                adv.as_secs_f64() * 3.0 + skew
+            };
+            let expiry = ts + (wait * 1e9) as Ns;
+            figs.push(("expiry→GARP ms", (g as f64 - expiry as f64) / 1e6));
+        }
     }
     Ok(figs)
+}
+
+/// VRRP adverts over IPv4 in a capture: time, source MAC, priority.
+fn adverts(packets: &[Packet]) -> Vec<(Ns, [u8; 6], u8)> {
+    packets
+        .iter()
+        .filter_map(|p| {
+            let (_, src, et, ip) = p.ethernet()?;
+            if et != 0x0800 || *ip.get(9)? != 112 {
+                return None;
+            }
+            let ihl = usize::from(ip.first()? & 0x0f) * 4;
+            let prio = *ip.get(ihl + 2)?;
+            Some((p.ts.as_nanos() as Ns, src.0, prio))
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------

@@ -126,10 +126,13 @@ pub fn stats(v: &[f64]) -> Option<Stats> {
     })
 }
 
-/// A value as its metric wants it: seconds to the millisecond, CPU to 0.01 %.
+/// A value as its metric wants it: seconds to the millisecond, milliseconds and CPU
+/// to 0.01.
 pub fn format_value(metric: &str, v: f64) -> String {
     if metric.ends_with(" s") {
         format!("{v:.3}")
+    } else if metric.ends_with(" ms") {
+        format!("{v:.2}")
     } else if metric.starts_with("CPU") {
         format!("{v:.2}")
     } else if metric.starts_with("RSS") {

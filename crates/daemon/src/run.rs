@@ -117,6 +117,8 @@ struct Daemon {
     /// reported. A host that preempts us announces the VIP just before its advert
     /// arrives, so a claim is a duplicate only if we still hold the VIP a while later.
     suspects: HashMap<(Ipv4Addr, MacAddr), (InstanceId, tokio::time::Instant)>,
+    /// The engine's next deadline, kept to the µs (tokio's timers tick in ms).
+    timer: keepup_sys::PreciseTimer,
     /// `keepup handover` requests (None if the socket could not be bound).
     control: Option<crate::control::Listener>,
     /// Handover requests waiting for their instances to let go.
@@ -226,6 +228,7 @@ impl Daemon {
             notifier: crate::notify::Notifier::new(fifos),
             duplicates: HashMap::new(),
             suspects: HashMap::new(),
+            timer: keepup_sys::PreciseTimer::new().context("timerfd")?,
             control,
             handovers: Vec::new(),
             macs: HashMap::new(),
@@ -1169,7 +1172,8 @@ impl Daemon {
             let deadline = match (self.deadline(), self.suspects_due()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
-            };
+            }
+            .map(tokio::time::Instant::into_std);
             let scripts_due = self.trackers.next_due();
             let procs_due = self.trackers.process_next_due();
             let poll_procs = self.procmon.is_none() && !self.trackers.processes.is_empty();
@@ -1186,7 +1190,7 @@ impl Daemon {
                     Ok(ev) => self.link_event(ev).await,
                     Err(e) => warn!("netlink monitor: {e}"),
                 },
-                () = sleep_until(deadline) => {
+                () = self.timer.wait(deadline) => {
                     let now = self.now();
                     self.router.handle_timeout(now);
                     self.drain().await;

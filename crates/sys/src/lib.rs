@@ -9,6 +9,8 @@
 //! - [`FrameSender`]: whole Ethernet frames over AF_PACKET (`frame`).
 //! - [`ProcessMonitor`]: fork/exec/comm/exit events from the process connector
 //!   (`procmon`).
+//! - [`PreciseTimer`]: deadlines at the kernel's resolution (timerfd), not tokio's
+//!   millisecond (`timer`).
 //! - [`sysctl_set`]: /proc/sys writes.
 //!
 //! Everything async is for a tokio runtime (the daemon runs a current-thread one);
@@ -25,11 +27,13 @@ mod netlink;
 mod nl;
 mod procmon;
 mod socket;
+mod timer;
 pub use frame::{ArpListener, FrameSender};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use procmon::{ProcEvent, ProcessMonitor};
 pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
+pub use timer::PreciseTimer;
 
 /// Errors from the kernel, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +57,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub(crate) trait OwnsFd: std::os::fd::AsRawFd {}
 impl OwnsFd for socket2::Socket {}
 impl OwnsFd for netlink_sys::Socket {}
+impl OwnsFd for std::os::fd::OwnedFd {}
 
 /// Register an owned socket with the current tokio reactor; outside a runtime this
 /// is an error (tokio itself would panic).
