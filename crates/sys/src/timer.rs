@@ -94,7 +94,7 @@ impl PreciseTimer {
             },
             it_value: libc::timespec {
                 tv_sec: libc::time_t::try_from(value.as_secs()).unwrap_or(libc::time_t::MAX),
-                tv_nsec: libc::c_long::try_from(value.subsec_nanos()).unwrap_or(0),
+                tv_nsec: libc::c_long::from(value.subsec_nanos()),
             },
         };
         // SAFETY: a valid timerfd and a fully initialised itimerspec.
