@@ -368,8 +368,7 @@ pub fn failover(tools: &Tools, which: Daemon, t: Timing, fault: Fault) -> Result
         let skew = adv.as_secs_f64() * (256.0 - 100.0) / 256.0;
         let last = adverts(&packets)
             .into_iter()
-            .filter(|(ts, src, _)| *src == r1_mac && *ts <= garp_at.unwrap_or(0))
-            .last();
+            .rfind(|(ts, src, _)| *src == r1_mac && *ts <= garp_at.unwrap_or(0));
         if let (Some((ts, _, prio)), Some(g)) = (last, garp_at) {
             let wait = if prio == 0 {
                 skew

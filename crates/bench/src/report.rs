@@ -131,9 +131,7 @@ pub fn stats(v: &[f64]) -> Option<Stats> {
 pub fn format_value(metric: &str, v: f64) -> String {
     if metric.ends_with(" s") {
         format!("{v:.3}")
-    } else if metric.ends_with(" ms") {
-        format!("{v:.2}")
-    } else if metric.starts_with("CPU") {
+    } else if metric.ends_with(" ms") || metric.starts_with("CPU") {
         format!("{v:.2}")
     } else if metric.starts_with("RSS") {
         format!("{v:.1}")
