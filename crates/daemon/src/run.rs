@@ -1156,9 +1156,7 @@ impl Daemon {
     }
 
     async fn serve(&mut self) -> Result<()> {
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
+        let mut signals = signals()?;
         let mut probe = tokio::time::interval(Duration::from_secs(10));
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Tracked files are read once a second (keepalived watches them with inotify).
@@ -1213,9 +1211,10 @@ impl Daemon {
                     let inputs = self.trackers.process_rescan(tokio::time::Instant::now());
                     self.track(inputs).await;
                 }
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => self.reload().await,
+                Some(sig) = signals.recv() => match sig {
+                    Asked::Stop => break,
+                    Asked::Reload => self.reload().await,
+                },
                 Some(req) = next_request(&mut self.control) => self.control_request(req).await,
             }
         }
@@ -1535,6 +1534,37 @@ async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> 
         Some(s) => s.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// What a signal asks of the daemon.
+enum Asked {
+    /// SIGTERM or SIGINT.
+    Stop,
+    /// SIGHUP.
+    Reload,
+}
+
+/// SIGTERM, SIGINT and SIGHUP as one stream, read by a task of their own: one
+/// branch in the daemon's loop instead of three signal futures rebuilt per wakeup.
+fn signals() -> Result<tokio::sync::mpsc::UnboundedReceiver<Asked>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let sig = tokio::select! {
+                Some(()) = term.recv() => Asked::Stop,
+                Some(()) = int.recv() => Asked::Stop,
+                Some(()) = hup.recv() => Asked::Reload,
+                else => return,
+            };
+            if tx.send(sig).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(rx)
 }
 
 async fn next_request(c: &mut Option<crate::control::Listener>) -> Option<crate::control::Request> {
