@@ -2,7 +2,7 @@
 //! daemons, a VIP monitor per router, a capture on the bridge and (for failovers) the
 //! client's prober. Every instant is wall-clock nanoseconds ([`Ns`]).
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -26,8 +26,36 @@ pub type Figure = (&'static str, f64);
 
 /// A daemon running in a lab host.
 enum Running {
-    Keepup(Proc),
+    /// keepup, and its runtime directory when that is on tmpfs (removed on drop).
+    Keepup(Proc, Option<PathBuf>),
     Keepalived(Keepalived),
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Running::Keepup(p, Some(dir)) = self {
+            p.terminate(Duration::from_secs(5));
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// keepup's runtime directory for `host`: on tmpfs (/dev/shm) when there is one, as
+/// /run is on every systemd host (its address record is written before each VIP is
+/// added, and a rename on a disk file system costs ~150 µs); else in the lab.
+fn runtime_dir(lab: &Lab, host: &Host) -> (PathBuf, bool) {
+    let shm = Path::new("/dev/shm");
+    let name = lab
+        .dir()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    if let (true, Some(name)) = (shm.is_dir(), name) {
+        let dir = shm.join(format!("{name}-{}-run", host.name()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            return (dir, true);
+        }
+    }
+    (lab.dir().join(format!("{}-run", host.name())), false)
 }
 
 impl Running {
@@ -36,7 +64,7 @@ impl Running {
             Daemon::Keepup => {
                 let path = lab.dir().join(format!("{}.conf", host.name()));
                 std::fs::write(&path, conf)?;
-                let runtime = lab.dir().join(format!("{}-run", host.name()));
+                let (runtime, tmpfs) = runtime_dir(lab, host);
                 let log = host.lab_file(&format!("{}-keepup.log", host.name()));
                 let args = [
                     "run".to_owned(),
@@ -48,7 +76,7 @@ impl Running {
                     runtime.display().to_string(),
                 ];
                 let p = host.spawn(&tools.keepup.display().to_string(), &args, log)?;
-                Ok(Running::Keepup(p))
+                Ok(Running::Keepup(p, tmpfs.then_some(runtime)))
             }
             Daemon::Keepalived => Ok(Running::Keepalived(host.keepalived(conf)?)),
         }
@@ -56,21 +84,21 @@ impl Running {
 
     fn pid(&self) -> u32 {
         match self {
-            Running::Keepup(p) => p.pid(),
+            Running::Keepup(p, _) => p.pid(),
             Running::Keepalived(k) => k.pid(),
         }
     }
 
     fn is_running(&self) -> bool {
         match self {
-            Running::Keepup(p) => p.is_running(),
+            Running::Keepup(p, _) => p.is_running(),
             Running::Keepalived(k) => k.is_running(),
         }
     }
 
     fn log(&self) -> String {
         match self {
-            Running::Keepup(p) => p.log(),
+            Running::Keepup(p, _) => p.log(),
             Running::Keepalived(k) => k.log(),
         }
     }
@@ -78,7 +106,7 @@ impl Running {
     /// SIGKILL to the daemon and its children at once (a crash).
     fn kill(&self) -> Result<()> {
         match self {
-            Running::Keepup(p) => {
+            Running::Keepup(p, _) => {
                 p.kill_tree(Signal::SIGKILL)?;
             }
             Running::Keepalived(k) => {
@@ -91,7 +119,7 @@ impl Running {
     /// SIGTERM, without waiting.
     fn sigterm(&self) -> Result<()> {
         match self {
-            Running::Keepup(p) => p.kill(Signal::SIGTERM)?,
+            Running::Keepup(p, _) => p.kill(Signal::SIGTERM)?,
             Running::Keepalived(k) => k.signal(Signal::SIGTERM)?,
         };
         Ok(())
@@ -100,7 +128,7 @@ impl Running {
     /// SIGTERM and wait for the exit (SIGKILL after a grace period).
     fn stop(&self) {
         match self {
-            Running::Keepup(p) => {
+            Running::Keepup(p, _) => {
                 p.terminate(Duration::from_secs(5));
             }
             Running::Keepalived(k) => {
@@ -564,6 +592,10 @@ pub fn scale(tools: &Tools, which: Daemon, n: usize, timing: Timing) -> Result<V
     if count(&r1) != n {
         bail!("r1 lost VIPs while it was sampled: {} of {n}", count(&r1));
     }
+    // The master first: keepup hands its instances over to r2 and exits once r2
+    // has taken them; stopped last, it would wait its down interval for a successor.
+    d1.stop();
+    d2.stop();
     drop(lab);
     Ok(vec![
         ("all VIPs up s", all_up),

@@ -563,8 +563,20 @@ impl Daemon {
         self.drain().await;
     }
 
+    /// Act on the engine's outputs. What touches the wire and the interfaces (VIPs,
+    /// announcements, adverts) goes first; logging and notifying the transitions and
+    /// events follow in their own order: a takeover's first gratuitous ARP does not
+    /// wait for a log line (notify scripts run after the VIPs are in, as keepalived's
+    /// do).
     async fn drain(&mut self) {
+        let mut later = Vec::new();
         while let Some(o) = self.router.poll_output() {
+            match o {
+                Output::Transition { .. } | Output::Event(_) => later.push(o),
+                o => self.act(o).await,
+            }
+        }
+        for o in later {
             self.act(o).await;
         }
         if !self.handovers.is_empty() {
@@ -956,7 +968,14 @@ impl Daemon {
     /// While Master, ask now and then who else answers for our IPv4 VIPs (an ARP
     /// probe, RFC 5227: sender address 0.0.0.0, so no cache learns from it).
     async fn probe_duplicates(&mut self) {
-        self.macs.clear();
+        // Refresh the cached MACs here, off the takeover's path (a takeover that
+        // found the cache empty would ask netlink before its first announcement).
+        let known: Vec<u32> = self.macs.keys().copied().collect();
+        for ifx in known {
+            if let Ok(m) = self.nl.mac(ifx).await {
+                self.macs.insert(ifx, MacAddr(m));
+            }
+        }
         for (id, ifindex, vip) in self.held_v4(false) {
             let Some(mac) = self.mac(ifindex).await else {
                 continue;
@@ -1097,7 +1116,11 @@ impl Daemon {
     async fn link_event(&mut self, ev: LinkEvent) {
         match ev {
             LinkEvent::Link { ifindex, name, up } => {
+                // The MAC may have changed: fetch it again now, not at the takeover.
                 self.macs.remove(&ifindex);
+                if self.plan.instances.iter().any(|c| c.interface.0 == ifindex) {
+                    self.mac(ifindex).await;
+                }
                 let mut inputs = TrackInputs::new();
                 for t in &mut self.trackers.interfaces {
                     if t.ifindex == Some(ifindex) || (t.ifindex.is_none() && t.name == name) {

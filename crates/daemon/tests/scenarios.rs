@@ -368,13 +368,17 @@ fn sync_group(tag: &str, check: GroupCheck, keepalived: bool) -> (Duration, Dura
         logs()
     );
     eprintln!("{tag}: check failed on r1 -> r2 holds A and B after {moved:?}");
-    let l1 = k1.log();
     match check {
         GroupCheck::Member => {
-            assert!(l1.contains("(VI_1) Entering FAULT STATE"), "{l1}");
-            assert!(l1.contains("(VI_2) Entering FAULT STATE"), "{l1}");
+            // The log line follows the VIPs' removal by a few µs.
+            let logged = wait_until(Duration::from_secs(1), Duration::from_millis(10), || {
+                let l1 = k1.log();
+                l1.contains("(VI_1) Entering FAULT STATE")
+                    && l1.contains("(VI_2) Entering FAULT STATE")
+            });
+            assert!(logged.is_some(), "{}", k1.log());
         }
-        GroupCheck::Group => assert!(!l1.contains("FAULT STATE"), "{l1}"),
+        GroupCheck::Group => assert!(!k1.log().contains("FAULT STATE"), "{}", k1.log()),
     }
     // Stays there while the check fails.
     assert!(
