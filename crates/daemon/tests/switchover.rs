@@ -91,22 +91,58 @@ fn seen_since(probe: Probe, from: Duration) -> (usize, usize, f64) {
     (window.len(), lost, gap.secs() * 1000.0)
 }
 
-/// r1 (keepup, 150) is Master, r2 (100) runs keepup or keepalived; a client
-/// probes the VIP every 2 ms; r1 gets SIGTERM. The VIP moves to r2 at its
-/// Skew_Time, r1 lets go once r2 has announced it, and no echo goes unanswered.
-fn switchover(tag: &str, successor_keepup: bool) {
+/// r1 (keepup, 150) Master, r2 (100, keepup or keepalived) Backup, and a client
+/// probing the VIP every 2 ms for half a second already.
+struct Settled {
+    lab: lab::Lab,
+    r1: Host,
+    r2: Host,
+    client: Host,
+    k1: lab::Proc,
+    k2: Peer,
+    probe: Probe,
+}
+
+fn settled(tag: &str, successor_keepup: bool) -> Settled {
     let (lab, r1, r2, client) = lab_with_client(tag);
-    let vip = IpAddr::V4(VIP);
     let k1 = keepup(&lab, &r1, CONF, "a");
-    assert!(wait_addr(&r1, vip, true, 10).is_some(), "{}", k1.log());
+    assert!(
+        wait_addr(&r1, IpAddr::V4(VIP), true, 10).is_some(),
+        "{}",
+        k1.log()
+    );
     let k2 = Peer::start(&lab, &r2, successor_keepup);
     let backup = lab::wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
         k2.log().contains("Entering BACKUP STATE")
     });
     assert!(backup.is_some(), "r2 never became Backup:\n{}", k2.log());
-
     let probe = probe_vip(&client);
     std::thread::sleep(Duration::from_millis(500));
+    Settled {
+        lab,
+        r1,
+        r2,
+        client,
+        k1,
+        k2,
+        probe,
+    }
+}
+
+/// r1 (keepup, 150) is Master, r2 (100) runs keepup or keepalived; a client
+/// probes the VIP every 2 ms; r1 gets SIGTERM. The VIP moves to r2 at its
+/// Skew_Time, r1 lets go once r2 has announced it, and no echo goes unanswered.
+fn switchover(tag: &str, successor_keepup: bool) {
+    let Settled {
+        lab: _lab,
+        r1,
+        r2,
+        client: _client,
+        k1,
+        k2,
+        probe,
+    } = settled(tag, successor_keepup);
+    let vip = IpAddr::V4(VIP);
     let stop = now();
     k1.kill(Signal::SIGTERM).unwrap();
     assert!(
@@ -213,18 +249,16 @@ fn handover_command(lab: &lab::Lab, host: &Host, args: &[&str]) -> (String, bool
 /// lower-priority Master (no preemption) until `keepup handover --resume`, which
 /// takes the VIP back (again without loss).
 fn handover(tag: &str, successor_keepup: bool) {
-    let (lab, r1, r2, client) = lab_with_client(tag);
+    let Settled {
+        lab,
+        r1,
+        r2,
+        client,
+        k1,
+        k2,
+        probe,
+    } = settled(tag, successor_keepup);
     let vip = IpAddr::V4(VIP);
-    let k1 = keepup(&lab, &r1, CONF, "a");
-    assert!(wait_addr(&r1, vip, true, 10).is_some(), "{}", k1.log());
-    let k2 = Peer::start(&lab, &r2, successor_keepup);
-    let backup = lab::wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
-        k2.log().contains("Entering BACKUP STATE")
-    });
-    assert!(backup.is_some(), "r2 never became Backup:\n{}", k2.log());
-
-    let probe = probe_vip(&client);
-    std::thread::sleep(Duration::from_millis(500));
     let asked = now();
     let (out, ok) = handover_command(&lab, &r1, &[]);
     let answered = now() - asked;
