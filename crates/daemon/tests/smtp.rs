@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{keepup, routers, wait_addr};
+use common::{keepup, one_instance, routers, wait_addr};
 
 use keepup_testkit::lab::{self, wait_until, Host, Signal};
 use std::io::{BufRead, BufReader, Write};
@@ -152,7 +152,7 @@ fn conf(host: &str, prio: u8, port: u16, global: bool, timeout: u32) -> String {
     } else {
         ("", "    smtp_alert\n")
     };
-    format!(
+    let top = format!(
         "global_defs {{
     router_id {host}
     notification_email {{
@@ -163,19 +163,9 @@ fn conf(host: &str, prio: u8, port: u16, global: bool, timeout: u32) -> String {
     smtp_server 127.0.0.1 {port}
     smtp_helo_name {host}.lab
     smtp_connect_timeout {timeout}
-{g}}}
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority {prio}
-    advert_int 1
-{i}    virtual_ipaddress {{
-        10.9.0.100/24
-    }}
-}}
-"
-    )
+{g}}}"
+    );
+    one_instance(prio, &top, i)
 }
 
 fn check_envelope(m: &Received, host: &str) {
