@@ -986,13 +986,14 @@ impl Router {
     fn fire(&mut self, i: usize, t: Timer, at: Instant, now: Instant) {
         // Each timer belongs to one state; leaving it cancels the timer, and this
         // guard keeps a stale one from acting.
-        let owner = match t {
-            Timer::MasterDown => State::Backup,
-            // Stopped or yielded, still holding.
-            Timer::Release => self.instances[i].state,
-            _ => State::Master,
+        let inst = &self.instances[i];
+        let live = match t {
+            Timer::MasterDown => inst.state == State::Backup,
+            // Stopped or yielded, whatever the state: while it still holds the VIPs.
+            Timer::Release => inst.holding,
+            _ => inst.state == State::Master,
         };
-        if self.instances[i].state != owner || (t == Timer::Release && !self.instances[i].holding) {
+        if !live {
             return;
         }
         match t {
