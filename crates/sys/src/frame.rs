@@ -97,6 +97,42 @@ pub struct ArpListener {
 /// EtherType of ARP, as the socket protocol wants it (network order).
 const ETH_P_ARP: u16 = 0x0806;
 
+/// Classic BPF: accept (up to 64 KiB of) the frame.
+const ACCEPT: u32 = 0x1_0000;
+/// Ancillary load of the packet type (`SKF_AD_OFF + SKF_AD_PKTTYPE`).
+const LOAD_PKTTYPE: u32 = 0xffff_f000 + 4;
+/// PACKET_OUTGOING: a frame this host sent.
+const PACKET_OUTGOING: u32 = 4;
+/// Offset of the ARP sender protocol address (Ethernet header 14 + 14).
+const ARP_SPA: u32 = 28;
+
+/// Frames from other hosts with a sender address: replies to our probes and
+/// gratuitous ARPs. (Short frames fail the load, which drops them.)
+const CLAIMS: [socket2::SockFilter; 6] = [
+    bpf(BPF_LD | BPF_B | BPF_ABS, 0, 0, LOAD_PKTTYPE),
+    bpf(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, PACKET_OUTGOING),
+    bpf(BPF_LD | BPF_W | BPF_ABS, 0, 0, ARP_SPA),
+    bpf(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0),
+    bpf(BPF_RET | BPF_K, 0, 0, ACCEPT),
+    bpf(BPF_RET | BPF_K, 0, 0, 0),
+];
+
+/// No frame at all.
+const NOTHING: [socket2::SockFilter; 1] = [bpf(BPF_RET | BPF_K, 0, 0, 0)];
+
+const BPF_LD: u16 = 0x00;
+const BPF_JMP: u16 = 0x05;
+const BPF_RET: u16 = 0x06;
+const BPF_W: u16 = 0x00;
+const BPF_B: u16 = 0x10;
+const BPF_ABS: u16 = 0x20;
+const BPF_JEQ: u16 = 0x10;
+const BPF_K: u16 = 0x00;
+
+const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> socket2::SockFilter {
+    socket2::SockFilter::new(code, jt, jf, k)
+}
+
 impl ArpListener {
     /// Must be called inside a tokio runtime.
     pub fn new() -> Result<ArpListener> {
@@ -112,11 +148,31 @@ impl ArpListener {
             what: what("O_NONBLOCK"),
             source,
         })?;
-        let fd = crate::register(sock).map_err(|source| Error::Io {
-            what: what("register with the runtime"),
+        let listener = ArpListener {
+            fd: crate::register(sock).map_err(|source| Error::Io {
+                what: what("register with the runtime"),
+                source,
+            })?,
+        };
+        listener.listen(false)?;
+        Ok(listener)
+    }
+
+    /// Whether frames reach [`ArpListener::recv`] at all. Off (as it starts), the
+    /// kernel drops every frame before queueing it: a host that holds no VIP has no
+    /// claim to check, and 200 VIPs probed every 10 s by their Master are 20 frames a
+    /// second to read for nothing. On, it still drops our own transmissions and
+    /// probes (sender address 0.0.0.0, which claim nothing).
+    pub fn listen(&self, on: bool) -> Result<()> {
+        let r = if on {
+            self.fd.get_ref().attach_filter(&CLAIMS)
+        } else {
+            self.fd.get_ref().attach_filter(&NOTHING)
+        };
+        r.map_err(|source| Error::Io {
+            what: format!("ARP socket: filter ({})", if on { "on" } else { "off" }),
             source,
-        })?;
-        Ok(ArpListener { fd })
+        })
     }
 
     /// The next ARP frame (whole, Ethernet header first) and the interface it came in

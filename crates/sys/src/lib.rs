@@ -32,7 +32,7 @@ pub use frame::{ArpListener, FrameSender};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use procmon::{ProcEvent, ProcessMonitor};
-pub use socket::{VrrpSocket, PROTO_AH, PROTO_VRRP};
+pub use socket::{Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
 pub use timer::PreciseTimer;
 
 /// Errors from the kernel, with what was being done.

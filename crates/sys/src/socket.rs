@@ -4,13 +4,12 @@
 //! send (IP_PKTINFO / IPV6_PKTINFO ancillary data) and the incoming one is read back
 //! from the same ancillary data, so nothing is bound to a device.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockaddrIn, SockaddrIn6,
+    sendmsg, setsockopt, sockopt, ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6,
 };
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -22,13 +21,195 @@ pub const PROTO_VRRP: i32 = 112;
 /// IANA protocol number of IPsec AH.
 pub const PROTO_AH: i32 = 51;
 
-/// Largest datagram a raw socket can hand us (IPv4 total length / IPv6 payload).
-const RECV_BUF: usize = 65_536;
+/// Datagrams read per system call (`recvmmsg`).
+const BATCH: usize = 32;
+/// Room for one datagram of a batch. The longest valid advert is an IPv6 one with
+/// 255 addresses (8 + 255 × 16 = 4,088 octets); IPv4 with a full header, AH and 255
+/// addresses stays under 1,200. A longer datagram is cut to this (MSG_TRUNC) and
+/// fails the engine's length checks, which count it.
+const SLOT: usize = 4096 + 256;
+/// Ancillary data room per datagram (IP_PKTINFO; IPV6_PKTINFO and IPV6_HOPLIMIT).
+const CMSG_ROOM: usize = 128;
 
 thread_local! {
-    /// One receive buffer per thread, zeroed once: a fresh 64 KiB buffer per
-    /// packet cost more than the rest of the receive path.
-    static RX: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; RECV_BUF]);
+    /// One batch of receive buffers per thread, allocated once.
+    static RX: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::new());
+}
+
+/// A datagram as read, borrowed from the receive buffers: hand it on before the
+/// next read.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram<'a> {
+    pub ifindex: u32,
+    /// IPv4: the whole IP packet as the raw socket delivers it (header first).
+    /// IPv6: the VRRP message.
+    pub data: &'a [u8],
+    /// IPv6 only (from ancillary data): source, destination, hop limit.
+    pub v6: Option<(Ipv6Addr, Ipv6Addr, u8)>,
+}
+
+impl Datagram<'_> {
+    pub fn to_owned(&self) -> Received {
+        Received {
+            ifindex: self.ifindex,
+            data: self.data.to_vec(),
+            v6: self.v6,
+        }
+    }
+}
+
+/// What `recvmmsg` reads into: a slot, a source address and ancillary data room per
+/// datagram, and the headers that point at them (filled in before each call, as
+/// the batch may have moved since the last).
+struct Batch {
+    bufs: Vec<u8>,
+    names: [libc::sockaddr_in6; BATCH],
+    cmsgs: [[u64; CMSG_ROOM / 8]; BATCH],
+    iovs: [libc::iovec; BATCH],
+    hdrs: [libc::mmsghdr; BATCH],
+}
+
+impl Batch {
+    fn new() -> Batch {
+        // SAFETY: sockaddr_in6, iovec and mmsghdr are plain C structs (integers and
+        // raw pointers) for which all-zero bytes are a valid value; the pointers are
+        // set before every use in `prepare`.
+        let (names, iovs, hdrs) =
+            unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
+        Batch {
+            bufs: vec![0; BATCH * SLOT],
+            names,
+            cmsgs: [[0; CMSG_ROOM / 8]; BATCH],
+            iovs,
+            hdrs,
+        }
+    }
+
+    /// Point the first `n` headers at their slot, name and ancillary buffers.
+    fn prepare(&mut self, n: usize) {
+        let base = self.bufs.as_mut_ptr();
+        for k in 0..n.min(BATCH) {
+            self.iovs[k] = libc::iovec {
+                // In bounds: k < BATCH and bufs holds BATCH slots.
+                iov_base: base.wrapping_add(k * SLOT).cast(),
+                iov_len: SLOT,
+            };
+            let h = &mut self.hdrs[k];
+            h.msg_len = 0;
+            h.msg_hdr.msg_name = std::ptr::from_mut(&mut self.names[k]).cast();
+            h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            h.msg_hdr.msg_iov = std::ptr::from_mut(&mut self.iovs[k]);
+            h.msg_hdr.msg_iovlen = 1;
+            h.msg_hdr.msg_control = self.cmsgs[k].as_mut_ptr().cast();
+            h.msg_hdr.msg_controllen = CMSG_ROOM as _;
+            h.msg_hdr.msg_flags = 0;
+        }
+    }
+
+    /// Datagram `k` of the last call, if its ancillary data says where it came in
+    /// (and, on IPv6, from whom with which hop limit).
+    fn datagram(&self, k: usize, v6: bool) -> Option<Datagram<'_>> {
+        let h = self.hdrs.get(k)?;
+        let len = (h.msg_len as usize).min(SLOT);
+        let data = self.bufs.get(k * SLOT..k * SLOT + len)?;
+        let mut ifindex = None;
+        let mut dst = None;
+        let mut hops = None;
+        let hdr = &h.msg_hdr;
+        // SAFETY: `hdr` is the msghdr the kernel just filled: msg_control points into
+        // `self.cmsgs[k]` (alive, borrowed with `self`) and msg_controllen is what the
+        // kernel wrote there, so CMSG_FIRSTHDR/CMSG_NXTHDR stay inside that buffer.
+        // Each payload is read unaligned, and only once its cmsg_len shows it whole.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(hdr);
+            while !c.is_null() {
+                let cm = &*c;
+                let have = cm.cmsg_len as usize;
+                let data = libc::CMSG_DATA(c);
+                let fits = |size: usize| have >= libc::CMSG_LEN(size as u32) as usize;
+                match (cm.cmsg_level, cm.cmsg_type) {
+                    (libc::IPPROTO_IP, libc::IP_PKTINFO)
+                        if fits(std::mem::size_of::<libc::in_pktinfo>()) =>
+                    {
+                        let i = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
+                        ifindex = u32::try_from(i.ipi_ifindex).ok();
+                    }
+                    (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO)
+                        if fits(std::mem::size_of::<libc::in6_pktinfo>()) =>
+                    {
+                        let i = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                        ifindex = Some(i.ipi6_ifindex);
+                        dst = Some(Ipv6Addr::from(i.ipi6_addr.s6_addr));
+                    }
+                    (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT)
+                        if fits(std::mem::size_of::<libc::c_int>()) =>
+                    {
+                        let h = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                        hops = u8::try_from(h).ok();
+                    }
+                    _ => {}
+                }
+                c = libc::CMSG_NXTHDR(hdr, c);
+            }
+        }
+        let ifindex = ifindex?;
+        if !v6 {
+            return ah_carries_vrrp_or_not_ah(data).then_some(Datagram {
+                ifindex,
+                data,
+                v6: None,
+            });
+        }
+        let name = self.names.get(k)?;
+        let whole = hdr.msg_namelen as usize >= std::mem::size_of::<libc::sockaddr_in6>();
+        if !whole || i32::from(name.sin6_family) != libc::AF_INET6 {
+            return None;
+        }
+        let src = Ipv6Addr::from(name.sin6_addr.s6_addr);
+        Some(Datagram {
+            ifindex,
+            data,
+            v6: Some((src, dst?, hops?)),
+        })
+    }
+}
+
+/// Read up to `max` (at most [`BATCH`]) queued datagrams in one system call and hand
+/// each of ours to `f`. Returns how many were read (ours or not); WouldBlock if none
+/// was queued.
+fn recv_batch(
+    s: &Socket,
+    v6: bool,
+    max: usize,
+    f: &mut dyn FnMut(Datagram<'_>),
+) -> io::Result<usize> {
+    RX.with(|rx| {
+        // `f` hands datagrams on; were it to read again, it would find the batch busy.
+        let mut b = rx
+            .try_borrow_mut()
+            .map_err(|_| io::Error::other("receive buffers in use"))?;
+        let n = max.clamp(1, BATCH);
+        b.prepare(n);
+        // SAFETY: `s` is open for the whole call; the first `n` headers were just
+        // pointed (`prepare`) at buffers owned by `b`, which stays borrowed, and
+        // alive, until the call returns; each length given is that buffer's size.
+        let got = unsafe {
+            libc::recvmmsg(
+                s.as_raw_fd(),
+                b.hdrs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        let got = usize::try_from(got).map_err(|_| io::Error::last_os_error())?;
+        for k in 0..got.min(n) {
+            if let Some(d) = b.datagram(k, v6) {
+                f(d);
+            }
+        }
+        Ok(got)
+    })
 }
 
 /// A raw IP socket for protocol 112 (and 51 for AH on IPv4) of one family.
@@ -70,7 +251,20 @@ fn raw_v4(protocol: i32) -> Result<Socket> {
         .map_err(|e| io_err(what("IP_MULTICAST_LOOP"), e))?;
     s.set_multicast_all_v4(false)
         .map_err(|e| io_err(what("IP_MULTICAST_ALL"), e))?;
+    room_for_bursts(&s);
     Ok(s)
+}
+
+/// Receive buffer for a burst of adverts: the default (208 KiB) holds about 200
+/// of them, and a daemon with 1000 instances lets a burst gather before reading it.
+const RECV_ROOM: usize = 2 << 20;
+
+/// Raise the receive buffer past `net.core.rmem_max` (SO_RCVBUFFORCE, as root), or
+/// up to it; the default is kept if neither is allowed.
+fn room_for_bursts(s: &Socket) {
+    if setsockopt(s, sockopt::RcvBufForce, &RECV_ROOM).is_err() {
+        let _ = s.set_recv_buffer_size(RECV_ROOM);
+    }
 }
 
 fn async_fd(s: Socket, what: &str) -> Result<AsyncFd<Socket>> {
@@ -130,6 +324,7 @@ impl VrrpSocket {
         s.set_multicast_all_v6(false)
             .map_err(|e| io_err(what("IPV6_MULTICAST_ALL"), e))?;
         ipv6_checksum_off(&s).map_err(|e| io_err(what("IPV6_CHECKSUM"), e))?;
+        room_for_bursts(&s);
         Ok(VrrpSocket {
             inner: Inner::V6 {
                 vrrp: async_fd(s, "IPv6 raw socket (protocol 112)")?,
@@ -203,18 +398,43 @@ impl VrrpSocket {
         r.map_err(|e| io_err(what(), e))
     }
 
-    /// A packet already queued, without waiting: after [`VrrpSocket::recv`], the
-    /// rest of a burst (200 Masters' adverts arrive together) is read in one wakeup.
-    pub fn try_recv(&self) -> Result<Option<Received>> {
-        let r = match &self.inner {
-            Inner::V4 { vrrp, ah: None } => try_recv_on(vrrp, recv_v4),
-            Inner::V4 { vrrp, ah: Some(ah) } => match try_recv_on(vrrp, recv_v4) {
-                Ok(None) => try_recv_on(ah, recv_v4),
-                r => r,
-            },
-            Inner::V6 { vrrp } => try_recv_on(vrrp, recv_v6),
+    /// Every datagram queued now, up to `max`, each of ours handed to `f` (in
+    /// batches of up to 32 per system call), without waiting: after
+    /// [`VrrpSocket::readable`], a burst (200 Masters' adverts arrive together) is
+    /// read in a few calls. Returns how many were read.
+    pub fn try_recv_batch(&self, max: usize, mut f: impl FnMut(Datagram<'_>)) -> Result<usize> {
+        let mut total = 0;
+        let (first, second, v6) = match &self.inner {
+            Inner::V4 { vrrp, ah } => (vrrp, ah.as_ref(), false),
+            Inner::V6 { vrrp } => (vrrp, None, true),
         };
-        r.map_err(|e| io_err("receive VRRP", e))
+        for fd in std::iter::once(first).chain(second) {
+            while total < max {
+                match fd.try_io(tokio::io::Interest::READABLE, |s| {
+                    recv_batch(s, v6, max - total, &mut f)
+                }) {
+                    Ok(n) => total += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(io_err("receive VRRP", e)),
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Wait until a datagram is queued (on either socket, IPv4 with AH); read it
+    /// with [`VrrpSocket::try_recv_batch`].
+    pub async fn readable(&self) -> Result<()> {
+        let r = match &self.inner {
+            Inner::V4 { vrrp, ah: None } | Inner::V6 { vrrp } => vrrp.readable().await.map(drop),
+            Inner::V4 { vrrp, ah: Some(ah) } => {
+                tokio::select! {
+                    r = vrrp.readable() => r.map(drop),
+                    r = ah.readable() => r.map(drop),
+                }
+            }
+        };
+        r.map_err(|e| io_err("wait for VRRP", e))
     }
 
     /// The next packet (with the interface it arrived on).
@@ -222,17 +442,14 @@ impl VrrpSocket {
     /// IPv4 with AH: whichever of the two sockets is ready first; AH packets whose next
     /// header is not VRRP (another user of IPsec on the host) are dropped here.
     pub async fn recv(&self) -> Result<Received> {
-        let r = match &self.inner {
-            Inner::V4 { vrrp, ah: None } => recv_on(vrrp, recv_v4).await,
-            Inner::V4 { vrrp, ah: Some(ah) } => {
-                tokio::select! {
-                    r = recv_on(vrrp, recv_v4) => r,
-                    r = recv_on(ah, recv_v4) => r,
-                }
+        loop {
+            self.readable().await?;
+            let mut out = None;
+            self.try_recv_batch(1, |d| out = Some(d.to_owned()))?;
+            if let Some(r) = out {
+                return Ok(r);
             }
-            Inner::V6 { vrrp } => recv_on(vrrp, recv_v6).await,
-        };
-        r.map_err(|e| io_err("receive VRRP", e))
+        }
     }
 }
 
@@ -282,37 +499,6 @@ async fn send_on(
         match guard.try_io(|s| op(s.get_ref())) {
             Ok(r) => return r,
             Err(_would_block) => continue,
-        }
-    }
-}
-
-async fn recv_on(
-    fd: &AsyncFd<Socket>,
-    op: fn(&Socket) -> io::Result<Option<Received>>,
-) -> io::Result<Received> {
-    loop {
-        let mut guard = fd.readable().await?;
-        match guard.try_io(|s| op(s.get_ref())) {
-            Ok(Ok(Some(r))) => return Ok(r),
-            // A datagram that is not ours to report: read the next one.
-            Ok(Ok(None)) => continue,
-            Ok(Err(e)) => return Err(e),
-            Err(_would_block) => continue,
-        }
-    }
-}
-
-/// One datagram if one is queued now, without waiting.
-fn try_recv_on(
-    fd: &AsyncFd<Socket>,
-    op: fn(&Socket) -> io::Result<Option<Received>>,
-) -> io::Result<Option<Received>> {
-    loop {
-        match fd.try_io(tokio::io::Interest::READABLE, op) {
-            Ok(Some(r)) => return Ok(Some(r)),
-            Ok(None) => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(e) => return Err(e),
         }
     }
 }
@@ -388,43 +574,6 @@ fn short_send(sent: usize, len: usize) -> io::Result<()> {
     }
 }
 
-/// One IPv4 datagram, header first, with the interface from IP_PKTINFO.
-fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
-    RX.with_borrow_mut(|rx| recv_v4_into(s, rx))
-}
-
-fn recv_v4_into(s: &Socket, buf: &mut [u8]) -> io::Result<Option<Received>> {
-    let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
-    let (len, ifindex) = {
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = recvmsg::<SockaddrIn>(
-            s.as_fd().as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_DONTWAIT,
-        )?;
-        let mut ifindex = None;
-        for c in msg.cmsgs()? {
-            if let ControlMessageOwned::Ipv4PacketInfo(info) = c {
-                ifindex = u32::try_from(info.ipi_ifindex).ok();
-            }
-        }
-        (msg.bytes, ifindex)
-    };
-    let Some(ifindex) = ifindex else {
-        return Ok(None);
-    };
-    let data = &buf[..len];
-    if !ah_carries_vrrp_or_not_ah(data) {
-        return Ok(None);
-    }
-    Ok(Some(Received {
-        ifindex,
-        data: data.to_vec(),
-        v6: None,
-    }))
-}
-
 /// On the AH socket, only AH whose next header is VRRP is ours.
 fn ah_carries_vrrp_or_not_ah(packet: &[u8]) -> bool {
     let Some(&ver_ihl) = packet.first() else {
@@ -435,42 +584,6 @@ fn ah_carries_vrrp_or_not_ah(packet: &[u8]) -> bool {
     }
     let ihl = usize::from(ver_ihl & 0x0f) * 4;
     packet.get(ihl) == Some(&(PROTO_VRRP as u8))
-}
-
-/// One IPv6 VRRP message with source, destination, hop limit and interface.
-fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
-    RX.with_borrow_mut(|rx| recv_v6_into(s, rx))
-}
-
-fn recv_v6_into(s: &Socket, buf: &mut [u8]) -> io::Result<Option<Received>> {
-    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
-    let (len, src, info, hops) = {
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = recvmsg::<SockaddrIn6>(
-            s.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_DONTWAIT,
-        )?;
-        let mut info = None;
-        let mut hops = None;
-        for c in msg.cmsgs()? {
-            match c {
-                ControlMessageOwned::Ipv6PacketInfo(i) => info = Some(i),
-                ControlMessageOwned::Ipv6HopLimit(h) => hops = u8::try_from(h).ok(),
-                _ => {}
-            }
-        }
-        (msg.bytes, msg.address.map(|a| a.ip()), info, hops)
-    };
-    let (Some(src), Some(info), Some(hops)) = (src, info, hops) else {
-        return Ok(None);
-    };
-    Ok(Some(Received {
-        ifindex: info.ipi6_ifindex,
-        data: buf[..len].to_vec(),
-        v6: Some((src, Ipv6Addr::from(info.ipi6_addr.s6_addr), hops)),
-    }))
 }
 
 #[cfg(test)]

@@ -195,6 +195,66 @@ fn netns_v4_ah_advert_arrives_on_the_protocol_51_socket() {
     assert_eq!(&r.data[20..], &packet[20..]);
 }
 
+/// 100 adverts queued on B's socket (more than one `recvmmsg` batch of 32) are all
+/// read by one `try_recv_batch`, each whole and reported on b0; `max` bounds it;
+/// with nothing queued it reads nothing and does not wait.
+#[test]
+fn netns_a_burst_of_adverts_is_read_whole_in_batches() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("burst");
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (sent_tx, sent_rx) = mpsc::channel::<()>();
+    let rx = in_ns(&lab.b, move || async move {
+        let ifb = ifindex("b0");
+        let s = VrrpSocket::open_v4(false).expect("open v4");
+        s.join(GROUP_V4.into(), ifb).expect("join");
+        ready_tx.send(()).expect("ready");
+        sent_rx.recv_timeout(WAIT).expect("all sent");
+        tokio::time::timeout(WAIT, s.readable())
+            .await
+            .expect("readable within 5 s")
+            .expect("readable");
+        // Delivery over the veth is done by the time the sender returns; allow
+        // the scheduler a moment all the same.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut got = Vec::new();
+        let n = s
+            .try_recv_batch(40, |d| got.push(d.to_owned()))
+            .expect("first 40");
+        assert_eq!((n, got.len()), (40, 40), "max bounds a call");
+        let n = s
+            .try_recv_batch(1024, |d| got.push(d.to_owned()))
+            .expect("the rest");
+        let empty = s.try_recv_batch(1024, |_| {}).expect("nothing queued");
+        (ifb, n, got, empty)
+    });
+    ready_rx.recv_timeout(WAIT).expect("receiver ready");
+    let a = v4(lab::A_V4);
+    let packet = ipv4_advert(a, GROUP_V4, None);
+    let sent = packet.clone();
+    run_in(&lab.a, move || async move {
+        let ifa = ifindex("a0");
+        let s = VrrpSocket::open_v4(false).expect("open v4");
+        for _ in 0..100 {
+            s.send(ifa, a.into(), GROUP_V4.into(), 255, &sent)
+                .await
+                .expect("send");
+        }
+    });
+    sent_tx.send(()).expect("tell the receiver");
+    let (ifb, n, got, empty) = join(rx);
+    assert_eq!(n, 60, "the other 60 in one call");
+    assert_eq!(empty, 0);
+    assert_eq!(got.len(), 100);
+    for r in &got {
+        assert_eq!(r.ifindex, ifb);
+        assert!(r.v6.is_none());
+        assert_eq!(&r.data[20..], &packet[20..], "VRRP intact");
+    }
+}
+
 /// A v6 advert sent by VrrpSocket in A from its link-local reaches VrrpSocket in B with
 /// source, destination, hop limit 255 and b0's ifindex from ancillary data, and the
 /// checksum the engine computed. On the wire (AF_PACKET capture in B) the header has
@@ -809,4 +869,71 @@ fn netns_frame_sender_frames_reach_the_peer() {
     });
     let missing = join(rx);
     assert!(missing.is_empty(), "not seen on b0: {missing:02x?}");
+}
+
+/// The ARP listener starts deaf (a host that holds no VIP has no claim to check).
+/// Listening, it hears another host's gratuitous ARP, but neither that host's probe
+/// (sender 0.0.0.0) nor a frame it sent itself.
+#[test]
+fn netns_arp_listener_hears_claims_only_when_listening() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("arpl");
+    let mac_a = MacAddr([2, 0, 0x5e, 0xc9, 0, 0x0a]);
+    let mac_b = MacAddr([2, 0, 0x5e, 0xc9, 0, 0x0b]);
+    let (step_tx, step_rx) = mpsc::channel::<()>();
+    let (b_tx, b_rx) = mpsc::channel::<&str>();
+    let rx = in_ns(&lab.b, move || async move {
+        let l = keepup_sys::ArpListener::new().expect("ARP listener");
+        b_tx.send("deaf").expect("step");
+        step_rx.recv_timeout(WAIT).expect("A claimed .100");
+        let deaf = tokio::time::timeout(Duration::from_millis(300), l.recv()).await;
+        assert!(deaf.is_err(), "heard while not listening: {deaf:?}");
+        l.listen(true).expect("listen");
+        let own = arp::Repr::gratuitous(mac_b, v4("10.201.0.102")).emit();
+        FrameSender::new()
+            .expect("sender")
+            .send(ifindex("b0"), &own)
+            .expect("send our own GARP");
+        b_tx.send("listening").expect("step");
+        let mut heard = Vec::new();
+        while let Ok(r) = tokio::time::timeout(Duration::from_millis(500), l.recv()).await {
+            let (_, frame) = r.expect("recv");
+            heard.push(arp::Repr::parse(&frame).expect("an ARP frame").sender_ip);
+        }
+        heard
+    });
+    let send = |frame: Vec<u8>| {
+        run_in(&lab.a, move || async move {
+            FrameSender::new()
+                .expect("sender")
+                .send(ifindex("a0"), &frame)
+                .expect("send");
+        });
+    };
+    assert_eq!(b_rx.recv_timeout(WAIT), Ok("deaf"));
+    send(
+        arp::Repr::gratuitous(mac_a, v4("10.201.0.100"))
+            .emit()
+            .to_vec(),
+    );
+    step_tx.send(()).expect("step");
+    assert_eq!(b_rx.recv_timeout(WAIT), Ok("listening"));
+    let probe = arp::Repr {
+        eth_src: mac_a,
+        eth_dst: MacAddr::BROADCAST,
+        operation: 1,
+        sender_mac: mac_a,
+        sender_ip: Ipv4Addr::UNSPECIFIED,
+        target_mac: MacAddr::default(),
+        target_ip: v4("10.201.0.101"),
+    };
+    send(probe.emit().to_vec());
+    send(
+        arp::Repr::gratuitous(mac_a, v4("10.201.0.101"))
+            .emit()
+            .to_vec(),
+    );
+    assert_eq!(join(rx), vec![v4("10.201.0.101")]);
 }
