@@ -1284,7 +1284,7 @@ impl Daemon {
                     self.drain().await;
                     self.judge_suspects();
                 }
-                r = self.arp.recv() => match r {
+                r = self.arp.recv(), if self.arp_on => match r {
                     Ok((ifindex, frame)) => self.arp_frame(ifindex, &frame).await,
                     Err(e) => warn!("ARP receive: {e}"),
                 },

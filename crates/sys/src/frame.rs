@@ -117,8 +117,8 @@ const CLAIMS: [socket2::SockFilter; 6] = [
     bpf(BPF_RET | BPF_K, 0, 0, 0),
 ];
 
-/// No frame at all.
-const NOTHING: [socket2::SockFilter; 1] = [bpf(BPF_RET | BPF_K, 0, 0, 0)];
+/// Receive buffer while listening (the usual default, 208 KiB, and a little more).
+const ROOM: usize = 256 << 10;
 
 const BPF_LD: u16 = 0x00;
 const BPF_JMP: u16 = 0x05;
@@ -148,6 +148,10 @@ impl ArpListener {
             what: what("O_NONBLOCK"),
             source,
         })?;
+        sock.attach_filter(&CLAIMS).map_err(|source| Error::Io {
+            what: what("filter"),
+            source,
+        })?;
         let listener = ArpListener {
             fd: crate::register(sock).map_err(|source| Error::Io {
                 what: what("register with the runtime"),
@@ -158,21 +162,38 @@ impl ArpListener {
         Ok(listener)
     }
 
-    /// Whether frames reach [`ArpListener::recv`] at all. Off (as it starts), the
-    /// kernel drops every frame before queueing it: a host that holds no VIP has no
-    /// claim to check, and 200 VIPs probed every 10 s by their Master are 20 frames a
-    /// second to read for nothing. On, it still drops our own transmissions and
-    /// probes (sender address 0.0.0.0, which claim nothing).
+    /// Whether frames are kept for [`ArpListener::recv`]. The filter, attached once
+    /// (each attach has the kernel compile it, with calls across CPUs), always drops
+    /// our own transmissions and probes (sender address 0.0.0.0, which claim
+    /// nothing). Off, as it starts, the receive buffer is the least the kernel
+    /// allows, so all but the first few frames are dropped before they are queued:
+    /// a host that holds no VIP has no claim to check, and 200 VIPs probed every 10 s
+    /// are 20 frames a second. The caller stops reading while off, so those few wake
+    /// no one again. On, the buffer is restored and what was queued before is
+    /// thrown away (heard while nothing was held, it is stale).
     pub fn listen(&self, on: bool) -> Result<()> {
-        let r = if on {
-            self.fd.get_ref().attach_filter(&CLAIMS)
-        } else {
-            self.fd.get_ref().attach_filter(&NOTHING)
-        };
-        r.map_err(|source| Error::Io {
-            what: format!("ARP socket: filter ({})", if on { "on" } else { "off" }),
-            source,
-        })
+        let s = self.fd.get_ref();
+        s.set_recv_buffer_size(if on { ROOM } else { 0 })
+            .map_err(|source| Error::Io {
+                what: format!("ARP socket: SO_RCVBUF ({})", if on { "on" } else { "off" }),
+                source,
+            })?;
+        if on {
+            let mut buf = [0u8; 64];
+            // Bounded: at most what the small buffer held, and what arrived since.
+            for _ in 0..256 {
+                let r = nix::sys::socket::recv(
+                    s.as_raw_fd(),
+                    &mut buf,
+                    nix::sys::socket::MsgFlags::MSG_DONTWAIT
+                        | nix::sys::socket::MsgFlags::MSG_TRUNC,
+                );
+                if r.is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The next ARP frame (whole, Ethernet header first) and the interface it came in
