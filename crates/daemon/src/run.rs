@@ -885,9 +885,6 @@ impl Daemon {
         })
     }
 
-    /// Add or remove one of an instance's addresses, keeping the record true: it is
-    /// written before an add and after a remove, so a crash in between leaves a
-    /// record of an address, never an address without a record.
     /// How the address record names `a`.
     fn record(&self, id: InstanceId, a: &VirtualAddress) -> Recorded {
         Recorded {
@@ -897,7 +894,9 @@ impl Daemon {
         }
     }
 
-    /// Add or remove one address, recorded first (added) or after (removed).
+    /// Add or remove one of an instance's addresses, keeping the record true: it is
+    /// written before an add and after a remove, so a crash in between leaves a
+    /// record of an address, never an address without a record.
     async fn change_address(&mut self, id: InstanceId, a: &VirtualAddress, install: bool) {
         let rec = self.record(id, a);
         if install {
