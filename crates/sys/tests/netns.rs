@@ -49,6 +49,15 @@ fn vrrp_message(version: Version, auth: AuthType, src: IpAddr, dst: IpAddr) -> V
         .expect("emit advert")
 }
 
+/// In B: b0's ifindex and an IPv4 VRRP socket (with the AH one if `ah`) that has
+/// joined the group there.
+fn v4_receiver(ah: bool) -> (u32, VrrpSocket) {
+    let ifb = ifindex("b0");
+    let s = VrrpSocket::open_v4(ah).expect("open v4");
+    s.join(GROUP_V4.into(), ifb).expect("join");
+    (ifb, s)
+}
+
 /// A whole IPv4 advert (TTL 255, TOS 0xc0), with AH when `key` is given.
 fn ipv4_advert(src: Ipv4Addr, dst: Ipv4Addr, key: Option<&[u8]>) -> Vec<u8> {
     let auth = if key.is_some() {
@@ -94,9 +103,7 @@ fn netns_v4_advert_crosses_veth_with_ttl_255_on_the_right_interface() {
     let lab = Lab::new("v4");
     let (ready_tx, ready_rx) = mpsc::channel();
     let rx = in_ns(&lab.b, move || async move {
-        let ifb = ifindex("b0");
-        let s = VrrpSocket::open_v4(false).expect("open v4");
-        s.join(GROUP_V4.into(), ifb).expect("join");
+        let (ifb, s) = v4_receiver(false);
         s.join(GROUP_V4.into(), ifb)
             .expect("a second join is not an error");
         ready_tx.send(()).expect("ready");
@@ -164,9 +171,7 @@ fn netns_v4_ah_advert_arrives_on_the_protocol_51_socket() {
     let key: &[u8] = b"secret";
     let (ready_tx, ready_rx) = mpsc::channel();
     let rx = in_ns(&lab.b, move || async move {
-        let ifb = ifindex("b0");
-        let s = VrrpSocket::open_v4(true).expect("open v4 with AH");
-        s.join(GROUP_V4.into(), ifb).expect("join");
+        let (ifb, s) = v4_receiver(true);
         ready_tx.send(()).expect("ready");
         let r = tokio::time::timeout(WAIT, s.recv())
             .await
@@ -207,9 +212,7 @@ fn netns_a_burst_of_adverts_is_read_whole_in_batches() {
     let (ready_tx, ready_rx) = mpsc::channel();
     let (sent_tx, sent_rx) = mpsc::channel::<()>();
     let rx = in_ns(&lab.b, move || async move {
-        let ifb = ifindex("b0");
-        let s = VrrpSocket::open_v4(false).expect("open v4");
-        s.join(GROUP_V4.into(), ifb).expect("join");
+        let (ifb, s) = v4_receiver(false);
         ready_tx.send(()).expect("ready");
         sent_rx.recv_timeout(WAIT).expect("all sent");
         tokio::time::timeout(WAIT, s.readable())
