@@ -15,8 +15,14 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// `tcpdump -i IFACE -n -U --immediate-mode -s 0 -Z root -w FILE FILTER` in `ns`;
-    /// returns once tcpdump says it is listening (so nothing sent after this is missed).
+    /// `tcpdump -i IFACE -n -U --immediate-mode -s 2048 -B 16384 -Z root -w FILE
+    /// FILTER` in `ns`; returns once tcpdump says it is listening (so nothing sent
+    /// after this is missed).
+    ///
+    /// The snap length covers any frame of the lab (MTU 1500) and the buffer is 16 MiB:
+    /// in immediate mode each slot of the ring is one snap length, and with `-s 0`
+    /// (256 KiB) the default 2 MiB ring held 8 frames, so a burst of 1000 gratuitous
+    /// ARPs lost most of them in the capture ("packets dropped by kernel").
     pub(crate) fn start(lab: &Inner, ns: &str, iface: &str, filter: &str) -> Result<Capture> {
         let stem = format!(
             "{}-{iface}",
@@ -31,7 +37,9 @@ impl Capture {
             "-U",
             "--immediate-mode",
             "-s",
-            "0",
+            "2048",
+            "-B",
+            "16384",
             "-Z",
             "root",
             "-w",
