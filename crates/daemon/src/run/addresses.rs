@@ -1,0 +1,301 @@
+//! The addresses part: the VIPs, routes and rules an instance installs while Master,
+//! the record of every address keepup added (so that none outlives a crash), the
+//! cleanup of stale addresses at start, and the announcements (gratuitous ARP,
+//! unsolicited NA) that move clients to us.
+use super::setup::{rule, Setup};
+use crate::state::{Recorded, StateFile};
+use anyhow::{Context, Result};
+use keepup_config::model::VirtualAddress;
+use keepup_sys::{Address, FrameSender, Netlink};
+use keepup_vrrp::InstanceId;
+use keepup_wire::MacAddr;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::rc::Rc;
+use tracing::{error, info, warn};
+
+pub struct Addresses {
+    nl: Rc<Netlink>,
+    record: StateFile,
+    frames: FrameSender,
+    /// Interface index -> MAC address (see [`Addresses::mac`]).
+    macs: HashMap<u32, MacAddr>,
+}
+
+impl Addresses {
+    pub fn new(nl: Rc<Netlink>, record: StateFile) -> Result<Addresses> {
+        Ok(Addresses {
+            nl,
+            record,
+            frames: FrameSender::new().context("AF_PACKET socket")?,
+            macs: HashMap::new(),
+        })
+    }
+
+    /// Before the first advert: remove every address a previous run recorded, and
+    /// every address the config names that is on an interface now (we hold none
+    /// yet). An owner's (priority 255) own addresses are left alone unless recorded.
+    pub async fn remove_stale(&mut self, setup: &Setup) -> Result<()> {
+        // A set: an address both recorded and named by the config is removed once.
+        let mut doomed: BTreeSet<Recorded> = self.record.addresses.iter().cloned().collect();
+        for id in setup.ids() {
+            if setup.plan.instances[id.0].priority == 255 {
+                continue;
+            }
+            for a in setup.effects(id).addresses() {
+                doomed.insert(recorded(setup, id, a));
+            }
+        }
+        let present = self.nl.addresses(None).await.context("listing addresses")?;
+        for r in doomed {
+            let Ok(ifindex) = self.nl.ifindex(&r.interface).await else {
+                continue;
+            };
+            let found = present
+                .iter()
+                .find(|p| p.ifindex == ifindex && p.addr == r.address);
+            if let Some(p) = found {
+                match self.nl.del_address(p).await {
+                    Ok(()) => info!(
+                        "removed stale address {}/{} from {} (left by an earlier run)",
+                        r.address, p.prefix_len, r.interface
+                    ),
+                    Err(e) => error!("cannot remove stale address {}: {e}", r.address),
+                }
+            }
+        }
+        self.record.addresses.clear();
+        self.record
+            .save()
+            .with_context(|| format!("cannot write {}", self.record.path().display()))
+    }
+
+    /// Master: addresses first, then routes and rules (a route may use a VIP as
+    /// its source). Leaving Master: the reverse.
+    ///
+    /// The record of what we added is written once for the whole set (before the
+    /// first add, after the last removal), not once per address.
+    pub async fn vips(&mut self, setup: &Setup, id: InstanceId, install: bool) {
+        let addrs: Vec<&VirtualAddress> = setup.effects(id).addresses().collect();
+        let records: Vec<Recorded> = addrs.iter().map(|a| recorded(setup, id, a)).collect();
+        if install {
+            self.record.addresses.extend(records);
+            self.save_record();
+            for a in &addrs {
+                self.kernel_address(setup, id, a, true).await;
+            }
+            self.routes_and_rules(setup, id, true).await;
+        } else {
+            self.routes_and_rules(setup, id, false).await;
+            for a in &addrs {
+                self.kernel_address(setup, id, a, false).await;
+            }
+            for r in &records {
+                self.record.addresses.remove(r);
+            }
+            self.save_record();
+        }
+    }
+
+    /// `virtual_routes` and `virtual_rules`: installed while Master, removed when not.
+    async fn routes_and_rules(&mut self, setup: &Setup, id: InstanceId, install: bool) {
+        let e = setup.effects(id);
+        let name = setup.name(id);
+        for r in &e.routes {
+            let Some(k) = setup.route(e, r) else {
+                warn!("({name}) route to {:?}: no such interface", r.to);
+                continue;
+            };
+            let res = if install {
+                self.nl.add_route(&k).await
+            } else {
+                self.nl.del_route(&k).await
+            };
+            if let Err(err) = res {
+                error!("({name}) route {}/{}: {err}", k.dst, k.prefix_len);
+            }
+        }
+        for r in &e.rules {
+            let k = rule(r);
+            let res = if install {
+                self.nl.add_rule(&k).await
+            } else {
+                self.nl.del_rule(&k).await
+            };
+            if let Err(err) = res {
+                error!("({name}) rule: {err}");
+            }
+        }
+    }
+
+    /// Add or remove one of an instance's addresses, keeping the record true: it is
+    /// written before an add and after a remove, so a crash in between leaves a
+    /// record of an address, never an address without a record.
+    pub async fn change_address(
+        &mut self,
+        setup: &Setup,
+        id: InstanceId,
+        a: &VirtualAddress,
+        install: bool,
+    ) {
+        let rec = recorded(setup, id, a);
+        if install {
+            self.record.addresses.insert(rec);
+            self.save_record();
+            self.kernel_address(setup, id, a, true).await;
+        } else {
+            self.kernel_address(setup, id, a, false).await;
+            self.record.addresses.remove(&rec);
+            self.save_record();
+        }
+    }
+
+    /// Reload, for an instance kept as Master: its addresses as the old setup
+    /// names them (`was`, its id there) become those the new one names (`now`).
+    /// Only the difference is applied, and the added addresses announced; the
+    /// number added and removed.
+    pub async fn apply_difference(
+        &mut self,
+        (old, was): (&Setup, InstanceId),
+        (new, id): (&Setup, InstanceId),
+    ) -> (usize, usize) {
+        let before: Vec<&VirtualAddress> = old.effects(was).addresses().collect();
+        let after: Vec<&VirtualAddress> = new.effects(id).addresses().collect();
+        let key = |a: &VirtualAddress| serde_json::to_value(a).unwrap_or_default();
+        let gone: Vec<&VirtualAddress> = before
+            .iter()
+            .filter(|b| !after.iter().any(|a| key(a) == key(b)))
+            .copied()
+            .collect();
+        let added: Vec<&VirtualAddress> = after
+            .iter()
+            .filter(|a| !before.iter().any(|b| key(b) == key(a)))
+            .copied()
+            .collect();
+        for a in &gone {
+            self.change_address(old, was, a, false).await;
+        }
+        for a in &added {
+            self.change_address(new, id, a, true).await;
+        }
+        let announce: Vec<IpAddr> = added.iter().map(|a| a.address).collect();
+        if !announce.is_empty() {
+            self.announce(new, id, &announce).await;
+        }
+        (added.len(), gone.len())
+    }
+
+    /// Add or remove one address in the kernel (not recorded).
+    async fn kernel_address(
+        &mut self,
+        setup: &Setup,
+        id: InstanceId,
+        a: &VirtualAddress,
+        install: bool,
+    ) {
+        let Some(k) = setup.address(id, a) else {
+            warn!("({}) no interface for {}", setup.name(id), a.address);
+            return;
+        };
+        let r = if install {
+            self.nl.add_address(&k).await
+        } else {
+            self.nl.del_address(&k).await
+        };
+        if let Err(e) = r {
+            let what = if install { "add" } else { "remove" };
+            error!("({}) cannot {what} {}: {e}", setup.name(id), a.address);
+        }
+    }
+
+    /// A VIP someone else removed from under a Master (`k`, of instance `id`): put
+    /// it back.
+    pub async fn restore(&mut self, setup: &Setup, id: InstanceId, k: &Address) {
+        warn!(
+            "({}) virtual address {} was removed by someone else while MASTER; putting it back",
+            setup.name(id),
+            k.addr
+        );
+        if let Err(e) = self.nl.add_address(k).await {
+            error!("({}) cannot restore {}: {e}", setup.name(id), k.addr);
+        }
+    }
+
+    fn save_record(&self) {
+        if let Err(e) = self.record.save() {
+            error!("cannot write {}: {e}", self.record.path().display());
+        }
+    }
+
+    /// An interface's MAC address, cached: announcements go out without a netlink
+    /// round trip. The ARP probe refreshes it every 10 s, a link event at once.
+    pub async fn mac(&mut self, ifindex: u32) -> Option<MacAddr> {
+        if let Some(m) = self.macs.get(&ifindex) {
+            return Some(*m);
+        }
+        let m = MacAddr(self.nl.mac(ifindex).await.ok()?);
+        self.macs.insert(ifindex, m);
+        Some(m)
+    }
+
+    /// Ask netlink again for every cached MAC (off the takeover's path).
+    pub async fn refresh_macs(&mut self) {
+        let known: Vec<u32> = self.macs.keys().copied().collect();
+        for ifx in known {
+            if let Ok(m) = self.nl.mac(ifx).await {
+                self.macs.insert(ifx, MacAddr(m));
+            }
+        }
+    }
+
+    /// A link changed: its MAC may have too.
+    pub fn forget_mac(&mut self, ifindex: u32) {
+        self.macs.remove(&ifindex);
+    }
+
+    /// Send one Ethernet frame out of `ifindex`.
+    pub fn send_frame(&self, ifindex: u32, frame: &[u8]) -> keepup_sys::Result<()> {
+        self.frames.send(ifindex, frame)
+    }
+
+    /// Gratuitous ARP / unsolicited NA for `addresses`, each on the interface it is
+    /// added to (its `dev`, else the instance's).
+    pub async fn announce(&mut self, setup: &Setup, id: InstanceId, addresses: &[IpAddr]) {
+        let default_if = setup.plan.instances[id.0].interface.0;
+        let dev: HashMap<IpAddr, u32> = setup
+            .effects(id)
+            .addresses()
+            .filter(|a| a.dev.is_some())
+            .filter_map(|a| Some((a.address, setup.ifindex.get(a.dev.as_deref()?).copied()?)))
+            .collect();
+        for a in addresses {
+            let ifx = dev.get(a).copied().unwrap_or(default_if);
+            let Some(mac) = self.mac(ifx).await else {
+                warn!(
+                    "({}) no MAC on interface {ifx} to announce {a}",
+                    setup.name(id)
+                );
+                continue;
+            };
+            let frame = match a {
+                IpAddr::V4(v4) => keepup_wire::arp::Repr::gratuitous(mac, *v4).emit().to_vec(),
+                // keepalived sends the NA from the VIP itself.
+                IpAddr::V6(v6) => {
+                    keepup_wire::ndisc::Repr::unsolicited(mac, *v6, *v6, false).emit()
+                }
+            };
+            if let Err(e) = self.frames.send(ifx, &frame) {
+                warn!("({}) cannot announce {a}: {e}", setup.name(id));
+            }
+        }
+    }
+}
+
+/// How the address record names `a`, an address of instance `id`.
+fn recorded(setup: &Setup, id: InstanceId, a: &VirtualAddress) -> Recorded {
+    Recorded {
+        interface: setup.device(id, a).to_string(),
+        address: a.address,
+        prefix_len: a.prefix_len,
+    }
+}

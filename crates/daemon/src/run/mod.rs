@@ -1,0 +1,667 @@
+//! `keepup run`: one tokio current-thread loop that routes events between the
+//! daemon's parts. Each part owns its state:
+//!
+//! - [`vrrp::VrrpSide`]: the engine, its sockets and its clock;
+//! - [`addresses::Addresses`]: VIPs, routes, rules, the address record, announcements;
+//! - [`duplicates::DuplicateWatch`]: other hosts answering for our VIPs;
+//! - [`tracking::Tracking`]: scripts, files, processes and interfaces tracked;
+//! - [`handover::Handovers`]: `keepup handover` requests waiting for their answer;
+//! - [`deadlines::Clock`]: every deadline in one table behind one timerfd;
+//! - [`setup::Setup`]: the plan running, and where reload decides what changed.
+//!
+//! The loop waits on the VRRP sockets, the ARP socket, the clock and one channel
+//! ([`incoming`]) for signals, control requests, scripts, process and link events.
+mod addresses;
+mod deadlines;
+mod duplicates;
+mod handover;
+mod incoming;
+mod setup;
+mod tracking;
+mod vrrp;
+
+use crate::track::TrackInputs;
+use addresses::Addresses;
+use anyhow::{Context, Result};
+use deadlines::{Clock, Due};
+use duplicates::{foreign_claim, held_v4, DuplicateWatch};
+use handover::Handovers;
+use incoming::{Asked, Incoming};
+use keepup_sys::{LinkEvent, Monitor, Netlink};
+use keepup_vrrp::{Event, Input, InstanceId, Output, State};
+use setup::Setup;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+use tracking::Tracking;
+use vrrp::VrrpSide;
+
+/// What `keepup run` was told on its command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub file: PathBuf,
+    pub config_id: Option<String>,
+    /// Where the pid file and the address record live (`--runtime-dir`).
+    pub runtime_dir: PathBuf,
+    /// `-p` (keepalived's main pid file) and `-r` (its VRRP child's): both name us.
+    pub pid_files: Vec<PathBuf>,
+    /// `-V`: leave the VIPs in place on stop.
+    pub dont_release_vrrp: bool,
+}
+
+/// Run until SIGTERM/SIGINT; the exit code says how it ended.
+pub fn run(opts: RunOptions) -> Result<std::process::ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(async move {
+        let mut d = Daemon::start(opts).await?;
+        d.serve().await;
+        d.stop().await;
+        Ok(std::process::ExitCode::SUCCESS)
+    })
+}
+
+/// The loop and its parts.
+struct Daemon {
+    opts: RunOptions,
+    nl: Rc<Netlink>,
+    setup: Setup,
+    vrrp: VrrpSide,
+    addresses: Addresses,
+    duplicates: DuplicateWatch,
+    tracking: Tracking,
+    handovers: Handovers,
+    notifier: crate::notify::Notifier,
+    clock: Clock,
+    incoming: incoming::Receiver,
+}
+
+impl Daemon {
+    async fn start(opts: RunOptions) -> Result<Daemon> {
+        let nl = Rc::new(Netlink::new().await.context("netlink")?);
+        let (setup, config) = setup::load(&opts.file, opts.config_id.as_deref(), &nl).await?;
+        std::fs::create_dir_all(&opts.runtime_dir)
+            .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
+        let pid = std::process::id().to_string();
+        for f in pid_files(&opts) {
+            std::fs::write(&f, format!("{pid}\n"))
+                .with_context(|| format!("cannot write pid file {}", f.display()))?;
+        }
+        let (record, problem) = crate::state::StateFile::load(&opts.runtime_dir);
+        if let Some(p) = problem {
+            warn!("{p}");
+        }
+        let (tx, rx) = incoming::channel();
+        incoming::forward_signals(tx.clone()).context("signal handlers")?;
+        incoming::forward_links(Monitor::new().context("netlink monitor")?, tx.clone());
+        match crate::control::Listener::bind(&opts.runtime_dir) {
+            Ok(l) => incoming::forward_control(l, tx.clone()),
+            Err(e) => warn!("{e:#}; `keepup handover` will not reach this daemon"),
+        }
+        let mut notifier = crate::notify::Notifier::new(setup.plan.fifos.clone());
+        notifier.configure_mail(&config.global_defs);
+        let mut d = Daemon {
+            vrrp: VrrpSide::new(&setup.plan)?,
+            addresses: Addresses::new(nl.clone(), record)?,
+            duplicates: DuplicateWatch::new()?,
+            tracking: Tracking::new(&config, &setup.plan, nl.clone(), tx),
+            handovers: Handovers::default(),
+            notifier,
+            clock: Clock::new().context("timerfd")?,
+            incoming: rx,
+            opts,
+            nl,
+            setup,
+        };
+        drop(config);
+        d.addresses.remove_stale(&d.setup).await?;
+        d.vrrp.join_groups(&d.setup.plan)?;
+        d.refresh_sources().await;
+        d.refresh_links().await;
+        // The first announcement after a takeover should not wait for netlink.
+        for c in &d.setup.plan.instances {
+            d.addresses.mac(c.interface.0).await;
+        }
+        let inputs = d.tracking.initial().await;
+        d.track(inputs).await;
+        d.input(Input::Startup).await;
+        // The probe runs at once (it also fills the MAC cache), then every 10 s.
+        d.clock.table.set(Due::DuplicateProbe, Some(Instant::now()));
+        // What reading the configuration used and freed goes back to the kernel.
+        keepup_sys::release_free_memory();
+        Ok(d)
+    }
+
+    /// Route events until asked to stop.
+    async fn serve(&mut self) {
+        loop {
+            self.clock.table.set(Due::Engine, self.vrrp.deadline());
+            self.clock.table.set(Due::ClaimGrace, self.duplicates.due());
+            self.tracking.arm(&mut self.clock.table);
+            let arp_on = self.duplicates.listening();
+            tokio::select! {
+                r = self.vrrp.readable(false) => match r {
+                    Ok(()) => self.arrived(false).await,
+                    Err(e) => warn!("receive (IPv4): {e}"),
+                },
+                r = self.vrrp.readable(true) => match r {
+                    Ok(()) => self.arrived(true).await,
+                    Err(e) => warn!("receive (IPv6): {e}"),
+                },
+                r = self.duplicates.recv(), if arp_on => match r {
+                    Ok((ifindex, frame)) => self.arp_frame(ifindex, &frame).await,
+                    Err(e) => warn!("ARP receive: {e}"),
+                },
+                () = self.clock.wait() => self.deadlines().await,
+                Some(ev) = self.incoming.recv() => {
+                    if !self.incoming(ev).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adverts are queued on one socket (with many instances, on both after the
+    /// burst gathered).
+    async fn arrived(&mut self, v6: bool) {
+        if self.vrrp.gather() {
+            self.vrrp.receive(false);
+            self.vrrp.receive(true);
+        } else {
+            self.vrrp.receive(v6);
+        }
+        self.drain().await;
+    }
+
+    /// The rows of the deadline table that fell due.
+    async fn deadlines(&mut self) {
+        let now = Instant::now();
+        for row in self.clock.table.take_due(now) {
+            match row {
+                Due::Engine => {
+                    let t = self.vrrp.now();
+                    self.vrrp.router.handle_timeout(t);
+                    self.drain().await;
+                }
+                Due::ClaimGrace => {
+                    let held = held_v4(&self.vrrp.router, &self.setup, false);
+                    self.duplicates.judge(now, &held, &self.setup);
+                }
+                Due::DuplicateProbe => {
+                    // The cached MACs are refreshed here, off the takeover's path.
+                    self.addresses.refresh_macs().await;
+                    let held = held_v4(&self.vrrp.router, &self.setup, false);
+                    self.duplicates
+                        .probe(&mut self.addresses, &held, &self.setup)
+                        .await;
+                    let next = now + duplicates::PROBE_EVERY;
+                    self.clock.table.set(Due::DuplicateProbe, Some(next));
+                }
+                Due::StatusRefresh => {}
+                tracked => {
+                    let inputs = self.tracking.fire(tracked, now);
+                    self.track(inputs).await;
+                }
+            }
+        }
+    }
+
+    /// One message from the channel; `false` when the daemon is to stop.
+    async fn incoming(&mut self, ev: Incoming) -> bool {
+        match ev {
+            Incoming::Signal(Asked::Stop) => return false,
+            Incoming::Signal(Asked::Reload) => self.reload().await,
+            Incoming::Signal(Asked::Dump(name)) => incoming::dump_asked(name),
+            Incoming::Control(req) => self.control(req).await,
+            Incoming::ScriptDone(done) => {
+                let inputs = self.tracking.script_done(done);
+                self.track(inputs).await;
+            }
+            Incoming::Process(ev) => {
+                let inputs = self.tracking.process_event(ev);
+                self.track(inputs).await;
+            }
+            Incoming::Link(Ok(ev)) => self.link_event(ev).await,
+            Incoming::Link(Err(e)) => warn!("netlink monitor: {e}"),
+        }
+        true
+    }
+
+    async fn input(&mut self, input: Input<'_>) {
+        let now = self.vrrp.now();
+        self.vrrp.router.handle(now, input);
+        self.drain().await;
+    }
+
+    async fn track(&mut self, inputs: TrackInputs) {
+        for (instance, tracker, effect) in inputs {
+            self.input(Input::Track {
+                instance,
+                tracker,
+                effect,
+            })
+            .await;
+        }
+    }
+
+    /// Act on the engine's outputs. What touches the wire and the interfaces (VIPs,
+    /// announcements, adverts) goes first; logging and notifying the transitions and
+    /// events follow in their own order: a takeover's first gratuitous ARP does not
+    /// wait for a log line (notify scripts run after the VIPs are in, as keepalived's
+    /// do).
+    async fn drain(&mut self) {
+        let mut later = Vec::new();
+        let mut moved = false;
+        while let Some(o) = self.vrrp.router.poll_output() {
+            match o {
+                Output::Transition { .. } | Output::Event(_) => later.push(o),
+                o => {
+                    moved |= matches!(o, Output::Vips { .. });
+                    self.act(o).await;
+                }
+            }
+        }
+        for o in later {
+            self.act(o).await;
+        }
+        if moved {
+            self.duplicates.listen(&self.vrrp.router, &self.setup);
+        }
+        if self.handovers.waiting() {
+            self.handovers.answer_done(&self.vrrp.router, &self.setup);
+        }
+    }
+
+    async fn act(&mut self, o: Output) {
+        match o {
+            Output::Advert(a) => self.vrrp.send(&a).await,
+            Output::Vips { instance, install } => {
+                self.addresses.vips(&self.setup, instance, install).await
+            }
+            Output::Announce {
+                instance,
+                mut addresses,
+            } => {
+                // The excluded addresses are announced with the advertised ones,
+                // as keepalived does.
+                let e = self.setup.effects(instance);
+                addresses.extend(e.excluded.iter().map(|a| a.address));
+                self.addresses
+                    .announce(&self.setup, instance, &addresses)
+                    .await;
+            }
+            Output::Transition {
+                instance, to, from, ..
+            } => {
+                let name = self.setup.name(instance);
+                match (from, to) {
+                    (State::Initialize, State::Backup) => {
+                        info!("({name}) Entering BACKUP STATE (init)")
+                    }
+                    (_, State::Stop) => info!("({name}) Entering STOP STATE"),
+                    _ => info!("({name}) Entering {} STATE", to.keepalived_name()),
+                }
+                let prio = self.vrrp.router.effective_priority(instance);
+                self.notifier.transition(
+                    crate::notify::Kind::Instance,
+                    name,
+                    &self.setup.effects(instance).notify,
+                    to.keepalived_name(),
+                    prio,
+                );
+            }
+            Output::Event(e) => {
+                if let Event::SyncGroup { group, to } = &e {
+                    let p = &self.setup.plan;
+                    if let (Some(g), Some(n)) = (p.groups.get(*group), p.group_notify.get(*group)) {
+                        info!("VRRP_Group({}) Syncing instances to {to} state", g.name);
+                        self.notifier.transition(
+                            crate::notify::Kind::Group,
+                            &g.name,
+                            n,
+                            to.keepalived_name(),
+                            0,
+                        );
+                        return;
+                    }
+                }
+                self.handovers.event(&e);
+                vrrp::log_event(&self.setup, &e);
+            }
+        }
+    }
+
+    /// `keepup handover` / `keepup handover --resume`.
+    async fn control(&mut self, req: crate::control::Request) {
+        let Some((ids, on)) = self
+            .handovers
+            .request(&self.setup, req.verb, &req.names, req.reply)
+        else {
+            return;
+        };
+        let names: Vec<&str> = ids.iter().map(|&i| self.setup.name(i)).collect();
+        info!(
+            "control: {} for {}",
+            if on { "handover" } else { "resume" },
+            names.join(", ")
+        );
+        for id in ids {
+            let now = self.vrrp.now();
+            self.vrrp
+                .router
+                .handle(now, Input::Yield { instance: id, on });
+        }
+        self.drain().await;
+    }
+
+    /// An ARP frame from another host that claims one of our VIPs (a reply to our
+    /// probe, or its own gratuitous ARP): two hosts answer for one address.
+    async fn arp_frame(&mut self, ifindex: u32, frame: &[u8]) {
+        if self.vrrp.router.holding() {
+            // A yielded Master holding its VIPs: the new Master's announcement.
+            self.successor_arp(ifindex, frame).await;
+        }
+        let held = held_v4(&self.vrrp.router, &self.setup, false);
+        let claim = foreign_claim(&mut self.addresses, &held, ifindex, frame).await;
+        self.duplicates.claim(claim, Instant::now());
+    }
+
+    /// While handing over: the new Master announcing one of our VIPs (an ARP from
+    /// another MAC) means the clients have moved; let go at once.
+    async fn successor_arp(&mut self, ifindex: u32, frame: &[u8]) {
+        let held = held_v4(&self.vrrp.router, &self.setup, true);
+        if let Some((instance, _, _)) =
+            foreign_claim(&mut self.addresses, &held, ifindex, frame).await
+        {
+            self.input(Input::Claimed { instance }).await;
+        }
+    }
+
+    async fn link_event(&mut self, ev: LinkEvent) {
+        match ev {
+            LinkEvent::Link { ifindex, name, up } => {
+                let ours = self
+                    .setup
+                    .plan
+                    .instances
+                    .iter()
+                    .any(|c| c.interface.0 == ifindex);
+                // The MAC may have changed: fetch it again now, not at the takeover.
+                self.addresses.forget_mac(ifindex);
+                if ours {
+                    self.addresses.mac(ifindex).await;
+                }
+                let inputs = self.tracking.link(ifindex, &name, up);
+                self.track(inputs).await;
+                if ours {
+                    info!("Netlink reports {name} {}", if up { "up" } else { "down" });
+                    self.input(Input::Link {
+                        interface: keepup_vrrp::IfIndex(ifindex),
+                        up,
+                    })
+                    .await;
+                }
+            }
+            LinkEvent::AddressRemoved(a) => {
+                // A VIP taken away by someone else while we are Master is put back.
+                let restore = self
+                    .setup
+                    .ids()
+                    .filter(|&id| self.vrrp.router.state(id) == State::Master)
+                    .flat_map(|id| {
+                        let s = &self.setup;
+                        s.effects(id)
+                            .addresses()
+                            .filter(|v| v.address == a.addr)
+                            .filter_map(move |v| s.address(id, v).map(|k| (id, k)))
+                    })
+                    .filter(|(_, k)| k.ifindex == a.ifindex)
+                    .last();
+                if let Some((id, k)) = restore {
+                    self.addresses.restore(&self.setup, id, &k).await;
+                }
+                self.refresh_sources().await;
+            }
+            LinkEvent::AddressAdded(_) => self.refresh_sources().await,
+        }
+    }
+
+    /// The source of each instance without `mcast_src_ip`/`unicast_src_ip`: the
+    /// interface's first IPv4 address that is not a VIP, or its IPv6 link-local.
+    async fn refresh_sources(&mut self) {
+        let Ok(present) = self.nl.addresses(None).await else {
+            return;
+        };
+        for (id, address) in vrrp::sources(&self.setup.plan, &present) {
+            if self.vrrp.router.source_address(id) != address {
+                self.input(Input::SourceAddress {
+                    instance: id,
+                    address,
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Instances whose interface is down at start are told so.
+    async fn refresh_links(&mut self) {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..self.setup.plan.instances.len() {
+            let ifx = self.setup.plan.instances[i].interface;
+            if !seen.insert(ifx) {
+                continue;
+            }
+            if !self.nl.link_up(ifx.0).await.unwrap_or(false) {
+                self.input(Input::Link {
+                    interface: ifx,
+                    up: false,
+                })
+                .await;
+            }
+        }
+    }
+
+    /// SIGTERM/SIGINT: priority-0 adverts from every Master, VIPs removed (unless
+    /// `-V`), record cleared.
+    async fn stop(&mut self) {
+        info!("Stopping");
+        self.tracking.stop();
+        let now = self.vrrp.now();
+        self.vrrp.router.handle(now, Input::Shutdown);
+        self.drain_stopping().await;
+        // Planned switchover: a Master keeps answering for its VIPs until the new
+        // Master is heard (with -V they stay anyway).
+        if self.vrrp.router.holding() && !self.opts.dont_release_vrrp {
+            self.await_handover().await;
+        }
+        self.vrrp.router.release_all();
+        self.drain_stopping().await;
+        self.notifier.drain(Duration::from_secs(10)).await;
+        for f in pid_files(&self.opts) {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+
+    /// The engine's outputs while stopping; with `-V` (keepalived's
+    /// `--dont-release-vrrp`) the addresses are left in place.
+    async fn drain_stopping(&mut self) {
+        while let Some(o) = self.vrrp.router.poll_output() {
+            match o {
+                Output::Vips { .. } if self.opts.dont_release_vrrp => {}
+                other => self.act(other).await,
+            }
+        }
+    }
+
+    /// Keep receiving until every stopped Master has heard its successor's advert
+    /// (the engine bounds each wait by the down interval); another SIGTERM or SIGINT
+    /// ends the wait at once.
+    async fn await_handover(&mut self) {
+        info!("priority 0 sent; answering for the VIPs until the new master is heard");
+        let started = Instant::now();
+        // The engine's own bound is the down interval; this only guards the loop.
+        let cap = started + Duration::from_secs(60);
+        self.clock.table = deadlines::Table::default();
+        while self.vrrp.router.holding() {
+            let deadline = self.vrrp.deadline().map_or(cap, |d| d.min(cap));
+            self.clock.table.set(Due::Engine, Some(deadline));
+            tokio::select! {
+                r = self.vrrp.readable(false) => if r.is_ok() { self.arrived(false).await },
+                r = self.vrrp.readable(true) => if r.is_ok() { self.arrived(true).await },
+                r = self.duplicates.recv() => if let Ok((ifindex, frame)) = r {
+                    self.successor_arp(ifindex, &frame).await;
+                },
+                () = self.clock.wait() => {
+                    let now = self.vrrp.now();
+                    self.vrrp.router.handle_timeout(now);
+                    self.drain().await;
+                    if Instant::now() >= cap {
+                        break;
+                    }
+                }
+                Some(ev) = self.incoming.recv() => {
+                    if let Incoming::Signal(Asked::Stop) = ev {
+                        break;
+                    }
+                }
+            }
+        }
+        info!("handover done after {:?}", started.elapsed());
+    }
+
+    /// SIGHUP: read and validate the new configuration first; an invalid one is
+    /// refused and the running one stays.
+    async fn reload(&mut self) {
+        info!("Reloading");
+        let (new, new_config) =
+            match setup::load(&self.opts.file, self.opts.config_id.as_deref(), &self.nl).await {
+                Ok(p) => p,
+                Err(e) => {
+                    error!("reload refused, the running configuration stays: {e}");
+                    return;
+                }
+            };
+        self.notifier.configure_mail(&new_config.global_defs);
+        let old = &self.setup.plan;
+        // Scripts, trackers and notify settings are in the configuration, not the plan.
+        let same = new.digest == self.setup.digest
+            && new.plan.instances == old.instances
+            && new.plan.groups == old.groups
+            && new
+                .plan
+                .effects
+                .iter()
+                .zip(&old.effects)
+                .all(|(a, b)| a.same_as(b));
+        if same {
+            info!("reload: configuration unchanged");
+            return;
+        }
+        // An instance is kept when only its addresses changed; any other change
+        // restarts it, and one that is gone resigns (priority 0, VIPs removed) while
+        // its id still means what the old plan says.
+        let compatible = |c: &keepup_vrrp::InstanceConfig, e: &crate::plan::Effects| {
+            new.plan
+                .instances
+                .iter()
+                .zip(&new.plan.effects)
+                .any(|(n, ne)| {
+                    let mut a = c.clone();
+                    a.vips.clone_from(&n.vips);
+                    a == *n
+                        && ne.interface == e.interface
+                        && serde_json::json!([ne.routes, ne.rules])
+                            == serde_json::json!([e.routes, e.rules])
+                })
+        };
+        self.vrrp.router.retire(|c| {
+            old.instances
+                .iter()
+                .position(|x| x.name == c.name)
+                .is_some_and(|i| compatible(c, &old.effects[i]))
+        });
+        self.drain().await;
+        let kept = match self
+            .vrrp
+            .router
+            .reconfigure(new.plan.instances.clone(), new.plan.groups.clone())
+        {
+            Ok(k) => k,
+            Err(e) => {
+                error!("reload failed: {e}");
+                return;
+            }
+        };
+        // Interfaces the old plan named stay known (its addresses are removed by them).
+        let mut new = new;
+        let mut ifindex = self.setup.ifindex.clone();
+        ifindex.extend(std::mem::take(&mut new.ifindex));
+        new.ifindex = ifindex;
+        let old = std::mem::replace(&mut self.setup, new);
+        if let Err(e) = self.vrrp.reconfigured(&self.setup.plan) {
+            error!("reload: {e:#}");
+        }
+        let (mut added, mut removed, mut restarted) = (0, 0, 0);
+        for (i, k) in kept.iter().enumerate() {
+            let id = InstanceId(i);
+            let Some(was) = k else {
+                restarted += 1;
+                continue;
+            };
+            if self.vrrp.router.state(id) != State::Master {
+                continue;
+            }
+            // A Master keeps its addresses; only the difference is applied.
+            let (a, r) = self
+                .addresses
+                .apply_difference((&old, *was), (&self.setup, id))
+                .await;
+            added += a;
+            removed += r;
+        }
+        // Trackers: the new bindings are fed first, then the engine forgets the old
+        // ones of the instances it kept, so a kept instance sees no transient change.
+        let old_bindings = self.tracking.rebuild(&new_config, &self.setup.plan);
+        let inputs = self.tracking.initial().await;
+        self.track(inputs).await;
+        let moved: HashMap<usize, InstanceId> = kept
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|was| (was.0, InstanceId(i))))
+            .collect();
+        for (was, tracker) in old_bindings {
+            if let Some(&instance) = moved.get(&was.0) {
+                self.input(Input::Track {
+                    instance,
+                    tracker,
+                    effect: keepup_vrrp::TrackEffect::Weight(0),
+                })
+                .await;
+            }
+        }
+        if let Err(e) = self.vrrp.join_groups(&self.setup.plan) {
+            warn!("reload: {e}");
+        }
+        self.refresh_sources().await;
+        // The instances started afresh (in Initialize), now that their trackers are fed.
+        self.input(Input::Startup).await;
+        keepup_sys::release_free_memory();
+        info!(
+            "reload: {} instance(s), {restarted} started afresh, {added} address(es) added, {removed} removed",
+            self.setup.plan.instances.len()
+        );
+    }
+}
+
+/// keepalived's pid files (`-p`, `-r`) and our own in the runtime dir.
+fn pid_files(opts: &RunOptions) -> Vec<PathBuf> {
+    let mut files = opts.pid_files.clone();
+    files.push(opts.runtime_dir.join("keepup.pid"));
+    files
+}

@@ -1,0 +1,310 @@
+//! The VRRP side: the engine, its sockets and its clock. Adverts are read here in
+//! batches and fed to the engine; the engine's adverts are sent from here.
+use super::setup::Setup;
+use crate::plan::Plan;
+use anyhow::{anyhow, Context, Result};
+use keepup_sys::VrrpSocket;
+use keepup_vrrp::Event;
+use keepup_vrrp::{Input, InstanceConfig, InstanceId, Router, RxData, RxPacket, TxAdvert};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+/// Adverts read in one wakeup at most (the rest wait for the next turn of the loop).
+const BURST: usize = 1024;
+
+/// With many instances, how long a burst of adverts is left to gather after its
+/// first one wakes the daemon, before all of it is read at once.
+///
+/// Masters whose instances advertise in step send their adverts in a burst (keepup
+/// sends 200 in about 1.5 ms); read as they come, a Backup would wake a dozen times
+/// per burst, and those wakeups, not the adverts, were most of its CPU. About 10 µs
+/// per instance, from 0.5 to 5 ms, but at most 2 % of the shortest advert interval:
+/// an advert read that much later re-arms its down timer (3 intervals and more) that
+/// much later. None under 32 instances, where bursts are short.
+fn linger_window(instances: &[InstanceConfig]) -> Option<Duration> {
+    let n = u32::try_from(instances.len()).unwrap_or(u32::MAX);
+    if n < 32 {
+        return None;
+    }
+    let shortest = instances.iter().map(|c| c.advert_int).min()?;
+    let w = (Duration::from_micros(10) * n)
+        .clamp(Duration::from_micros(500), Duration::from_millis(5))
+        .min(shortest / 50);
+    (w >= Duration::from_micros(100)).then_some(w)
+}
+
+pub struct VrrpSide {
+    pub router: Router,
+    v4: Option<VrrpSocket>,
+    v6: Option<VrrpSocket>,
+    /// See [`linger_window`].
+    linger: Option<Duration>,
+    /// The engine's time zero.
+    start: Instant,
+}
+
+impl VrrpSide {
+    pub fn new(plan: &Plan) -> Result<VrrpSide> {
+        let router =
+            Router::new(plan.instances.clone(), plan.groups.clone()).map_err(|e| anyhow!("{e}"))?;
+        let any_v4 = plan.instances.iter().any(|c| !c.is_v6());
+        let any_v6 = plan.instances.iter().any(|c| c.is_v6());
+        let ah = plan
+            .instances
+            .iter()
+            .any(|c| matches!(c.auth, keepup_vrrp::Auth::Ah(_)));
+        let v4 = if any_v4 {
+            Some(VrrpSocket::open_v4(ah).context("IPv4 VRRP socket")?)
+        } else {
+            None
+        };
+        let v6 = if any_v6 {
+            Some(VrrpSocket::open_v6().context("IPv6 VRRP socket")?)
+        } else {
+            None
+        };
+        Ok(VrrpSide {
+            router,
+            v4,
+            v6,
+            linger: linger_window(&plan.instances),
+            start: Instant::now(),
+        })
+    }
+
+    /// The engine's time now.
+    pub fn now(&self) -> keepup_vrrp::Instant {
+        engine_time(self.start)
+    }
+
+    /// The engine's next deadline, on the loop's clock.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.router
+            .poll_timeout()
+            .map(|d| self.start + Duration::from_nanos(d.as_nanos()))
+    }
+
+    /// After a reload: the socket a new family needs, and the burst window.
+    pub fn reconfigured(&mut self, plan: &Plan) -> Result<()> {
+        self.linger = linger_window(&plan.instances);
+        if self.v4.is_none() && plan.instances.iter().any(|c| !c.is_v6()) {
+            let ah = plan
+                .instances
+                .iter()
+                .any(|c| matches!(c.auth, keepup_vrrp::Auth::Ah(_)));
+            self.v4 = Some(VrrpSocket::open_v4(ah).context("IPv4 VRRP socket")?);
+        }
+        if self.v6.is_none() && plan.instances.iter().any(|c| c.is_v6()) {
+            self.v6 = Some(VrrpSocket::open_v6().context("IPv6 VRRP socket")?);
+        }
+        Ok(())
+    }
+
+    /// Join each multicast group on each interface an instance uses.
+    pub fn join_groups(&self, plan: &Plan) -> Result<()> {
+        let mut done = BTreeSet::new();
+        for c in &plan.instances {
+            if !c.unicast_peers.is_empty() {
+                continue;
+            }
+            let group = c.mcast_group.unwrap_or(if c.is_v6() {
+                IpAddr::V6(keepup_wire::vrrp::MCAST_V6)
+            } else {
+                IpAddr::V4(keepup_wire::vrrp::MCAST_V4)
+            });
+            if !done.insert((group, c.interface.0)) {
+                continue;
+            }
+            let sock = if c.is_v6() { &self.v6 } else { &self.v4 };
+            if let Some(s) = sock {
+                s.join(group, c.interface.0)
+                    .with_context(|| format!("joining {group} on {}", c.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves when an advert is queued on the IPv4 (or IPv6) socket.
+    pub async fn readable(&self, v6: bool) -> keepup_sys::Result<()> {
+        match if v6 { &self.v6 } else { &self.v4 } {
+            Some(s) => s.readable().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// An advert is queued: with many instances, let the rest of its burst gather
+    /// first (see [`linger_window`]); whether to read both sockets after it.
+    ///
+    /// The gathering is a pause of the whole loop, on purpose: while it waits
+    /// asleep, arriving adverts cost nothing, where any wait inside the runtime
+    /// would be woken by each of them. It never runs past the engine's next
+    /// deadline, so no advert of ours is sent late and no down timer expires with
+    /// its Master's advert still queued; anything else waits at most the window.
+    pub fn gather(&self) -> bool {
+        let Some(w) = self.linger else {
+            return false;
+        };
+        let now = Instant::now();
+        let pause = self
+            .deadline()
+            .map_or(w, |d| d.saturating_duration_since(now).min(w));
+        std::thread::sleep(pause);
+        true
+    }
+
+    /// Every advert queued on one socket (up to a bound), fed to the engine in one
+    /// batch before the loop acts on what they caused: Masters that advertise in
+    /// step arrive as a burst and cost one wakeup and a few system calls.
+    pub fn receive(&mut self, v6: bool) {
+        let VrrpSide {
+            v4, v6: s6, router, ..
+        } = self;
+        let Some(sock) = (if v6 { s6.as_ref() } else { v4.as_ref() }) else {
+            return;
+        };
+        // One clock reading for the batch: it is read within microseconds.
+        let now = engine_time(self.start);
+        let r = sock.try_recv_batch(BURST, |d| {
+            let data = match d.v6 {
+                Some((src, dst, hop_limit)) => RxData::V6 {
+                    src,
+                    dst,
+                    hop_limit,
+                    vrrp: d.data,
+                },
+                None => RxData::V4(d.data),
+            };
+            router.handle(
+                now,
+                Input::Packet(RxPacket {
+                    interface: keepup_vrrp::IfIndex(d.ifindex),
+                    data,
+                }),
+            );
+        });
+        if let Err(e) = r {
+            warn!("receive (IPv{}): {e}", if v6 { 6 } else { 4 });
+        }
+    }
+
+    /// Send one of the engine's adverts.
+    pub async fn send(&self, a: &TxAdvert) {
+        let src = self
+            .router
+            .source_address(a.instance)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let sock = if a.dst.is_ipv6() { &self.v6 } else { &self.v4 };
+        if let Some(s) = sock {
+            if let Err(e) = s.send(a.interface.0, src, a.dst, a.ttl, &a.packet).await {
+                warn!(
+                    "({}) cannot send advert: {e}",
+                    self.router.config(a.instance).name
+                );
+            }
+        }
+    }
+}
+
+/// The source each instance without `mcast_src_ip`/`unicast_src_ip` should use,
+/// from the addresses `present` on this host: its interface's first IPv4 address
+/// that is not a VIP, or its IPv6 link-local.
+pub fn sources(plan: &Plan, present: &[keepup_sys::Address]) -> Vec<(InstanceId, Option<IpAddr>)> {
+    let vips: BTreeSet<IpAddr> = plan
+        .effects
+        .iter()
+        .flat_map(|e| e.addresses().map(|a| a.address))
+        .collect();
+    let mut out = Vec::new();
+    for (i, c) in plan.instances.iter().enumerate() {
+        if c.source.is_some() {
+            continue;
+        }
+        let v6 = c.is_v6();
+        let pick = present.iter().find(|a| {
+            a.ifindex == c.interface.0
+                && !vips.contains(&a.addr)
+                && match a.addr {
+                    IpAddr::V4(_) => !v6,
+                    IpAddr::V6(x) => v6 && (x.segments()[0] & 0xffc0) == 0xfe80,
+                }
+        });
+        out.push((InstanceId(i), pick.map(|a| a.addr)));
+    }
+    out
+}
+
+/// An engine event in keepalived's words, at its level.
+pub fn log_event(setup: &Setup, e: &Event) {
+    let who = match e {
+        Event::Discarded { instance, .. } => instance.map(|i| setup.name(i)),
+        Event::IntervalAdopted { instance, .. }
+        | Event::LowerPriority { instance, .. }
+        | Event::SecondOwner { instance, .. }
+        | Event::EqualPriority { instance, .. }
+        | Event::AddressConflict { instance, .. }
+        | Event::PriorityChanged { instance, .. }
+        | Event::PreemptDelayed { instance, .. }
+        | Event::SplitBrain { instance, .. }
+        | Event::HandedOver { instance, .. }
+        | Event::Flapping { instance, .. } => Some(setup.name(*instance)),
+        Event::SyncGroup { .. } => None,
+    };
+    let line = match who {
+        Some(n) => format!("({n}) {e}"),
+        None => e.to_string(),
+    };
+    match e {
+        Event::SplitBrain { .. } | Event::SecondOwner { .. } | Event::Flapping { .. } => {
+            error!("{line}")
+        }
+        Event::Discarded { .. } | Event::AddressConflict { .. } => warn!("{line}"),
+        _ => info!("{line}"),
+    }
+}
+
+/// The engine's time: since `start`.
+fn engine_time(start: Instant) -> keepup_vrrp::Instant {
+    let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    keepup_vrrp::Instant::from_nanos(ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepup_vrrp::IfIndex;
+
+    fn instances(n: usize, advert_int: Duration) -> Vec<InstanceConfig> {
+        (0..n)
+            .map(|i| {
+                let vrid = u8::try_from(i % 255 + 1).unwrap_or(1);
+                let mut c = InstanceConfig::new(&format!("VI_{i}"), vrid, IfIndex(2), vec![]);
+                c.advert_int = advert_int;
+                c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bursts_gather_only_with_many_instances_and_for_a_sliver_of_the_interval() {
+        let s = Duration::from_secs(1);
+        let ms = Duration::from_millis;
+        assert_eq!(linger_window(&instances(1, s)), None);
+        assert_eq!(linger_window(&instances(31, s)), None);
+        // 10 µs per instance, from 0.5 to 5 ms.
+        assert_eq!(
+            linger_window(&instances(32, s)),
+            Some(Duration::from_micros(500))
+        );
+        assert_eq!(linger_window(&instances(200, s)), Some(ms(2)));
+        assert_eq!(linger_window(&instances(1000, s)), Some(ms(5)));
+        // At most 2 % of the shortest interval: 200 µs at 10 ms.
+        let mut mixed = instances(200, s);
+        mixed[7].advert_int = ms(10);
+        assert_eq!(linger_window(&mixed), Some(Duration::from_micros(200)));
+        // Under 100 µs it would not be worth a pause: none.
+        assert_eq!(linger_window(&instances(200, ms(4))), None);
+    }
+}

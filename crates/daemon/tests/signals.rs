@@ -1,0 +1,61 @@
+//! Every signal keepalived handles, sent to a keepup Master: none may end it (a
+//! daemon ended by a signal's default action leaves its VIP on the interface). Root
+//! only; CI runs these serially.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{has, keepup, one_instance, routers, wait_addr};
+
+use keepup_testkit::lab;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 100));
+
+/// keepalived's signals by number: USR1 (data dump), USR2 (stats), HUP (reload),
+/// SIGJSON (SIGRTMIN+2), SIGSTATS_CLEAR (SIGRTMAX-1), SIGTDUMP (SIGRTMAX).
+fn keepalived_signals() -> Vec<(String, i32)> {
+    let (min, max) = (nix::libc::SIGRTMIN(), nix::libc::SIGRTMAX());
+    vec![
+        ("USR1".into(), nix::libc::SIGUSR1),
+        ("USR2".into(), nix::libc::SIGUSR2),
+        ("HUP".into(), nix::libc::SIGHUP),
+        ("JSON (RTMIN+2)".into(), min + 2),
+        ("STATS_CLEAR (RTMAX-1)".into(), max - 1),
+        ("TDUMP (RTMAX)".into(), max),
+    ]
+}
+
+#[test]
+fn netns_no_keepalived_signal_ends_a_master_or_strands_its_vip() {
+    if !lab::root_or_skip("netns_no_keepalived_signal_ends_a_master_or_strands_its_vip") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("ksig", 1, false);
+    let r1 = &hosts[0];
+    let k = keepup(&lab, r1, &one_instance(150, "", ""), "a");
+    assert!(
+        wait_addr(r1, VIP, true, 10).is_some(),
+        "never Master:\n{}",
+        k.log()
+    );
+    for (name, n) in keepalived_signals() {
+        // `kill` takes real-time signals by number, which nix's Signal cannot name.
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{n}"), k.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{n} failed");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(k.is_running(), "SIG{name} ended keepup:\n{}", k.log());
+        assert!(has(r1, VIP), "VIP gone after SIG{name}:\n{}", k.log());
+    }
+    let log = k.log();
+    assert!(log.contains("SIGUSR1 received"), "{log}");
+    assert!(log.contains("Reloading"), "{log}");
+    assert_eq!(
+        log.matches("Entering MASTER STATE").count(),
+        1,
+        "a signal made it flap:\n{log}"
+    );
+}
