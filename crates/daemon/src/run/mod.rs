@@ -84,7 +84,13 @@ struct Daemon {
 impl Daemon {
     async fn start(opts: RunOptions) -> Result<Daemon> {
         let nl = Rc::new(Netlink::new().await.context("netlink")?);
-        let (setup, config) = setup::load(&opts.file, opts.config_id.as_deref(), &nl).await?;
+        let (setup, config) = setup::load(
+            &opts.file,
+            opts.config_id.as_deref(),
+            &nl,
+            &mut String::new(),
+        )
+        .await?;
         std::fs::create_dir_all(&opts.runtime_dir)
             .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
         let pid = std::process::id().to_string();
@@ -539,14 +545,20 @@ impl Daemon {
     /// refused and the running one stays.
     async fn reload(&mut self) {
         info!("Reloading");
-        let (new, new_config) =
-            match setup::load(&self.opts.file, self.opts.config_id.as_deref(), &self.nl).await {
-                Ok(p) => p,
-                Err(e) => {
-                    error!("reload refused, the running configuration stays: {e}");
-                    return;
-                }
-            };
+        let (new, new_config) = match setup::load(
+            &self.opts.file,
+            self.opts.config_id.as_deref(),
+            &self.nl,
+            &mut String::new(),
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                error!("reload refused, the running configuration stays: {e}");
+                return;
+            }
+        };
         self.notifier.configure_mail(&new_config.global_defs);
         let old = &self.setup.plan;
         // Scripts, trackers and notify settings are in the configuration, not the plan.

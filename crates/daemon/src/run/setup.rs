@@ -23,9 +23,15 @@ pub struct Setup {
 }
 
 /// Read and plan a configuration: the setup, and the model it came from (for the
-/// trackers and the notifier). An error when keepup cannot run it, its reasons
-/// printed.
-pub async fn load(file: &Path, config_id: Option<&str>, nl: &Netlink) -> Result<(Setup, Config)> {
+/// trackers and the notifier). What the reader found is printed (to stderr, as
+/// `keepup check` prints it) and returned in `findings`; an error when keepup cannot
+/// run it.
+pub async fn load(
+    file: &Path,
+    config_id: Option<&str>,
+    nl: &Netlink,
+    findings: &mut String,
+) -> Result<(Setup, Config)> {
     let mut lo = LoadOptions::for_this_host();
     if let Some(id) = config_id {
         lo.preprocess.config_id = id.to_string();
@@ -35,7 +41,8 @@ pub async fn load(file: &Path, config_id: Option<&str>, nl: &Netlink) -> Result<
     lo.check_scripts = false;
     let loaded = keepup_config::load_file(file, &lo);
     if !loaded.diagnostics.is_empty() {
-        eprint!("{}", loaded.render());
+        *findings = loaded.render();
+        eprint!("{findings}");
     }
     if loaded.verdict() == Verdict::Refused {
         return Err(anyhow!(
