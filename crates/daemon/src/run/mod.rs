@@ -165,7 +165,7 @@ impl Daemon {
                 },
                 () = self.clock.wait() => self.deadlines().await,
                 Some(ev) = self.incoming.recv() => {
-                    if !self.incoming(ev).await {
+                    if !self.handle(ev).await {
                         return;
                     }
                 }
@@ -219,7 +219,7 @@ impl Daemon {
     }
 
     /// One message from the channel; `false` when the daemon is to stop.
-    async fn incoming(&mut self, ev: Incoming) -> bool {
+    async fn handle(&mut self, ev: Incoming) -> bool {
         match ev {
             Incoming::Signal(Asked::Stop) => return false,
             Incoming::Signal(Asked::Reload) => self.reload().await,
