@@ -85,6 +85,8 @@ pub(crate) struct Instance {
     pub master_adver_interval: Duration,
     /// The Master's address as last accepted (Backup) or our own (Master).
     pub master: Option<IpAddr>,
+    /// The priority in the last advert accepted from the Master (Backup).
+    pub master_priority: Option<u8>,
     pub timers: [Option<Instant>; 6],
     /// Rounds left in the current announcement burst.
     pub garp_rounds_left: u32,
@@ -144,6 +146,7 @@ impl Instance {
             successor: None,
             master_adver_interval: interval,
             master: None,
+            master_priority: None,
             timers: [None; 6],
             garp_rounds_left: 0,
             garp_delayed_repeat: 0,

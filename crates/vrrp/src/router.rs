@@ -434,6 +434,32 @@ impl Router {
         self.instances[id.0].master
     }
 
+    /// The priority the Master advertised, as last heard (Backup); `None` when no
+    /// Master is known or we are Master.
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn master_priority(&self, id: InstanceId) -> Option<u8> {
+        let inst = &self.instances[id.0];
+        inst.master.and(inst.master_priority)
+    }
+
+    /// Whether the interface the instance runs on is up (as last told).
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn link_up(&self, id: InstanceId) -> bool {
+        self.instances[id.0].link_up
+    }
+
+    /// What each tracker (by id) does to the instance now.
+    ///
+    /// # Panics
+    /// If `id` is not an instance of this router.
+    pub fn track_effects(&self, id: InstanceId) -> impl Iterator<Item = (u32, TrackEffect)> + '_ {
+        self.instances[id.0].tracks.iter().map(|(k, v)| (*k, *v))
+    }
+
     /// The source address adverts use now.
     ///
     /// # Panics
@@ -574,6 +600,7 @@ impl Router {
         inst.successor = None;
         inst.yielded = false;
         inst.master = inst.source;
+        inst.master_priority = None;
         inst.master_adver_interval = inst.cfg.advert_int;
         inst.counters.master_transitions += 1;
         inst.counters.new_master_reason = match reason {
@@ -1475,6 +1502,7 @@ impl Router {
             self.adopt_interval(i, repr, src);
             let inst = &mut self.instances[i];
             inst.master = Some(src);
+            inst.master_priority = Some(repr.priority);
             inst.wants_master = false;
             inst.down_reason = Reason::MasterDown;
             let down = inst.down_interval();
@@ -1545,6 +1573,7 @@ impl Router {
             self.adopt_interval(i, repr, src);
             let inst = &mut self.instances[i];
             inst.master = Some(src);
+            inst.master_priority = Some(repr.priority);
             self.step_down(i, now);
             return;
         }

@@ -973,3 +973,34 @@ fn reconfigure_keeps_unchanged_and_vip_only_changes() {
     h.input(Input::Startup);
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
 }
+
+/// What `keepup status` shows of a Backup: the Master's address and the priority it
+/// advertised; of a Master, no other Master. The link and the trackers' effects as
+/// last told.
+#[test]
+fn status_facts_master_priority_link_and_trackers() {
+    let mut h = master(v2(100));
+    assert_eq!(h.r.master_priority(ID), None);
+    h.rx(&Peer::of(&v2(150), 150));
+    assert_eq!(h.state(), State::Backup);
+    assert_eq!(h.r.master_priority(ID), Some(150));
+    h.rx(&Peer::of(&v2(150), 140));
+    assert_eq!(h.r.master_priority(ID), Some(140), "the latest advert counts");
+    // Nobody advertises: the down timer makes us Master again, with no other Master.
+    h.run_for(ns(5_000_000_000));
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.r.master_priority(ID), None);
+
+    assert!(h.r.link_up(ID));
+    h.track(0, 7, TrackEffect::Weight(-20));
+    h.track(0, 9, TrackEffect::Fault(true));
+    assert_eq!(
+        h.r.track_effects(ID).collect::<Vec<_>>(),
+        vec![(7, TrackEffect::Weight(-20)), (9, TrackEffect::Fault(true))]
+    );
+    h.input(Input::Link {
+        interface: IF,
+        up: false,
+    });
+    assert!(!h.r.link_up(ID));
+}
