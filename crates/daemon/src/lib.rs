@@ -6,4 +6,5 @@ pub mod plan;
 pub mod run;
 pub mod smtp;
 pub mod state;
+pub mod status;
 pub mod track;

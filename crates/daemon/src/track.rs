@@ -243,11 +243,14 @@ fn feed_up_down(bindings: &mut [Binding], up: bool) -> TrackInputs {
 pub struct InterfaceTracker {
     pub name: String,
     pub ifindex: Option<u32>,
+    /// As last seen (`None`: not yet).
+    pub up: Option<bool>,
     pub bindings: Vec<Binding>,
 }
 
 impl InterfaceTracker {
     pub fn set(&mut self, up: bool) -> TrackInputs {
+        self.up = Some(up);
         feed_up_down(&mut self.bindings, up)
     }
 }
@@ -256,11 +259,14 @@ impl InterfaceTracker {
 pub struct FileTracker {
     pub name: String,
     pub path: std::path::PathBuf,
+    /// As last read (`None`: not yet).
+    pub value: Option<i64>,
     pub bindings: Vec<Binding>,
 }
 
 impl FileTracker {
     pub fn set(&mut self, value: i64) -> TrackInputs {
+        self.value = Some(value);
         self.bindings
             .iter_mut()
             .filter_map(|b| b.update(file_effect(value, b.weight, b.reverse)))
@@ -486,6 +492,7 @@ impl Trackers {
                     None => t.interfaces.push(InterfaceTracker {
                         name: r.name.clone(),
                         ifindex: None,
+                        up: None,
                         bindings: vec![b],
                     }),
                 }
@@ -515,6 +522,7 @@ impl Trackers {
                         t.files.push(FileTracker {
                             name: f.name.clone(),
                             path: path.into(),
+                            value: None,
                             bindings: vec![b],
                         });
                     }

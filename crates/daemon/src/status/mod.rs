@@ -1,0 +1,359 @@
+//! What `keepup status` shows: a plain snapshot of the daemon, built by a pure
+//! function from the engine, the plan and the trackers, and published by the loop
+//! after each change (and each second, for the counters). Readers (the control
+//! socket's tasks) only read the latest snapshot; they never reach into the loop.
+//!
+//! Field names follow keepalived's JSON dump (`vrrp_json.c`) where it has one
+//! (`iname`, `state`, `vrid`, `ifp_ifname`, `base_priority`, `effective_priority`,
+//! `last_transition`, `master_priority`, and in `stats` `advert_rcvd`, `become_master`,
+//! ...); keepalived writes `state` as a number, keepup as its name (`MASTER`).
+mod render;
+
+pub use render::table;
+
+use crate::plan::Plan;
+use crate::track::{Binding, Trackers};
+use keepup_vrrp::{InstanceId, Reason, Router, State, TrackEffect};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub daemon: DaemonStatus,
+    pub instances: Vec<InstanceStatus>,
+    pub sync_groups: Vec<GroupStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub version: String,
+    pub pid: u32,
+    pub config_file: String,
+    /// A digest of the configuration running (hex).
+    pub config_digest: String,
+    /// Seconds since the epoch.
+    pub started: f64,
+    pub last_reload: Option<ReloadStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReloadStatus {
+    /// Seconds since the epoch.
+    pub at: f64,
+    /// `ok: ...` or `refused: ...`, in plain words.
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub iname: String,
+    pub state: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub ifp_ifname: String,
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// The Master's address (as last heard when Backup; ours when Master).
+    pub master: Option<String>,
+    /// The priority the Master advertised (Backup only).
+    pub master_priority: Option<u8>,
+    /// Seconds since the epoch of the last transition.
+    pub last_transition: Option<f64>,
+    pub last_transition_from: Option<String>,
+    /// Why (`master-down`, `priority-zero`, `preempt`, `fault`, ...).
+    pub last_transition_reason: Option<String>,
+    pub sync_group: Option<String>,
+    /// The addresses held now (Master, or holding them for a handover).
+    pub vips: Vec<String>,
+    pub trackers: Vec<TrackerStatus>,
+    /// Why it is in FAULT (or waits for a first result), in plain words.
+    pub fault_reasons: Vec<String>,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackerStatus {
+    /// `script`, `interface`, `file` or `process`.
+    pub kind: String,
+    pub name: String,
+    /// `up`, `down`, `pending`, or a tracked file's value.
+    pub state: String,
+    pub weight: i32,
+    /// What it does to the instance now: `none`, `fault`, `pending` or `weight N`.
+    pub effect: String,
+    /// Whether it counts against the instance now (failed, or lowering its priority).
+    pub failing: bool,
+}
+
+/// keepalived's `stats` names, and keepup's own after them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub advert_rcvd: u64,
+    pub advert_sent: u64,
+    pub become_master: u64,
+    pub packet_len_err: u64,
+    pub advert_interval_err: u64,
+    pub ip_ttl_err: u64,
+    pub invalid_type_rcvd: u64,
+    pub addr_list_err: u64,
+    pub invalid_authtype: u64,
+    pub authtype_mismatch: u64,
+    pub auth_failure: u64,
+    pub pri_zero_rcvd: u64,
+    pub pri_zero_sent: u64,
+    pub source_err: u64,
+    pub split_brain: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    pub state: String,
+    pub members: Vec<String>,
+}
+
+/// A transition as the loop saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition {
+    pub at: SystemTime,
+    pub from: State,
+    pub reason: Reason,
+}
+
+pub fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Build the snapshot. `transitions` is the last transition of each instance, by
+/// name (names survive a reload; instance ids do not).
+pub fn snapshot(
+    router: &Router,
+    plan: &Plan,
+    trackers: &Trackers,
+    daemon: &DaemonStatus,
+    transitions: &HashMap<String, Transition>,
+) -> Snapshot {
+    let instances = (0..plan.instances.len())
+        .map(InstanceId)
+        .map(|id| instance(router, plan, trackers, transitions, id))
+        .collect();
+    let sync_groups = plan
+        .groups
+        .iter()
+        .map(|g| {
+            let states: Vec<State> = g
+                .members
+                .iter()
+                .filter_map(|m| router.find(m))
+                .map(|id| router.state(id))
+                .collect();
+            // A group is in a state when its members are; otherwise say each.
+            let state = match states.first() {
+                Some(s) if states.iter().all(|x| x == s) => s.keepalived_name().to_string(),
+                _ => "MIXED".to_string(),
+            };
+            GroupStatus {
+                name: g.name.clone(),
+                state,
+                members: g.members.clone(),
+            }
+        })
+        .collect();
+    Snapshot {
+        daemon: daemon.clone(),
+        instances,
+        sync_groups,
+    }
+}
+
+fn instance(
+    router: &Router,
+    plan: &Plan,
+    trackers: &Trackers,
+    transitions: &HashMap<String, Transition>,
+    id: InstanceId,
+) -> InstanceStatus {
+    let c = router.config(id);
+    let e = &plan.effects[id.0];
+    let state = router.state(id);
+    let held = state == State::Master || router.is_holding(id);
+    let effects: HashMap<u32, TrackEffect> = router.track_effects(id).collect();
+    let trackers = tracker_rows(trackers, id, &effects);
+    let mut fault_reasons = Vec::new();
+    if !router.link_up(id) {
+        fault_reasons.push(format!("interface {} is down", e.interface));
+    }
+    for t in &trackers {
+        match t.effect.as_str() {
+            "fault" => fault_reasons.push(format!("{} {} is {}", t.kind, t.name, t.state)),
+            "pending" => fault_reasons.push(format!(
+                "{} {} has no result yet (weight 0: waits for it)",
+                t.kind, t.name
+            )),
+            _ => {}
+        }
+    }
+    if state == State::Fault && fault_reasons.is_empty() {
+        if let Some(g) = router.sync_group(id) {
+            fault_reasons.push(format!("another member of sync group {g} is in FAULT"));
+        }
+    }
+    let k = router.counters(id);
+    let last = transitions.get(&c.name);
+    InstanceStatus {
+        iname: c.name.clone(),
+        state: state.keepalived_name().to_string(),
+        vrid: c.vrid,
+        version: match c.version {
+            keepup_wire::vrrp::Version::V2 => 2,
+            _ => 3,
+        },
+        ifp_ifname: e.interface.clone(),
+        base_priority: c.priority,
+        effective_priority: router.effective_priority(id),
+        master: router.master_address(id).map(|a| a.to_string()),
+        master_priority: (state == State::Backup)
+            .then(|| router.master_priority(id))
+            .flatten(),
+        last_transition: last.map(|t| epoch_secs(t.at)),
+        last_transition_from: last.map(|t| t.from.keepalived_name().to_string()),
+        last_transition_reason: last.map(|t| t.reason.as_str().to_string()),
+        sync_group: router.sync_group(id).map(str::to_string),
+        vips: if held {
+            e.addresses()
+                .map(|a| format!("{}/{}", a.address, a.prefix_len))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        trackers,
+        fault_reasons,
+        stats: Stats {
+            advert_rcvd: k.rcvd_advertisements,
+            advert_sent: k.sent_advertisements,
+            become_master: k.master_transitions,
+            packet_len_err: k.packet_length_errors,
+            advert_interval_err: k.adv_interval_errors,
+            ip_ttl_err: k.ip_ttl_errors,
+            invalid_type_rcvd: k.rcvd_invalid_type_packets,
+            addr_list_err: k.address_list_errors,
+            invalid_authtype: k.invalid_auth_type,
+            authtype_mismatch: k.auth_type_mismatch,
+            auth_failure: k.auth_failures,
+            pri_zero_rcvd: k.rcvd_pri_zero_packets,
+            pri_zero_sent: k.sent_pri_zero_packets,
+            source_err: k.source_errors,
+            split_brain: k.split_brain,
+        },
+    }
+}
+
+/// Every tracker bound to instance `id`, with its state and what it does now.
+fn tracker_rows(
+    t: &Trackers,
+    id: InstanceId,
+    effects: &HashMap<u32, TrackEffect>,
+) -> Vec<TrackerStatus> {
+    let up_down = |up: Option<bool>| match up {
+        Some(true) => "up".to_string(),
+        Some(false) => "down".to_string(),
+        None => "pending".to_string(),
+    };
+    let mut rows = Vec::new();
+    let mut add = |kind: &str, name: &str, state: String, bindings: &[Binding]| {
+        for b in bindings.iter().filter(|b| b.instance == id) {
+            let effect = effects.get(&b.tracker).copied();
+            let (effect, failing) = match effect {
+                None | Some(TrackEffect::Fault(false)) | Some(TrackEffect::Weight(0)) => {
+                    ("none".to_string(), false)
+                }
+                Some(TrackEffect::Fault(true)) => ("fault".to_string(), true),
+                Some(TrackEffect::Pending) => ("pending".to_string(), true),
+                Some(TrackEffect::Weight(w)) => (format!("weight {w:+}"), w < 0),
+            };
+            rows.push(TrackerStatus {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                state: state.clone(),
+                weight: b.weight,
+                effect,
+                failing,
+            });
+        }
+    };
+    for s in &t.scripts {
+        add("script", &s.spec.name, up_down(s.state.ok()), &s.bindings);
+    }
+    for i in &t.interfaces {
+        add("interface", &i.name, up_down(i.up), &i.bindings);
+    }
+    for f in &t.files {
+        let v = f.value.map_or("pending".to_string(), |v| v.to_string());
+        add("file", &f.name, v, &f.bindings);
+    }
+    for p in &t.processes {
+        add("process", &p.name, up_down(p.quorum.up), &p.bindings);
+    }
+    rows
+}
+
+/// The loop's side: keeps what the snapshot needs that the engine does not know
+/// (wall-clock transitions, the daemon's facts) and publishes.
+pub struct Publisher {
+    tx: tokio::sync::watch::Sender<Arc<Snapshot>>,
+    pub daemon: DaemonStatus,
+    transitions: HashMap<String, Transition>,
+    /// Something changed since the last snapshot.
+    pub dirty: bool,
+}
+
+pub type Reader = tokio::sync::watch::Receiver<Arc<Snapshot>>;
+
+impl Publisher {
+    pub fn new(daemon: DaemonStatus) -> (Publisher, Reader) {
+        let first = Snapshot {
+            daemon: daemon.clone(),
+            instances: Vec::new(),
+            sync_groups: Vec::new(),
+        };
+        let (tx, rx) = tokio::sync::watch::channel(Arc::new(first));
+        let p = Publisher {
+            tx,
+            daemon,
+            transitions: HashMap::new(),
+            dirty: true,
+        };
+        (p, rx)
+    }
+
+    pub fn transition(&mut self, name: &str, from: State, reason: Reason) {
+        let t = Transition {
+            at: SystemTime::now(),
+            from,
+            reason,
+        };
+        self.transitions.insert(name.to_string(), t);
+        self.dirty = true;
+    }
+
+    pub fn reloaded(&mut self, outcome: String, digest: u64) {
+        self.daemon.last_reload = Some(ReloadStatus {
+            at: epoch_secs(SystemTime::now()),
+            outcome,
+        });
+        self.daemon.config_digest = format!("{digest:016x}");
+        self.dirty = true;
+    }
+
+    pub fn publish(&mut self, router: &Router, plan: &Plan, trackers: &Trackers) {
+        let s = snapshot(router, plan, trackers, &self.daemon, &self.transitions);
+        self.tx.send_replace(Arc::new(s));
+        self.dirty = false;
+    }
+}
+
+#[cfg(test)]
+mod tests;
