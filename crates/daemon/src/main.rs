@@ -42,6 +42,19 @@ enum Command {
     /// only if no Master is heard for the down interval, or after `--resume`. Waits
     /// until the handover is over and prints each instance's outcome.
     Handover(HandoverArgs),
+    /// Show the running daemon's state: each instance's state, priority
+    /// (effective/base), master, since when and why, then the trackers that count
+    /// against an instance.
+    ///
+    /// Root may ask; so may members of the group `keepup run --status-group` names.
+    /// Exit status: 0 answered, 1 refused or an unknown instance, 2 no daemon.
+    Status(StatusArgs),
+    /// Reload the running daemon's configuration (as SIGHUP does) and print what
+    /// became of each instance (unchanged, addresses changed, restarted, added,
+    /// removed), or why the new file was refused (the running one then stays).
+    ///
+    /// Exit status: 0 reloaded, 1 refused, 2 no daemon.
+    Reload(ReloadArgs),
     /// Watch a failover: three keepup routers and a client in a throwaway lab (root).
     ///
     /// Builds a lab of network namespaces (a bridge, routers r1, r2, r3 and a client on
@@ -94,12 +107,38 @@ struct HandoverArgs {
 }
 
 #[derive(clap::Args)]
+struct StatusArgs {
+    /// vrrp_instance names (default: every instance).
+    names: Vec<String>,
+    /// The snapshot as JSON (keepalived's field names where it has one).
+    #[arg(long)]
+    json: bool,
+    /// The running daemon's runtime directory (`keepup run --runtime-dir`).
+    #[arg(long, default_value = "/run/keepup")]
+    runtime_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ReloadArgs {
+    /// The running daemon's runtime directory (`keepup run --runtime-dir`).
+    #[arg(long, default_value = "/run/keepup")]
+    runtime_dir: PathBuf,
+    /// Give up waiting for the answer after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+#[derive(clap::Args)]
 struct RunArgs {
     #[command(flatten)]
     config: ConfigArgs,
     /// Directory for the pid file and the record of added addresses.
     #[arg(long, default_value = "/run/keepup")]
     runtime_dir: PathBuf,
+    /// Members of this group (a name or a gid) may read `keepup status`; root may
+    /// always.
+    #[arg(long)]
+    status_group: Option<String>,
     /// keepalived: main pid file (keepup writes its own pid there).
     #[arg(short = 'p', long = "pid")]
     pid: Option<PathBuf>,
@@ -137,12 +176,52 @@ fn handover(a: HandoverArgs) -> Result<ExitCode> {
         .collect::<Vec<_>>()
         .join(" ");
     let timeout = std::time::Duration::from_secs(a.timeout.max(1));
-    Ok(
-        match keepup::control::request(&a.runtime_dir, &line, timeout)? {
-            true => ExitCode::SUCCESS,
-            false => ExitCode::from(1),
-        },
-    )
+    let ok = keepup::control::request(&a.runtime_dir, &line, timeout, |l| println!("{l}"))?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn reload(a: ReloadArgs) -> Result<ExitCode> {
+    let timeout = std::time::Duration::from_secs(a.timeout.max(1));
+    let ok = keepup::control::request(&a.runtime_dir, "reload", timeout, |l| println!("{l}"))?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn status(a: StatusArgs) -> Result<ExitCode> {
+    let line = std::iter::once("status".to_string())
+        .chain(a.names)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut lines = Vec::new();
+    let timeout = std::time::Duration::from_secs(10);
+    let ok = keepup::control::request(&a.runtime_dir, &line, timeout, |l| {
+        lines.push(l.to_string())
+    })?;
+    if !ok {
+        for l in &lines {
+            eprintln!("keepup: {}", l.strip_prefix("error: ").unwrap_or(l));
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let json = lines.first().map(String::as_str).unwrap_or("");
+    let snapshot: keepup::status::Snapshot = serde_json::from_str(json)
+        .map_err(|e| anyhow::anyhow!("the daemon's answer is not a status: {e}"))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    } else {
+        print!(
+            "{}",
+            keepup::status::table(&snapshot, std::time::SystemTime::now())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
@@ -176,6 +255,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         runtime_dir: args.runtime_dir,
         pid_files: args.pid.into_iter().chain(args.vrrp_pid).collect(),
         dont_release_vrrp: args.dont_release_vrrp,
+        status_group: args.status_group,
     })
 }
 
@@ -235,6 +315,8 @@ fn main() -> ExitCode {
         Command::Run(a) => run(a),
         Command::Demo => keepup::demo::run(),
         Command::Handover(a) => handover(a),
+        Command::Status(a) => status(a),
+        Command::Reload(a) => reload(a),
     };
     match r {
         Ok(code) => code,

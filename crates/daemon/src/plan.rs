@@ -26,11 +26,18 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// The same effects, ignoring where in the file they were written (reload).
+    /// The same effects, ignoring where in the file they were written and the
+    /// notify scripts (reload).
     pub fn same_as(&self, other: &Effects) -> bool {
-        let v =
-            |e: &Effects| serde_json::json!([e.interface, e.vips, e.excluded, e.routes, e.rules]);
-        v(self) == v(other)
+        self.interface == other.interface
+            && self.vips == other.vips
+            && self.excluded == other.excluded
+            && self.same_routing(other)
+    }
+
+    /// The same `virtual_routes` and `virtual_rules`.
+    pub fn same_routing(&self, other: &Effects) -> bool {
+        self.routes == other.routes && self.rules == other.rules
     }
 
     /// Every address the instance installs, advertised or not.

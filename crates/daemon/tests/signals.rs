@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{has, keepup, one_instance, routers, wait_addr};
+use common::{client, has, keepup, one_instance, routers, wait_addr};
 
 use keepup_testkit::lab;
 use std::net::{IpAddr, Ipv4Addr};
@@ -49,6 +49,9 @@ fn netns_no_keepalived_signal_ends_a_master_or_strands_its_vip() {
         std::thread::sleep(Duration::from_millis(300));
         assert!(k.is_running(), "SIG{name} ended keepup:\n{}", k.log());
         assert!(has(r1, VIP), "VIP gone after SIG{name}:\n{}", k.log());
+        let (code, out, err) = client(&lab, r1, &["status"]);
+        assert_eq!(code, 0, "no status after SIG{name}: {err}");
+        assert!(out.contains("MASTER"), "after SIG{name}:\n{out}");
     }
     let log = k.log();
     assert!(log.contains("SIGUSR1 received"), "{log}");

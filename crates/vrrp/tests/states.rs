@@ -985,7 +985,11 @@ fn status_facts_master_priority_link_and_trackers() {
     assert_eq!(h.state(), State::Backup);
     assert_eq!(h.r.master_priority(ID), Some(150));
     h.rx(&Peer::of(&v2(150), 140));
-    assert_eq!(h.r.master_priority(ID), Some(140), "the latest advert counts");
+    assert_eq!(
+        h.r.master_priority(ID),
+        Some(140),
+        "the latest advert counts"
+    );
     // Nobody advertises: the down timer makes us Master again, with no other Master.
     h.run_for(ns(5_000_000_000));
     assert_eq!(h.state(), State::Master);

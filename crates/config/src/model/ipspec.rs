@@ -326,3 +326,175 @@ pub struct Rule {
     #[serde(skip)]
     pub span: Span,
 }
+
+// Equality ignoring source positions (reload compares models read at different times).
+impl PartialEq for VirtualAddress {
+    /// Every field but the source position: the same line moved elsewhere in the
+    /// file (or to another file) is the same VirtualAddress.
+    fn eq(&self, o: &Self) -> bool {
+        // Destructured, so that a new field cannot be forgotten here.
+        let VirtualAddress {
+            address,
+            prefix_len,
+            dev,
+            broadcast,
+            scope,
+            label,
+            peer,
+            home,
+            nodad,
+            mngtmpaddr,
+            noprefixroute,
+            autojoin,
+            preferred_lft,
+            use_vmac,
+            vmac_name,
+            track_group,
+            no_track,
+            span: _,
+        } = self;
+        *address == o.address
+            && *prefix_len == o.prefix_len
+            && *dev == o.dev
+            && *broadcast == o.broadcast
+            && *scope == o.scope
+            && *label == o.label
+            && *peer == o.peer
+            && *home == o.home
+            && *nodad == o.nodad
+            && *mngtmpaddr == o.mngtmpaddr
+            && *noprefixroute == o.noprefixroute
+            && *autojoin == o.autojoin
+            && *preferred_lft == o.preferred_lft
+            && *use_vmac == o.use_vmac
+            && *vmac_name == o.vmac_name
+            && *track_group == o.track_group
+            && *no_track == o.no_track
+    }
+}
+
+impl Eq for VirtualAddress {}
+
+impl PartialEq for Route {
+    /// Every field but the source position: the same line moved elsewhere in the
+    /// file (or to another file) is the same Route.
+    fn eq(&self, o: &Self) -> bool {
+        // Destructured, so that a new field cannot be forgotten here.
+        let Route {
+            inet6,
+            route_type,
+            to,
+            src,
+            from,
+            via,
+            or,
+            dev,
+            onlink,
+            encap,
+            table,
+            vrf,
+            metric,
+            tos,
+            protocol,
+            scope,
+            realms,
+            metrics,
+            pref,
+            expires,
+            ttl_propagate,
+            nexthops,
+            mode,
+            track_group,
+            no_track,
+            span: _,
+        } = self;
+        *inet6 == o.inet6
+            && *route_type == o.route_type
+            && *to == o.to
+            && *src == o.src
+            && *from == o.from
+            && *via == o.via
+            && *or == o.or
+            && *dev == o.dev
+            && *onlink == o.onlink
+            && *encap == o.encap
+            && *table == o.table
+            && *vrf == o.vrf
+            && *metric == o.metric
+            && *tos == o.tos
+            && *protocol == o.protocol
+            && *scope == o.scope
+            && *realms == o.realms
+            && *metrics == o.metrics
+            && *pref == o.pref
+            && *expires == o.expires
+            && *ttl_propagate == o.ttl_propagate
+            && *nexthops == o.nexthops
+            && *mode == o.mode
+            && *track_group == o.track_group
+            && *no_track == o.no_track
+    }
+}
+
+impl Eq for Route {}
+
+impl PartialEq for Rule {
+    /// Every field but the source position: the same line moved elsewhere in the
+    /// file (or to another file) is the same Rule.
+    fn eq(&self, o: &Self) -> bool {
+        // Destructured, so that a new field cannot be forgotten here.
+        let Rule {
+            inet6,
+            not,
+            from,
+            to,
+            tos,
+            fwmark,
+            fwmask,
+            priority,
+            table,
+            iif,
+            oif,
+            uidrange,
+            l3mdev,
+            suppress_prefixlength,
+            suppress_ifgroup,
+            goto,
+            realms,
+            rule_type,
+            protocol,
+            ipproto,
+            sport,
+            dport,
+            track_group,
+            no_track,
+            span: _,
+        } = self;
+        *inet6 == o.inet6
+            && *not == o.not
+            && *from == o.from
+            && *to == o.to
+            && *tos == o.tos
+            && *fwmark == o.fwmark
+            && *fwmask == o.fwmask
+            && *priority == o.priority
+            && *table == o.table
+            && *iif == o.iif
+            && *oif == o.oif
+            && *uidrange == o.uidrange
+            && *l3mdev == o.l3mdev
+            && *suppress_prefixlength == o.suppress_prefixlength
+            && *suppress_ifgroup == o.suppress_ifgroup
+            && *goto == o.goto
+            && *realms == o.realms
+            && *rule_type == o.rule_type
+            && *protocol == o.protocol
+            && *ipproto == o.ipproto
+            && *sport == o.sport
+            && *dport == o.dport
+            && *track_group == o.track_group
+            && *no_track == o.no_track
+    }
+}
+
+impl Eq for Rule {}

@@ -16,10 +16,12 @@ mod deadlines;
 mod duplicates;
 mod handover;
 mod incoming;
+mod reload;
 mod setup;
 mod tracking;
 mod vrrp;
 
+use crate::status::{DaemonStatus, Publisher};
 use crate::track::TrackInputs;
 use addresses::Addresses;
 use anyhow::{Context, Result};
@@ -39,6 +41,9 @@ use tracing::{error, info, warn};
 use tracking::Tracking;
 use vrrp::VrrpSide;
 
+/// How stale the status counters may get (state changes are published at once).
+const STATUS_REFRESH: Duration = Duration::from_secs(1);
+
 /// What `keepup run` was told on its command line.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -50,6 +55,8 @@ pub struct RunOptions {
     pub pid_files: Vec<PathBuf>,
     /// `-V`: leave the VIPs in place on stop.
     pub dont_release_vrrp: bool,
+    /// `--status-group`: members may read `keepup status` (a name or a gid).
+    pub status_group: Option<String>,
 }
 
 /// Run until SIGTERM/SIGINT; the exit code says how it ended.
@@ -79,6 +86,7 @@ struct Daemon {
     notifier: crate::notify::Notifier,
     clock: Clock,
     incoming: incoming::Receiver,
+    status: Publisher,
 }
 
 impl Daemon {
@@ -105,9 +113,20 @@ impl Daemon {
         let (tx, rx) = incoming::channel();
         incoming::forward_signals(tx.clone()).context("signal handlers")?;
         incoming::forward_links(Monitor::new().context("netlink monitor")?, tx.clone());
-        match crate::control::Listener::bind(&opts.runtime_dir) {
+        let (status, reader) = Publisher::new(DaemonStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            config_file: opts.file.display().to_string(),
+            config_digest: format!("{:016x}", setup.digest),
+            started: crate::status::epoch_secs(std::time::SystemTime::now()),
+            last_reload: None,
+        });
+        let access = crate::control::Access::new(opts.status_group.as_deref())?;
+        match crate::control::Listener::bind(&opts.runtime_dir, access, reader) {
             Ok(l) => incoming::forward_control(l, tx.clone()),
-            Err(e) => warn!("{e:#}; `keepup handover` will not reach this daemon"),
+            Err(e) => {
+                warn!("{e:#}; `keepup status`, `reload` and `handover` will not reach this daemon")
+            }
         }
         let mut notifier = crate::notify::Notifier::new(setup.plan.fifos.clone());
         notifier.configure_mail(&config.global_defs);
@@ -120,6 +139,7 @@ impl Daemon {
             notifier,
             clock: Clock::new().context("timerfd")?,
             incoming: rx,
+            status,
             opts,
             nl,
             setup,
@@ -146,6 +166,9 @@ impl Daemon {
     /// Route events until asked to stop.
     async fn serve(&mut self) {
         loop {
+            if self.status.dirty {
+                self.publish();
+            }
             self.clock.table.set(Due::Engine, self.vrrp.deadline());
             self.clock.table.set(Due::ClaimGrace, self.duplicates.due());
             self.tracking.arm(&mut self.clock.table);
@@ -171,6 +194,14 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// A fresh status snapshot; the next one at the latest in a second (counters).
+    fn publish(&mut self) {
+        let t = &self.tracking.trackers;
+        self.status.publish(&self.vrrp.router, &self.setup.plan, t);
+        let next = Instant::now() + STATUS_REFRESH;
+        self.clock.table.set(Due::StatusRefresh, Some(next));
     }
 
     /// Adverts are queued on one socket (with many instances, on both after the
@@ -209,7 +240,8 @@ impl Daemon {
                     let next = now + duplicates::PROBE_EVERY;
                     self.clock.table.set(Due::DuplicateProbe, Some(next));
                 }
-                Due::StatusRefresh => {}
+                // The counters moved on, maybe: a fresh snapshot.
+                Due::StatusRefresh => self.status.dirty = true,
                 tracked => {
                     let inputs = self.tracking.fire(tracked, now);
                     self.track(inputs).await;
@@ -222,8 +254,11 @@ impl Daemon {
     async fn handle(&mut self, ev: Incoming) -> bool {
         match ev {
             Incoming::Signal(Asked::Stop) => return false,
-            Incoming::Signal(Asked::Reload) => self.reload().await,
+            Incoming::Signal(Asked::Reload) => self.reload_and_report(None).await,
             Incoming::Signal(Asked::Dump(name)) => incoming::dump_asked(name),
+            Incoming::Control(req) if req.verb == crate::control::Verb::Reload => {
+                self.reload_and_report(Some(req.reply)).await
+            }
             Incoming::Control(req) => self.control(req).await,
             Incoming::ScriptDone(done) => {
                 let inputs = self.tracking.script_done(done);
@@ -246,6 +281,7 @@ impl Daemon {
     }
 
     async fn track(&mut self, inputs: TrackInputs) {
+        self.status.dirty |= !inputs.is_empty();
         for (instance, tracker, effect) in inputs {
             self.input(Input::Track {
                 instance,
@@ -303,9 +339,13 @@ impl Daemon {
                     .await;
             }
             Output::Transition {
-                instance, to, from, ..
+                instance,
+                to,
+                from,
+                reason,
             } => {
                 let name = self.setup.name(instance);
+                self.status.transition(name, from, reason);
                 match (from, to) {
                     (State::Initialize, State::Backup) => {
                         info!("({name}) Entering BACKUP STATE (init)")
@@ -337,6 +377,7 @@ impl Daemon {
                         return;
                     }
                 }
+                self.status.dirty = true;
                 self.handovers.event(&e);
                 vrrp::log_event(&self.setup, &e);
             }
@@ -541,24 +582,41 @@ impl Daemon {
         info!("handover done after {:?}", started.elapsed());
     }
 
-    /// SIGHUP: read and validate the new configuration first; an invalid one is
-    /// refused and the running one stays.
-    async fn reload(&mut self) {
-        info!("Reloading");
-        let (new, new_config) = match setup::load(
-            &self.opts.file,
-            self.opts.config_id.as_deref(),
-            &self.nl,
-            &mut String::new(),
-        )
-        .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                error!("reload refused, the running configuration stays: {e}");
-                return;
+    /// SIGHUP or `keepup reload`: what the reload did, for the log, the status and
+    /// the client (its lines, then `ok` or an `error:` line).
+    async fn reload_and_report(&mut self, reply: Option<tokio::net::UnixStream>) {
+        let (answer, outcome) = match self.reload().await {
+            Ok(lines) => {
+                let summary = lines.last().cloned().unwrap_or_default();
+                let mut text = lines.join("\n");
+                text.push_str("\nok\n");
+                (text, format!("ok: {summary}"))
+            }
+            Err(why) => {
+                error!("reload refused, the running configuration stays: {why}");
+                (
+                    format!("error: reload refused, the running configuration stays: {why}\n"),
+                    format!("refused: {}", why.lines().last().unwrap_or_default()),
+                )
             }
         };
+        self.status.reloaded(outcome, self.setup.digest);
+        if let Some(r) = reply {
+            crate::control::answer(r, answer);
+        }
+    }
+
+    /// Read and validate the new configuration first; an invalid one is refused
+    /// (`Err`: what the reader found, and why) and the running one stays. `Ok`: one
+    /// line per instance saying what became of it, then a summary.
+    async fn reload(&mut self) -> Result<Vec<String>, String> {
+        info!("Reloading");
+        let mut findings = String::new();
+        let file = &self.opts.file;
+        let id = self.opts.config_id.as_deref();
+        let (new, new_config) = setup::load(file, id, &self.nl, &mut findings)
+            .await
+            .map_err(|e| format!("{findings}{e:#}"))?;
         self.notifier.configure_mail(&new_config.global_defs);
         let old = &self.setup.plan;
         // Scripts, trackers and notify settings are in the configuration, not the plan.
@@ -573,43 +631,22 @@ impl Daemon {
                 .all(|(a, b)| a.same_as(b));
         if same {
             info!("reload: configuration unchanged");
-            return;
-        }
-        // An instance is kept when only its addresses changed; any other change
-        // restarts it, and one that is gone resigns (priority 0, VIPs removed) while
-        // its id still means what the old plan says.
-        let compatible = |c: &keepup_vrrp::InstanceConfig, e: &crate::plan::Effects| {
-            new.plan
+            let mut lines: Vec<String> = old
                 .instances
                 .iter()
-                .zip(&new.plan.effects)
-                .any(|(n, ne)| {
-                    let mut a = c.clone();
-                    a.vips.clone_from(&n.vips);
-                    a == *n
-                        && ne.interface == e.interface
-                        && serde_json::json!([ne.routes, ne.rules])
-                            == serde_json::json!([e.routes, e.rules])
-                })
-        };
-        self.vrrp.router.retire(|c| {
-            old.instances
-                .iter()
-                .position(|x| x.name == c.name)
-                .is_some_and(|i| compatible(c, &old.effects[i]))
-        });
+                .map(|c| format!("{}: unchanged", c.name))
+                .collect();
+            lines.push("configuration unchanged".into());
+            return Ok(lines);
+        }
+        let decision = reload::decide(old, &new.plan);
+        self.vrrp.router.retire(|c| decision.keeps(&c.name));
         self.drain().await;
-        let kept = match self
+        let kept = self
             .vrrp
             .router
             .reconfigure(new.plan.instances.clone(), new.plan.groups.clone())
-        {
-            Ok(k) => k,
-            Err(e) => {
-                error!("reload failed: {e}");
-                return;
-            }
-        };
+            .map_err(|e| format!("reload failed: {e}"))?;
         // Interfaces the old plan named stay known (its addresses are removed by them).
         let mut new = new;
         let mut ifindex = self.setup.ifindex.clone();
@@ -664,10 +701,14 @@ impl Daemon {
         // The instances started afresh (in Initialize), now that their trackers are fed.
         self.input(Input::Startup).await;
         keepup_sys::release_free_memory();
-        info!(
+        let summary = format!(
             "reload: {} instance(s), {restarted} started afresh, {added} address(es) added, {removed} removed",
             self.setup.plan.instances.len()
         );
+        info!("{summary}");
+        let mut lines = decision.lines;
+        lines.push(summary);
+        Ok(lines)
     }
 }
 

@@ -186,5 +186,9 @@ fn ages_read_at_a_glance() {
     assert_eq!(render::ago(0.0, 192.0), "3m12s");
     assert_eq!(render::ago(0.0, 7_500.0), "2h05m");
     assert_eq!(render::ago(0.0, 356_400.0), "4d03h");
-    assert_eq!(render::ago(10.0, 5.0), "0s", "a clock step back is not negative");
+    assert_eq!(
+        render::ago(10.0, 5.0),
+        "0s",
+        "a clock step back is not negative"
+    );
 }

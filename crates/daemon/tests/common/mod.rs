@@ -23,23 +23,51 @@ pub fn routers(tag: &str, n: u8, v6: bool) -> (Lab, Lan, Vec<Host>) {
 /// `keepup run` in `host` on `conf` (written to `<host>-<tag>.conf`), with `-i
 /// <host>` and one runtime dir per host that survives restarts.
 pub fn keepup(lab: &Lab, host: &Host, conf: &str, tag: &str) -> Proc {
+    keepup_with(lab, host, conf, tag, &[])
+}
+
+/// [`keepup`] with more options after `run`'s own.
+pub fn keepup_with(lab: &Lab, host: &Host, conf: &str, tag: &str, extra: &[&str]) -> Proc {
     let path = lab.dir().join(format!("{}-{tag}.conf", host.name()));
     std::fs::write(&path, conf).unwrap();
-    let runtime = lab.dir().join(format!("{}-run", host.name()));
+    let runtime = runtime_dir(lab, host);
+    let mut args = vec![
+        "run",
+        "-f",
+        path.to_str().unwrap(),
+        "-i",
+        host.name(),
+        "--runtime-dir",
+        runtime.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
     host.spawn(
         env!("CARGO_BIN_EXE_keepup"),
-        &[
-            "run",
-            "-f",
-            path.to_str().unwrap(),
-            "-i",
-            host.name(),
-            "--runtime-dir",
-            runtime.to_str().unwrap(),
-        ],
+        &args,
         format!("{}-{tag}.log", host.name()),
     )
     .unwrap()
+}
+
+/// The runtime dir [`keepup`] gives the daemon in `host`.
+pub fn runtime_dir(lab: &Lab, host: &Host) -> std::path::PathBuf {
+    lab.dir().join(format!("{}-run", host.name()))
+}
+
+/// A keepup client command (`status`, `reload`, ...) against the daemon in `host`:
+/// exit code, stdout, stderr.
+pub fn client(lab: &Lab, host: &Host, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keepup"))
+        .args(args)
+        .arg("--runtime-dir")
+        .arg(runtime_dir(lab, host))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn has(h: &Host, ip: IpAddr) -> bool {
