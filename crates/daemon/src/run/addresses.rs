@@ -161,15 +161,15 @@ impl Addresses {
     ) -> (usize, usize) {
         let before: Vec<&VirtualAddress> = old.effects(was).addresses().collect();
         let after: Vec<&VirtualAddress> = new.effects(id).addresses().collect();
-        let key = |a: &VirtualAddress| serde_json::to_value(a).unwrap_or_default();
+        // Compared as configured, wherever in the file each line now is.
         let gone: Vec<&VirtualAddress> = before
             .iter()
-            .filter(|b| !after.iter().any(|a| key(a) == key(b)))
+            .filter(|b| !after.contains(b))
             .copied()
             .collect();
         let added: Vec<&VirtualAddress> = after
             .iter()
-            .filter(|a| !before.iter().any(|b| key(b) == key(a)))
+            .filter(|a| !before.contains(a))
             .copied()
             .collect();
         for a in &gone {

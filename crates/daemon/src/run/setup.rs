@@ -81,7 +81,9 @@ pub async fn load(
     Ok((setup, config))
 }
 
-/// A digest of a configuration model (its JSON form), to compare two of them.
+/// A digest of a configuration model, to tell two of them apart. It hashes the
+/// model's serde form, which carries no source position (every `span` of the model
+/// is `serde(skip)`): moving lines, comments or includes around changes nothing.
 fn digest(config: &Config) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -180,5 +182,31 @@ fn prefix_broadcast(a: &VirtualAddress) -> Option<Ipv4Addr> {
         Broadcast::Address(b) => Some(b),
         Broadcast::SetHostBits => Some(Ipv4Addr::from(u32::from(v4) | !mask)),
         Broadcast::ClearHostBits => Some(Ipv4Addr::from(u32::from(v4) & mask)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(text: &str) -> Config {
+        let opts = LoadOptions {
+            interfaces: None,
+            check_scripts: false,
+            ..LoadOptions::for_this_host()
+        };
+        keepup_config::load_str("test.conf", text, &opts).config
+    }
+
+    #[test]
+    fn the_digest_ignores_positions_and_sees_values() {
+        let base = "vrrp_script chk {\n script /bin/true\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.1/24\n }\n track_script {\n  chk\n }\n}\n";
+        let moved = format!(
+            "# moved down\n\n\n{}",
+            base.replace(" interface", "\n   interface")
+        );
+        assert_eq!(digest(&model(base)), digest(&model(&moved)));
+        let changed = base.replace("/bin/true", "/bin/false");
+        assert_ne!(digest(&model(base)), digest(&model(&changed)));
     }
 }
