@@ -31,6 +31,11 @@ pub struct LoadOptions {
     pub interfaces: Option<BTreeSet<String>>,
     /// Check scripts against this host: do they exist, who runs them, who could change them.
     pub check_scripts: bool,
+    /// Disable, as keepalived does at start, every script the daemon must not run
+    /// (not found, not executable, insecure, unknown user): taken out of the model,
+    /// so a `track_script` naming it tracks nothing and a notify slot stays silent.
+    /// keepalived's log lines for each are in [`Loaded::refused_scripts`].
+    pub disable_refused_scripts: bool,
 }
 
 impl LoadOptions {
@@ -40,6 +45,7 @@ impl LoadOptions {
             preprocess: PreprocessOptions::default(),
             interfaces: host_interfaces(),
             check_scripts: true,
+            disable_refused_scripts: false,
         }
     }
 }
@@ -50,6 +56,9 @@ pub struct Loaded {
     pub config: Config,
     pub diagnostics: Vec<Diagnostic>,
     pub sources: SourceMap,
+    /// What was disabled with [`LoadOptions::disable_refused_scripts`], in
+    /// keepalived's words, one line each.
+    pub refused_scripts: Vec<String>,
 }
 
 impl Loaded {
@@ -105,12 +114,22 @@ fn finish(sources: SourceMap, mut diags: Vec<Diagnostic>, opts: &LoadOptions) ->
     // Reading order; findings without a place (whole-config) go last. Stable, so
     // findings on one line keep the order they were made in.
     diags.sort_by_key(|d| d.span.map(|s| (s.line, s.start)).unwrap_or((u32::MAX, 0)));
+    let refused_scripts = if opts.disable_refused_scripts {
+        parse::scripts::disable_refused(&mut config)
+    } else {
+        Vec::new()
+    };
     Loaded {
         config,
         diagnostics: diags,
         sources,
+        refused_scripts,
     }
 }
+
+/// The user (and group) a script runs as: its own `user`, else `script_user` in
+/// global_defs, else root.
+pub use parse::scripts::run_as as script_user;
 
 /// The network interfaces of this host (network namespace), from /sys/class/net.
 pub fn host_interfaces() -> Option<BTreeSet<String>> {

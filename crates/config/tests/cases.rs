@@ -27,6 +27,7 @@ pub fn test_options(config_id: &str) -> LoadOptions {
         ),
         // Script checks depend on the host's files and users; tests/scripts.rs covers them.
         check_scripts: false,
+        disable_refused_scripts: false,
     }
 }
 

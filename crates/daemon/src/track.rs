@@ -9,7 +9,6 @@
 use crate::plan::Plan;
 use keepup_config::model::vrrp::TrackRef;
 use keepup_config::model::Config;
-use keepup_config::parse::scripts::{refusal, run_as, Refusal};
 use keepup_vrrp::{InstanceId, TrackEffect};
 use std::time::Duration;
 
@@ -356,48 +355,6 @@ pub(crate) fn resolve_user(user: &str, group: Option<&str>) -> Result<(u32, u32)
     Ok((u.uid.as_raw(), gid.as_raw()))
 }
 
-/// Disable, as keepalived does at start, every `vrrp_script` and notify script the
-/// daemon must not run (see [`refusal`]): its script is taken out of `cfg`, so a
-/// `track_script` naming it no longer tracks it and a notify slot stays silent.
-/// Returns the log lines, in keepalived's wording.
-pub fn vet_scripts(cfg: &mut Config) -> Vec<String> {
-    let mut lines = Vec::new();
-    let snapshot = cfg.clone();
-    for vs in &mut cfg.vrrp_scripts {
-        let Some(r) = vs.script.as_ref().and_then(|s| refusal(s, &snapshot)) else {
-            continue;
-        };
-        lines.push(r.to_string());
-        lines.push(format!(
-            "Disabling track script {} {}",
-            vs.name,
-            match r {
-                Refusal::Insecure(..) => "due to insecure",
-                _ => "since not found/accessible",
-            }
-        ));
-        vs.script = None;
-    }
-    let notifies = cfg
-        .vrrp_instances
-        .iter_mut()
-        .map(|v| (format!("vrrp_instance {}", v.name), &mut v.notifications))
-        .chain(
-            cfg.vrrp_sync_groups
-                .iter_mut()
-                .map(|g| (format!("vrrp_sync_group {}", g.name), &mut g.notifications)),
-        );
-    for (owner, n) in notifies {
-        for (kw, slot) in n.slots_mut() {
-            if let Some(r) = slot.as_ref().and_then(|s| refusal(s, &snapshot)) {
-                lines.push(format!("{r}; {kw} of {owner} will not run"));
-                *slot = None;
-            }
-        }
-    }
-    lines
-}
-
 impl Trackers {
     /// The trackers that `cfg`'s instances (and their sync groups) name, for the
     /// instances of `plan`. Problems (an unknown user) are returned to be logged;
@@ -451,7 +408,7 @@ impl Trackers {
                         .as_ref()
                         .and_then(|u| u.group.as_deref())
                 };
-                let user = match resolve_user(&run_as(script, cfg), group) {
+                let user = match resolve_user(&keepup_config::script_user(script, cfg), group) {
                     Ok(u) => u,
                     Err(e) => {
                         problems.push(format!("VRRP_Script({}) cannot run: {e}", s.name));

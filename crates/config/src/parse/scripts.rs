@@ -351,6 +351,48 @@ pub fn validate(cfg: &Config, cx: &mut Ctx) {
     }
 }
 
+/// Disable, as keepalived does at start, every `vrrp_script` and notify script the
+/// daemon must not run (see [`refusal`]; `LoadOptions::disable_refused_scripts`): its script is taken out of `cfg`, so a
+/// `track_script` naming it no longer tracks it and a notify slot stays silent.
+/// Returns the log lines, in keepalived's wording.
+pub fn disable_refused(cfg: &mut Config) -> Vec<String> {
+    let mut lines = Vec::new();
+    let snapshot = cfg.clone();
+    for vs in &mut cfg.vrrp_scripts {
+        let Some(r) = vs.script.as_ref().and_then(|s| refusal(s, &snapshot)) else {
+            continue;
+        };
+        lines.push(r.to_string());
+        lines.push(format!(
+            "Disabling track script {} {}",
+            vs.name,
+            match r {
+                Refusal::Insecure(..) => "due to insecure",
+                _ => "since not found/accessible",
+            }
+        ));
+        vs.script = None;
+    }
+    let notifies = cfg
+        .vrrp_instances
+        .iter_mut()
+        .map(|v| (format!("vrrp_instance {}", v.name), &mut v.notifications))
+        .chain(
+            cfg.vrrp_sync_groups
+                .iter_mut()
+                .map(|g| (format!("vrrp_sync_group {}", g.name), &mut g.notifications)),
+        );
+    for (owner, n) in notifies {
+        for (kw, slot) in n.slots_mut() {
+            if let Some(r) = slot.as_ref().and_then(|s| refusal(s, &snapshot)) {
+                lines.push(format!("{r}; {kw} of {owner} will not run"));
+                *slot = None;
+            }
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,7 @@ pub async fn load(
     // Interface names are checked against this host by the plan (with the index).
     lo.interfaces = None;
     lo.check_scripts = false;
+    lo.disable_refused_scripts = true;
     let loaded = keepup_config::load_file(file, &lo);
     if !loaded.diagnostics.is_empty() {
         *findings = loaded.render();
@@ -50,10 +51,10 @@ pub async fn load(
             file.display()
         ));
     }
-    let mut config = loaded.config;
-    for line in crate::track::vet_scripts(&mut config) {
+    for line in &loaded.refused_scripts {
         error!("{line}");
     }
+    let config = loaded.config;
     let mut names = BTreeSet::new();
     for vi in &config.vrrp_instances {
         names.extend(vi.interface.clone());
