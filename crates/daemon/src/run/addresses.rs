@@ -208,9 +208,32 @@ impl Addresses {
         }
     }
 
-    /// A VIP someone else removed from under a Master (`k`, of instance `id`): put
-    /// it back.
-    pub async fn restore(&mut self, setup: &Setup, id: InstanceId, k: &Address) {
+    /// An address was removed: if it is a VIP of an instance that is Master
+    /// (`master`), someone else took it away from under us; put it back.
+    pub async fn put_back(
+        &mut self,
+        setup: &Setup,
+        master: impl Fn(InstanceId) -> bool,
+        removed: &Address,
+    ) {
+        let ours = setup
+            .ids()
+            .filter(|&id| master(id))
+            .flat_map(|id| {
+                setup
+                    .effects(id)
+                    .addresses()
+                    .filter(|v| v.address == removed.addr)
+                    .filter_map(move |v| setup.address(id, v).map(|k| (id, k)))
+            })
+            .find(|(_, k)| k.ifindex == removed.ifindex);
+        if let Some((id, k)) = ours {
+            self.restore(setup, id, &k).await;
+        }
+    }
+
+    /// Put back a VIP someone else removed from under a Master (`k`, of `id`).
+    async fn restore(&mut self, setup: &Setup, id: InstanceId, k: &Address) {
         warn!(
             "({}) virtual address {} was removed by someone else while MASTER; putting it back",
             setup.name(id),

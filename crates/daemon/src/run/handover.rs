@@ -43,12 +43,16 @@ impl Handovers {
         if ids.is_empty() {
             ids = setup.ids().collect();
         }
+        let on = verb == Verb::Handover;
+        let names: Vec<&str> = ids.iter().map(|&i| setup.name(i)).collect();
+        let what = if on { "handover" } else { "resume" };
+        tracing::info!("control: {what} for {}", names.join(", "));
         self.pending.push(Pending {
             reply,
             ids: ids.clone(),
             how: HashMap::new(),
         });
-        Some((ids, verb == Verb::Handover))
+        Some((ids, on))
     }
 
     pub fn waiting(&self) -> bool {

@@ -32,7 +32,6 @@ use incoming::{Asked, Incoming};
 use keepup_sys::{LinkEvent, Monitor, Netlink};
 use keepup_vrrp::{Event, Input, InstanceId, Output, State};
 use setup::Setup;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -101,11 +100,7 @@ impl Daemon {
         .await?;
         std::fs::create_dir_all(&opts.runtime_dir)
             .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
-        let pid = std::process::id().to_string();
-        for f in pid_files(&opts) {
-            std::fs::write(&f, format!("{pid}\n"))
-                .with_context(|| format!("cannot write pid file {}", f.display()))?;
-        }
+        setup::write_pid_files(&pid_files(&opts))?;
         let (record, problem) = crate::state::StateFile::load(&opts.runtime_dir);
         if let Some(p) = problem {
             warn!("{p}");
@@ -113,14 +108,7 @@ impl Daemon {
         let (tx, rx) = incoming::channel();
         incoming::forward_signals(tx.clone()).context("signal handlers")?;
         incoming::forward_links(Monitor::new().context("netlink monitor")?, tx.clone());
-        let (status, reader) = Publisher::new(DaemonStatus {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            pid: std::process::id(),
-            config_file: opts.file.display().to_string(),
-            config_digest: format!("{:016x}", setup.digest),
-            started: crate::status::epoch_secs(std::time::SystemTime::now()),
-            last_reload: None,
-        });
+        let (status, reader) = Publisher::new(DaemonStatus::new(&opts.file, setup.digest));
         let access = crate::control::Access::new(opts.status_group.as_deref())?;
         match crate::control::Listener::bind(&opts.runtime_dir, access, reader) {
             Ok(l) => incoming::forward_control(l, tx.clone()),
@@ -346,13 +334,7 @@ impl Daemon {
             } => {
                 let name = self.setup.name(instance);
                 self.status.transition(name, from, reason);
-                match (from, to) {
-                    (State::Initialize, State::Backup) => {
-                        info!("({name}) Entering BACKUP STATE (init)")
-                    }
-                    (_, State::Stop) => info!("({name}) Entering STOP STATE"),
-                    _ => info!("({name}) Entering {} STATE", to.keepalived_name()),
-                }
+                vrrp::log_transition(name, from, to);
                 let prio = self.vrrp.router.effective_priority(instance);
                 self.notifier.transition(
                     crate::notify::Kind::Instance,
@@ -392,12 +374,6 @@ impl Daemon {
         else {
             return;
         };
-        let names: Vec<&str> = ids.iter().map(|&i| self.setup.name(i)).collect();
-        info!(
-            "control: {} for {}",
-            if on { "handover" } else { "resume" },
-            names.join(", ")
-        );
         for id in ids {
             let now = self.vrrp.now();
             self.vrrp
@@ -456,23 +432,8 @@ impl Daemon {
                 }
             }
             LinkEvent::AddressRemoved(a) => {
-                // A VIP taken away by someone else while we are Master is put back.
-                let restore = self
-                    .setup
-                    .ids()
-                    .filter(|&id| self.vrrp.router.state(id) == State::Master)
-                    .flat_map(|id| {
-                        let s = &self.setup;
-                        s.effects(id)
-                            .addresses()
-                            .filter(|v| v.address == a.addr)
-                            .filter_map(move |v| s.address(id, v).map(|k| (id, k)))
-                    })
-                    .filter(|(_, k)| k.ifindex == a.ifindex)
-                    .last();
-                if let Some((id, k)) = restore {
-                    self.addresses.restore(&self.setup, id, &k).await;
-                }
+                let masters = |id| self.vrrp.router.state(id) == State::Master;
+                self.addresses.put_back(&self.setup, masters, &a).await;
                 self.refresh_sources().await;
             }
             LinkEvent::AddressAdded(_) => self.refresh_sources().await,
@@ -498,18 +459,10 @@ impl Daemon {
 
     /// Instances whose interface is down at start are told so.
     async fn refresh_links(&mut self) {
-        let mut seen = std::collections::BTreeSet::new();
-        for i in 0..self.setup.plan.instances.len() {
-            let ifx = self.setup.plan.instances[i].interface;
-            if !seen.insert(ifx) {
-                continue;
-            }
+        for ifx in vrrp::interfaces(&self.setup.plan) {
             if !self.nl.link_up(ifx.0).await.unwrap_or(false) {
-                self.input(Input::Link {
-                    interface: ifx,
-                    up: false,
-                })
-                .await;
+                let (interface, up) = (ifx, false);
+                self.input(Input::Link { interface, up }).await;
             }
         }
     }
@@ -585,21 +538,7 @@ impl Daemon {
     /// SIGHUP or `keepup reload`: what the reload did, for the log, the status and
     /// the client (its lines, then `ok` or an `error:` line).
     async fn reload_and_report(&mut self, reply: Option<tokio::net::UnixStream>) {
-        let (answer, outcome) = match self.reload().await {
-            Ok(lines) => {
-                let summary = lines.last().cloned().unwrap_or_default();
-                let mut text = lines.join("\n");
-                text.push_str("\nok\n");
-                (text, format!("ok: {summary}"))
-            }
-            Err(why) => {
-                error!("reload refused, the running configuration stays: {why}");
-                (
-                    format!("error: reload refused, the running configuration stays: {why}\n"),
-                    format!("refused: {}", why.lines().last().unwrap_or_default()),
-                )
-            }
-        };
+        let (answer, outcome) = reload::report(self.reload().await);
         self.status.reloaded(outcome, self.setup.digest);
         if let Some(r) = reply {
             crate::control::answer(r, answer);
@@ -619,25 +558,9 @@ impl Daemon {
             .map_err(|e| format!("{findings}{e:#}"))?;
         self.notifier.configure_mail(&new_config.global_defs);
         let old = &self.setup.plan;
-        // Scripts, trackers and notify settings are in the configuration, not the plan.
-        let same = new.digest == self.setup.digest
-            && new.plan.instances == old.instances
-            && new.plan.groups == old.groups
-            && new
-                .plan
-                .effects
-                .iter()
-                .zip(&old.effects)
-                .all(|(a, b)| a.same_as(b));
-        if same {
+        if new.digest == self.setup.digest && reload::same_plan(old, &new.plan) {
             info!("reload: configuration unchanged");
-            let mut lines: Vec<String> = old
-                .instances
-                .iter()
-                .map(|c| format!("{}: unchanged", c.name))
-                .collect();
-            lines.push("configuration unchanged".into());
-            return Ok(lines);
+            return Ok(reload::unchanged(old));
         }
         let decision = reload::decide(old, &new.plan);
         self.vrrp.router.retire(|c| decision.keeps(&c.name));
@@ -676,24 +599,10 @@ impl Daemon {
         }
         // Trackers: the new bindings are fed first, then the engine forgets the old
         // ones of the instances it kept, so a kept instance sees no transient change.
-        let old_bindings = self.tracking.rebuild(&new_config, &self.setup.plan);
+        let forget = self.tracking.rebuild(&new_config, &self.setup.plan, &kept);
         let inputs = self.tracking.initial().await;
         self.track(inputs).await;
-        let moved: HashMap<usize, InstanceId> = kept
-            .iter()
-            .enumerate()
-            .filter_map(|(i, k)| k.map(|was| (was.0, InstanceId(i))))
-            .collect();
-        for (was, tracker) in old_bindings {
-            if let Some(&instance) = moved.get(&was.0) {
-                self.input(Input::Track {
-                    instance,
-                    tracker,
-                    effect: keepup_vrrp::TrackEffect::Weight(0),
-                })
-                .await;
-            }
-        }
+        self.track(forget).await;
         if let Err(e) = self.vrrp.join_groups(&self.setup.plan) {
             warn!("reload: {e}");
         }

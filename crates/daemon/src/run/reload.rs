@@ -162,6 +162,51 @@ fn line(name: &str, c: &Change) -> String {
     }
 }
 
+/// Whether two plans run the same (the configuration's digest covers the rest:
+/// scripts, trackers, notify settings).
+pub fn same_plan(old: &Plan, new: &Plan) -> bool {
+    new.instances == old.instances
+        && new.groups == old.groups
+        && new
+            .effects
+            .iter()
+            .zip(&old.effects)
+            .all(|(a, b)| a.same_as(b))
+}
+
+/// The answer to a reload of an unchanged file.
+pub fn unchanged(plan: &Plan) -> Vec<String> {
+    let mut lines: Vec<String> = plan
+        .instances
+        .iter()
+        .map(|c| format!("{}: unchanged", c.name))
+        .collect();
+    lines.push("configuration unchanged".into());
+    lines
+}
+
+/// What a reload did (its lines) or why it was refused: the answer for `keepup
+/// reload` (ending `ok` or an `error:` line) and the outcome the status shows.
+pub fn report(result: Result<Vec<String>, String>) -> (String, String) {
+    match result {
+        Ok(lines) => {
+            let summary = lines.last().cloned().unwrap_or_default();
+            (
+                format!("{}\nok\n", lines.join("\n")),
+                format!("ok: {summary}"),
+            )
+        }
+        Err(why) => {
+            tracing::error!("reload refused, the running configuration stays: {why}");
+            let last = why.lines().last().unwrap_or_default();
+            (
+                format!("error: reload refused, the running configuration stays: {why}\n"),
+                format!("refused: {last}"),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,17 @@ pub async fn load(
     Ok((setup, config))
 }
 
+/// Our pid in each pid file (keepalived's `-p`, `-r`, and our own).
+pub fn write_pid_files(files: &[std::path::PathBuf]) -> Result<()> {
+    use anyhow::Context;
+    let pid = std::process::id();
+    for f in files {
+        std::fs::write(f, format!("{pid}\n"))
+            .with_context(|| format!("cannot write pid file {}", f.display()))?;
+    }
+    Ok(())
+}
+
 /// A digest of a configuration model, to tell two of them apart. It hashes the
 /// model's serde form, which carries no source position (every `span` of the model
 /// is `serde(skip)`): moving lines, comments or includes around changes nothing.

@@ -7,7 +7,8 @@ use crate::plan::Plan;
 use crate::track::{Outcome, TrackInputs, Trackers};
 use keepup_config::model::Config;
 use keepup_sys::Netlink;
-use keepup_vrrp::InstanceId;
+use keepup_vrrp::{InstanceId, TrackEffect};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -230,21 +231,41 @@ impl Tracking {
 
     /// Reload: trackers from the new configuration. Unchanged scripts keep their
     /// state (and a run in progress); runs of scripts gone or changed are killed.
-    /// Returns the old (instance, tracker) bindings, for the engine to forget once
-    /// the new ones are fed.
-    pub fn rebuild(&mut self, config: &Config, plan: &Plan) -> Vec<(InstanceId, u32)> {
+    /// `kept[i]` is the old id of the new plan's instance `i`, if the engine kept
+    /// it. Returns the inputs that make the engine forget the old bindings of the
+    /// kept instances, to be fed once the new ones are.
+    pub fn rebuild(
+        &mut self,
+        config: &Config,
+        plan: &Plan,
+        kept: &[Option<InstanceId>],
+    ) -> TrackInputs {
         let (mut trackers, problems) = Trackers::from_config(config, plan, self.trackers.next_id);
         for p in problems {
             error!("{p}");
         }
         let old = std::mem::take(&mut self.trackers);
-        let old_bindings = old.bindings().map(|b| (b.instance, b.tracker)).collect();
+        let moved: HashMap<usize, InstanceId> = kept
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|was| (was.0, InstanceId(i))))
+            .collect();
+        let forget = old
+            .bindings()
+            .filter_map(|b| {
+                Some((
+                    *moved.get(&b.instance.0)?,
+                    b.tracker,
+                    TrackEffect::Weight(0),
+                ))
+            })
+            .collect();
         for pgid in trackers.adopt(old) {
             crate::track::kill_group(pgid);
         }
         self.trackers = trackers;
         self.watch_processes();
-        old_bindings
+        forget
     }
 
     /// Stopping: scripts still running go with their whole process group.

@@ -4,7 +4,7 @@ use super::setup::Setup;
 use crate::plan::Plan;
 use anyhow::{anyhow, Context, Result};
 use keepup_sys::VrrpSocket;
-use keepup_vrrp::Event;
+use keepup_vrrp::{Event, State};
 use keepup_vrrp::{Input, InstanceConfig, InstanceId, Router, RxData, RxPacket, TxAdvert};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -263,6 +263,25 @@ pub fn log_event(setup: &Setup, e: &Event) {
         Event::Discarded { .. } | Event::AddressConflict { .. } => warn!("{line}"),
         _ => info!("{line}"),
     }
+}
+
+/// `Entering ... STATE`, in keepalived's words (operators grep for them).
+pub fn log_transition(name: &str, from: State, to: State) {
+    match (from, to) {
+        (State::Initialize, State::Backup) => info!("({name}) Entering BACKUP STATE (init)"),
+        (_, State::Stop) => info!("({name}) Entering STOP STATE"),
+        _ => info!("({name}) Entering {} STATE", to.keepalived_name()),
+    }
+}
+
+/// Each interface an instance runs on, once.
+pub fn interfaces(plan: &Plan) -> Vec<keepup_vrrp::IfIndex> {
+    let mut seen = BTreeSet::new();
+    plan.instances
+        .iter()
+        .map(|c| c.interface)
+        .filter(|i| seen.insert(*i))
+        .collect()
 }
 
 /// The engine's time: since `start`.

@@ -38,6 +38,20 @@ pub struct DaemonStatus {
     pub last_reload: Option<ReloadStatus>,
 }
 
+impl DaemonStatus {
+    /// This process, running `file` (its digest), started now.
+    pub fn new(file: &std::path::Path, digest: u64) -> DaemonStatus {
+        DaemonStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            config_file: file.display().to_string(),
+            config_digest: format!("{digest:016x}"),
+            started: epoch_secs(SystemTime::now()),
+            last_reload: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReloadStatus {
     /// Seconds since the epoch.
