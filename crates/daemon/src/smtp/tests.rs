@@ -1,10 +1,14 @@
 //! The SMTP client against a small SMTP sink on 127.0.0.1 (a real TCP conversation).
 #![allow(clippy::unwrap_used)]
 
+use super::dialog::{envelope, read_reply, ReadError};
 use super::*;
-use std::time::Instant;
-use tokio::io::AsyncBufReadExt;
-use tokio::net::TcpListener;
+use crate::notify::Kind;
+use keepup_config::model::global::GlobalDefs;
+use keepup_config::model::vrrp::Notify;
+use std::time::{Instant, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 
 /// How the sink answers.
 #[derive(Clone)]

@@ -1,0 +1,204 @@
+//! The alerts: what `global_defs` says about mail, each transition's subject and
+//! body, and the bounded queue one task sends from.
+use crate::notify::Kind;
+use keepup_config::model::global::GlobalDefs;
+use keepup_config::model::vrrp::Notify;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::{rfc5322_date, send, Mail, Settings};
+
+/// How many mails may wait for the server before new alerts are dropped.
+pub const QUEUE: usize = 64;
+
+/// The local host name (`/proc/sys/kernel/hostname`), `localhost` if unreadable.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// What the VRRP side of `global_defs` says about mail.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `None` without `smtp_server` or without `notification_email`.
+    pub settings: Option<Arc<Settings>>,
+    /// For an instance or group without its own `smtp_alert`:
+    /// `smtp_alert_vrrp`, else `smtp_alert`, else no (as keepalived).
+    pub default_alert: bool,
+    /// `no_email_faults`.
+    pub no_email_faults: bool,
+    /// `router_id` (default: the host name), in every subject.
+    pub router_id: String,
+}
+
+impl Policy {
+    pub fn from_global(g: &GlobalDefs) -> Policy {
+        let host = host_name();
+        let settings = match &g.smtp_server {
+            Some(srv) if !g.notification_email.is_empty() => Some(Arc::new(Settings {
+                host: srv.host.clone(),
+                port: srv.port,
+                helo: g.smtp_helo_name.clone().unwrap_or_else(|| host.clone()),
+                from: g
+                    .notification_email_from
+                    .clone()
+                    .unwrap_or_else(|| format!("keepalived@{host}")),
+                to: g.notification_email.clone(),
+                timeout: Duration::from_secs(u64::from(g.smtp_connect_timeout.max(1))),
+            })),
+            _ => None,
+        };
+        Policy {
+            settings,
+            default_alert: g.smtp_alert_vrrp.or(g.smtp_alert).unwrap_or(false),
+            no_email_faults: g.no_email_faults,
+            router_id: g.router_id.clone().unwrap_or(host),
+        }
+    }
+
+    /// Whether an instance or group with these notify settings mails on entering
+    /// `state`.
+    pub fn wants(&self, n: &Notify, state: &str) -> bool {
+        n.smtp_alert.unwrap_or(self.default_alert) && !(self.no_email_faults && state == "FAULT")
+    }
+}
+
+/// The subject and body for `name` entering `state`.
+pub fn alert(router_id: &str, kind: Kind, name: &str, state: &str, priority: u8) -> Mail {
+    let what = match kind {
+        Kind::Instance => "VRRP instance",
+        Kind::Group => "VRRP sync group",
+    };
+    let subject = match state {
+        "STOP" => format!("[{router_id}] {what} {name}: stopping"),
+        s => format!("[{router_id}] {what} {name}: entering {s} state"),
+    };
+    let meaning = match (kind, state) {
+        (Kind::Instance, "MASTER") => "It now holds the virtual addresses.".to_string(),
+        (Kind::Instance, "STOP") => {
+            "keepup is stopping it; it gives up the virtual addresses.".to_string()
+        }
+        (Kind::Instance, _) => "It does not hold the virtual addresses.".to_string(),
+        (Kind::Group, "STOP") => "keepup is stopping every instance of the group.".to_string(),
+        (Kind::Group, s) => format!("Every instance of the group is now {s}."),
+    };
+    let mut body = format!("{what} {name} on {router_id} is now {state}.\n{meaning}\n");
+    if kind == Kind::Instance {
+        body.push_str(&format!("Effective priority: {priority}\n"));
+    }
+    body.push_str(&format!("Time: {}\n", rfc5322_date(SystemTime::now())));
+    Mail { subject, body }
+}
+
+/// One queued alert: who it is about (for the log) and where it goes.
+struct Queued {
+    who: String,
+    settings: Arc<Settings>,
+    mail: Mail,
+}
+
+/// The daemon's alert queue: which state each instance/group was last mailed about
+/// (no second mail for the same state, as keepalived), and the sending task.
+#[derive(Default)]
+pub struct Alerts {
+    policy: Option<Policy>,
+    last: HashMap<(Kind, String), String>,
+    tx: Option<mpsc::Sender<Queued>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    /// The missing-server warning was given.
+    warned: bool,
+}
+
+impl Alerts {
+    /// New `global_defs` (start and reload).
+    pub fn configure(&mut self, g: &GlobalDefs) {
+        let p = Policy::from_global(g);
+        if p.settings.is_none() && (p.default_alert || g.smtp_server.is_some()) {
+            let missing = if g.smtp_server.is_none() {
+                "smtp_server"
+            } else {
+                "notification_email"
+            };
+            warn!("smtp_alert: no {missing} in global_defs; no alert mail will be sent");
+        }
+        self.policy = Some(p);
+        self.warned = false;
+    }
+
+    /// `name` entered `state`: queue its mail if its `smtp_alert` (or the global
+    /// default) asks for one. Whether a mail was queued.
+    pub fn transition(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        n: &Notify,
+        state: &str,
+        priority: u8,
+    ) -> bool {
+        let Some(p) = &self.policy else { return false };
+        if !p.wants(n, state) {
+            return false;
+        }
+        let Some(settings) = p.settings.clone() else {
+            if !self.warned {
+                self.warned = true;
+                warn!(
+                    "({name}) smtp_alert is on, but global_defs lacks smtp_server or notification_email; no mail is sent"
+                );
+            }
+            return false;
+        };
+        let key = (kind, name.to_string());
+        if self.last.get(&key).map(String::as_str) == Some(state) {
+            return false;
+        }
+        self.last.insert(key, state.to_string());
+        let mail = alert(&p.router_id, kind, name, state, priority);
+        let tx = self.tx.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            self.task = Some(tokio::spawn(serve(rx)));
+            tx
+        });
+        let q = Queued {
+            who: name.to_string(),
+            settings,
+            mail,
+        };
+        match tx.try_send(q) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(q)) => {
+                warn!(
+                    "({}) SMTP alert dropped: {QUEUE} mails already wait for {}",
+                    q.who,
+                    q.settings.server()
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(q)) => {
+                warn!("({}) SMTP alert dropped: the mail task is gone", q.who);
+                false
+            }
+        }
+    }
+
+    /// On exit: no more alerts; the task that sends the queued ones.
+    pub fn close(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        self.tx = None;
+        self.task.take()
+    }
+}
+
+async fn serve(mut rx: mpsc::Receiver<Queued>) {
+    while let Some(q) = rx.recv().await {
+        match send(&q.settings, &q.mail).await {
+            Ok(()) => info!("({}) SMTP alert successfully sent.", q.who),
+            Err(e) => warn!("({}) SMTP alert not sent: {e}", q.who),
+        }
+    }
+}
