@@ -62,13 +62,26 @@ impl OwnsFd for std::os::fd::OwnedFd {}
 /// Register an owned socket with the current tokio reactor; outside a runtime this
 /// is an error (tokio itself would panic).
 pub(crate) fn register<T: OwnsFd>(inner: T) -> std::io::Result<tokio::io::unix::AsyncFd<T>> {
+    register_for(
+        inner,
+        tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE,
+    )
+}
+
+/// [`register`] for some readiness only. A descriptor written without waiting (a
+/// raw socket's sends, a timerfd) is registered for reading: registered for writing
+/// too, each send would wake the loop once more to say there is room to send.
+pub(crate) fn register_for<T: OwnsFd>(
+    inner: T,
+    interest: tokio::io::Interest,
+) -> std::io::Result<tokio::io::unix::AsyncFd<T>> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(std::io::Error::other("not inside a tokio runtime"));
     }
     // SAFETY: `T: OwnsFd` owns its descriptor, which stays open and is returned
     // unchanged by every `as_raw_fd` call until the value (moved into the AsyncFd,
     // which never hands out a way to replace it: we do not call `get_mut`) is dropped.
-    Ok(unsafe { tokio::io::unix::AsyncFd::register(inner) }?)
+    Ok(unsafe { tokio::io::unix::AsyncFd::register_with_interest(inner, interest) }?)
 }
 
 /// One received VRRP (or AH) packet.

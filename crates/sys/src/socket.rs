@@ -267,8 +267,10 @@ fn room_for_bursts(s: &Socket) {
     }
 }
 
+/// Registered for reading only: sends are made without waiting (see [`send_on`]).
 fn async_fd(s: Socket, what: &str) -> Result<AsyncFd<Socket>> {
-    crate::register(s).map_err(|e| io_err(format!("{what}: register with the runtime"), e))
+    crate::register_for(s, tokio::io::Interest::READABLE)
+        .map_err(|e| io_err(format!("{what}: register with the runtime"), e))
 }
 
 impl VrrpSocket {
@@ -410,9 +412,16 @@ impl VrrpSocket {
         };
         for fd in std::iter::once(first).chain(second) {
             while total < max {
+                let asked = (max - total).min(BATCH);
                 match fd.try_io(tokio::io::Interest::READABLE, |s| {
-                    recv_batch(s, v6, max - total, &mut f)
+                    recv_batch(s, v6, asked, &mut f)
                 }) {
+                    Ok(n) if n < asked => {
+                        // A short batch emptied the queue: no call to hear EAGAIN.
+                        total += n;
+                        drained(fd);
+                        break;
+                    }
                     Ok(n) => total += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(io_err("receive VRRP", e)),
@@ -490,16 +499,35 @@ fn ipv6_checksum_off(s: &Socket) -> io::Result<()> {
     }
 }
 
+/// Send without waiting; only when the send buffer is full (a burst of adverts
+/// ahead of a slow device) wait until there is room, on a duplicate of the
+/// descriptor registered for writing just for that wait (the socket itself is
+/// registered for reading only, see [`async_fd`]).
 async fn send_on(
     fd: &AsyncFd<Socket>,
     mut op: impl FnMut(&Socket) -> io::Result<()>,
 ) -> io::Result<()> {
+    match op(fd.get_ref()) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        r => return r,
+    }
+    let dup = crate::register_for(fd.get_ref().try_clone()?, tokio::io::Interest::WRITABLE)?;
     loop {
-        let mut guard = fd.writable().await?;
+        let mut guard = dup.writable().await?;
         match guard.try_io(|s| op(s.get_ref())) {
             Ok(r) => return r,
             Err(_would_block) => continue,
         }
+    }
+}
+
+/// The queue was read empty: forget the readiness without another read. A datagram
+/// that arrives after the read is reported by the next `epoll_wait` (the reactor
+/// only learns readiness there), so none is missed.
+fn drained(fd: &AsyncFd<Socket>) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if let std::task::Poll::Ready(Ok(mut guard)) = fd.poll_read_ready(&mut cx) {
+        guard.clear_ready();
     }
 }
 
