@@ -83,7 +83,9 @@ impl Clock {
         })
     }
 
-    /// Resolve when the earliest row falls due (never, with none armed). Cancel-safe.
+    /// Resolve when the earliest row falls due (never, with none armed), or now and
+    /// then a little before: the loop then finds no row due and waits again.
+    /// Cancel-safe.
     pub async fn wait(&mut self) {
         let at = self.table.earliest().map(Instant::into_std);
         self.timer.wait(at).await;
