@@ -141,8 +141,10 @@ impl PreciseTimer {
     }
 
     fn set(&mut self, deadline: Option<Instant>, period: Option<Duration>) -> Result<()> {
+        // A disarmed timer does not repeat.
+        let period = period.filter(|_| deadline.is_some());
         let spec = libc::itimerspec {
-            it_interval: timespec(period.filter(|_| deadline.is_some()).unwrap_or_default()),
+            it_interval: timespec(period.unwrap_or_default()),
             it_value: match deadline {
                 // Absolute, and never zero (zero disarms): a past deadline fires
                 // at once.
@@ -168,7 +170,7 @@ impl PreciseTimer {
             return Err(err("timerfd_settime", io::Error::last_os_error()));
         }
         self.next = deadline;
-        self.period = period.filter(|_| deadline.is_some());
+        self.period = period;
         Ok(())
     }
 }
