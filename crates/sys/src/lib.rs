@@ -11,6 +11,7 @@
 //!   (`procmon`).
 //! - [`PreciseTimer`]: deadlines at the kernel's resolution (timerfd), not tokio's
 //!   millisecond (`timer`).
+//! - [`script`]: the one script runner (process group, user, timeout, reap).
 //! - [`sysctl_set`]: /proc/sys writes.
 //!
 //! Everything async is for a tokio runtime (the daemon runs a current-thread one);
@@ -26,6 +27,7 @@ mod monitor;
 mod netlink;
 mod nl;
 mod procmon;
+pub mod script;
 mod socket;
 mod timer;
 pub use frame::{ArpListener, FrameSender};

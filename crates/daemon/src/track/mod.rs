@@ -14,12 +14,12 @@ use std::time::Duration;
 
 mod process;
 mod script;
-pub use process::ProcessTracker;
-pub(crate) use script::resolve_user;
-pub use script::{
-    kill_group, script_argv, start_script, wait_script, Outcome, ScriptSpec, ScriptState,
-    ScriptTracker,
+pub(crate) use keepup_sys::script::resolve_user;
+pub use keepup_sys::script::{
+    kill_group, script_argv, start_script, wait_script, Outcome, ScriptSpec,
 };
+pub use process::ProcessTracker;
+pub use script::{ScriptState, ScriptTracker};
 
 /// keepalived's contribution rule for a tracker that is either up (script OK,
 /// interface up) or down, tracked with `weight` and `reverse`:
