@@ -1,0 +1,268 @@
+//! What the scheduler runs, read from the config model: each virtual server with its
+//! quorum and sorry server, each real server with its weight and notifiers, each
+//! checker with its timing. The probe settings (URLs, payloads, scripts) stay in the
+//! config's [`Checker`], which each [`CheckerPlan`] carries for the probe side.
+use std::net::IpAddr;
+use std::time::Duration;
+
+use keepup_config::model::lvs::{
+    Checker, CheckerKind, Protocol, RealServer, VirtualServer, VsAddress,
+};
+use keepup_config::model::{Script, Secs};
+use keepup_config::Config;
+
+/// The checkers' half of a config.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub virtual_servers: Vec<VsPlan>,
+    /// `checker_log_all_failures` (global_defs): log every failed attempt of an up
+    /// checker, not only the one that takes it down.
+    pub log_all_failures: bool,
+    /// `rs_init_notifies`: run notify_up for the real servers found up at start.
+    pub rs_init_notifies: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct VsPlan {
+    /// As keepalived prints it: `[10.0.0.1]:tcp:80`, `FWM 5`, `[group]:80`.
+    pub name: String,
+    pub quorum: u32,
+    pub hysteresis: u32,
+    pub quorum_up: Option<Script>,
+    pub quorum_down: Option<Script>,
+    /// `omega`: run the down notifiers at shutdown too.
+    pub omega: bool,
+    pub smtp_alert: bool,
+    pub sorry: Option<SorryPlan>,
+    pub real_servers: Vec<RsPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SorryPlan {
+    pub name: String,
+    /// `sorry_server_inhibit`: kept in the pool at weight 0 while not needed.
+    pub inhibit: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RsPlan {
+    /// As keepalived prints it: `[10.0.0.2]:tcp:80`.
+    pub name: String,
+    pub ip: IpAddr,
+    pub port: Option<u16>,
+    /// `weight` as configured (keepalived's `iweight`).
+    pub weight: u32,
+    /// `inhibit_on_failure`: weight 0 instead of removal when down.
+    pub inhibit: bool,
+    pub notify_up: Option<Script>,
+    pub notify_down: Option<Script>,
+    pub smtp_alert: bool,
+    pub checkers: Vec<CheckerPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckerPlan {
+    pub timing: Timing,
+    /// `alpha`: starts down; the real server joins the pool on its first success.
+    pub alpha: bool,
+    /// `log_all_failures` of this checker.
+    pub log_all_failures: bool,
+    /// `misc_dynamic`: a success may set the real server's weight.
+    pub dynamic: bool,
+    /// How long the probe itself waits for what it judges (a UDP or DNS answer:
+    /// `connect_timeout`; a MISC_CHECK script: `misc_timeout`). The run's timeout
+    /// ([`Timing::timeout`]) leaves it room to say so.
+    pub wait: Duration,
+    /// What the probe does.
+    pub checker: Checker,
+}
+
+impl CheckerPlan {
+    /// `HTTP_GET`, `TCP_CHECK`, ...
+    pub fn kind(&self) -> &'static str {
+        self.checker.kind.name()
+    }
+}
+
+/// When a checker runs, and how long a run may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub delay_loop: Duration,
+    /// Further failures of an up checker before it goes down.
+    pub retry: u32,
+    pub delay_before_retry: Duration,
+    /// The first run comes 1 s after start plus a random part of this.
+    pub warmup: Duration,
+    /// The whole run, connection to verdict (a run still going then has failed).
+    pub timeout: Duration,
+    /// The next run is counted from the start of the last (keepalived's MISC_CHECK),
+    /// not from its end.
+    pub from_start: bool,
+}
+
+fn dur(s: Option<Secs>, default: Duration) -> Duration {
+    s.map_or(default, |s| Duration::from_micros(s.micros))
+}
+
+fn proto(p: Option<Protocol>) -> &'static str {
+    match p {
+        Some(Protocol::TCP) => "tcp",
+        // keepalived's default for an address service without `protocol`.
+        Some(Protocol::UDP) | None => "udp",
+        Some(Protocol::SCTP) => "sctp",
+    }
+}
+
+/// keepalived's `inet_sockaddrtotrio`: `[ip]:proto:port`.
+fn trio(ip: &IpAddr, proto: &str, port: Option<u16>) -> String {
+    format!("[{ip}]:{proto}:{}", port.unwrap_or(0))
+}
+
+/// keepalived's `FMT_VS`.
+pub fn vs_name(v: &VirtualServer) -> String {
+    match &v.address {
+        VsAddress::Ip { ip, port } => trio(ip, proto(v.protocol), *port),
+        VsAddress::Fwmark { fwmark } => format!("FWM {fwmark}"),
+        VsAddress::Group { group } => format!("[{group}]:0"),
+    }
+}
+
+impl Plan {
+    pub fn from_config(c: &Config) -> Plan {
+        let g = &c.global_defs;
+        let smtp_default = g.smtp_alert_checker.or(g.smtp_alert).unwrap_or(false);
+        Plan {
+            virtual_servers: c
+                .virtual_servers
+                .iter()
+                .map(|v| VsPlan::from_config(v, smtp_default))
+                .collect(),
+            log_all_failures: g.checker_log_all_failures,
+            rs_init_notifies: g.rs_init_notifies,
+        }
+    }
+}
+
+impl VsPlan {
+    fn from_config(v: &VirtualServer, smtp_default: bool) -> VsPlan {
+        let p = proto(v.protocol);
+        let smtp_alert = v.smtp_alert.unwrap_or(smtp_default);
+        VsPlan {
+            name: vs_name(v),
+            quorum: v.quorum,
+            hysteresis: v.hysteresis,
+            quorum_up: v.quorum_up.clone(),
+            quorum_down: v.quorum_down.clone(),
+            omega: v.omega,
+            smtp_alert,
+            sorry: v.sorry_server.as_ref().map(|s| SorryPlan {
+                name: trio(&s.ip, p, s.port),
+                inhibit: s.sorry_server_inhibit,
+            }),
+            real_servers: v
+                .real_servers
+                .iter()
+                .map(|r| RsPlan::from_config(r, p, smtp_alert))
+                .collect(),
+        }
+    }
+}
+
+impl RsPlan {
+    fn from_config(r: &RealServer, proto: &str, smtp_default: bool) -> RsPlan {
+        RsPlan {
+            name: trio(&r.ip, proto, r.port),
+            ip: r.ip,
+            port: r.port,
+            weight: r.weight.unwrap_or(1),
+            inhibit: r.inhibit_on_failure.unwrap_or(false),
+            notify_up: r.notify_up.clone(),
+            notify_down: r.notify_down.clone(),
+            smtp_alert: r.smtp_alert.unwrap_or(smtp_default),
+            checkers: r
+                .checkers
+                .iter()
+                .flat_map(checkers_of)
+                .map(CheckerPlan::from_config)
+                .collect(),
+        }
+    }
+}
+
+/// A checker block, and for SMTP_CHECK each deprecated `host { }` block as a checker
+/// of its own (as keepalived runs them).
+fn checkers_of(c: &Checker) -> Vec<&Checker> {
+    match &c.kind {
+        CheckerKind::SmtpCheck(s) if !s.host.is_empty() => s.host.iter().collect(),
+        _ => vec![c],
+    }
+}
+
+impl CheckerPlan {
+    fn from_config(c: &Checker) -> CheckerPlan {
+        let delay_loop = dur(c.delay_loop, Duration::from_secs(60));
+        let connect = dur(c.connect_timeout, Duration::from_secs(5));
+        // The probe's own wait, and the second it is given to report its end.
+        let grace = Duration::from_secs(1);
+        let mut wait = connect;
+        let (timeout, from_start, dynamic) = match &c.kind {
+            // keepalived's misc_timeout defaults to the delay_loop.
+            CheckerKind::MiscCheck(m) => {
+                wait = m
+                    .misc_timeout
+                    .map_or(delay_loop, |s| Duration::from_secs(u64::from(s)));
+                (wait + grace, true, m.misc_dynamic)
+            }
+            // Every url is a request of its own, each given connect_timeout.
+            CheckerKind::HttpGet(h) | CheckerKind::SslGet(h) => {
+                (connect * (h.url.len().max(1) as u32), false, false)
+            }
+            // The greeting, HELO and QUIT, each given connect_timeout.
+            CheckerKind::SmtpCheck(_) => (connect * 3, false, false),
+            // The probe waits connect_timeout for an answer and judges the silence
+            // itself (a pass without require_reply): a second more to say so.
+            CheckerKind::UdpCheck(_) | CheckerKind::DnsCheck(_) => (connect + grace, false, false),
+            _ => (connect, false, false),
+        };
+        CheckerPlan {
+            timing: Timing {
+                delay_loop,
+                retry: c.retry.unwrap_or(1),
+                delay_before_retry: dur(c.delay_before_retry, Duration::from_secs(1)),
+                warmup: dur(c.warmup, delay_loop),
+                timeout,
+                from_start,
+            },
+            alpha: c.alpha.unwrap_or(false),
+            log_all_failures: c.log_all_failures.unwrap_or(false),
+            dynamic,
+            wait,
+            checker: c.clone(),
+        }
+    }
+}
+
+/// `3 s`, `0.5 s`: a duration in log lines and reasons.
+pub(crate) fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+impl Plan {
+    /// What cannot run as written, one line each (`[10.0.0.2]:tcp:53 DNS_CHECK: ...`):
+    /// a probe setting keepup refuses, or a checker kind keepup does not run yet.
+    /// Those checkers still run and fail with the same reason, so their real servers
+    /// are never counted healthy by mistake.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for v in &self.virtual_servers {
+            for r in &v.real_servers {
+                for c in &r.checkers {
+                    if let Err(e) = crate::probe::validate(&c.checker) {
+                        out.push(format!("{} {}: {e}", r.name, c.kind()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

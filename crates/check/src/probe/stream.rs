@@ -1,0 +1,124 @@
+//! TCP_CHECK, SMTP_CHECK, HTTP_GET and SSL_GET: a TCP connection and, but for
+//! TCP_CHECK, a dialog over it.
+use keepup_config::model::lvs::{Checker, HttpCheck, SmtpCheck};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{plain, Target};
+use crate::proto::http;
+use crate::proto::smtp::{SmtpDialog, Step};
+use crate::sched::Verdict;
+
+/// Bytes read per call; a dialog's parser bounds what it keeps.
+const READ: usize = 16 * 1024;
+
+async fn connect(t: &Target) -> Result<TcpStream, String> {
+    let s = t
+        .socket(socket2::Type::STREAM, socket2::Protocol::TCP)
+        .map_err(|e| format!("cannot open a socket to {}: {}", t.to, plain(&e)))?;
+    let std: std::net::TcpStream = s.into();
+    let sock = tokio::net::TcpSocket::from_std_stream(std);
+    sock.connect(t.to)
+        .await
+        .map_err(|e| format!("TCP connection to {}: {}", t.to, plain(&e)))
+}
+
+/// TCP_CHECK: the connection is the check.
+pub async fn tcp(c: &Checker) -> Verdict {
+    let t = match Target::of(c, None) {
+        Ok(t) => t,
+        Err(e) => return Verdict::fail(e),
+    };
+    match connect(&t).await {
+        Ok(_) => Verdict::PASS,
+        Err(e) => Verdict::fail(e),
+    }
+}
+
+/// SMTP_CHECK: greeting 220, HELO answered 250, QUIT.
+pub async fn smtp(c: &Checker, s: &SmtpCheck) -> Verdict {
+    let t = match Target::of(c, Some(25)) {
+        Ok(t) => t,
+        Err(e) => return Verdict::fail(e),
+    };
+    let mut stream = match connect(&t).await {
+        Ok(s) => s,
+        Err(e) => return Verdict::fail(e),
+    };
+    let mut dialog = SmtpDialog::for_check(s);
+    let mut buf = vec![0u8; READ];
+    let mut input: &[u8] = &[];
+    let mut n;
+    loop {
+        match dialog.feed(input) {
+            Step::Send(bytes) => {
+                if let Err(e) = stream.write_all(&bytes).await {
+                    return Verdict::fail(format!("SMTP write to {}: {}", t.to, plain(&e)));
+                }
+                // A reply that came with the last read is read now.
+                input = &[];
+                continue;
+            }
+            Step::Done(Ok(())) => return Verdict::PASS,
+            Step::Done(Err(f)) => return Verdict::fail(f.to_string()),
+            Step::NeedMore => {}
+        }
+        n = match stream.read(&mut buf).await {
+            Ok(0) => return Verdict::fail(dialog.eof().to_string()),
+            Ok(n) => n,
+            Err(e) => return Verdict::fail(format!("SMTP read from {}: {}", t.to, plain(&e))),
+        };
+        input = &buf[..n];
+    }
+}
+
+/// HTTP_GET / SSL_GET: every url must pass, each on a connection of its own, read to
+/// the end of the stream (as keepalived reads), its body digested as it comes.
+pub async fn http(c: &Checker, h: &HttpCheck, tls: bool) -> Verdict {
+    if tls {
+        return Verdict::fail("SSL_GET is not implemented in keepup yet");
+    }
+    let urls = match http::UrlCheck::all(h, None) {
+        Ok(u) => u,
+        Err(e) => return Verdict::fail(e.to_string()),
+    };
+    if urls.is_empty() {
+        return Verdict::fail("HTTP_GET has no url with a path");
+    }
+    let t = match Target::of(c, Some(80)) {
+        Ok(t) => t,
+        Err(e) => return Verdict::fail(e),
+    };
+    for url in &urls {
+        if let Err(e) = get(&t, url).await {
+            return Verdict::fail(format!("{e} for {} on {}", url.path(), t.to));
+        }
+    }
+    Verdict::PASS
+}
+
+async fn get(t: &Target, url: &http::UrlCheck) -> Result<(), String> {
+    let mut stream = connect(t).await?;
+    stream
+        .write_all(&url.request(t.to))
+        .await
+        .map_err(|e| format!("HTTP request: {}", plain(&e)))?;
+    let mut response = url.response();
+    let mut buf = vec![0u8; READ];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            // A reset after the whole response still leaves a verdict to give.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => return Err(format!("HTTP read: {}", plain(&e))),
+        };
+        if response.feed(&buf[..n]) == http::Progress::Done {
+            break;
+        }
+    }
+    match response.finish() {
+        http::Verdict::Pass(_) => Ok(()),
+        http::Verdict::Fail(f) => Err(f.to_string()),
+    }
+}
