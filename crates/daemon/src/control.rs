@@ -253,7 +253,7 @@ async fn read_request(
         return None;
     }
     if verb == Verb::Status {
-        let snapshot = status.borrow().clone();
+        let snapshot = status.read();
         answer(stream, status_answer(&snapshot, &names));
         return None;
     }

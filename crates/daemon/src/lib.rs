@@ -1,4 +1,5 @@
 //! The keepup daemon: the runtime that drives the engine on Linux.
+pub mod checkers;
 pub mod control;
 pub mod demo;
 pub mod notify;

@@ -164,7 +164,7 @@ struct RunArgs {
     /// collects under systemd).
     #[arg(short = 'S', long = "log-facility")]
     log_facility: Option<String>,
-    /// keepalived: run only the VRRP subsystem (keepup has no other yet).
+    /// keepalived: run only the VRRP subsystem (no health checkers).
     #[arg(short = 'P', long = "vrrp")]
     vrrp_only: bool,
 }
@@ -243,12 +243,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .init();
-    let _ = (
-        args.dont_fork,
-        args.log_console,
-        args.log_facility,
-        args.vrrp_only,
-    );
+    let _ = (args.dont_fork, args.log_console, args.log_facility);
     keepup::run::run(keepup::run::RunOptions {
         file: args.config.file,
         config_id: args.config.config_id,
@@ -256,6 +251,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         pid_files: args.pid.into_iter().chain(args.vrrp_pid).collect(),
         dont_release_vrrp: args.dont_release_vrrp,
         status_group: args.status_group,
+        checkers: !args.vrrp_only,
     })
 }
 
@@ -292,6 +288,9 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         eprint!("{}", loaded.render());
+        if verdict != Verdict::Refused {
+            eprint!("{}", keepup::checkers::check_notes(&loaded.config));
+        }
         if args.dump && verdict != Verdict::Refused {
             println!("{}", serde_json::to_string_pretty(&loaded.config)?);
         }

@@ -55,7 +55,9 @@ fn command(line: &str, args: &[String]) -> Option<tokio::process::Command> {
 /// The daemon's notifier: one ordered queue per instance or group name.
 #[derive(Default)]
 pub struct Notifier {
-    queues: HashMap<(Kind, String), UnboundedSender<Job>>,
+    /// Keyed by whose notifications they carry: an instance or group (`Some`), or a
+    /// virtual server (`None`).
+    queues: HashMap<(Option<Kind>, String), UnboundedSender<Job>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// `notify_fifo` / `vrrp_notify_fifo`: lines `INSTANCE "VI_1" MASTER 100`.
     fifos: Vec<PathBuf>,
@@ -78,7 +80,7 @@ impl Notifier {
         self.alerts.configure(g);
     }
 
-    fn queue(&mut self, kind: Kind, name: &str) -> &UnboundedSender<Job> {
+    fn queue(&mut self, kind: Option<Kind>, name: &str) -> &UnboundedSender<Job> {
         let tasks = &mut self.tasks;
         self.queues
             .entry((kind, name.to_string()))
@@ -152,10 +154,38 @@ impl Notifier {
             // No queue (and no task) for an instance that notifies nothing.
             return;
         }
-        let q = self.queue(kind, name).clone();
+        let q = self.queue(Some(kind), name).clone();
         for j in jobs {
             if q.send(j).is_err() {
                 warn!("({name}) notify queue closed");
+            }
+        }
+    }
+}
+
+impl Notifier {
+    /// A checker-side change of virtual server `vs`: `script` (notify_up/down,
+    /// quorum_up/down, run without arguments as keepalived does), then `line` to
+    /// each FIFO (`RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 UP`).
+    pub fn lvs(&mut self, vs: &str, script: Option<&Script>, line: String) {
+        let mut jobs: Vec<Job> = script
+            .map(|s| Job::Run {
+                script: s.clone(),
+                args: Vec::new(),
+            })
+            .into_iter()
+            .collect();
+        jobs.extend(self.fifos.iter().map(|path| Job::Fifo {
+            path: path.clone(),
+            line: line.clone(),
+        }));
+        if jobs.is_empty() {
+            return;
+        }
+        let q = self.queue(None, vs).clone();
+        for j in jobs {
+            if q.send(j).is_err() {
+                warn!("(VS {vs}) notify queue closed");
             }
         }
     }

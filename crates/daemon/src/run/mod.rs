@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub dont_release_vrrp: bool,
     /// `--status-group`: members may read `keepup status` (a name or a gid).
     pub status_group: Option<String>,
+    /// Run the health checkers of the virtual servers (off with `-P`, VRRP only).
+    pub checkers: bool,
 }
 
 /// Run until SIGTERM/SIGINT; the exit code says how it ended.
@@ -86,6 +88,8 @@ struct Daemon {
     clock: Clock,
     incoming: incoming::Receiver,
     status: Publisher,
+    /// The health checkers, on their own thread (None: no virtual servers, or `-P`).
+    checkers: Option<crate::checkers::CheckerSide>,
 }
 
 impl Daemon {
@@ -128,10 +132,17 @@ impl Daemon {
             clock: Clock::new().context("timerfd")?,
             incoming: rx,
             status,
+            checkers: None,
             opts,
             nl,
             setup,
         };
+        if d.opts.checkers {
+            let feed = d.status.checker_feed();
+            d.checkers = crate::checkers::CheckerSide::start(&config, feed);
+        } else if !config.virtual_servers.is_empty() {
+            info!("-P: VRRP only; the virtual servers are not checked");
+        }
         drop(config);
         d.addresses.remove_stale(&d.setup).await?;
         d.vrrp.join_groups(&d.setup.plan)?;
@@ -482,6 +493,9 @@ impl Daemon {
         }
         self.vrrp.router.release_all();
         self.drain_stopping().await;
+        if let Some(side) = self.checkers.take() {
+            let _ = tokio::task::spawn_blocking(move || side.stop()).await;
+        }
         self.notifier.drain(Duration::from_secs(10)).await;
         for f in pid_files(&self.opts) {
             let _ = std::fs::remove_file(f);

@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub daemon: DaemonStatus,
     pub instances: Vec<InstanceStatus>,
     pub sync_groups: Vec<GroupStatus>,
+    /// The checker side's view (published by its own thread).
+    #[serde(default)]
+    pub virtual_servers: Vec<keepup_check::sched::VsView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +183,7 @@ pub fn snapshot(
         daemon: daemon.clone(),
         instances,
         sync_groups,
+        virtual_servers: Vec::new(),
     }
 }
 
@@ -318,13 +322,32 @@ fn tracker_rows(
 /// (wall-clock transitions, the daemon's facts) and publishes.
 pub struct Publisher {
     tx: tokio::sync::watch::Sender<Arc<Snapshot>>,
+    /// Handed to the checker side, which publishes its view through it.
+    checkers: Option<CheckerFeed>,
     pub daemon: DaemonStatus,
     transitions: HashMap<String, Transition>,
     /// Something changed since the last snapshot.
     pub dirty: bool,
 }
 
-pub type Reader = tokio::sync::watch::Receiver<Arc<Snapshot>>;
+/// Where the checker side publishes what `keepup status` shows of it.
+pub type CheckerFeed = tokio::sync::watch::Sender<Arc<Vec<keepup_check::sched::VsView>>>;
+
+/// What `keepup status` reads: the VRRP loop's snapshot with the checker side's view;
+/// neither side waits for a reader.
+#[derive(Clone)]
+pub struct Reader {
+    vrrp: tokio::sync::watch::Receiver<Arc<Snapshot>>,
+    checkers: tokio::sync::watch::Receiver<Arc<Vec<keepup_check::sched::VsView>>>,
+}
+
+impl Reader {
+    pub fn read(&self) -> Snapshot {
+        let mut s = Snapshot::clone(&self.vrrp.borrow());
+        s.virtual_servers = Vec::clone(&self.checkers.borrow());
+        s
+    }
+}
 
 impl Publisher {
     pub fn new(daemon: DaemonStatus) -> (Publisher, Reader) {
@@ -332,15 +355,24 @@ impl Publisher {
             daemon: daemon.clone(),
             instances: Vec::new(),
             sync_groups: Vec::new(),
+            virtual_servers: Vec::new(),
         };
-        let (tx, rx) = tokio::sync::watch::channel(Arc::new(first));
+        let (tx, vrrp) = tokio::sync::watch::channel(Arc::new(first));
+        let (feed, checkers) = tokio::sync::watch::channel(Arc::new(Vec::new()));
+        let rx = Reader { vrrp, checkers };
         let p = Publisher {
+            checkers: Some(feed),
             tx,
             daemon,
             transitions: HashMap::new(),
             dirty: true,
         };
         (p, rx)
+    }
+
+    /// The feed for the checker side (once).
+    pub fn checker_feed(&mut self) -> Option<CheckerFeed> {
+        self.checkers.take()
     }
 
     pub fn transition(&mut self, name: &str, from: State, reason: Reason) {

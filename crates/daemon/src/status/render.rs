@@ -49,30 +49,8 @@ pub fn table(s: &Snapshot, now: SystemTime) -> String {
             ]
         })
         .collect();
-    let head = ["INSTANCE", "STATE", "PRIO", "MASTER", "SINCE", "WHY"];
-    let mut width = head.map(str::len);
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: [&str; 6]| {
-        let mut l = String::new();
-        for (k, (c, w)) in cells.iter().zip(width).enumerate() {
-            if k == 5 {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(head);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
-    }
+    let head = ["INSTANCE", "STATE", "PRIO", "MASTER", "SINCE", "WHY"].map(String::from);
+    let mut out = columns(std::iter::once(head.to_vec()).chain(rows.into_iter().map(Vec::from)));
     let failing: Vec<String> = s
         .instances
         .iter()
@@ -98,5 +76,109 @@ pub fn table(s: &Snapshot, now: SystemTime) -> String {
             let _ = writeln!(out, "  {}: {} ({})", g.name, g.state, g.members.join(", "));
         }
     }
+    out.push_str(&virtual_servers(&s.virtual_servers, now));
     out
+}
+
+/// Rows with every column but the last padded to its widest cell, two spaces apart.
+fn columns(rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows.into_iter().collect();
+    let mut width: Vec<usize> = Vec::new();
+    for r in &rows {
+        for (k, c) in r.iter().enumerate() {
+            let n = c.chars().count();
+            match width.get_mut(k) {
+                Some(w) => *w = (*w).max(n),
+                None => width.push(n),
+            }
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let mut l = String::new();
+        for (k, c) in r.iter().enumerate() {
+            if k + 1 == r.len() {
+                l.push_str(c);
+            } else {
+                let w = width[k];
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The checker side: each virtual server's quorum and sorry server, then one line
+/// per checker of each real server.
+fn virtual_servers(vss: &[keepup_check::sched::VsView], now: f64) -> String {
+    if vss.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nvirtual servers (checked; keepup does not program IPVS yet):\n");
+    for v in vss {
+        let quorum = if v.quorum_up { "up" } else { "DOWN" };
+        let sorry = match &v.sorry_server {
+            Some(s) if v.sorry_on => format!(", sorry server {s} IN USE"),
+            Some(s) => format!(", sorry server {s} unused"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: quorum {quorum} (live weight {}, quorum {} hysteresis {}){sorry}",
+            v.name, v.live_weight, v.quorum, v.hysteresis
+        );
+        let head = [
+            "REAL SERVER",
+            "STATE",
+            "WEIGHT",
+            "CHECKER",
+            "SINCE",
+            "NEXT",
+            "WHY",
+        ];
+        let mut rows = vec![head.map(String::from).to_vec()];
+        for r in &v.real_servers {
+            let state = if r.alive { "up" } else { "DOWN" };
+            let weight = match r.pool_weight {
+                Some(w) if w == r.effective_weight => w.to_string(),
+                Some(w) => format!("{w} ({})", r.effective_weight),
+                None => format!("- ({})", r.effective_weight),
+            };
+            for (k, c) in r.checkers.iter().enumerate() {
+                let first = k == 0;
+                let cstate = match (c.up, c.has_run) {
+                    (true, false) => "starting",
+                    (true, true) => "ok",
+                    (false, _) => "failing",
+                };
+                rows.push(vec![
+                    if first { r.name.clone() } else { String::new() },
+                    if first { state.into() } else { String::new() },
+                    if first { weight.clone() } else { String::new() },
+                    format!("{} {cstate}", c.kind),
+                    c.since.map_or("-".into(), |t| ago(t, now)),
+                    c.next_run.map_or("running".into(), |t| in_(t, now)),
+                    c.last_error.clone().unwrap_or_default(),
+                ]);
+            }
+            if r.checkers.is_empty() {
+                rows.push(vec![r.name.clone(), state.into(), weight, "-".into()]);
+            }
+        }
+        for line in columns(rows).lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    out
+}
+
+/// How long until `then`: `in 3s`, `now`.
+fn in_(then: f64, now: f64) -> String {
+    if then <= now {
+        "now".into()
+    } else {
+        format!("in {}", ago(now, then))
+    }
 }

@@ -1,0 +1,370 @@
+//! The checker side: health checks of every `virtual_server`'s real servers, on a
+//! thread and runtime of its own, so no number of checkers, no hung script and no
+//! slow server can delay an advert. It talks to the VRRP loop only through the stop
+//! signal it is given; a panic on this side is caught, logged, and leaves VRRP
+//! running.
+//!
+//! Its decisions (which real servers a virtual server's pool holds, at what weight)
+//! are logged in keepalived's words; programming them into IPVS is the next step
+//! (issue 14), and until then the daemon says so once at start.
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use keepup_check::plan::Plan;
+use keepup_check::sched::{CheckerId, Dest, Event, Input, Output, PoolOp, Scheduler};
+use keepup_config::Config;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+/// How often the status view is refreshed without a change (its next runs).
+const VIEW_REFRESH: Duration = Duration::from_secs(1);
+
+/// How long the checker side may take to stop (its omega notifiers queued).
+const STOP_LIMIT: Duration = Duration::from_secs(5);
+
+/// The running checker side.
+pub struct CheckerSide {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CheckerSide {
+    /// Start checking, if the configuration has virtual servers.
+    pub fn start(config: &Config, feed: Option<crate::status::CheckerFeed>) -> Option<CheckerSide> {
+        let plan = Plan::from_config(config);
+        if plan.virtual_servers.is_empty() {
+            return None;
+        }
+        let (vs, rs, checkers) = counts(&plan);
+        warn!(
+            "{vs} virtual server(s), {rs} real server(s), {checkers} checker(s): checked, \
+             but their decisions are not yet applied to the kernel (keepup does not program \
+             IPVS yet); the pool each virtual server should have is logged"
+        );
+        for p in plan.problems() {
+            warn!("{p}");
+        }
+        let fifos: Vec<std::path::PathBuf> = [
+            &config.global_defs.notify_fifo,
+            &config.global_defs.lvs_notify_fifo,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.command.clone().into())
+        .collect();
+        let (stop, stopped) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("keepup-checkers".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        error!("checkers: cannot start their runtime: {e}; no health checks run");
+                        return;
+                    }
+                };
+                let run = std::panic::AssertUnwindSafe(|| {
+                    rt.block_on(drive(plan, fifos, feed, stopped));
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    error!("checkers: stopped after an internal error; VRRP runs on");
+                }
+            });
+        match thread {
+            Ok(t) => Some(CheckerSide {
+                stop: Some(stop),
+                thread: Some(t),
+            }),
+            Err(e) => {
+                error!("checkers: cannot start their thread: {e}; no health checks run");
+                None
+            }
+        }
+    }
+
+    /// Stop: runs in flight are cancelled, pools emptied, omega notifiers queued.
+    pub fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let Some(t) = self.thread.take() else {
+            return;
+        };
+        let deadline = Instant::now() + STOP_LIMIT;
+        while !t.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if t.is_finished() {
+            if t.join().is_err() {
+                error!("checkers: their thread panicked while stopping");
+            }
+        } else {
+            warn!("checkers: still stopping after {STOP_LIMIT:?}; not waiting for them");
+        }
+    }
+}
+
+/// What `keepup check` adds about the virtual servers: how many are checked, that
+/// IPVS is not programmed yet, and each checker that cannot run as written.
+pub fn check_notes(config: &Config) -> String {
+    let plan = Plan::from_config(config);
+    if plan.virtual_servers.is_empty() {
+        return String::new();
+    }
+    let (vs, rs, checkers) = counts(&plan);
+    let mut out = format!(
+        "note: {vs} virtual server(s) with {rs} real server(s) and {checkers} checker(s) \
+         are health-checked; keepup does not program IPVS yet, so their decisions are \
+         logged, not applied to the kernel\n"
+    );
+    for p in plan.problems() {
+        out.push_str(&format!("note: {p}\n"));
+    }
+    out
+}
+
+fn counts(p: &Plan) -> (usize, usize, usize) {
+    let rs = p.virtual_servers.iter().map(|v| v.real_servers.len()).sum();
+    let checkers = p
+        .virtual_servers
+        .iter()
+        .flat_map(|v| &v.real_servers)
+        .map(|r| r.checkers.len())
+        .sum();
+    (p.virtual_servers.len(), rs, checkers)
+}
+
+/// The checker loop: the scheduler's one deadline, the probes' answers, the stop.
+async fn drive(
+    plan: Plan,
+    fifos: Vec<std::path::PathBuf>,
+    feed: Option<crate::status::CheckerFeed>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id());
+    let mut side = Side {
+        sched: Scheduler::new(plan, seed),
+        runs: HashMap::new(),
+        cancelled: Vec::new(),
+        notifier: crate::notify::Notifier::new(fifos),
+        seq: seed as u16,
+        feed,
+        published: None,
+        changed: true,
+    };
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    side.sched.start(Instant::now());
+    side.act(&done_tx);
+    loop {
+        let next = side.sched.poll_timeout();
+        tokio::select! {
+            () = sleep_until(next) => side.sched.handle_timeout(Instant::now()),
+            Some((checker, attempt, verdict)) = done_rx.recv() => {
+                side.runs.remove(&checker);
+                side.sched.handle(Instant::now(), Input::Done { checker, attempt, verdict });
+            }
+            () = sleep_until(side.publish_due()) => {}
+            _ = &mut stop => {
+                side.sched.shutdown();
+                side.act(&done_tx);
+                // The cancelled runs end here (a script's process group killed as
+                // its run is dropped), not later with the runtime.
+                for (_, run) in side.cancelled.drain(..) {
+                    let _ = run.await;
+                }
+                side.notifier.drain(STOP_LIMIT).await;
+                return;
+            }
+        }
+        side.act(&done_tx);
+        side.publish();
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+type Done = (CheckerId, u64, keepup_check::sched::Verdict);
+
+struct Side {
+    sched: Scheduler,
+    /// The probe in flight per checker (the scheduler never starts two).
+    runs: HashMap<CheckerId, JoinHandle<()>>,
+    /// Runs cancelled and not yet seen to end.
+    cancelled: Vec<(CheckerId, JoinHandle<()>)>,
+    notifier: crate::notify::Notifier,
+    /// Varies per run (DNS query IDs).
+    seq: u16,
+    /// Where `keepup status` reads this side's view.
+    feed: Option<crate::status::CheckerFeed>,
+    published: Option<Instant>,
+    /// A state changed since the view was last published.
+    changed: bool,
+}
+
+impl Side {
+    fn act(&mut self, done: &mpsc::UnboundedSender<Done>) {
+        while let Some(o) = self.sched.poll_output() {
+            match o {
+                Output::Probe {
+                    checker, attempt, ..
+                } => {
+                    let Some(plan) = self.sched.checker_plan(checker).cloned() else {
+                        continue;
+                    };
+                    self.seq = self.seq.wrapping_mul(31_421).wrapping_add(6_927);
+                    let id = self.seq;
+                    let tx = done.clone();
+                    let task = tokio::spawn(async move {
+                        let verdict = keepup_check::probe::run(&plan, id).await;
+                        let _ = tx.send((checker, attempt, verdict));
+                    });
+                    self.runs.insert(checker, task);
+                }
+                Output::Cancel { checker, .. } => {
+                    if let Some(run) = self.runs.remove(&checker) {
+                        run.abort();
+                        self.cancelled.retain(|(_, r)| !r.is_finished());
+                        self.cancelled.push((checker, run));
+                    }
+                }
+                Output::Pool { vs, dest, op } => self.pool(vs, dest, op),
+                Output::Event(e) => self.event(&e),
+            }
+        }
+    }
+
+    /// The view, at once after a change and each second for the next runs (never
+    /// more: building it for 10,000 checkers costs).
+    fn publish(&mut self) {
+        let Some(feed) = &self.feed else {
+            return;
+        };
+        let now = Instant::now();
+        if !self.changed && self.published.is_some_and(|p| now < p + VIEW_REFRESH) {
+            return;
+        }
+        let view = self.sched.view(now, std::time::SystemTime::now());
+        feed.send_replace(std::sync::Arc::new(view));
+        self.published = Some(now);
+        self.changed = false;
+    }
+
+    fn publish_due(&self) -> Option<Instant> {
+        self.feed.as_ref()?;
+        Some(
+            self.published
+                .map_or_else(Instant::now, |p| p + VIEW_REFRESH),
+        )
+    }
+
+    fn pool(&self, vs: keepup_check::sched::VsId, dest: Dest, op: PoolOp) {
+        let plan = self.sched.plan();
+        let Some(v) = plan.virtual_servers.get(vs.0) else {
+            return;
+        };
+        let who = match dest {
+            Dest::Real(rs) => self
+                .sched
+                .rs_plan(rs)
+                .map_or_else(String::new, |r| r.name.clone()),
+            Dest::Sorry => v
+                .sorry
+                .as_ref()
+                .map_or_else(String::new, |s| s.name.clone()),
+        };
+        match op {
+            PoolOp::Add { weight } => {
+                info!("VS {}: pool gains {who} at weight {weight}", v.name);
+            }
+            PoolOp::Weight { weight } => {
+                info!("VS {}: pool keeps {who} at weight {weight}", v.name);
+            }
+            PoolOp::Remove => info!("VS {}: pool loses {who}", v.name),
+        }
+    }
+
+    fn event(&mut self, e: &Event) {
+        self.changed = true;
+        let line = keepup_check::words::log_line(&self.sched, e);
+        match e {
+            Event::AttemptFailed { .. } => info!("{line}"),
+            Event::CheckerDown { .. } => warn!("{line}"),
+            _ => info!("{line}"),
+        }
+        self.notify(e);
+    }
+
+    /// notify_up / notify_down, quorum_up / quorum_down and the FIFO lines, in
+    /// order on the virtual server's queue.
+    fn notify(&mut self, e: &Event) {
+        let plan = self.sched.plan();
+        let (vs, script, line) = match *e {
+            Event::RealServer { rs, alive, .. } => {
+                let Some((v, script, line)) = self.rs_notify(rs, alive) else {
+                    return;
+                };
+                (v, script, line)
+            }
+            Event::ShutdownRs { rs, notify: true } => {
+                let Some((v, script, line)) = self.rs_notify(rs, false) else {
+                    return;
+                };
+                (v, script, line)
+            }
+            Event::Quorum { vs, up, .. } => {
+                let v = &plan.virtual_servers[vs.0];
+                let script = if up { &v.quorum_up } else { &v.quorum_down };
+                let word = if up { "UP" } else { "DOWN" };
+                (
+                    v.name.clone(),
+                    script.clone(),
+                    format!("VS {} {word}\n", v.name),
+                )
+            }
+            Event::ShutdownVs { vs } => {
+                let v = &plan.virtual_servers[vs.0];
+                (
+                    v.name.clone(),
+                    v.quorum_down.clone(),
+                    format!("VS {} DOWN\n", v.name),
+                )
+            }
+            _ => return,
+        };
+        debug!("checkers: notify {}", line.trim_end());
+        self.notifier.lvs(&vs, script.as_ref(), line);
+    }
+
+    /// The virtual server's name, the real server's notify_up or notify_down and its
+    /// FIFO line (`RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 UP`).
+    fn rs_notify(
+        &self,
+        rs: keepup_check::sched::RsId,
+        alive: bool,
+    ) -> Option<(String, Option<keepup_config::model::Script>, String)> {
+        let r = self.sched.rs_plan(rs)?;
+        let v = &self.sched.plan().virtual_servers[self.sched.vs_of(rs)?.0].name;
+        let (script, word) = if alive {
+            (&r.notify_up, "UP")
+        } else {
+            (&r.notify_down, "DOWN")
+        };
+        Some((
+            v.clone(),
+            script.clone(),
+            format!("RS {} {v} {word}\n", r.name),
+        ))
+    }
+}

@@ -1,0 +1,350 @@
+//! The health checkers against real servers in a namespace: a TCP service that stops
+//! and comes back, a MISC_CHECK script that fails and one that hangs, quorum and the
+//! sorry server, notify_up/notify_down in order, and a VRRP instance beside them that
+//! keeps its state. Root only; CI runs these serially.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{client, keepup, routers};
+
+use keepup_testkit::lab::{wait_until, Proc};
+use std::time::Duration;
+
+/// A TCP listener on 10.9.0.1:8080 in r1 (python3's http.server).
+fn service(host: &keepup_testkit::lab::Host, n: usize) -> Proc {
+    host.spawn(
+        "python3",
+        &["-m", "http.server", "8080", "--bind", "10.9.0.1"],
+        format!("http-{n}.log"),
+    )
+    .unwrap()
+}
+
+fn wait_log(k: &Proc, what: &str, count: usize, secs: u64) -> bool {
+    wait_until(
+        Duration::from_secs(secs),
+        Duration::from_millis(100),
+        || k.log().matches(what).count() >= count,
+    )
+    .is_some()
+}
+
+#[test]
+fn netns_checkers_take_real_servers_out_and_bring_them_back() {
+    if !keepup_testkit::lab::root_or_skip(
+        "netns_checkers_take_real_servers_out_and_bring_them_back",
+    ) {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kchk", 1, false);
+    let r1 = &hosts[0];
+    let flag = lab.file("misc-ok");
+    std::fs::write(&flag, "").unwrap();
+    let notes = lab.file("notes");
+    // A unique argument, to find the hung script's process (and see it gone).
+    let hang = "sleep 4242.5";
+    let conf = format!(
+        r#"
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {{
+        10.9.0.100/24
+    }}
+}}
+virtual_server 10.9.0.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    quorum 2
+    sorry_server 10.9.0.9 80
+    real_server 10.9.0.1 8080 {{
+        notify_up "/bin/sh -c 'echo up >> {notes}'"
+        notify_down "/bin/sh -c 'echo down >> {notes}'"
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+        }}
+    }}
+    real_server 10.9.0.2 8080 {{
+        MISC_CHECK {{
+            misc_path "/bin/sh -c 'test -e {flag}'"
+            warmup 0
+        }}
+    }}
+    real_server 10.9.0.3 8080 {{
+        MISC_CHECK {{
+            misc_path "{hang}"
+            misc_timeout 1
+            warmup 0
+        }}
+    }}
+}}
+"#,
+        notes = notes.display(),
+        flag = flag.display(),
+    );
+    let web = service(r1, 1);
+    let k = keepup(&lab, r1, &conf, "a");
+    assert!(
+        wait_log(&k, "TCP connection to [10.9.0.1]:tcp:8080 success.", 1, 10),
+        "{}",
+        k.log()
+    );
+    // Never silent: the decisions are not applied to the kernel yet, and it says so.
+    assert!(
+        k.log().contains("not yet applied to the kernel"),
+        "{}",
+        k.log()
+    );
+    // The hung script is killed at misc_timeout (with its process group) and fails.
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.3]:tcp:8080", 1, 10),
+        "{}",
+        k.log()
+    );
+    assert!(k.log().contains("timed out"), "{}", k.log());
+    // Weight 2 of 3 left: quorum 2 holds.
+    assert!(!k.log().contains("Lost quorum"), "{}", k.log());
+
+    // The TCP service stops: down after one retry; quorum lost, sorry server in.
+    drop(web);
+    assert!(
+        wait_log(
+            &k,
+            "Removing service [10.9.0.1]:tcp:8080 from VS [10.9.0.100]:tcp:80",
+            1,
+            10
+        ),
+        "{}",
+        k.log()
+    );
+    assert!(wait_log(&k, "Lost quorum 2-0=2 > 1", 1, 5), "{}", k.log());
+    assert!(
+        k.log()
+            .contains("Adding sorry server [10.9.0.9]:tcp:80 to VS [10.9.0.100]:tcp:80"),
+        "{}",
+        k.log()
+    );
+    // It comes back: up on one success, quorum regained, sorry server out.
+    let _web = service(r1, 2);
+    assert!(
+        wait_log(
+            &k,
+            "Adding service [10.9.0.1]:tcp:8080 to VS [10.9.0.100]:tcp:80",
+            1,
+            10
+        ),
+        "{}",
+        k.log()
+    );
+    assert!(wait_log(&k, "Gained quorum", 1, 5), "{}", k.log());
+    assert!(wait_log(&k, "Removing sorry server", 1, 5), "{}", k.log());
+
+    // `keepup status` shows each real server, its checkers and why they fail.
+    let (code, out, err) = client(&lab, r1, &["status"]);
+    assert_eq!(code, 0, "{err}");
+    eprintln!("{out}");
+    assert!(out.contains("[10.9.0.100]:tcp:80: quorum up"), "{out}");
+    let hung = out
+        .lines()
+        .find(|l| l.contains("[10.9.0.3]:tcp:8080"))
+        .unwrap_or_default();
+    assert!(
+        hung.contains("DOWN") && hung.contains("MISC_CHECK failing") && hung.contains("timed out"),
+        "{out}"
+    );
+    let (code, json, _) = client(&lab, r1, &["status", "--json"]);
+    assert_eq!(code, 0);
+    assert!(json.contains("\"virtual_servers\""), "{json}");
+
+    // The MISC_CHECK's file goes: that server is removed.
+    std::fs::remove_file(&flag).unwrap();
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.2]:tcp:8080", 1, 10),
+        "{}",
+        k.log()
+    );
+
+    // notify_down then notify_up, in that order.
+    let ok = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        std::fs::read_to_string(&notes).unwrap_or_default() == "down\nup\n"
+    });
+    assert!(
+        ok.is_some(),
+        "notes: {:?}\n{}",
+        std::fs::read_to_string(&notes),
+        k.log()
+    );
+    // The hung scripts never pile up: at most the one in flight.
+    let running = std::process::Command::new("pgrep")
+        .args(["-fc", hang])
+        .output()
+        .unwrap();
+    let n: u32 = String::from_utf8_lossy(&running.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(n <= 1, "{n} copies of the hung script");
+    // VRRP beside them: Master once, no flap.
+    assert_eq!(
+        k.log().matches("Entering MASTER STATE").count(),
+        1,
+        "{}",
+        k.log()
+    );
+    // Stopped (a lone Master waits a little for a successor before it lets go).
+    k.kill(nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(100), || !k
+            .is_running())
+        .is_some(),
+        "keepup did not stop:\n{}",
+        k.log()
+    );
+    let left = std::process::Command::new("pgrep")
+        .args(["-fc", hang])
+        .output()
+        .unwrap();
+    let n: u32 = String::from_utf8_lossy(&left.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let log = std::fs::read_to_string(lab.dir().join("r1-a.log")).unwrap_or_default();
+    assert_eq!(n, 0, "the hung script outlived keepup:\n{log}");
+}
+
+/// nginx (Debian's package) in r1 on 10.9.0.1:8081, serving `www` from the lab dir:
+/// `/page` is a file, `/broken` answers 503.
+fn nginx(lab: &keepup_testkit::lab::Lab, host: &keepup_testkit::lab::Host, n: usize) -> Proc {
+    let dir = lab.dir().join("nginx");
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/tmp;\n\
+         proxy_temp_path {d}/tmp;\n fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n\
+         scgi_temp_path {d}/tmp;\n server {{\n  listen 10.9.0.1:8081;\n  root {d}/www;\n\
+         location = /broken {{ return 503; }}\n }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let conf_path = dir.join("nginx.conf");
+    host.spawn(
+        "nginx",
+        &["-c", conf_path.to_str().unwrap()],
+        format!("nginx-{n}.log"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn netns_http_get_checks_status_and_digest_against_nginx() {
+    if !keepup_testkit::lab::root_or_skip("netns_http_get_checks_status_and_digest_against_nginx") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("khttp", 1, false);
+    let r1 = &hosts[0];
+    let page = lab.dir().join("nginx").join("www").join("page");
+    std::fs::create_dir_all(page.parent().unwrap()).unwrap();
+    std::fs::write(&page, "hello from nginx\n").unwrap();
+    // md5sum of "hello from nginx\n".
+    let digest = format!("{:032x}", md5_of(b"hello from nginx\n"));
+    let conf = format!(
+        r#"
+virtual_server 10.9.0.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.9.0.1 8081 {{
+        HTTP_GET {{
+            url {{
+                path /page
+                digest {digest}
+            }}
+            connect_timeout 1
+            retry 0
+            warmup 0
+        }}
+    }}
+    real_server 10.9.0.2 8081 {{
+        HTTP_GET {{
+            url {{
+                path /broken
+            }}
+            connect_ip 10.9.0.1
+            connect_timeout 1
+            retry 0
+            warmup 0
+        }}
+    }}
+}}
+"#
+    );
+    let _web = nginx(&lab, r1, 1);
+    let k = keepup(&lab, r1, &conf, "a");
+    assert!(
+        wait_log(
+            &k,
+            "Remote Web server [10.9.0.1]:tcp:8081 succeed on service.",
+            1,
+            10
+        ),
+        "{}",
+        k.log()
+    );
+    // /broken answers 503: down, with the reason in plain words.
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.2]:tcp:8081", 1, 10),
+        "{}",
+        k.log()
+    );
+    assert!(
+        k.log()
+            .contains("HTTP status 503, expected 200-299 for /broken on 10.9.0.1:8081"),
+        "{}",
+        k.log()
+    );
+    // The page changes: its digest no longer matches.
+    std::fs::write(&page, "changed\n").unwrap();
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.1]:tcp:8081", 1, 10),
+        "{}",
+        k.log()
+    );
+    assert!(
+        k.log().contains("differs from the configured"),
+        "{}",
+        k.log()
+    );
+    // Restored: up on one success.
+    std::fs::write(&page, "hello from nginx\n").unwrap();
+    assert!(
+        wait_log(&k, "Adding service [10.9.0.1]:tcp:8081", 1, 10),
+        "{}",
+        k.log()
+    );
+}
+
+/// MD5 as `md5sum` prints it (the test's own, not the code under test's).
+fn md5_of(data: &[u8]) -> u128 {
+    let out = std::process::Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let hex = String::from_utf8_lossy(&out.stdout);
+    u128::from_str_radix(hex.split_whitespace().next().unwrap(), 16).unwrap()
+}
