@@ -40,6 +40,8 @@ pub struct VsPlan {
 #[derive(Debug, Clone)]
 pub struct SorryPlan {
     pub name: String,
+    pub ip: IpAddr,
+    pub port: Option<u16>,
     /// `sorry_server_inhibit`: kept in the pool at weight 0 while not needed.
     pub inhibit: bool,
 }
@@ -157,6 +159,8 @@ impl VsPlan {
             smtp_alert,
             sorry: v.sorry_server.as_ref().map(|s| SorryPlan {
                 name: trio(&s.ip, p, s.port),
+                ip: s.ip,
+                port: s.port,
                 inhibit: s.sorry_server_inhibit,
             }),
             real_servers: v

@@ -96,6 +96,11 @@ pub fn log_line(s: &Scheduler, e: &Event) -> String {
         Event::ShutdownVs { vs } => {
             format!("Shutting down VS {}", s.plan().virtual_servers[vs.0].name)
         }
+        Event::Gone {
+            vs,
+            server: Some(rs),
+        } => format!("service {rs} no longer exist (removed from VS {vs})"),
+        Event::Gone { vs, server: None } => format!("Removing Virtual Server {vs}"),
     }
 }
 

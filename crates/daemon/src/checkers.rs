@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use keepup_check::plan::Plan;
-use keepup_check::sched::{CheckerId, Dest, Event, Input, Output, PoolOp, Scheduler};
+use keepup_check::sched::{Event, Input, Output, PoolOp, Scheduler, Server};
 use keepup_config::Config;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
@@ -23,9 +23,16 @@ const VIEW_REFRESH: Duration = Duration::from_secs(1);
 /// How long the checker side may take to stop (its omega notifiers queued).
 const STOP_LIMIT: Duration = Duration::from_secs(5);
 
+/// What the VRRP loop tells the checker side.
+enum Command {
+    /// A reload: the new plan takes over what it keeps.
+    Reload(Box<Plan>),
+    Stop,
+}
+
 /// The running checker side.
 pub struct CheckerSide {
-    stop: Option<oneshot::Sender<()>>,
+    commands: mpsc::UnboundedSender<Command>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -53,7 +60,7 @@ impl CheckerSide {
         .flatten()
         .map(|s| s.command.clone().into())
         .collect();
-        let (stop, stopped) = oneshot::channel();
+        let (commands, received) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("keepup-checkers".into())
             .spawn(move || {
@@ -68,7 +75,7 @@ impl CheckerSide {
                     }
                 };
                 let run = std::panic::AssertUnwindSafe(|| {
-                    rt.block_on(drive(plan, fifos, feed, stopped));
+                    rt.block_on(drive(plan, fifos, feed, received));
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     error!("checkers: stopped after an internal error; VRRP runs on");
@@ -76,7 +83,7 @@ impl CheckerSide {
             });
         match thread {
             Ok(t) => Some(CheckerSide {
-                stop: Some(stop),
+                commands,
                 thread: Some(t),
             }),
             Err(e) => {
@@ -86,11 +93,21 @@ impl CheckerSide {
         }
     }
 
+    /// Reload: unchanged checkers keep their state and schedule (see
+    /// `Scheduler::reload`).
+    pub fn reload(&self, config: &Config) {
+        let plan = Plan::from_config(config);
+        for p in plan.problems() {
+            warn!("{p}");
+        }
+        if self.commands.send(Command::Reload(Box::new(plan))).is_err() {
+            error!("checkers: not running; the reload does not reach them");
+        }
+    }
+
     /// Stop: runs in flight are cancelled, pools emptied, omega notifiers queued.
     pub fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        let _ = self.commands.send(Command::Stop);
         let Some(t) = self.thread.take() else {
             return;
         };
@@ -143,7 +160,7 @@ async fn drive(
     plan: Plan,
     fifos: Vec<std::path::PathBuf>,
     feed: Option<crate::status::CheckerFeed>,
-    mut stop: oneshot::Receiver<()>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -166,17 +183,25 @@ async fn drive(
         let next = side.sched.poll_timeout();
         tokio::select! {
             () = sleep_until(next) => side.sched.handle_timeout(Instant::now()),
-            Some((checker, attempt, verdict)) = done_rx.recv() => {
-                side.runs.remove(&checker);
-                side.sched.handle(Instant::now(), Input::Done { checker, attempt, verdict });
+            Some((attempt, verdict)) = done_rx.recv() => {
+                side.runs.remove(&attempt);
+                side.sched.handle(Instant::now(), Input::Done { attempt, verdict });
             }
             () = sleep_until(side.publish_due()) => {}
-            _ = &mut stop => {
+            cmd = commands.recv() => {
+                if let Some(Command::Reload(plan)) = cmd {
+                    info!("checkers: reloading");
+                    side.sched.reload(*plan, Instant::now());
+                    side.changed = true;
+                    side.act(&done_tx);
+                    continue;
+                }
+                // Stop, or the daemon's side of the channel is gone.
                 side.sched.shutdown();
                 side.act(&done_tx);
                 // The cancelled runs end here (a script's process group killed as
                 // its run is dropped), not later with the runtime.
-                for (_, run) in side.cancelled.drain(..) {
+                for run in side.cancelled.drain(..) {
                     let _ = run.await;
                 }
                 side.notifier.drain(STOP_LIMIT).await;
@@ -195,14 +220,15 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-type Done = (CheckerId, u64, keepup_check::sched::Verdict);
+/// A run's attempt number and what it found.
+type Done = (u64, keepup_check::sched::Verdict);
 
 struct Side {
     sched: Scheduler,
-    /// The probe in flight per checker (the scheduler never starts two).
-    runs: HashMap<CheckerId, JoinHandle<()>>,
+    /// The probes in flight, by attempt (the scheduler never runs two of a checker).
+    runs: HashMap<u64, JoinHandle<()>>,
     /// Runs cancelled and not yet seen to end.
-    cancelled: Vec<(CheckerId, JoinHandle<()>)>,
+    cancelled: Vec<JoinHandle<()>>,
     notifier: crate::notify::Notifier,
     /// Varies per run (DNS query IDs).
     seq: u16,
@@ -228,18 +254,18 @@ impl Side {
                     let tx = done.clone();
                     let task = tokio::spawn(async move {
                         let verdict = keepup_check::probe::run(&plan, id).await;
-                        let _ = tx.send((checker, attempt, verdict));
+                        let _ = tx.send((attempt, verdict));
                     });
-                    self.runs.insert(checker, task);
+                    self.runs.insert(attempt, task);
                 }
-                Output::Cancel { checker, .. } => {
-                    if let Some(run) = self.runs.remove(&checker) {
+                Output::Cancel { attempt } => {
+                    if let Some(run) = self.runs.remove(&attempt) {
                         run.abort();
-                        self.cancelled.retain(|(_, r)| !r.is_finished());
-                        self.cancelled.push((checker, run));
+                        self.cancelled.retain(|r| !r.is_finished());
+                        self.cancelled.push(run);
                     }
                 }
-                Output::Pool { vs, dest, op } => self.pool(vs, dest, op),
+                Output::Pool { vs, server, op } => self.pool(vs, &server, op),
                 Output::Event(e) => self.event(&e),
             }
         }
@@ -269,21 +295,11 @@ impl Side {
         )
     }
 
-    fn pool(&self, vs: keepup_check::sched::VsId, dest: Dest, op: PoolOp) {
-        let plan = self.sched.plan();
-        let Some(v) = plan.virtual_servers.get(vs.0) else {
+    fn pool(&self, vs: keepup_check::sched::VsId, server: &Server, op: PoolOp) {
+        let Some(v) = self.sched.plan().virtual_servers.get(vs.0) else {
             return;
         };
-        let who = match dest {
-            Dest::Real(rs) => self
-                .sched
-                .rs_plan(rs)
-                .map_or_else(String::new, |r| r.name.clone()),
-            Dest::Sorry => v
-                .sorry
-                .as_ref()
-                .map_or_else(String::new, |s| s.name.clone()),
-        };
+        let who = &server.name;
         match op {
             PoolOp::Add { weight } => {
                 info!("VS {}: pool gains {who} at weight {weight}", v.name);

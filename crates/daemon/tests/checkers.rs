@@ -348,3 +348,90 @@ fn md5_of(data: &[u8]) -> u128 {
     let hex = String::from_utf8_lossy(&out.stdout);
     u128::from_str_radix(hex.split_whitespace().next().unwrap(), 16).unwrap()
 }
+
+/// A listener on 10.9.0.1:`port` in `host`.
+fn listener(host: &keepup_testkit::lab::Host, port: u16) -> Proc {
+    host.spawn(
+        "python3",
+        &["-m", "http.server", &port.to_string(), "--bind", "10.9.0.1"],
+        format!("listener-{port}.log"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn netns_a_reload_keeps_checkers_and_brings_back_a_failing_server() {
+    if !keepup_testkit::lab::root_or_skip(
+        "netns_a_reload_keeps_checkers_and_brings_back_a_failing_server",
+    ) {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kreld", 1, false);
+    let r1 = &hosts[0];
+    let conf = |extra: &str| {
+        format!(
+            r#"
+virtual_server 10.9.0.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.9.0.1 8080 {{
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+            warmup 0
+        }}
+    }}
+    real_server 10.9.0.1 8082 {{
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+            warmup 0
+        }}
+    }}
+}}
+{extra}
+"#
+        )
+    };
+    let _up = listener(r1, 8080);
+    let k = keepup(&lab, r1, &conf(""), "a");
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.1]:tcp:8082", 1, 10),
+        "{}",
+        k.log()
+    );
+    assert!(wait_log(
+        &k,
+        "TCP connection to [10.9.0.1]:tcp:8080 success.",
+        1,
+        5
+    ));
+    // The same servers, a changed file: nothing flaps, nothing is re-checked early.
+    std::fs::write(
+        lab.dir().join("r1-a.conf"),
+        conf("# a comment changes the digest"),
+    )
+    .unwrap();
+    let mark = k.log().len();
+    let (code, out, err) = client(&lab, r1, &["reload"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(wait_log(&k, "checkers: reloading", 1, 5), "{}", k.log());
+    std::thread::sleep(Duration::from_secs(2));
+    let after = k.log()[mark..].to_string();
+    assert!(!after.contains("Adding service"), "{after}");
+    assert!(!after.contains("Removing service"), "{after}");
+    // The server that was failing before the reload comes back when it answers.
+    let _late = listener(r1, 8082);
+    assert!(
+        wait_log(
+            &k,
+            "Adding service [10.9.0.1]:tcp:8082 to VS [10.9.0.100]:tcp:80",
+            1,
+            10
+        ),
+        "{}",
+        k.log()
+    );
+}

@@ -18,6 +18,15 @@ pub enum Dest {
     Sorry,
 }
 
+/// A pool entry's address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Server {
+    /// As keepalived prints it: `[10.0.0.2]:tcp:80`.
+    pub name: String,
+    pub ip: std::net::IpAddr,
+    pub port: Option<u16>,
+}
+
 /// A change to a virtual server's pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PoolOp {
@@ -48,12 +57,9 @@ impl Verdict {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// The run `attempt` of `checker` ([`Output::Probe`]) ended.
-    Done {
-        checker: CheckerId,
-        attempt: u64,
-        verdict: Verdict,
-    },
+    /// Run `attempt` ([`Output::Probe`]) ended. Attempts are numbered across
+    /// reloads, so a run started before one is still known after it.
+    Done { attempt: u64, verdict: Verdict },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +72,14 @@ pub enum Output {
     },
     /// The run did not answer in time and counts as failed: stop it (close its
     /// socket, kill its script's process group).
-    Cancel { checker: CheckerId, attempt: u64 },
-    /// What `vs`'s pool should now hold at `dest`.
-    Pool { vs: VsId, dest: Dest, op: PoolOp },
+    Cancel { attempt: u64 },
+    /// What `vs`'s pool should now hold for `server` (a real server or the sorry
+    /// server, by address: one a reload dropped is named too).
+    Pool {
+        vs: VsId,
+        server: Server,
+        op: PoolOp,
+    },
     /// Something to log and, where configured, notify (scripts, lvs_notify_fifo,
     /// smtp_alert).
     Event(Event),
@@ -108,6 +119,9 @@ pub enum Event {
     ShutdownRs { rs: RsId, notify: bool },
     /// At shutdown with `omega`: the virtual server's quorum_down notifiers run.
     ShutdownVs { vs: VsId },
+    /// A reload dropped a real server (`server`) or a whole virtual server (None),
+    /// named as the old configuration named them.
+    Gone { vs: String, server: Option<String> },
 }
 
 /// A checker as the status shows it.

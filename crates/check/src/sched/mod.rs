@@ -22,12 +22,13 @@
 //! A run that has not answered by its timeout has failed; the caller is told to
 //! cancel it ([`Output::Cancel`]) and a late answer is ignored.
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::plan::{secs, CheckerPlan, Plan, RsPlan, VsPlan};
 
 mod io;
+mod reload;
 mod view;
 pub use io::*;
 pub use view::{CheckerStatus, RsView, VsView};
@@ -88,6 +89,8 @@ pub struct Scheduler {
     rss: Vec<RsState>,
     checkers: Vec<CheckerState>,
     heap: BinaryHeap<Reverse<(Instant, usize, Alarm)>>,
+    /// The checker of each run in flight, by attempt.
+    inflight: HashMap<u64, usize>,
     out: VecDeque<Output>,
     attempts: u64,
     rng: u64,
@@ -102,6 +105,7 @@ impl Scheduler {
             rss: Vec::new(),
             checkers: Vec::new(),
             heap: BinaryHeap::new(),
+            inflight: HashMap::new(),
             out: VecDeque::new(),
             attempts: 0,
             rng: seed | 1,
@@ -185,13 +189,11 @@ impl Scheduler {
         for c in 0..self.checkers.len() {
             self.checkers[c].alarm = None;
             if let Some((attempt, _)) = self.checkers[c].running.take() {
-                self.out.push_back(Output::Cancel {
-                    checker: CheckerId(c),
-                    attempt,
-                });
+                self.out.push_back(Output::Cancel { attempt });
             }
         }
         self.heap.clear();
+        self.inflight.clear();
         for v in 0..self.vss.len() {
             let omega = self.vplan(v).omega;
             for r in self.vss[v].rs.clone() {
@@ -210,32 +212,23 @@ impl Scheduler {
             }
             let have = std::mem::take(&mut self.vss[v].pool);
             for dest in have.into_keys() {
-                self.out.push_back(Output::Pool {
-                    vs: VsId(v),
-                    dest,
-                    op: PoolOp::Remove,
-                });
+                self.pool_out(v, dest, PoolOp::Remove);
             }
         }
     }
 
     pub fn handle(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Done {
-                checker,
-                attempt,
-                verdict,
-            } => {
-                let Some(c) = self.checkers.get(checker.0) else {
+            Input::Done { attempt, verdict } => {
+                let Some(c) = self.inflight.get(&attempt).copied() else {
                     return;
                 };
-                let Some((running, started)) = c.running else {
+                let Some((running, started)) = self.checkers[c].running else {
                     return;
                 };
-                if running != attempt {
-                    return;
+                if running == attempt {
+                    self.finish(now, c, started, verdict);
                 }
-                self.finish(now, checker.0, started, verdict);
             }
         }
     }
@@ -257,10 +250,7 @@ impl Scheduler {
                     let Some((attempt, started)) = self.checkers[c].running else {
                         continue;
                     };
-                    self.out.push_back(Output::Cancel {
-                        checker: CheckerId(c),
-                        attempt,
-                    });
+                    self.out.push_back(Output::Cancel { attempt });
                     let t = self.cplan(c).timing.timeout;
                     let reason = format!("no answer within {}", secs(t));
                     self.finish(now, c, started, Verdict::fail(reason));
@@ -357,6 +347,7 @@ impl Scheduler {
         let attempt = self.attempts;
         let timeout = self.cplan(c).timing.timeout;
         self.checkers[c].running = Some((attempt, now));
+        self.inflight.insert(attempt, c);
         self.arm(c, now + timeout, Alarm::Timeout);
         self.out.push_back(Output::Probe {
             checker: CheckerId(c),
@@ -373,7 +364,9 @@ impl Scheduler {
             cp.dynamic,
             cp.log_all_failures || self.plan.log_all_failures,
         );
-        self.checkers[c].running = None;
+        if let Some((attempt, _)) = self.checkers[c].running.take() {
+            self.inflight.remove(&attempt);
+        }
         let st = &self.checkers[c];
         let (up, has_run, retry_it) = (st.up, st.has_run, st.retry_it);
         let mut delay = t.delay_loop;
@@ -579,12 +572,8 @@ impl Scheduler {
     fn sync_pool(&mut self, v: usize) {
         let want = self.desired_pool(v);
         let have = std::mem::take(&mut self.vss[v].pool);
-        for (dest, _) in have.iter().filter(|(d, _)| !want.contains_key(d)) {
-            self.out.push_back(Output::Pool {
-                vs: VsId(v),
-                dest: *dest,
-                op: PoolOp::Remove,
-            });
+        for dest in have.keys().filter(|d| !want.contains_key(d)) {
+            self.pool_out(v, *dest, PoolOp::Remove);
         }
         for (dest, &weight) in &want {
             let op = match have.get(dest) {
@@ -592,13 +581,44 @@ impl Scheduler {
                 Some(&w) if w != weight => PoolOp::Weight { weight },
                 Some(_) => continue,
             };
-            self.out.push_back(Output::Pool {
-                vs: VsId(v),
-                dest: *dest,
-                op,
-            });
+            self.pool_out(v, *dest, op);
         }
         self.vss[v].pool = want;
+    }
+
+    fn pool_out(&mut self, v: usize, dest: Dest, op: PoolOp) {
+        let server = self.server(v, dest);
+        self.out.push_back(Output::Pool {
+            vs: VsId(v),
+            server,
+            op,
+        });
+    }
+
+    /// The address of a pool entry of `v`, as the plan names it.
+    fn server(&self, v: usize, dest: Dest) -> Server {
+        match dest {
+            Dest::Real(RsId(r)) => {
+                let p = self.rplan(r);
+                Server {
+                    name: p.name.clone(),
+                    ip: p.ip,
+                    port: p.port,
+                }
+            }
+            Dest::Sorry => match &self.vplan(v).sorry {
+                Some(s) => Server {
+                    name: s.name.clone(),
+                    ip: s.ip,
+                    port: s.port,
+                },
+                None => Server {
+                    name: String::new(),
+                    ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    port: None,
+                },
+            },
+        }
     }
 
     // ---------------------------------------------------------------------------

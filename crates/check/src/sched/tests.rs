@@ -54,8 +54,10 @@ impl Lab {
                     probes.push((*checker, *attempt));
                     format!("probe c{}", checker.0)
                 }
-                Output::Cancel { checker, .. } => format!("cancel c{}", checker.0),
-                Output::Pool { vs, dest, op } => format!("pool vs{} {dest:?} {op:?}", vs.0),
+                Output::Cancel { attempt } => format!("cancel a{attempt}"),
+                Output::Pool { vs, server, op } => {
+                    format!("pool vs{} {} {op:?}", vs.0, server.name)
+                }
                 Output::Event(e) => format!("{e:?}"),
             };
             self.lines.push(format!("t={:.3} {line}", self.t()));
@@ -75,14 +77,7 @@ impl Lab {
             self.s.handle_timeout(next);
             for (c, attempt) in self.collect() {
                 if let Some(verdict) = rule(c.0, self.t()) {
-                    self.s.handle(
-                        self.now,
-                        Input::Done {
-                            checker: c,
-                            attempt,
-                            verdict,
-                        },
-                    );
+                    self.s.handle(self.now, Input::Done { attempt, verdict });
                     self.collect();
                 }
             }
@@ -139,7 +134,7 @@ fn a_checker_runs_a_second_after_start_then_every_delay_loop() {
     let mut l = lab(&conf("", &[TCP]));
     assert_eq!(
         l.grep("pool"),
-        vec!["t=0.000 pool vs0 Real(RsId(0)) Add { weight: 1 }"]
+        vec!["t=0.000 pool vs0 [10.0.1.1]:tcp:80 Add { weight: 1 }"]
     );
     l.run(35.0, |_, _| pass());
     assert_eq!(l.times("probe c0"), vec![1.0, 11.0, 21.0, 31.0]);
@@ -182,8 +177,8 @@ fn an_up_checker_goes_down_after_retry_further_failures_spaced_delay_before_retr
     assert_eq!(
         l.grep("pool vs0"),
         vec![
-            "t=0.000 pool vs0 Real(RsId(0)) Add { weight: 1 }",
-            "t=27.000 pool vs0 Real(RsId(0)) Remove",
+            "t=0.000 pool vs0 [10.0.1.1]:tcp:80 Add { weight: 1 }",
+            "t=27.000 pool vs0 [10.0.1.1]:tcp:80 Remove",
         ]
     );
     // A down checker is not retried: delay_loop between its runs.
@@ -207,7 +202,7 @@ fn a_down_checker_comes_up_on_one_success() {
     assert_eq!(l.times("CheckerDown"), vec![27.0]);
     // Down runs at 37 (fails), 47 (passes): up at once.
     assert_eq!(l.times("CheckerUp")[1..], [47.0]);
-    assert_eq!(l.times("pool vs0 Real(RsId(0)) Add"), vec![0.0, 47.0]);
+    assert_eq!(l.times("pool vs0 [10.0.1.1]:tcp:80 Add"), vec![0.0, 47.0]);
 }
 
 #[test]
@@ -243,7 +238,7 @@ fn alpha_starts_down_and_joins_on_its_first_success() {
     l.run(5.0, |_, _| pass());
     assert_eq!(
         l.grep("pool"),
-        vec!["t=1.000 pool vs0 Real(RsId(0)) Add { weight: 1 }"]
+        vec!["t=1.000 pool vs0 [10.0.1.1]:tcp:80 Add { weight: 1 }"]
     );
 }
 
@@ -273,9 +268,9 @@ fn inhibit_on_failure_sets_weight_zero_instead_of_removing() {
     assert_eq!(
         l.grep("pool"),
         vec![
-            "t=0.000 pool vs0 Real(RsId(0)) Add { weight: 5 }",
-            "t=11.000 pool vs0 Real(RsId(0)) Weight { weight: 0 }",
-            "t=21.000 pool vs0 Real(RsId(0)) Weight { weight: 5 }",
+            "t=0.000 pool vs0 [10.0.1.1]:tcp:80 Add { weight: 5 }",
+            "t=11.000 pool vs0 [10.0.1.1]:tcp:80 Weight { weight: 0 }",
+            "t=21.000 pool vs0 [10.0.1.1]:tcp:80 Weight { weight: 5 }",
         ]
     );
 }
@@ -286,12 +281,12 @@ fn an_alpha_inhibited_server_starts_in_the_pool_at_weight_zero() {
     let mut l = lab(&conf("", &[body]));
     assert_eq!(
         l.grep("pool"),
-        vec!["t=0.000 pool vs0 Real(RsId(0)) Add { weight: 0 }"]
+        vec!["t=0.000 pool vs0 [10.0.1.1]:tcp:80 Add { weight: 0 }"]
     );
     l.run(2.0, |_, _| pass());
     assert_eq!(
         l.grep("pool")[1],
-        "t=1.000 pool vs0 Real(RsId(0)) Weight { weight: 1 }"
+        "t=1.000 pool vs0 [10.0.1.1]:tcp:80 Weight { weight: 1 }"
     );
 }
 
@@ -309,8 +304,8 @@ fn a_real_server_is_alive_only_while_none_of_its_checkers_is_down() {
         }
     });
     assert_eq!(l.times("moved: true"), vec![11.0, 41.0]);
-    assert_eq!(l.times("pool vs0 Real(RsId(0)) Remove"), vec![11.0]);
-    assert_eq!(l.times("pool vs0 Real(RsId(0)) Add"), vec![0.0, 41.0]);
+    assert_eq!(l.times("pool vs0 [10.0.1.1]:tcp:80 Remove"), vec![11.0]);
+    assert_eq!(l.times("pool vs0 [10.0.1.1]:tcp:80 Add"), vec![0.0, 41.0]);
 }
 
 #[test]
@@ -342,10 +337,10 @@ fn quorum_with_hysteresis_and_the_sorry_server() {
     assert_eq!(l.times("Sorry { vs: VsId(0), on: false }"), vec![81.0]);
     // The sorry server holds the pool alone from 31 to 81; the servers that come
     // back meanwhile wait outside it.
-    assert_eq!(l.times("pool vs0 Sorry Add"), vec![31.0]);
-    assert_eq!(l.times("pool vs0 Sorry Remove"), vec![81.0]);
-    assert_eq!(l.times("pool vs0 Real(RsId(0)) Add"), vec![0.0, 81.0]);
-    assert_eq!(l.times("pool vs0 Real(RsId(2)) Add"), vec![0.0, 81.0]);
+    assert_eq!(l.times("pool vs0 [10.0.9.9]:tcp:80 Add"), vec![31.0]);
+    assert_eq!(l.times("pool vs0 [10.0.9.9]:tcp:80 Remove"), vec![81.0]);
+    assert_eq!(l.times("pool vs0 [10.0.1.1]:tcp:80 Add"), vec![0.0, 81.0]);
+    assert_eq!(l.times("pool vs0 [10.0.1.3]:tcp:80 Add"), vec![0.0, 81.0]);
 }
 
 #[test]
@@ -358,11 +353,11 @@ fn the_sorry_server_stands_in_at_start_when_quorum_is_not_met() {
         vec![
             "t=0.000 Quorum { vs: VsId(0), up: false, start: true, threshold: 2, weight: 0 }",
             "t=0.000 Sorry { vs: VsId(0), on: true }",
-            "t=0.000 pool vs0 Sorry Add { weight: 1 }",
+            "t=0.000 pool vs0 [10.0.9.9]:tcp:80 Add { weight: 1 }",
         ]
     );
     l.run(2.0, |_, _| pass());
-    assert_eq!(l.times("pool vs0 Sorry Remove"), vec![1.0]);
+    assert_eq!(l.times("pool vs0 [10.0.9.9]:tcp:80 Remove"), vec![1.0]);
 }
 
 #[test]
@@ -378,11 +373,11 @@ fn sorry_server_inhibit_keeps_it_at_weight_zero_when_not_needed() {
         }
     });
     assert_eq!(
-        l.grep("pool vs0 Sorry"),
+        l.grep("pool vs0 [10.0.9.9]:tcp:80"),
         vec![
-            "t=0.000 pool vs0 Sorry Add { weight: 0 }",
-            "t=11.000 pool vs0 Sorry Weight { weight: 1 }",
-            "t=21.000 pool vs0 Sorry Weight { weight: 0 }",
+            "t=0.000 pool vs0 [10.0.9.9]:tcp:80 Add { weight: 0 }",
+            "t=11.000 pool vs0 [10.0.9.9]:tcp:80 Weight { weight: 1 }",
+            "t=21.000 pool vs0 [10.0.9.9]:tcp:80 Weight { weight: 0 }",
         ]
     );
 }
@@ -410,10 +405,10 @@ fn misc_dynamic_sets_the_weight_and_never_drifts() {
     assert_eq!(
         weights[..4],
         [
-            "pool vs0 Real(RsId(0)) Add { weight: 3 }",
-            "pool vs0 Real(RsId(0)) Weight { weight: 10 }",
-            "pool vs0 Real(RsId(0)) Weight { weight: 5 }",
-            "pool vs0 Real(RsId(0)) Weight { weight: 3 }",
+            "pool vs0 [10.0.1.1]:tcp:80 Add { weight: 3 }",
+            "pool vs0 [10.0.1.1]:tcp:80 Weight { weight: 10 }",
+            "pool vs0 [10.0.1.1]:tcp:80 Weight { weight: 5 }",
+            "pool vs0 [10.0.1.1]:tcp:80 Weight { weight: 3 }",
         ]
     );
     // After nine more cycles the same three weights, no drift.
@@ -428,7 +423,7 @@ fn a_run_past_its_timeout_is_cancelled_and_counts_as_a_failure() {
     let body = "  TCP_CHECK {\n   connect_timeout 2\n   retry 0\n   warmup 0\n  }";
     let mut l = lab(&conf("", &[body]));
     l.run(5.0, |_, _| None);
-    assert_eq!(l.grep("cancel c0"), vec!["t=3.000 cancel c0"]);
+    assert_eq!(l.grep("cancel"), vec!["t=3.000 cancel a1"]);
     assert_eq!(l.times("CheckerDown"), vec![3.0]);
     assert!(l.grep("CheckerDown")[0].contains("no answer within 2 s"));
     // The late answer of that run changes nothing.
@@ -436,7 +431,6 @@ fn a_run_past_its_timeout_is_cancelled_and_counts_as_a_failure() {
     l.s.handle(
         l.now,
         Input::Done {
-            checker: CheckerId(0),
             attempt: 1,
             verdict: Verdict::PASS,
         },
@@ -460,11 +454,10 @@ fn misc_check_counts_its_next_run_from_the_start_of_the_last() {
         }
         l.now = at;
         if answer_at == Some(at) {
-            let (checker, attempt, _) = pending.take().expect("pending");
+            let (_, attempt, _) = pending.take().expect("pending");
             l.s.handle(
                 at,
                 Input::Done {
-                    checker,
                     attempt,
                     verdict: Verdict::PASS,
                 },
@@ -514,7 +507,7 @@ fn shutdown_empties_the_pools_and_runs_the_down_notifiers_only_with_omega() {
         l.run(1.0, |c, _| if c == 0 { None } else { pass() });
         l.s.shutdown();
         l.collect();
-        assert_eq!(l.grep("cancel c0").len(), 1, "the run in flight is stopped");
+        assert_eq!(l.grep("cancel").len(), 1, "the run in flight is stopped");
         assert_eq!(l.grep("Remove").len(), 2);
         assert_eq!(l.grep("notify: true").len(), 2 * notified);
         assert_eq!(l.grep("ShutdownVs").len(), notified);
@@ -540,12 +533,11 @@ fn log_lines_keep_keepalived_wording() {
                 _ => {}
             }
         }
-        for (checker, attempt) in probes {
+        for (_, attempt) in probes {
             if let Some(v) = verdict.clone() {
                 l.s.handle(
                     at,
                     Input::Done {
-                        checker,
                         attempt,
                         verdict: v,
                     },
@@ -577,4 +569,111 @@ fn log_lines_keep_keepalived_wording() {
             "Removing sorry server [10.0.9.9]:tcp:80 from VS [10.0.0.1]:tcp:80",
         ]
     );
+}
+
+impl Lab {
+    /// Reload with `conf` at the current time; the transcript goes on.
+    fn reload(&mut self, conf: &str) {
+        let loaded = keepup_config::load_str("t.conf", conf, &Default::default());
+        self.s.reload(Plan::from_config(&loaded.config), self.now);
+        self.lines.push(format!("t={:.3} reload", self.t()));
+        self.collect();
+    }
+
+    /// The transcript from the last reload on.
+    fn since_reload(&self) -> Vec<&str> {
+        let at = self
+            .lines
+            .iter()
+            .rposition(|l| l.ends_with(" reload"))
+            .unwrap_or(0);
+        self.lines[at + 1..].iter().map(String::as_str).collect()
+    }
+}
+
+#[test]
+fn a_reload_of_the_same_file_changes_nothing_and_keeps_the_schedule() {
+    let c = conf(" quorum 1\n sorry_server 10.0.9.9 80", &[TCP, TCP]);
+    let mut l = lab(&c);
+    l.run(
+        25.5,
+        |i, t| if i == 1 && t > 20.0 { fail() } else { pass() },
+    );
+    // Server 2 is retrying (failed at 21, next try at 24 failed, next at 27).
+    l.reload(&c);
+    assert!(l.since_reload().is_empty(), "{:#?}", l.since_reload());
+    l.run(
+        40.0,
+        |i, t| if i == 1 && t > 20.0 { fail() } else { pass() },
+    );
+    // The retry run goes on where it was: down at 27, not reset by the reload.
+    assert_eq!(l.times("CheckerDown"), vec![27.0]);
+    assert_eq!(l.times("probe c0"), vec![1.0, 11.0, 21.0, 31.0]);
+}
+
+#[test]
+fn a_server_failing_before_a_reload_comes_back_after_it_when_it_passes() {
+    // keepalived #1720: after a reload such a server stays out.
+    let body = "  TCP_CHECK {\n   retry 0\n   warmup 0\n  }";
+    let c = conf("", &[body]);
+    let mut l = lab(&c);
+    l.run(15.0, |_, t| if t > 10.0 { fail() } else { pass() });
+    assert_eq!(l.times("pool vs0 [10.0.1.1]:tcp:80 Remove"), vec![11.0]);
+    l.reload(&c);
+    l.run(30.0, |_, _| pass());
+    assert_eq!(l.times("pool vs0 [10.0.1.1]:tcp:80 Add"), vec![0.0, 21.0]);
+}
+
+#[test]
+fn a_reload_adds_and_removes_servers_and_resets_only_changed_checkers() {
+    let a = "  TCP_CHECK {\n   retry 0\n   warmup 0\n  }";
+    let changed = "  TCP_CHECK {\n   retry 0\n   warmup 0\n   connect_port 81\n  }";
+    let mut l = lab(&conf("", &[a, a]));
+    l.run(5.0, |_, _| pass());
+    // Server 1 keeps its checker, server 2 is dropped, server 3 is new; then server 1's
+    // checker changes.
+    let next = conf("", &[a]).replace(
+        " }\n}\n",
+        " }\n real_server 10.0.1.3 80 {\n  TCP_CHECK {\n   retry 0\n   warmup 0\n  }\n }\n}\n",
+    );
+    l.reload(&next);
+    let after = l.since_reload().join("\n");
+    assert!(
+        after.contains("Gone { vs: \"[10.0.0.1]:tcp:80\", server: Some(\"[10.0.1.2]:tcp:80\") }"),
+        "{after}"
+    );
+    assert!(
+        after.contains("pool vs0 [10.0.1.2]:tcp:80 Remove"),
+        "{after}"
+    );
+    assert!(
+        after.contains("pool vs0 [10.0.1.3]:tcp:80 Add { weight: 1 }"),
+        "{after}"
+    );
+    assert!(
+        !after.contains("[10.0.1.1]"),
+        "the kept server is left alone: {after}"
+    );
+    l.run(12.0, |_, _| pass());
+    // The kept checker keeps its schedule (1, 11); the new one starts 1 s after the
+    // reload.
+    assert_eq!(l.times("probe c0"), vec![1.0, 11.0]);
+    assert_eq!(l.times("probe c1"), vec![1.0, 6.0]);
+    let changed_conf = next.replacen(a, changed, 1);
+    l.reload(&changed_conf);
+    assert!(l.since_reload().is_empty(), "{:#?}", l.since_reload());
+    l.run(14.0, |_, _| pass());
+    // The changed checker runs anew 1 s after the reload, not at 21.
+    assert_eq!(l.times("probe c0"), vec![1.0, 11.0, 13.0]);
+}
+
+#[test]
+fn a_reload_that_drops_a_virtual_server_says_so() {
+    let mut l = lab(&conf("", &[TCP]));
+    l.reload("");
+    assert_eq!(
+        l.since_reload(),
+        vec!["t=0.000 Gone { vs: \"[10.0.0.1]:tcp:80\", server: None }"]
+    );
+    assert!(l.s.poll_timeout().is_none());
 }

@@ -293,6 +293,78 @@ pub struct Checker {
     pub span: Span,
 }
 
+impl PartialEq for Checker {
+    /// Every field but the source position: the same checker moved in the file is
+    /// the same checker (a reload keeps its state).
+    fn eq(&self, o: &Self) -> bool {
+        // Destructured, so that a new field cannot be forgotten here.
+        let Checker {
+            kind,
+            connect_ip,
+            connect_port,
+            bindto,
+            bind_port,
+            bind_if,
+            fwmark,
+            alpha,
+            connect_timeout,
+            retry,
+            delay_before_retry,
+            warmup,
+            delay_loop,
+            log_all_failures,
+            span: _,
+        } = self;
+        *kind == o.kind
+            && *connect_ip == o.connect_ip
+            && *connect_port == o.connect_port
+            && *bindto == o.bindto
+            && *bind_port == o.bind_port
+            && *bind_if == o.bind_if
+            && *fwmark == o.fwmark
+            && *alpha == o.alpha
+            && *connect_timeout == o.connect_timeout
+            && *retry == o.retry
+            && *delay_before_retry == o.delay_before_retry
+            && *warmup == o.warmup
+            && *delay_loop == o.delay_loop
+            && *log_all_failures == o.log_all_failures
+    }
+}
+
+impl Eq for Checker {}
+
+impl PartialEq for Url {
+    /// Every field but the source position.
+    fn eq(&self, o: &Self) -> bool {
+        let Url {
+            path,
+            digest,
+            status_code,
+            virtualhost,
+            regex,
+            regex_no_match,
+            regex_options,
+            regex_stack,
+            regex_min_offset,
+            regex_max_offset,
+            span: _,
+        } = self;
+        *path == o.path
+            && *digest == o.digest
+            && *status_code == o.status_code
+            && *virtualhost == o.virtualhost
+            && *regex == o.regex
+            && *regex_no_match == o.regex_no_match
+            && *regex_options == o.regex_options
+            && *regex_stack == o.regex_stack
+            && *regex_min_offset == o.regex_min_offset
+            && *regex_max_offset == o.regex_max_offset
+    }
+}
+
+impl Eq for Url {}
+
 impl Checker {
     pub fn new(kind: CheckerKind, span: Span) -> Self {
         Checker {
@@ -316,7 +388,7 @@ impl Checker {
 }
 
 /// The checker kinds, by their keepalived block names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "checker")]
 pub enum CheckerKind {
     #[serde(rename = "HTTP_GET")]
@@ -359,7 +431,7 @@ impl CheckerKind {
 }
 
 /// `HTTP_GET` / `SSL_GET`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HttpCheck {
     /// `http_protocol` 1.0, 1.0C or 1.1 (default 1.0).
     pub http_protocol: Option<String>,
@@ -397,7 +469,7 @@ pub struct Url {
 }
 
 /// `SMTP_CHECK`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SmtpCheck {
     /// `helo_name` (default smtpchecker.keepalived.org).
     pub helo_name: Option<String>,
@@ -407,7 +479,7 @@ pub struct SmtpCheck {
 }
 
 /// `DNS_CHECK`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DnsCheck {
     /// `type` (default SOA).
     #[serde(rename = "type")]
@@ -417,7 +489,7 @@ pub struct DnsCheck {
 }
 
 /// `MISC_CHECK`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MiscCheck {
     pub misc_path: Option<Script>,
     /// `misc_timeout` in seconds (default: delay_loop).
@@ -428,7 +500,7 @@ pub struct MiscCheck {
 }
 
 /// `UDP_CHECK`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UdpCheck {
     /// `payload` as bytes.
     pub payload: Option<Vec<u8>>,
@@ -439,7 +511,7 @@ pub struct UdpCheck {
 }
 
 /// `FILE_CHECK`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FileCheck {
     pub track_file: Option<String>,
     pub dynamic: bool,
@@ -448,7 +520,7 @@ pub struct FileCheck {
 }
 
 /// `BFD_CHECK`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BfdCheck {
     pub name: Option<String>,
     pub weight: Option<i32>,

@@ -72,7 +72,7 @@ impl Serialize for Secs {
 }
 
 /// A script to run: the command line as written, and the user/group to run it as.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Script {
     pub command: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,3 +83,19 @@ pub struct Script {
     #[serde(skip)]
     pub span: crate::source::Span,
 }
+
+impl PartialEq for Script {
+    /// Every field but the source position (reload compares models read at
+    /// different times).
+    fn eq(&self, o: &Self) -> bool {
+        let Script {
+            command,
+            user,
+            group,
+            span: _,
+        } = self;
+        *command == o.command && *user == o.user && *group == o.group
+    }
+}
+
+impl Eq for Script {}

@@ -562,6 +562,21 @@ impl Daemon {
     /// Read and validate the new configuration first; an invalid one is refused
     /// (`Err`: what the reader found, and why) and the running one stays. `Ok`: one
     /// line per instance saying what became of it, then a summary.
+    /// The checker side takes the new virtual servers (started now if the old
+    /// configuration had none).
+    fn reload_checkers(&mut self, config: &keepup_config::Config) {
+        if !self.opts.checkers {
+            return;
+        }
+        match &self.checkers {
+            Some(side) => side.reload(config),
+            None => {
+                let feed = self.status.checker_feed();
+                self.checkers = crate::checkers::CheckerSide::start(config, feed);
+            }
+        }
+    }
+
     async fn reload(&mut self) -> Result<Vec<String>, String> {
         info!("Reloading");
         let mut findings = String::new();
@@ -571,6 +586,7 @@ impl Daemon {
             .await
             .map_err(|e| format!("{findings}{e:#}"))?;
         self.notifier.configure_mail(&new_config.global_defs);
+        self.reload_checkers(&new_config);
         let old = &self.setup.plan;
         if new.digest == self.setup.digest && reload::same_plan(old, &new.plan) {
             info!("reload: configuration unchanged");
