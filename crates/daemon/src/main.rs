@@ -165,8 +165,11 @@ struct RunArgs {
     #[arg(short = 'S', long = "log-facility")]
     log_facility: Option<String>,
     /// keepalived: run only the VRRP subsystem (no health checkers).
-    #[arg(short = 'P', long = "vrrp")]
+    #[arg(short = 'P', long = "vrrp", conflicts_with = "check_only")]
     vrrp_only: bool,
+    /// keepalived: run only the health checkers (no VRRP instance).
+    #[arg(short = 'C', long = "check")]
+    check_only: bool,
 }
 
 fn handover(a: HandoverArgs) -> Result<ExitCode> {
@@ -252,6 +255,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         dont_release_vrrp: args.dont_release_vrrp,
         status_group: args.status_group,
         checkers: !args.vrrp_only,
+        vrrp: !args.check_only,
     })
 }
 

@@ -435,3 +435,66 @@ virtual_server 10.9.0.100 80 {{
         k.log()
     );
 }
+
+#[test]
+fn netns_dash_c_runs_only_the_checkers_and_dash_p_only_vrrp() {
+    if !keepup_testkit::lab::root_or_skip(
+        "netns_dash_c_runs_only_the_checkers_and_dash_p_only_vrrp",
+    ) {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kcp", 1, false);
+    let r1 = &hosts[0];
+    let conf = r#"
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        10.9.0.100/24
+    }
+}
+virtual_server 10.9.0.100 80 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.9.0.1 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+            warmup 0
+        }
+    }
+}
+"#;
+    let _web = listener(r1, 8080);
+    let vip: std::net::IpAddr = "10.9.0.100".parse().unwrap();
+    // -C: the checker runs; the instance does not, so the VIP never comes.
+    let k = common::keepup_with(&lab, r1, conf, "c", &["-C"]);
+    assert!(
+        wait_log(&k, "TCP connection to [10.9.0.1]:tcp:8080 success.", 1, 10),
+        "{}",
+        k.log()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!common::has(r1, vip), "-C added the VIP:\n{}", k.log());
+    assert!(!k.log().contains("Entering MASTER STATE"), "{}", k.log());
+    k.kill(nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(100), || !k
+            .is_running())
+        .is_some()
+    );
+    // -P: the instance runs; no checker does.
+    let k = common::keepup_with(&lab, r1, conf, "p", &["-P"]);
+    assert!(
+        common::wait_addr(r1, vip, true, 10).is_some(),
+        "{}",
+        k.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(k.log().contains("-P: VRRP only"), "{}", k.log());
+    assert!(!k.log().contains("TCP connection"), "{}", k.log());
+}

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub status_group: Option<String>,
     /// Run the health checkers of the virtual servers (off with `-P`, VRRP only).
     pub checkers: bool,
+    /// Run the VRRP instances (off with `-C`, checkers only).
+    pub vrrp: bool,
 }
 
 /// Run until SIGTERM/SIGINT; the exit code says how it ended.
@@ -98,6 +100,7 @@ impl Daemon {
         let (setup, config) = setup::load(
             &opts.file,
             opts.config_id.as_deref(),
+            opts.vrrp,
             &nl,
             &mut String::new(),
         )
@@ -142,6 +145,9 @@ impl Daemon {
             d.checkers = crate::checkers::CheckerSide::start(&config, feed);
         } else if !config.virtual_servers.is_empty() {
             info!("-P: VRRP only; the virtual servers are not checked");
+        }
+        if !d.opts.vrrp {
+            info!("-C: checkers only; no VRRP instance runs");
         }
         drop(config);
         d.addresses.remove_stale(&d.setup).await?;
@@ -582,7 +588,7 @@ impl Daemon {
         let mut findings = String::new();
         let file = &self.opts.file;
         let id = self.opts.config_id.as_deref();
-        let (new, new_config) = setup::load(file, id, &self.nl, &mut findings)
+        let (new, new_config) = setup::load(file, id, self.opts.vrrp, &self.nl, &mut findings)
             .await
             .map_err(|e| format!("{findings}{e:#}"))?;
         self.notifier.configure_mail(&new_config.global_defs);

@@ -29,6 +29,7 @@ pub struct Setup {
 pub async fn load(
     file: &Path,
     config_id: Option<&str>,
+    vrrp: bool,
     nl: &Netlink,
     findings: &mut String,
 ) -> Result<(Setup, Config)> {
@@ -54,7 +55,12 @@ pub async fn load(
     for line in &loaded.refused_scripts {
         error!("{line}");
     }
-    let config = loaded.config;
+    let mut config = loaded.config;
+    if !vrrp {
+        // `-C`: the checkers only; the instances are read (and checked) but not run.
+        config.vrrp_instances.clear();
+        config.vrrp_sync_groups.clear();
+    }
     let mut names = BTreeSet::new();
     for vi in &config.vrrp_instances {
         names.extend(vi.interface.clone());
