@@ -20,6 +20,9 @@ pub struct Plan {
     pub log_all_failures: bool,
     /// `rs_init_notifies`: run notify_up for the real servers found up at start.
     pub rs_init_notifies: bool,
+    /// `no_checker_emails`: mail about a real server only when it goes up or down,
+    /// not about each checker.
+    pub no_checker_emails: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +144,7 @@ impl Plan {
                 .collect(),
             log_all_failures: g.checker_log_all_failures,
             rs_init_notifies: g.rs_init_notifies,
+            no_checker_emails: g.no_checker_emails,
         }
     }
 }
@@ -225,7 +229,10 @@ impl CheckerPlan {
             CheckerKind::SmtpCheck(_) => (connect * 3, false, false),
             // The probe waits connect_timeout for an answer and judges the silence
             // itself (a pass without require_reply): a second more to say so.
-            CheckerKind::UdpCheck(_) | CheckerKind::DnsCheck(_) => (connect + grace, false, false),
+            // PING_CHECK waits connect_timeout for its echo reply, and says so too.
+            CheckerKind::UdpCheck(_) | CheckerKind::DnsCheck(_) | CheckerKind::PingCheck => {
+                (connect + grace, false, false)
+            }
             _ => (connect, false, false),
         };
         CheckerPlan {

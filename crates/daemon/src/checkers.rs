@@ -26,7 +26,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// What the VRRP loop tells the checker side.
 enum Command {
     /// A reload: the new plan takes over what it keeps.
-    Reload(Box<Plan>),
+    Reload(Box<(Plan, keepup_config::model::global::GlobalDefs)>),
     Stop,
 }
 
@@ -61,6 +61,7 @@ impl CheckerSide {
         .map(|s| s.command.clone().into())
         .collect();
         let (commands, received) = mpsc::unbounded_channel();
+        let global = config.global_defs.clone();
         let thread = std::thread::Builder::new()
             .name("keepup-checkers".into())
             .spawn(move || {
@@ -75,7 +76,7 @@ impl CheckerSide {
                     }
                 };
                 let run = std::panic::AssertUnwindSafe(|| {
-                    rt.block_on(drive(plan, fifos, feed, received));
+                    rt.block_on(drive(plan, global, fifos, feed, received));
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     error!("checkers: stopped after an internal error; VRRP runs on");
@@ -100,7 +101,12 @@ impl CheckerSide {
         for p in plan.problems() {
             warn!("{p}");
         }
-        if self.commands.send(Command::Reload(Box::new(plan))).is_err() {
+        let global = config.global_defs.clone();
+        if self
+            .commands
+            .send(Command::Reload(Box::new((plan, global))))
+            .is_err()
+        {
             error!("checkers: not running; the reload does not reach them");
         }
     }
@@ -158,6 +164,7 @@ fn counts(p: &Plan) -> (usize, usize, usize) {
 /// The checker loop: the scheduler's one deadline, the probes' answers, the stop.
 async fn drive(
     plan: Plan,
+    global: keepup_config::model::global::GlobalDefs,
     fifos: Vec<std::path::PathBuf>,
     feed: Option<crate::status::CheckerFeed>,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -176,6 +183,7 @@ async fn drive(
         published: None,
         changed: true,
     };
+    side.notifier.configure_mail(&global);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     side.sched.start(Instant::now());
     side.act(&done_tx);
@@ -189,9 +197,11 @@ async fn drive(
             }
             () = sleep_until(side.publish_due()) => {}
             cmd = commands.recv() => {
-                if let Some(Command::Reload(plan)) = cmd {
+                if let Some(Command::Reload(new)) = cmd {
                     info!("checkers: reloading");
-                    side.sched.reload(*plan, Instant::now());
+                    let (plan, global) = *new;
+                    side.notifier.configure_mail(&global);
+                    side.sched.reload(plan, Instant::now());
                     side.changed = true;
                     side.act(&done_tx);
                     continue;
@@ -320,6 +330,82 @@ impl Side {
             _ => info!("{line}"),
         }
         self.notify(e);
+        self.mail(e);
+    }
+
+    /// `smtp_alert` mails, as keepalived sends them: per checker going up or down
+    /// (only when its real server does, with `no_checker_emails`), per quorum change.
+    fn mail(&mut self, e: &Event) {
+        let plan = self.sched.plan();
+        let (who, subject, body) = match *e {
+            Event::CheckerUp { checker } | Event::CheckerDown { checker, .. } => {
+                let up = matches!(e, Event::CheckerUp { .. });
+                let Some(rs) = self.sched.rs_of(checker) else {
+                    return;
+                };
+                let Some(r) = self.sched.rs_plan(rs) else {
+                    return;
+                };
+                if !r.smtp_alert || plan.no_checker_emails {
+                    return;
+                }
+                let vs = self.vs_name(rs);
+                let kind = self
+                    .sched
+                    .checker_plan(checker)
+                    .map_or("CHECK".to_string(), |p| p.kind().replace('_', " "));
+                let (word, verb) = if up {
+                    ("UP", "succeed")
+                } else {
+                    ("DOWN", "failed")
+                };
+                (
+                    r.name.clone(),
+                    format!("Realserver {} of virtual server {vs} - {word}", r.name),
+                    format!("=> {kind} {verb} on service <="),
+                )
+            }
+            Event::RealServer {
+                rs,
+                alive,
+                moved: true,
+            } => {
+                let Some(r) = self.sched.rs_plan(rs) else {
+                    return;
+                };
+                if !r.smtp_alert || !plan.no_checker_emails {
+                    return;
+                }
+                let vs = self.vs_name(rs);
+                let word = if alive { "UP" } else { "DOWN" };
+                (
+                    r.name.clone(),
+                    format!("Realserver {} of virtual server {vs} - {word}", r.name),
+                    format!("=> Real server is {word} <="),
+                )
+            }
+            Event::Quorum { vs, up, .. } => {
+                let v = &plan.virtual_servers[vs.0];
+                if !v.smtp_alert {
+                    return;
+                }
+                let word = if up { "UP" } else { "DOWN" };
+                (
+                    v.name.clone(),
+                    format!("Virtualserver {} - {word}", v.name),
+                    format!("=> {} <=", keepup_check::words::log_line(&self.sched, e)),
+                )
+            }
+            _ => return,
+        };
+        self.notifier.checker_mail(&who, &subject, &body);
+    }
+
+    fn vs_name(&self, rs: keepup_check::sched::RsId) -> String {
+        self.sched
+            .vs_of(rs)
+            .map(|v| self.sched.plan().virtual_servers[v.0].name.clone())
+            .unwrap_or_default()
     }
 
     /// notify_up / notify_down, quorum_up / quorum_down and the FIFO lines, in

@@ -164,6 +164,11 @@ impl Notifier {
 }
 
 impl Notifier {
+    /// A checker-side `smtp_alert` mail (see [`crate::smtp::Alerts::checker`]).
+    pub fn checker_mail(&mut self, who: &str, subject: &str, body: &str) {
+        self.alerts.checker(who, subject, body);
+    }
+
     /// A checker-side change of virtual server `vs`: `script` (notify_up/down,
     /// quorum_up/down, run without arguments as keepalived does), then `line` to
     /// each FIFO (`RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 UP`).

@@ -384,3 +384,57 @@ fn netns_smtp_hung_server_does_not_delay_failover() {
     );
     assert!(s1.mails().is_empty() && s2.mails().is_empty());
 }
+
+#[test]
+fn netns_smtp_alert_mails_a_real_server_going_down_and_its_quorum() {
+    if !lab::root_or_skip("netns_smtp_alert_mails_a_real_server_going_down_and_its_quorum") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("ksmc", 1, false);
+    let r1 = &hosts[0];
+    let sink = Sink::start(r1, true);
+    let port = sink.port;
+    // No server on 10.9.0.1:8089: the checker fails at its first run.
+    let conf = format!(
+        "global_defs {{
+    router_id r1
+    notification_email {{
+        ops@example.com
+    }}
+    notification_email_from keepup-r1@example.com
+    smtp_server 127.0.0.1 {port}
+    smtp_alert_checker
+}}
+virtual_server 10.9.0.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.9.0.1 8089 {{
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+            warmup 0
+        }}
+    }}
+}}
+"
+    );
+    let k = keepup(&lab, r1, &conf, "a");
+    let m = sink
+        .wait_for(0, "Realserver [10.9.0.1]:tcp:8089 of virtual server", 10)
+        .unwrap_or_else(|| panic!("no mail:\n{}", k.log()));
+    assert_eq!(
+        m.header("Subject"),
+        "[r1] Realserver [10.9.0.1]:tcp:8089 of virtual server [10.9.0.100]:tcp:80 - DOWN"
+    );
+    assert!(
+        m.body.contains("=> TCP CHECK failed on service <="),
+        "{}",
+        m.body
+    );
+    let q = sink
+        .wait_for(0, "Virtualserver [10.9.0.100]:tcp:80 - DOWN", 10)
+        .unwrap_or_else(|| panic!("no quorum mail:\n{}", k.log()));
+    assert!(q.body.contains("Lost quorum"), "{}", q.body);
+}

@@ -331,6 +331,11 @@ impl Scheduler {
         self.rss.get(rs.0).map(|_| self.rplan(rs.0))
     }
 
+    /// The real server a checker belongs to.
+    pub fn rs_of(&self, c: CheckerId) -> Option<RsId> {
+        self.checkers.get(c.0).map(|c| RsId(c.rs))
+    }
+
     pub fn vs_of(&self, rs: RsId) -> Option<VsId> {
         self.rss.get(rs.0).map(|r| VsId(r.vs))
     }

@@ -160,6 +160,31 @@ impl Alerts {
         }
         self.last.insert(key, state.to_string());
         let mail = alert(&p.router_id, kind, name, state, priority);
+        self.queue(name, settings, mail)
+    }
+
+    /// A checker-side alert (a real server or a virtual server's quorum): the mail
+    /// `subject` (after `[router_id] `) and `body`, if mail is configured. The caller
+    /// has decided that `smtp_alert` asks for it.
+    pub fn checker(&mut self, who: &str, subject: &str, body: &str) -> bool {
+        let Some(p) = &self.policy else { return false };
+        let Some(settings) = p.settings.clone() else {
+            if !self.warned {
+                self.warned = true;
+                warn!(
+                    "({who}) smtp_alert is on, but global_defs lacks smtp_server or notification_email; no mail is sent"
+                );
+            }
+            return false;
+        };
+        let mail = Mail {
+            subject: format!("[{}] {subject}", p.router_id),
+            body: format!("{body}\nTime: {}\n", rfc5322_date(SystemTime::now())),
+        };
+        self.queue(who, settings, mail)
+    }
+
+    fn queue(&mut self, name: &str, settings: Arc<Settings>, mail: Mail) -> bool {
         let tx = self.tx.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             self.task = Some(tokio::spawn(serve(rx)));
