@@ -18,6 +18,19 @@ pub fn log_line(s: &Scheduler, e: &Event) -> String {
             };
             match misc(s, *checker) {
                 Some(m) => format!("{m} failed{after} ({reason})."),
+                // keepalived's check_ping.c words, the virtual server named with retries.
+                None if is_ping(s, *checker) => {
+                    let of = if retry > 0 {
+                        s.names(*checker)
+                            .map_or_else(String::new, |(vs, _)| format!(" of {vs}"))
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "ICMP CHECK on service {}{of} failed{after} ({reason}).",
+                        rs_name(s, *checker)
+                    )
+                }
                 None => format!(
                     "{} on service {} failed{after} ({reason}).",
                     kind(s, *checker),
@@ -113,7 +126,7 @@ fn checker_up(s: &Scheduler, c: CheckerId) -> String {
         Some(CheckerKind::TcpCheck) => format!("TCP connection to {rs} success."),
         Some(CheckerKind::UdpCheck(_)) => format!("UDP connection to {rs} success."),
         Some(CheckerKind::PingCheck) => format!("ICMP connection to {rs} success."),
-        Some(CheckerKind::SmtpCheck(_)) => format!("SMTP connection to {rs} success."),
+        Some(CheckerKind::SmtpCheck(_)) => format!("Remote SMTP server {rs} succeed on service."),
         Some(CheckerKind::HttpGet(_) | CheckerKind::SslGet(_)) => {
             format!("Remote Web server {rs} succeed on service.")
         }
@@ -131,6 +144,11 @@ fn misc(s: &Scheduler, c: CheckerId) -> Option<String> {
     let program = path.split_whitespace().next().unwrap_or(path);
     let (vs, rs) = s.names(c)?;
     Some(format!("Misc check for [{rs} VS {vs}] by [{program}]"))
+}
+
+fn is_ping(s: &Scheduler, c: CheckerId) -> bool {
+    s.checker_plan(c)
+        .is_some_and(|p| matches!(p.checker.kind, CheckerKind::PingCheck))
 }
 
 fn kind(s: &Scheduler, c: CheckerId) -> &'static str {

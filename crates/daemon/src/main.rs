@@ -6,6 +6,8 @@ use keepup_config::{LoadOptions, Verdict};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod genhash;
+
 #[derive(Parser)]
 #[command(
     name = "keepup",
@@ -73,6 +75,17 @@ enum Command {
     /// exits 1 without them. Nothing leaves the lab's namespaces. KEEPUP_KEEP_LAB=1
     /// keeps the lab's files (daemon logs, pcap, config) in /tmp.
     Demo,
+    /// keepalived's genhash: the MD5 digest of a web page's body, for a url's `digest`.
+    ///
+    /// keepalived's options and output (`keepup genhash -h` lists them): `-s ADDRESS -p
+    /// PORT -u URL`, `-S` for TLS, `-v` to see the header and body as read. Called as
+    /// `genhash` (a symlink to keepup), keepup is genhash.
+    #[command(disable_help_flag = true)]
+    Genhash {
+        /// genhash's options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// The configuration file and the config id, as keepalived takes them.
@@ -305,6 +318,12 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
 fn main() -> ExitCode {
     // keepalived's command line (`keepup -n -l -D -f FILE`) means `keepup run`.
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let lossy = |a: &std::ffi::OsString| a.to_string_lossy().into_owned();
+    let prog = argv.first().map(lossy).unwrap_or_default();
+    if std::path::Path::new(&prog).file_name() == Some("genhash".as_ref()) {
+        let args: Vec<String> = argv.iter().skip(1).map(lossy).collect();
+        return genhash::main(&prog, &args);
+    }
     let keepalived_style = argv.get(1).is_some_and(|a| {
         let a = a.to_string_lossy();
         a.starts_with('-') && !matches!(a.as_ref(), "-h" | "--help" | "-v" | "--version")
@@ -320,6 +339,10 @@ fn main() -> ExitCode {
         Command::Handover(a) => handover(a),
         Command::Status(a) => status(a),
         Command::Reload(a) => reload(a),
+        Command::Genhash { args } => {
+            let args: Vec<String> = args.iter().map(lossy).collect();
+            return genhash::main(&format!("{prog} genhash"), &args);
+        }
     };
     match r {
         Ok(code) => code,

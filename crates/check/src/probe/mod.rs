@@ -16,7 +16,9 @@ use crate::sched::Verdict;
 
 mod datagram;
 mod misc;
+mod ping;
 mod stream;
+pub mod tls;
 
 /// Run one check. `id` varies per run (a DNS query ID).
 pub async fn run(plan: &CheckerPlan, id: u16) -> Verdict {
@@ -30,12 +32,11 @@ pub async fn run(plan: &CheckerPlan, id: u16) -> Verdict {
         CheckerKind::DnsCheck(d) => datagram::dns(c, d, id, wait).await,
         CheckerKind::UdpCheck(u) => datagram::udp(c, u, wait).await,
         CheckerKind::MiscCheck(m) => misc::run(m, wait).await,
-        CheckerKind::PingCheck | CheckerKind::FileCheck(_) | CheckerKind::BfdCheck(_) => {
-            Verdict::fail(format!(
-                "{} is not implemented in keepup yet",
-                c.kind.name()
-            ))
-        }
+        CheckerKind::PingCheck => ping::run(c, id, wait).await,
+        CheckerKind::FileCheck(_) | CheckerKind::BfdCheck(_) => Verdict::fail(format!(
+            "{} is not implemented in keepup yet",
+            c.kind.name()
+        )),
     }
 }
 
@@ -49,19 +50,22 @@ pub fn validate(c: &Checker) -> Result<(), String> {
         CheckerKind::UdpCheck(u) => crate::proto::udp::ReplyRule::from_config(u)
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        CheckerKind::HttpGet(h) => crate::proto::http::UrlCheck::all(h, None)
-            .map_err(|e| e.to_string())
-            .and_then(|u| {
-                if u.is_empty() {
-                    Err("no url with a path: every run fails".to_string())
-                } else {
-                    Ok(())
-                }
-            }),
-        CheckerKind::SslGet(_)
-        | CheckerKind::PingCheck
-        | CheckerKind::FileCheck(_)
-        | CheckerKind::BfdCheck(_) => Err(format!(
+        CheckerKind::HttpGet(h) | CheckerKind::SslGet(h) => {
+            crate::proto::http::UrlCheck::all(h, None)
+                .map_err(|e| e.to_string())
+                .and_then(|u| {
+                    if u.is_empty() {
+                        Err("no url with a path: every run fails".to_string())
+                    } else {
+                        Ok(())
+                    }
+                })?;
+            if let CheckerKind::SslGet(h) = &c.kind {
+                tls::TlsClient::new(h.ssl.as_ref()).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        CheckerKind::FileCheck(_) | CheckerKind::BfdCheck(_) => Err(format!(
             "{} is not implemented in keepup yet; it fails every run",
             c.kind.name()
         )),

@@ -1,9 +1,10 @@
 //! TCP_CHECK, SMTP_CHECK, HTTP_GET and SSL_GET: a TCP connection and, but for
 //! TCP_CHECK, a dialog over it.
 use keepup_config::model::lvs::{Checker, HttpCheck, SmtpCheck};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::tls::TlsClient;
 use super::{plain, Target};
 use crate::proto::http;
 use crate::proto::smtp::{SmtpDialog, Step};
@@ -74,31 +75,58 @@ pub async fn smtp(c: &Checker, s: &SmtpCheck) -> Verdict {
 
 /// HTTP_GET / SSL_GET: every url must pass, each on a connection of its own, read to
 /// the end of the stream (as keepalived reads), its body digested as it comes.
+/// SSL_GET speaks TLS first ([`super::tls`]: no certificate check without a `ca`).
 pub async fn http(c: &Checker, h: &HttpCheck, tls: bool) -> Verdict {
-    if tls {
-        return Verdict::fail("SSL_GET is not implemented in keepup yet");
-    }
+    let kind = if tls { "SSL_GET" } else { "HTTP_GET" };
     let urls = match http::UrlCheck::all(h, None) {
         Ok(u) => u,
         Err(e) => return Verdict::fail(e.to_string()),
     };
     if urls.is_empty() {
-        return Verdict::fail("HTTP_GET has no url with a path");
+        return Verdict::fail(format!("{kind} has no url with a path"));
     }
     let t = match Target::of(c, Some(80)) {
         Ok(t) => t,
         Err(e) => return Verdict::fail(e),
     };
+    let client = if tls {
+        match TlsClient::new(h.ssl.as_ref()) {
+            Ok(c) => Some(c),
+            Err(e) => return Verdict::fail(e.to_string()),
+        }
+    } else {
+        None
+    };
     for url in &urls {
-        if let Err(e) = get(&t, url).await {
+        let result = match (connect(&t).await, &client) {
+            (Err(e), _) => Err(e),
+            (Ok(s), None) => get(s, &t, url).await,
+            (Ok(s), Some(client)) => {
+                // keepalived names the SNI from sni_name, else the url's virtualhost
+                // and those it inherits.
+                let sni = h
+                    .enable_sni
+                    .then(|| h.sni_name.as_deref().or(url.virtualhost()))
+                    .flatten();
+                match client.handshake(s, sni, t.to).await {
+                    Ok(s) => get(s, &t, url).await,
+                    Err(e) => Err(format!("TLS handshake: {e}")),
+                }
+            }
+        };
+        if let Err(e) = result {
             return Verdict::fail(format!("{e} for {} on {}", url.path(), t.to));
         }
     }
     Verdict::PASS
 }
 
-async fn get(t: &Target, url: &http::UrlCheck) -> Result<(), String> {
-    let mut stream = connect(t).await?;
+/// One request and its response, on a connected (TLS) stream.
+async fn get<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    t: &Target,
+    url: &http::UrlCheck,
+) -> Result<(), String> {
     stream
         .write_all(&url.request(t.to))
         .await
@@ -109,8 +137,16 @@ async fn get(t: &Target, url: &http::UrlCheck) -> Result<(), String> {
         let n = match stream.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
-            // A reset after the whole response still leaves a verdict to give.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            // A reset after the whole response still leaves a verdict to give; so
+            // does a TLS stream ended without close_notify (many servers skip it).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                break
+            }
             Err(e) => return Err(format!("HTTP read: {}", plain(&e))),
         };
         if response.feed(&buf[..n]) == http::Progress::Done {

@@ -954,6 +954,14 @@ impl Response {
         }
     }
 
+    /// Body bytes digested so far: all received, or the first `Content-Length` of
+    /// them. Those of each feed are the first ones of its body part (genhash's verbose
+    /// dump shows exactly these).
+    pub fn digested_len(&self) -> u64 {
+        self.content_length
+            .map_or(self.body_len, |n| n.min(self.body_len))
+    }
+
     /// Bytes held right now (header, regex window): bounded whatever is fed.
     pub fn buffered(&self) -> usize {
         self.head.len() + self.scan.as_ref().map_or(0, |s| s.buf.len())

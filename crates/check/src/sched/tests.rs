@@ -677,3 +677,53 @@ fn a_reload_that_drops_a_virtual_server_says_so() {
     );
     assert!(l.s.poll_timeout().is_none());
 }
+
+/// PING_CHECK's lines are check_ping.c's: `ICMP CHECK on service RS failed.`, and
+/// with retries `ICMP CHECK on service RS of VS failed after N retries.`
+#[test]
+fn ping_check_log_lines_keep_keepalived_wording() {
+    for (retry, down) in [
+        (
+            0,
+            "ICMP CHECK on service [10.0.1.1]:tcp:80 failed (silence).",
+        ),
+        (
+            2,
+            "ICMP CHECK on service [10.0.1.1]:tcp:80 of [10.0.0.1]:tcp:80 failed after 2 \
+             retries (silence).",
+        ),
+    ] {
+        let body = format!("  PING_CHECK {{\n   retry {retry}\n   warmup 0\n  }}");
+        let mut l = lab(&conf("", &[&body]));
+        let mut lines = Vec::new();
+        let mut runs = 0;
+        while runs < 5 {
+            let at = l.s.poll_timeout().expect("a run is due");
+            l.s.handle_timeout(at);
+            let mut probes = Vec::new();
+            while let Some(o) = l.s.poll_output() {
+                match o {
+                    Output::Probe { attempt, .. } => probes.push(attempt),
+                    Output::Event(e) => lines.push(crate::words::log_line(&l.s, &e)),
+                    _ => {}
+                }
+            }
+            for attempt in probes {
+                runs += 1;
+                let verdict = if runs == 1 {
+                    Verdict::PASS
+                } else {
+                    Verdict::fail("silence")
+                };
+                l.s.handle(at, Input::Done { attempt, verdict });
+                while let Some(o) = l.s.poll_output() {
+                    if let Output::Event(e) = o {
+                        lines.push(crate::words::log_line(&l.s, &e));
+                    }
+                }
+            }
+        }
+        assert_eq!(lines[0], "ICMP connection to [10.0.1.1]:tcp:80 success.");
+        assert!(lines.iter().any(|x| x == down), "{lines:#?}");
+    }
+}

@@ -444,6 +444,11 @@ pub struct HttpCheck {
     /// `tls_compliant` (SSL_GET, newer keepalived).
     pub tls_compliant: bool,
     pub url: Vec<Url>,
+    /// SSL_GET only: the top-level `SSL` block, copied here by validation (keepalived
+    /// has one SSL context for all SSL_GET checkers), so a checker carries all it runs
+    /// with and a changed `SSL` block restarts the checkers that use it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<Ssl>,
 }
 
 /// `url { ... }`.
@@ -525,4 +530,30 @@ pub struct BfdCheck {
     pub name: Option<String>,
     pub weight: Option<i32>,
     pub reverse: bool,
+}
+
+/// The top-level `SSL { ... }` block: the client side of SSL_GET's TLS. keepalived
+/// calls the values cafile, certfile and keyfile in its messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Ssl {
+    /// `password`: decrypts `key` when it is encrypted.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "hidden")]
+    pub password: Option<String>,
+    /// `ca`: a PEM file of CA certificates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// `certificate`: a PEM file with the client certificate (and its chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// `key`: a PEM file with the client certificate's private key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// A secret in a dump: that it is set, never its value.
+fn hidden<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("********"),
+        None => s.serialize_none(),
+    }
 }

@@ -37,6 +37,9 @@ pub struct Config {
     pub vrrp_instances: Vec<VrrpInstance>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
+    /// The `SSL` block (SSL_GET's client settings); the last one when repeated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<lvs::Ssl>,
 }
 
 /// A duration from a `<TIMER>` value: seconds with microsecond resolution.

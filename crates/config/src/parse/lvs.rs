@@ -12,8 +12,8 @@ use super::{dispatch, unknown_keyword, Ctx, Kw};
 use crate::diag::{Diagnostic, Severity};
 use crate::model::lvs::{
     BfdCheck, Checker, CheckerKind, DnsCheck, FileCheck, Forwarding, HttpCheck, IpFamily,
-    LvsMethod, MiscCheck, Protocol, RealServer, SmtpCheck, SorryServer, TunnelChecksum, TunnelType,
-    UdpCheck, Url, VirtualServer, VirtualServerGroup, VsAddress, VsgEntry,
+    LvsMethod, MiscCheck, Protocol, RealServer, SmtpCheck, SorryServer, Ssl, TunnelChecksum,
+    TunnelType, UdpCheck, Url, VirtualServer, VirtualServerGroup, VsAddress, VsgEntry,
 };
 use crate::model::{Config, Script, Secs};
 use crate::source::Span;
@@ -332,6 +332,53 @@ fn set_script(slot: &mut Option<Script>, stmt: &Stmt, cx: &mut Ctx) {
     if let Some(s) = values::script(stmt, cx) {
         *slot = Some(s);
     }
+}
+
+// ---------------------------------------------------------------------------
+// SSL
+
+/// The top-level `SSL { password | ca | certificate | key }` block. keepalived reads
+/// a second block as a replacement of the first, and a repeated keyword as a
+/// replacement of its value, each with an error line; both are warnings here.
+pub fn ssl(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
+    if !arity(s, 0, 0, cx) {
+        return;
+    }
+    let Some(block) = cx.block(s) else { return };
+    if c.ssl.is_some() {
+        cx.warning(
+            "duplicate-block",
+            s.keyword().span,
+            "a second SSL block replaces the first (keepalived: \"SSL context already specified - replacing\")",
+        );
+    }
+    let mut ssl = Ssl::default();
+    dispatch(&mut ssl, &block.items, SSL_KEYWORDS, "SSL", cx);
+    c.ssl = Some(ssl);
+}
+
+static SSL_KEYWORDS: &[Kw<Ssl>] = &[
+    super::kw("password", |t, s, cx| ssl_value(&mut t.password, s, cx)),
+    super::kw("ca", |t, s, cx| ssl_value(&mut t.ca, s, cx)),
+    super::kw("certificate", |t, s, cx| {
+        ssl_value(&mut t.certificate, s, cx)
+    }),
+    super::kw("key", |t, s, cx| ssl_value(&mut t.key, s, cx)),
+];
+
+fn ssl_value(slot: &mut Option<String>, s: &Stmt, cx: &mut Ctx) {
+    let Some(v) = string(s, cx) else { return };
+    if slot.is_some() {
+        cx.warning(
+            "duplicate-keyword",
+            s.keyword().span,
+            format!(
+                "SSL '{}' is already set; this value replaces it",
+                s.keyword().text
+            ),
+        );
+    }
+    *slot = Some(v);
 }
 
 // ---------------------------------------------------------------------------
@@ -1176,7 +1223,9 @@ static DNS: &[Kw<Checker>] = &[
     }),
     super::kw("name", |c, s, cx| {
         let Some(n) = string(s, cx) else { return };
-        if n != "." && n.trim_end_matches('.').split('.').any(str::is_empty) {
+        // One trailing dot (the root) is allowed; `com..` is an empty label.
+        let labels = n.strip_suffix('.').unwrap_or(&n);
+        if n != "." && labels.split('.').any(str::is_empty) {
             cx.error(
                 "bad-value",
                 s.args()[0].span,
@@ -1469,6 +1518,17 @@ pub fn validate(c: &mut Config, cx: &mut Ctx) {
         }
     }
     c.virtual_servers = kept;
+    // One SSL context serves every SSL_GET checker (keepalived's check_data->ssl).
+    for ch in c
+        .virtual_servers
+        .iter_mut()
+        .flat_map(|v| v.real_servers.iter_mut())
+        .flat_map(|r| r.checkers.iter_mut())
+    {
+        if let CheckerKind::SslGet(h) = &mut ch.kind {
+            h.ssl.clone_from(&c.ssl);
+        }
+    }
 }
 
 fn validate_groups(c: &mut Config, cx: &mut Ctx) {
@@ -2109,6 +2169,22 @@ mod tests {
     }
 
     #[test]
+    fn a_dns_name_may_end_with_one_dot_only() {
+        for (name, ok) in [
+            ("example.com.", true),
+            (".", true),
+            ("com..", false),
+            ("a..b", false),
+        ] {
+            let l = load(&format!(
+                "virtual_server 10.0.0.1 53 {{\nlb_algo rr\nlb_kind NAT\nprotocol UDP\n\
+                 real_server 10.0.0.2 53 {{\n DNS_CHECK {{\n  name {name}\n }}\n}}\n}}\n"
+            ));
+            assert_eq!(codes(&l).is_empty(), ok, "{name}: {}", l.render());
+        }
+    }
+
+    #[test]
     fn groups_and_ranges() {
         let l = load(
             "virtual_server_group G {\n 10.0.0.1-10 80\n 10.0.1.0/30 80\n fd00::1-ff 80\n fwmark 7 inet6\n}\n\
@@ -2233,6 +2309,47 @@ mod tests {
         }
         let l = vs("real_server 10.0.0.2 80 {\n weight -1\n notify_up /a\n notify_up /b\n}");
         assert_eq!(codes(&l), vec!["out-of-range", "duplicate-keyword"]);
+    }
+
+    #[test]
+    fn ssl_block_reaches_ssl_get_checkers() {
+        let rs = "real_server 10.0.0.2 443 {\n SSL_GET {\n  url {\n   path /\n  }\n }\n HTTP_GET {\n  url {\n   path /\n  }\n }\n}\n";
+        let l = load(&format!(
+            "virtual_server 10.0.0.1 443 {{\n{HEAD}{rs}}}\n\
+             SSL {{\n password \"s3cret pass\"\n ca /etc/ca.pem\n certificate /etc/c.pem\n key /etc/k.pem\n}}\n"
+        ));
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let ssl = l.config.ssl.clone().expect("an SSL block");
+        assert_eq!(ssl.password.as_deref(), Some("s3cret pass"));
+        assert_eq!(ssl.ca.as_deref(), Some("/etc/ca.pem"));
+        assert_eq!(ssl.certificate.as_deref(), Some("/etc/c.pem"));
+        assert_eq!(ssl.key.as_deref(), Some("/etc/k.pem"));
+        let checkers = &l.config.virtual_servers[0].real_servers[0].checkers;
+        match (&checkers[0].kind, &checkers[1].kind) {
+            (CheckerKind::SslGet(s), CheckerKind::HttpGet(h)) => {
+                assert_eq!(s.ssl.as_ref(), Some(&ssl));
+                assert_eq!(h.ssl, None);
+            }
+            k => panic!("{k:?}"),
+        }
+        // The password never appears in a dump.
+        let json = serde_json::to_string(&l.config).expect("json");
+        assert!(!json.contains("s3cret"), "{json}");
+        assert!(json.contains("\"ca\":\"/etc/ca.pem\""), "{json}");
+
+        // Repeats replace, with a warning each; a missing value is an error.
+        let l = load("SSL {\n ca /a\n ca /b\n key\n bogus x\n}\nSSL {\n certificate /c\n}\n");
+        assert_eq!(
+            codes(&l),
+            vec![
+                "duplicate-keyword",
+                "missing-parameter",
+                "unknown-keyword",
+                "duplicate-block"
+            ]
+        );
+        let ssl = l.config.ssl.expect("an SSL block");
+        assert_eq!((ssl.ca, ssl.certificate), (None, Some("/c".into())));
     }
 
     #[test]

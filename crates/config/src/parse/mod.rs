@@ -232,6 +232,7 @@ static TOP: &[Kw<Config>] = &[
     kb("vrrp_instance", vrrp::vrrp_instance),
     kb("virtual_server_group", lvs::virtual_server_group),
     kb("virtual_server", lvs::virtual_server),
+    kb("SSL", lvs::ssl),
 ];
 
 /// Parses the statement tree into the model and runs the cross-checks.
