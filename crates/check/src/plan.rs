@@ -62,7 +62,8 @@ pub struct RsPlan {
     pub notify_up: Option<Script>,
     pub notify_down: Option<Script>,
     pub smtp_alert: bool,
-    pub checkers: Vec<CheckerPlan>,
+    /// Shared with the probes in flight (a run holds its checker's plan).
+    pub checkers: Vec<std::sync::Arc<CheckerPlan>>,
 }
 
 #[derive(Debug, Clone)]
@@ -191,7 +192,7 @@ impl RsPlan {
                 .checkers
                 .iter()
                 .flat_map(checkers_of)
-                .map(CheckerPlan::from_config)
+                .map(|c| std::sync::Arc::new(CheckerPlan::from_config(c)))
                 .collect(),
         }
     }

@@ -52,6 +52,13 @@ impl CheckerSide {
         for p in plan.problems() {
             warn!("{p}");
         }
+        let files = keepup_sys::raise_open_files_limit();
+        if files < checkers as u64 {
+            warn!(
+                "checkers: {checkers} checkers, but only {files} files may be open; \
+                 checks that start together may fail to open their socket"
+            );
+        }
         let fifos: Vec<std::path::PathBuf> = [
             &config.global_defs.notify_fifo,
             &config.global_defs.lvs_notify_fifo,

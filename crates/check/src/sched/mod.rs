@@ -340,7 +340,7 @@ impl Scheduler {
         self.rss.get(rs.0).map(|r| VsId(r.vs))
     }
 
-    pub fn checker_plan(&self, c: CheckerId) -> Option<&CheckerPlan> {
+    pub fn checker_plan(&self, c: CheckerId) -> Option<&std::sync::Arc<CheckerPlan>> {
         self.checkers.get(c.0).map(|_| self.cplan(c.0))
     }
 
@@ -660,7 +660,7 @@ impl Scheduler {
         &self.plan.virtual_servers[rs.vs].real_servers[rs.at]
     }
 
-    fn cplan(&self, c: usize) -> &CheckerPlan {
+    fn cplan(&self, c: usize) -> &std::sync::Arc<CheckerPlan> {
         let ch = &self.checkers[c];
         &self.rplan(ch.rs).checkers[ch.at]
     }
