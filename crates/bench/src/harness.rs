@@ -698,3 +698,95 @@ pub fn vips(tools: &Tools, which: Daemon, n: usize, excluded: bool) -> Result<Ve
     }
     Ok(figs)
 }
+
+// ---------------------------------------------------------------------------------
+// Health checkers at scale.
+
+/// nginx in the servers' host, on [`scenario::NGINX_PORT`]; its files in the lab dir.
+fn start_nginx(lab: &Lab, host: &Host) -> Result<Proc> {
+    let dir = lab.dir().join("nginx");
+    std::fs::create_dir_all(dir.join("tmp"))?;
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_rlimit_nofile 65536;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\nevents {{ worker_connections 16384; }}\nhttp {{\n\
+         access_log off;\n client_body_temp_path {d}/tmp;\n proxy_temp_path {d}/tmp;\n\
+         fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n scgi_temp_path {d}/tmp;\n\
+         server {{\n  listen {}:{} backlog=16384;\n  location / {{ return 200 \"ok\\n\"; }}\n }}\n}}\n",
+        scenario::SERVERS,
+        scenario::NGINX_PORT
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf)?;
+    Ok(host.spawn("nginx", &["-c", &path.display().to_string()], "nginx.log")?)
+}
+
+/// Connections the servers' host has redirected to nginx so far (its nft counter).
+fn connections(host: &Host) -> Result<u64> {
+    let out = host.run(["nft", "list", "chain", "ip", "keepup_bench", "pre"])?;
+    let n = out
+        .split_whitespace()
+        .skip_while(|w| *w != "packets")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow!("no counter in: {out}"))?;
+    Ok(n)
+}
+
+/// keepup with `tcp` + `http` checked real servers on r1: checks per second, CPU and
+/// memory, and whether the VRRP instance beside them kept its adverts on time.
+pub fn checkers(tools: &Tools, tcp: usize, http: usize) -> Result<Vec<Figure>> {
+    let (lab, lan, hosts) = lab_with(
+        "bench-chk",
+        &[("r1", scenario::R1), ("srv", scenario::SERVERS)],
+    )?;
+    let (r1, srv) = (&hosts[0], &hosts[1]);
+    let last = usize::from(scenario::FIRST_PORT) + tcp + http - 1;
+    srv.nft(&format!(
+        "table ip keepup_bench {{\n chain pre {{\n  type nat hook prerouting priority -100;\n  \
+         tcp dport {}-{last} counter redirect to :{}\n }}\n}}\n",
+        scenario::FIRST_PORT,
+        scenario::NGINX_PORT
+    ))?;
+    srv.sysctl("net.core.somaxconn", "16384")?;
+    let _nginx = start_nginx(&lab, srv)?;
+    let conf = scenario::checkers_conf(tcp, http);
+    let d = Running::start(tools, Daemon::Keepup, r1, &conf, &lab)?;
+    // Every checker has run once (1 s + warmup up to delay_loop), and the rate is steady.
+    pause(Duration::from_secs(5))?;
+    if !d.is_running() {
+        return Err(daemon_died(&d, r1));
+    }
+    let cap = lan.capture("ip proto 112")?;
+    let before = connections(srv)?;
+    let t0 = now_ns();
+    let u = sample(&[&d], tools.sample)?;
+    let checks = (connections(srv)? - before) as f64 / secs_between(t0, now_ns());
+    let packets = cap.stop()?;
+    let times: Vec<Ns> = adverts(&packets).into_iter().map(|(t, _, _)| t).collect();
+    let gap = times
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .max()
+        .unwrap_or(0) as f64
+        / 1e6;
+    if times.len() < 2 {
+        bail!("no adverts captured:\n{}", d.log());
+    }
+    let log = d.log();
+    // Every real server answers: none may have been taken out (the hung MISC_CHECK's
+    // own server aside).
+    let lost = log
+        .lines()
+        .filter(|l| l.contains("Removing service") && !l.contains(":8081 from"))
+        .count();
+    d.stop();
+    drop(lab);
+    Ok(vec![
+        ("checks/s", checks),
+        ("CPU %", u[0].cpu),
+        ("RSS MB", u[0].rss_mb),
+        ("largest advert gap ms", gap),
+        ("real servers lost", lost as f64),
+    ])
+}

@@ -212,10 +212,16 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
             for &d in &daemons {
                 n += 1;
                 eprint!("[{n}/{total}] {} {} run {run}/{runs}: ", s.name, d.name());
+                if matches!(s.kind, Kind::Checkers { .. }) && d == Daemon::Keepalived {
+                    // Its checker process exits at start on a kernel without IPVS.
+                    eprintln!("skipped (keepalived's checker needs IPVS, which this kernel lacks)");
+                    continue;
+                }
                 let r = match s.kind {
                     Kind::Failover(t, f) => harness::failover(&tools, d, t, f),
                     Kind::Scale(count, timing) => harness::scale(&tools, d, count, timing),
                     Kind::Vips(count, excluded) => harness::vips(&tools, d, count, excluded),
+                    Kind::Checkers { tcp, http } => harness::checkers(&tools, tcp, http),
                 };
                 match r {
                     Ok(figs) => {

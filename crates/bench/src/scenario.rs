@@ -111,6 +111,12 @@ pub enum Kind {
     /// `true`, all but the first are in `virtual_ipaddress_excluded` (not advertised:
     /// a VRRP advert holds at most 255 addresses).
     Vips(usize, bool),
+    /// Health checkers: this many TCP_CHECK and HTTP_GET real servers at delay_loop
+    /// 1, beside a VRRPv3 instance at advert_int 0.01 and a MISC_CHECK that hangs.
+    Checkers {
+        tcp: usize,
+        http: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +141,13 @@ impl Scenario {
                  (backup): CPU % of one core and peak RSS summed over each daemon's processes",
                 t.version(),
                 t.advert_int()
+            ),
+            Kind::Checkers { tcp, http } => format!(
+                "{tcp} TCP_CHECK and {http} HTTP_GET real servers at delay_loop 1 (nginx behind \
+                 every port), a VRRPv3 instance at advert_int 0.01 and a MISC_CHECK that hangs, on \
+                 r1: checks per second, CPU % and RSS, the largest gap between the instance's \
+                 adverts on the wire; keepup only (keepalived's checker exits on a kernel \
+                 without IPVS)"
             ),
             Kind::Vips(n, excluded) => format!(
                 "one instance with {n} VIPs on r1{}: time from the master transition until all \
@@ -170,6 +183,13 @@ pub fn all() -> Vec<Scenario> {
     v.push(Scenario {
         name: "scale/1-v3-10ms".into(),
         kind: Kind::Scale(1, Timing::V3ms10),
+    });
+    v.push(Scenario {
+        name: "checkers/10k-tcp-1k-http".into(),
+        kind: Kind::Checkers {
+            tcp: 10_000,
+            http: 1_000,
+        },
     });
     v.push(Scenario {
         name: "vips/1000".into(),
@@ -264,6 +284,61 @@ pub fn scale_conf(n: usize, t: Timing) -> String {
     s
 }
 
+/// The host of the real servers in the checkers scenario.
+pub const SERVERS: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 50);
+/// Its nginx; every real server's port is redirected here.
+pub const NGINX_PORT: u16 = 9000;
+/// The first TCP_CHECK real server's port (then one port each; HTTP_GET after them).
+pub const FIRST_PORT: u16 = 10_000;
+
+/// The checkers scenario: on r1 a VRRPv3 instance at advert_int 0.01; `tcp`
+/// TCP_CHECK real servers and `http` HTTP_GET ones (ports from [`FIRST_PORT`] on
+/// [`SERVERS`]) at delay_loop 1; a MISC_CHECK that hangs for the whole run.
+pub fn checkers_conf(tcp: usize, http: usize) -> String {
+    let mut s = format!(
+        "# keepup-bench: {tcp} TCP_CHECK, {http} HTTP_GET, one hung MISC_CHECK
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.01
+    version 3
+    virtual_ipaddress {{
+        {FAILOVER_VIP}/24
+    }}
+}}
+virtual_server {FAILOVER_VIP} 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+"
+    );
+    let port = |i: usize| usize::from(FIRST_PORT) + i;
+    for i in 0..tcp {
+        let _ = write!(
+            s,
+            "    real_server {SERVERS} {} {{\n        TCP_CHECK {{\n            connect_timeout 2\n        }}\n    }}\n",
+            port(i)
+        );
+    }
+    s.push_str(&format!(
+        "}}\nvirtual_server {FAILOVER_VIP} 8080 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n"
+    ));
+    for i in 0..http {
+        let _ = write!(
+            s,
+            "    real_server {SERVERS} {} {{\n        HTTP_GET {{\n            url {{\n                path /\n            }}\n            connect_timeout 2\n        }}\n    }}\n",
+            port(tcp + i)
+        );
+    }
+    s.push_str(&format!(
+        "}}\nvirtual_server {FAILOVER_VIP} 8081 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    real_server {SERVERS} 8081 {{\n        MISC_CHECK {{\n            misc_path \"/bin/sleep 100000\"\n            misc_timeout 100000\n        }}\n    }}\n}}\n"
+    ));
+    s
+}
+
 /// VIP `i` of the many-VIPs instance: 10.70.(i/250).(i%250+1)/32.
 pub fn many_vip(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 70, (i / 250) as u8, (i % 250 + 1) as u8)
@@ -301,14 +376,26 @@ mod tests {
     fn names_are_unique_and_quick_globs_match_some() {
         let all = all();
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
         for q in QUICK {
             let p = glob::Pattern::new(q).unwrap();
             assert!(names.iter().any(|n| p.matches(n)), "{q}");
         }
+    }
+
+    #[test]
+    fn the_checkers_scenario_has_every_real_server_on_its_own_port() {
+        let c = checkers_conf(3, 2);
+        assert_eq!(c.matches("TCP_CHECK {").count(), 3);
+        assert_eq!(c.matches("HTTP_GET {").count(), 2);
+        assert_eq!(c.matches("MISC_CHECK {").count(), 1);
+        for port in 10_000..10_005 {
+            assert!(c.contains(&format!("real_server {SERVERS} {port} {{")), "{port}");
+        }
+        assert!(c.contains("advert_int 0.01"));
     }
 
     #[test]
