@@ -702,28 +702,35 @@ pub fn vips(tools: &Tools, which: Daemon, n: usize, excluded: bool) -> Result<Ve
 // ---------------------------------------------------------------------------------
 // Health checkers at scale.
 
-/// nginx in the servers' host, on [`scenario::NGINX_PORT`]; its files in the lab dir.
-fn start_nginx(lab: &Lab, host: &Host) -> Result<Proc> {
+/// nginx in the servers' host, listening on every port in `ports` itself (a NAT
+/// redirect to one port would cost the checker side conntrack's work: measured, a
+/// third of its CPU); its files in the lab dir.
+fn start_nginx(lab: &Lab, host: &Host, ports: std::ops::RangeInclusive<usize>) -> Result<Proc> {
+    use std::fmt::Write as _;
     let dir = lab.dir().join("nginx");
     std::fs::create_dir_all(dir.join("tmp"))?;
     let d = dir.display();
+    let mut listen = String::new();
+    for p in ports {
+        let _ = writeln!(listen, "  listen {}:{p} backlog=1024;", scenario::SERVERS);
+    }
     let conf = format!(
         "daemon off;\nmaster_process off;\nworker_rlimit_nofile 65536;\npid {d}/nginx.pid;\n\
          error_log {d}/error.log;\nevents {{ worker_connections 16384; }}\nhttp {{\n\
          access_log off;\n client_body_temp_path {d}/tmp;\n proxy_temp_path {d}/tmp;\n\
          fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n scgi_temp_path {d}/tmp;\n\
-         server {{\n  listen {}:{} backlog=16384;\n  location / {{ return 200 \"ok\\n\"; }}\n }}\n}}\n",
-        scenario::SERVERS,
-        scenario::NGINX_PORT
+         server {{\n{listen}  location / {{ return 200 \"ok\\n\"; }}\n }}\n}}\n"
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf)?;
-    Ok(host.spawn("nginx", &["-c", &path.display().to_string()], "nginx.log")?)
+    let p = host.spawn("nginx", &["-c", &path.display().to_string()], "nginx.log")?;
+    // Up when the last port listens.
+    Ok(p)
 }
 
-/// Connections the servers' host has redirected to nginx so far (its nft counter).
+/// Connections opened to the servers' host so far (its nft counter of SYNs).
 fn connections(host: &Host) -> Result<u64> {
-    let out = host.run(["nft", "list", "chain", "ip", "keepup_bench", "pre"])?;
+    let out = host.run(["nft", "list", "chain", "ip", "keepup_bench", "input"])?;
     let n = out
         .split_whitespace()
         .skip_while(|w| *w != "packets")
@@ -736,20 +743,20 @@ fn connections(host: &Host) -> Result<u64> {
 /// keepup with `tcp` + `http` checked real servers on r1: checks per second, CPU and
 /// memory, and whether the VRRP instance beside them kept its adverts on time.
 pub fn checkers(tools: &Tools, tcp: usize, http: usize) -> Result<Vec<Figure>> {
-    let (lab, lan, hosts) = lab_with(
+    let (lab, _lan, hosts) = lab_with(
         "bench-chk",
         &[("r1", scenario::R1), ("srv", scenario::SERVERS)],
     )?;
     let (r1, srv) = (&hosts[0], &hosts[1]);
-    let last = usize::from(scenario::FIRST_PORT) + tcp + http - 1;
+    let first = usize::from(scenario::FIRST_PORT);
+    let last = first + tcp + http - 1;
+    // A plain filter rule: no NAT, so no connection tracking either.
     srv.nft(&format!(
-        "table ip keepup_bench {{\n chain pre {{\n  type nat hook prerouting priority -100;\n  \
-         tcp dport {}-{last} counter redirect to :{}\n }}\n}}\n",
-        scenario::FIRST_PORT,
-        scenario::NGINX_PORT
+        "table ip keepup_bench {{\n chain input {{\n  type filter hook input priority 0;\n  \
+         tcp dport {first}-{last} tcp flags syn counter\n }}\n}}\n"
     ))?;
-    srv.sysctl("net.core.somaxconn", "16384")?;
-    let _nginx = start_nginx(&lab, srv)?;
+    let _nginx = start_nginx(&lab, srv, first..=last)?;
+    pause(Duration::from_secs(2))?;
     let conf = scenario::checkers_conf(tcp, http);
     let d = Running::start(tools, Daemon::Keepup, r1, &conf, &lab)?;
     // Every checker has run once (1 s + warmup up to delay_loop), and the rate is steady.
@@ -757,7 +764,10 @@ pub fn checkers(tools: &Tools, tcp: usize, http: usize) -> Result<Vec<Figure>> {
     if !d.is_running() {
         return Err(daemon_died(&d, r1));
     }
-    let cap = lan.capture("ip proto 112")?;
+    // On r1's own interface: the adverts as they leave it. (On the bridge, they would
+    // also wait behind the checks' packets in the kernel's per-CPU receive backlog,
+    // which the veth pair shares with them: a lab artifact a NIC does not have.)
+    let cap = r1.capture("eth0", "ip proto 112")?;
     let before = connections(srv)?;
     let t0 = now_ns();
     let u = sample(&[&d], tools.sample)?;

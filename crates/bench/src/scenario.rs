@@ -143,8 +143,8 @@ impl Scenario {
                 t.advert_int()
             ),
             Kind::Checkers { tcp, http } => format!(
-                "{tcp} TCP_CHECK and {http} HTTP_GET real servers at delay_loop 1 (nginx behind \
-                 every port), a VRRPv3 instance at advert_int 0.01 and a MISC_CHECK that hangs, on \
+                "{tcp} TCP_CHECK and {http} HTTP_GET real servers at delay_loop 1 (one nginx \
+                 listening on every port), a VRRPv3 instance at advert_int 0.01 and a MISC_CHECK that hangs, on \
                  r1: checks per second, CPU % and RSS, the largest gap between the instance's \
                  adverts on the wire; keepup only (keepalived's checker exits on a kernel \
                  without IPVS)"
@@ -183,6 +183,11 @@ pub fn all() -> Vec<Scenario> {
     v.push(Scenario {
         name: "scale/1-v3-10ms".into(),
         kind: Kind::Scale(1, Timing::V3ms10),
+    });
+    // The same lab with few checkers: the advert gap the machine gives anyway.
+    v.push(Scenario {
+        name: "checkers/10-tcp-1-http".into(),
+        kind: Kind::Checkers { tcp: 10, http: 1 },
     });
     v.push(Scenario {
         name: "checkers/10k-tcp-1k-http".into(),
@@ -286,14 +291,12 @@ pub fn scale_conf(n: usize, t: Timing) -> String {
 
 /// The host of the real servers in the checkers scenario.
 pub const SERVERS: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 50);
-/// Its nginx; every real server's port is redirected here.
-pub const NGINX_PORT: u16 = 9000;
 /// The first TCP_CHECK real server's port (then one port each; HTTP_GET after them).
 pub const FIRST_PORT: u16 = 10_000;
 
 /// The checkers scenario: on r1 a VRRPv3 instance at advert_int 0.01; `tcp`
 /// TCP_CHECK real servers and `http` HTTP_GET ones (ports from [`FIRST_PORT`] on
-/// [`SERVERS`]) at delay_loop 1; a MISC_CHECK that hangs for the whole run.
+/// [`SERVERS`], each a port of one nginx) at delay_loop 1; a MISC_CHECK that hangs for the whole run.
 pub fn checkers_conf(tcp: usize, http: usize) -> String {
     let mut s = format!(
         "# keepup-bench: {tcp} TCP_CHECK, {http} HTTP_GET, one hung MISC_CHECK
@@ -376,10 +379,10 @@ mod tests {
     fn names_are_unique_and_quick_globs_match_some() {
         let all = all();
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 20);
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 20);
         for q in QUICK {
             let p = glob::Pattern::new(q).unwrap();
             assert!(names.iter().any(|n| p.matches(n)), "{q}");
@@ -393,7 +396,10 @@ mod tests {
         assert_eq!(c.matches("HTTP_GET {").count(), 2);
         assert_eq!(c.matches("MISC_CHECK {").count(), 1);
         for port in 10_000..10_005 {
-            assert!(c.contains(&format!("real_server {SERVERS} {port} {{")), "{port}");
+            assert!(
+                c.contains(&format!("real_server {SERVERS} {port} {{")),
+                "{port}"
+            );
         }
         assert!(c.contains("advert_int 0.01"));
     }

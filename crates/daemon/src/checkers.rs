@@ -1,8 +1,8 @@
 //! The checker side: health checks of every `virtual_server`'s real servers, on a
 //! thread and runtime of its own, so no number of checkers, no hung script and no
-//! slow server can delay an advert. It talks to the VRRP loop only through the stop
-//! signal it is given; a panic on this side is caught, logged, and leaves VRRP
-//! running.
+//! slow server can delay an advert. The VRRP loop reaches it only through a command
+//! channel (reload, stop), and it publishes its status view for `keepup status`; a
+//! panic on this side is caught, logged, and leaves VRRP running.
 //!
 //! Its decisions (which real servers a virtual server's pool holds, at what weight)
 //! are logged in keepalived's words; programming them into IPVS is the next step
@@ -19,6 +19,9 @@ use tracing::{debug, error, info, warn};
 
 /// How often the status view is refreshed without a change (its next runs).
 const VIEW_REFRESH: Duration = Duration::from_secs(1);
+
+/// The checkers' thread's nice value (the VRRP loop keeps the daemon's, 0).
+const CHECKERS_NICE: i32 = 10;
 
 /// How long the checker side may take to stop (its omega notifiers queued).
 const STOP_LIMIT: Duration = Duration::from_secs(5);
@@ -47,7 +50,7 @@ impl CheckerSide {
         warn!(
             "{vs} virtual server(s), {rs} real server(s), {checkers} checker(s): checked, \
              but their decisions are not yet applied to the kernel (keepup does not program \
-             IPVS yet); the pool each virtual server should have is logged"
+             IPVS yet); `keepup status` shows the pool each virtual server should have"
         );
         for p in plan.problems() {
             warn!("{p}");
@@ -72,6 +75,10 @@ impl CheckerSide {
         let thread = std::thread::Builder::new()
             .name("keepup-checkers".into())
             .spawn(move || {
+                // Below the VRRP loop: checks wait, adverts do not.
+                if let Err(e) = keepup_sys::lower_this_thread_priority(CHECKERS_NICE) {
+                    warn!("checkers: cannot lower their priority: {e}");
+                }
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -317,14 +324,16 @@ impl Side {
             return;
         };
         let who = &server.name;
+        // At debug: the events above already say each change in keepalived's words,
+        // and `keepup status` shows each pool.
         match op {
             PoolOp::Add { weight } => {
-                info!("VS {}: pool gains {who} at weight {weight}", v.name);
+                debug!("VS {}: pool gains {who} at weight {weight}", v.name);
             }
             PoolOp::Weight { weight } => {
-                info!("VS {}: pool keeps {who} at weight {weight}", v.name);
+                debug!("VS {}: pool keeps {who} at weight {weight}", v.name);
             }
-            PoolOp::Remove => info!("VS {}: pool loses {who}", v.name),
+            PoolOp::Remove => debug!("VS {}: pool loses {who}", v.name),
         }
     }
 

@@ -498,3 +498,102 @@ virtual_server 10.9.0.100 80 {
     assert!(k.log().contains("-P: VRRP only"), "{}", k.log());
     assert!(!k.log().contains("TCP connection"), "{}", k.log());
 }
+
+/// The weight `server` has in the pool of the first virtual server, from
+/// `keepup status --json` (None: not in the pool).
+fn pool_weight(
+    lab: &keepup_testkit::lab::Lab,
+    host: &keepup_testkit::lab::Host,
+    server: &str,
+) -> Option<u64> {
+    let (code, out, _) = client(lab, host, &["status", "--json"]);
+    if code != 0 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+    v["virtual_servers"][0]["real_servers"]
+        .as_array()?
+        .iter()
+        .find(|r| r["name"] == server)?["pool_weight"]
+        .as_u64()
+}
+
+#[test]
+fn netns_misc_dynamic_inhibit_alpha_and_omega_with_real_scripts() {
+    if !keepup_testkit::lab::root_or_skip(
+        "netns_misc_dynamic_inhibit_alpha_and_omega_with_real_scripts",
+    ) {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kdyn", 1, false);
+    let r1 = &hosts[0];
+    // The script exits with the status written in this file.
+    let status = lab.file("status");
+    std::fs::write(&status, "12").unwrap();
+    let notes = lab.file("notes");
+    let conf = format!(
+        r#"
+virtual_server 10.9.0.100 80 {{
+    delay_loop 1
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    omega
+    quorum_down "/bin/sh -c 'echo quorum-down >> {notes}'"
+    real_server 10.9.0.1 8080 {{
+        weight 3
+        inhibit_on_failure
+        notify_down "/bin/sh -c 'echo rs1-down >> {notes}'"
+        MISC_CHECK {{
+            misc_path "/bin/sh -c 'exit $(cat {status})'"
+            misc_dynamic
+            warmup 0
+        }}
+    }}
+    real_server 10.9.0.2 8080 {{
+        alpha
+        MISC_CHECK {{
+            misc_path "/bin/true"
+            warmup 0
+        }}
+    }}
+}}
+"#,
+        notes = notes.display(),
+        status = status.display(),
+    );
+    let k = keepup(&lab, r1, &conf, "a");
+    let wait_weight = |server: &str, want: Option<u64>| {
+        wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
+            pool_weight(&lab, r1, server) == want
+        })
+        .is_some()
+    };
+    // Exit 12: weight 10 (status - 2); the alpha server joins on its first success.
+    assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(10)), "{}", k.log());
+    assert!(wait_weight("[10.9.0.2]:tcp:8080", Some(1)), "{}", k.log());
+    // Exit 0: the configured weight again (no drift after changes).
+    std::fs::write(&status, "0").unwrap();
+    assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(3)), "{}", k.log());
+    std::fs::write(&status, "7").unwrap();
+    assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(5)), "{}", k.log());
+    // Exit 1: down; inhibit_on_failure keeps it in the pool at weight 0.
+    std::fs::write(&status, "1").unwrap();
+    assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(0)), "{}", k.log());
+    assert!(
+        k.log()
+            .contains("Disabling service [10.9.0.1]:tcp:8080 of VS [10.9.0.100]:tcp:80"),
+        "{}",
+        k.log()
+    );
+    // omega: at stop the down notifiers run for what is alive, then quorum_down.
+    k.kill(nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(100), || !k
+            .is_running())
+        .is_some()
+    );
+    let notes = std::fs::read_to_string(&notes).unwrap_or_default();
+    assert!(notes.starts_with("rs1-down\n"), "{notes}");
+    assert!(notes.ends_with("quorum-down\n"), "{notes}");
+}

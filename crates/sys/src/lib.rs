@@ -195,6 +195,21 @@ pub fn raise_open_files_limit() -> u64 {
     }
 }
 
+/// Lower the calling thread's scheduling priority to `nice` (Linux keeps a nice
+/// value per thread): the checkers' thread yields the CPU to the VRRP loop, so a
+/// burst of checks never delays an advert.
+pub fn lower_this_thread_priority(nice: i32) -> std::io::Result<()> {
+    let tid = nix::unistd::gettid().as_raw();
+    // SAFETY: setpriority takes plain integers (which, who, value) and no pointers;
+    // PRIO_PROCESS with a thread id changes only that thread on Linux.
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Give the C allocator's free memory back to the kernel (glibc `malloc_trim`):
 /// after reading a configuration, the parser's freed buffers would otherwise stay
 /// in the daemon's resident set for its whole life.
