@@ -285,6 +285,18 @@ virtual_server 10.9.0.100 80 {{
             warmup 0
         }}
     }}
+    real_server 10.9.0.3 8081 {{
+        HTTP_GET {{
+            url {{
+                path /page
+                regex "goodbye"
+            }}
+            connect_ip 10.9.0.1
+            connect_timeout 1
+            retry 0
+            warmup 0
+        }}
+    }}
 }}
 "#
     );
@@ -309,6 +321,18 @@ virtual_server 10.9.0.100 80 {{
     assert!(
         k.log()
             .contains("HTTP status 503, expected 200-299 for /broken on 10.9.0.1:8081"),
+        "{}",
+        k.log()
+    );
+    // A regex that the page does not match.
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.3]:tcp:8081", 1, 10),
+        "{}",
+        k.log()
+    );
+    assert!(
+        k.log()
+            .contains("regex \"goodbye\" did not match for /page"),
         "{}",
         k.log()
     );
@@ -596,4 +620,60 @@ virtual_server 10.9.0.100 80 {{
     let notes = std::fs::read_to_string(&notes).unwrap_or_default();
     assert!(notes.starts_with("rs1-down\n"), "{notes}");
     assert!(notes.ends_with("quorum-down\n"), "{notes}");
+}
+
+#[test]
+fn netns_tcp_check_times_out_on_a_silent_server_and_recovers() {
+    if !keepup_testkit::lab::root_or_skip(
+        "netns_tcp_check_times_out_on_a_silent_server_and_recovers",
+    ) {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("ktmo", 1, false);
+    let r1 = &hosts[0];
+    let conf = r#"
+virtual_server 10.9.0.100 80 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.9.0.1 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+        }
+    }
+}
+"#;
+    let _web = listener(r1, 8080);
+    let k = keepup(&lab, r1, conf, "a");
+    assert!(
+        wait_log(&k, "TCP connection to [10.9.0.1]:tcp:8080 success.", 1, 10),
+        "{}",
+        k.log()
+    );
+    // The server goes silent (its SYNs dropped): each try ends at connect_timeout.
+    r1.nft(
+        "table ip ktmo {\n chain input {\n  type filter hook input priority 0;\n  tcp dport 8080 drop\n }\n}\n",
+    )
+    .unwrap();
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.1]:tcp:8080", 1, 15),
+        "{}",
+        k.log()
+    );
+    assert!(
+        k.log()
+            .contains("TCP_CHECK on service [10.9.0.1]:tcp:8080 failed after 1 retries (no answer within 1 s)"),
+        "{}",
+        k.log()
+    );
+    r1.nft("delete table ip ktmo\n").unwrap();
+    assert!(
+        wait_log(&k, "Adding service [10.9.0.1]:tcp:8080", 1, 10),
+        "{}",
+        k.log()
+    );
 }
