@@ -8,7 +8,7 @@ use std::time::Duration;
 use keepup_config::model::lvs::{
     Checker, CheckerKind, Protocol, RealServer, VirtualServer, VsAddress,
 };
-use keepup_config::model::{Script, Secs};
+use keepup_config::model::{Script, Secs, TrackFile};
 use keepup_config::Config;
 
 /// The checkers' half of a config.
@@ -75,12 +75,25 @@ pub struct CheckerPlan {
     pub log_all_failures: bool,
     /// `misc_dynamic`: a success may set the real server's weight.
     pub dynamic: bool,
+    /// FILE_CHECK: the tracked file, and how its value counts.
+    pub file: Option<FileSource>,
     /// How long the probe itself waits for what it judges (a UDP or DNS answer:
     /// `connect_timeout`; a MISC_CHECK script: `misc_timeout`). The run's timeout
     /// ([`Timing::timeout`]) leaves it room to say so.
     pub wait: Duration,
     /// What the probe does.
     pub checker: Checker,
+}
+
+/// A FILE_CHECK's `track_file`: the file, and the weight its value is multiplied by
+/// (0: any value but 0 takes the real server down).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSource {
+    pub name: String,
+    /// None: no `track_file` of that name, or it has no `file`.
+    pub path: Option<String>,
+    pub weight: i32,
+    pub reverse: bool,
 }
 
 impl CheckerPlan {
@@ -105,6 +118,9 @@ pub struct Timing {
     /// not from its end.
     pub from_start: bool,
 }
+
+/// How often a FILE_CHECK reads its file.
+const FILE_POLL: Duration = Duration::from_secs(1);
 
 fn dur(s: Option<Secs>, default: Duration) -> Duration {
     s.map_or(default, |s| Duration::from_micros(s.micros))
@@ -141,7 +157,7 @@ impl Plan {
             virtual_servers: c
                 .virtual_servers
                 .iter()
-                .map(|v| VsPlan::from_config(v, smtp_default))
+                .map(|v| VsPlan::from_config(v, smtp_default, &c.track_files))
                 .collect(),
             log_all_failures: g.checker_log_all_failures,
             rs_init_notifies: g.rs_init_notifies,
@@ -151,7 +167,7 @@ impl Plan {
 }
 
 impl VsPlan {
-    fn from_config(v: &VirtualServer, smtp_default: bool) -> VsPlan {
+    fn from_config(v: &VirtualServer, smtp_default: bool, files: &[TrackFile]) -> VsPlan {
         let p = proto(v.protocol);
         let smtp_alert = v.smtp_alert.unwrap_or(smtp_default);
         VsPlan {
@@ -171,14 +187,14 @@ impl VsPlan {
             real_servers: v
                 .real_servers
                 .iter()
-                .map(|r| RsPlan::from_config(r, p, smtp_alert))
+                .map(|r| RsPlan::from_config(r, p, smtp_alert, files))
                 .collect(),
         }
     }
 }
 
 impl RsPlan {
-    fn from_config(r: &RealServer, proto: &str, smtp_default: bool) -> RsPlan {
+    fn from_config(r: &RealServer, proto: &str, smtp_default: bool, files: &[TrackFile]) -> RsPlan {
         RsPlan {
             name: trio(&r.ip, proto, r.port),
             ip: r.ip,
@@ -192,7 +208,7 @@ impl RsPlan {
                 .checkers
                 .iter()
                 .flat_map(checkers_of)
-                .map(|c| std::sync::Arc::new(CheckerPlan::from_config(c)))
+                .map(|c| std::sync::Arc::new(CheckerPlan::from_config(c, files)))
                 .collect(),
         }
     }
@@ -208,8 +224,29 @@ fn checkers_of(c: &Checker) -> Vec<&Checker> {
 }
 
 impl CheckerPlan {
-    fn from_config(c: &Checker) -> CheckerPlan {
-        let delay_loop = dur(c.delay_loop, Duration::from_secs(60));
+    fn from_config(c: &Checker, files: &[TrackFile]) -> CheckerPlan {
+        let mut delay_loop = dur(c.delay_loop, Duration::from_secs(60));
+        let file = match &c.kind {
+            CheckerKind::FileCheck(f) => {
+                let name = f.track_file.clone().unwrap_or_default();
+                let tf = files.iter().find(|t| t.name == name);
+                // The checker's own weight, else the track_file's (keepalived).
+                let (weight, reverse) = match (f.weight, tf) {
+                    (Some(w), _) if w != 0 => (w, f.reverse),
+                    (_, Some(t)) => (t.weight, t.weight_reverse),
+                    _ => (0, false),
+                };
+                // keepalived follows the file with inotify; keepup reads it each second.
+                delay_loop = FILE_POLL;
+                Some(FileSource {
+                    path: tf.and_then(|t| t.file.clone()),
+                    name,
+                    weight,
+                    reverse,
+                })
+            }
+            _ => None,
+        };
         let connect = dur(c.connect_timeout, Duration::from_secs(5));
         // The probe's own wait, and the second it is given to report its end.
         let grace = Duration::from_secs(1);
@@ -236,18 +273,25 @@ impl CheckerPlan {
             }
             _ => (connect, false, false),
         };
+        let is_file = file.is_some();
         CheckerPlan {
             timing: Timing {
                 delay_loop,
-                retry: c.retry.unwrap_or(1),
+                // A file's value counts at once: no retry, no warmup.
+                retry: if is_file { 0 } else { c.retry.unwrap_or(1) },
                 delay_before_retry: dur(c.delay_before_retry, Duration::from_secs(1)),
-                warmup: dur(c.warmup, delay_loop),
+                warmup: if is_file {
+                    Duration::ZERO
+                } else {
+                    dur(c.warmup, delay_loop)
+                },
                 timeout,
                 from_start,
             },
             alpha: c.alpha.unwrap_or(false),
             log_all_failures: c.log_all_failures.unwrap_or(false),
-            dynamic,
+            dynamic: dynamic || file.as_ref().is_some_and(|f| f.weight != 0),
+            file,
             wait,
             checker: c.clone(),
         }
@@ -269,7 +313,7 @@ impl Plan {
         for v in &self.virtual_servers {
             for r in &v.real_servers {
                 for c in &r.checkers {
-                    if let Err(e) = crate::probe::validate(&c.checker) {
+                    if let Err(e) = crate::probe::validate(c) {
                         out.push(format!("{} {}: {e}", r.name, c.kind()));
                     }
                 }

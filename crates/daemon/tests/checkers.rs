@@ -677,3 +677,65 @@ virtual_server 10.9.0.100 80 {
         k.log()
     );
 }
+
+#[test]
+fn netns_file_check_follows_its_track_file() {
+    if !keepup_testkit::lab::root_or_skip("netns_file_check_follows_its_track_file") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kfile", 1, false);
+    let r1 = &hosts[0];
+    let gate = lab.file("gate");
+    let scale = lab.file("scale");
+    std::fs::write(&gate, "0\n").unwrap();
+    std::fs::write(&scale, "5\n").unwrap();
+    let conf = format!(
+        r#"
+track_file gate {{
+    file {gate}
+    weight 0
+}}
+track_file scale {{
+    file {scale}
+    weight 2
+}}
+virtual_server 10.9.0.100 80 {{
+    delay_loop 1
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.9.0.1 8080 {{
+        FILE_CHECK {{
+            track_file gate
+        }}
+    }}
+    real_server 10.9.0.2 8080 {{
+        weight 1
+        FILE_CHECK {{
+            track_file scale
+        }}
+    }}
+}}
+"#,
+        gate = gate.display(),
+        scale = scale.display(),
+    );
+    let k = keepup(&lab, r1, &conf, "a");
+    let wait_weight = |server: &str, want: Option<u64>| {
+        wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
+            pool_weight(&lab, r1, server) == want
+        })
+        .is_some()
+    };
+    // 5 x weight 2 added to the configured 1.
+    assert!(wait_weight("[10.9.0.2]:tcp:8080", Some(11)), "{}", k.log());
+    assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(1)), "{}", k.log());
+    // A non-zero value with weight 0: down.
+    std::fs::write(&gate, "1\n").unwrap();
+    assert!(wait_weight("[10.9.0.1]:tcp:8080", None), "{}", k.log());
+    assert!(k.log().contains("track_file gate holds 1"), "{}", k.log());
+    std::fs::write(&gate, "0\n").unwrap();
+    assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(1)), "{}", k.log());
+    std::fs::write(&scale, "2\n").unwrap();
+    assert!(wait_weight("[10.9.0.2]:tcp:8080", Some(5)), "{}", k.log());
+}

@@ -15,6 +15,7 @@ use crate::plan::CheckerPlan;
 use crate::sched::Verdict;
 
 mod datagram;
+mod file;
 mod misc;
 mod ping;
 mod stream;
@@ -33,16 +34,18 @@ pub async fn run(plan: &CheckerPlan, id: u16) -> Verdict {
         CheckerKind::UdpCheck(u) => datagram::udp(c, u, wait).await,
         CheckerKind::MiscCheck(m) => misc::run(m, wait).await,
         CheckerKind::PingCheck => ping::run(c, id, wait).await,
-        CheckerKind::FileCheck(_) | CheckerKind::BfdCheck(_) => Verdict::fail(format!(
-            "{} is not implemented in keepup yet",
-            c.kind.name()
-        )),
+        CheckerKind::FileCheck(_) => match &plan.file {
+            Some(f) => file::run(f).await,
+            None => Verdict::fail("FILE_CHECK has no track_file"),
+        },
+        CheckerKind::BfdCheck(_) => Verdict::fail("BFD_CHECK is not implemented in keepup yet"),
     }
 }
 
-/// Whether `c` can run as configured: its settings build (a DNS name, a UDP reply
-/// pattern, an HTTP regex) and keepup runs its kind.
-pub fn validate(c: &Checker) -> Result<(), String> {
+/// Whether a checker can run as configured: its settings build (a DNS name, a UDP
+/// reply pattern, an HTTP regex, a track_file that exists) and keepup runs its kind.
+pub fn validate(plan: &CheckerPlan) -> Result<(), String> {
+    let c = &plan.checker;
     match &c.kind {
         CheckerKind::DnsCheck(d) => crate::proto::dns::DnsQuery::from_config(d)
             .map(|_| ())
@@ -65,10 +68,17 @@ pub fn validate(c: &Checker) -> Result<(), String> {
             }
             Ok(())
         }
-        CheckerKind::FileCheck(_) | CheckerKind::BfdCheck(_) => Err(format!(
-            "{} is not implemented in keepup yet; it fails every run",
-            c.kind.name()
-        )),
+        CheckerKind::FileCheck(_) => match &plan.file {
+            Some(f) if f.path.is_some() => Ok(()),
+            Some(f) => Err(format!(
+                "no track_file {} with a file: every run fails",
+                f.name
+            )),
+            None => Err("no track_file: every run fails".into()),
+        },
+        CheckerKind::BfdCheck(_) => {
+            Err("BFD_CHECK is not implemented in keepup yet; it fails every run".into())
+        }
         _ => Ok(()),
     }
 }

@@ -41,6 +41,9 @@ pub enum Verdict {
     /// The service answered as configured. `weight`: a `misc_dynamic` weight (exit
     /// status - 2); `None` restores the configured one.
     Pass { weight: Option<u32> },
+    /// It passed and shifts the real server's weight by `by` from the configured one
+    /// (FILE_CHECK: the file's value times its weight).
+    Shift { by: i64 },
     /// It did not; the reason in plain words (`HTTP status 503 ...`).
     Fail { reason: String },
 }

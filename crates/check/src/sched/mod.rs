@@ -58,8 +58,9 @@ struct CheckerState {
     /// The armed alarm and when; a heap entry that differs is stale.
     alarm: Option<(Instant, Alarm)>,
     running: Option<(u64, Instant)>,
-    /// The weight its last success set (misc_dynamic).
-    dynamic_weight: Option<u32>,
+    /// What its last success adds to the configured weight (misc_dynamic: its
+    /// weight minus the configured one; FILE_CHECK: the file's value times its weight).
+    weight_shift: i64,
     last_error: Option<String>,
     since: Option<Instant>,
 }
@@ -134,7 +135,7 @@ impl Scheduler {
                         retry_it: 0,
                         alarm: None,
                         running: None,
-                        dynamic_weight: None,
+                        weight_shift: 0,
                         last_error: None,
                         since: None,
                     });
@@ -376,11 +377,17 @@ impl Scheduler {
         let (up, has_run, retry_it) = (st.up, st.has_run, st.retry_it);
         let mut delay = t.delay_loop;
         match verdict {
-            Verdict::Pass { weight } => {
+            Verdict::Pass { .. } | Verdict::Shift { .. } => {
                 self.checkers[c].retry_it = 0;
                 self.checkers[c].last_error = None;
                 if dynamic {
-                    self.set_dynamic_weight(c, weight);
+                    let base = i64::from(self.rplan(self.checkers[c].rs).weight);
+                    let shift = match verdict {
+                        Verdict::Pass { weight } => weight.map_or(0, |w| i64::from(w) - base),
+                        Verdict::Shift { by } => by,
+                        Verdict::Fail { .. } => 0,
+                    };
+                    self.shift_weight(c, shift);
                 }
                 if !up || !has_run {
                     self.event(Event::CheckerUp {
@@ -452,10 +459,10 @@ impl Scheduler {
         }
     }
 
-    fn set_dynamic_weight(&mut self, c: usize, weight: Option<u32>) {
+    fn shift_weight(&mut self, c: usize, shift: i64) {
         let r = self.checkers[c].rs;
         let before = self.effective_weight(r);
-        self.checkers[c].dynamic_weight = weight;
+        self.checkers[c].weight_shift = shift;
         let after = self.effective_weight(r);
         if before != after {
             self.event(Event::Weight {
@@ -469,15 +476,14 @@ impl Scheduler {
         }
     }
 
-    /// The configured weight plus each dynamic checker's part (its weight minus the
-    /// configured one), as keepalived's manual describes for several MISC_CHECKs.
+    /// The configured weight plus each dynamic checker's shift, as keepalived's manual
+    /// describes for several MISC_CHECKs and FILE_CHECKs.
     fn effective_weight(&self, r: usize) -> u32 {
         let base = i64::from(self.rplan(r).weight);
         let parts: i64 = self.rss[r]
             .checkers
             .iter()
-            .filter_map(|&c| self.checkers[c].dynamic_weight)
-            .map(|w| i64::from(w) - base)
+            .map(|&c| self.checkers[c].weight_shift)
             .sum();
         // In range: clamped to 0..=i32::MAX.
         (base + parts).clamp(0, WEIGHT_MAX) as u32

@@ -113,7 +113,7 @@ impl Scheduler {
         n.up = o.up;
         n.has_run = o.has_run;
         n.retry_it = o.retry_it.min(retry);
-        n.dynamic_weight = o.dynamic_weight;
+        n.weight_shift = o.weight_shift;
         n.last_error.clone_from(&o.last_error);
         n.since = o.since;
         n.running = o.running;

@@ -62,6 +62,28 @@ pub struct TrackFile {
     pub span: Span,
 }
 
+impl TrackFile {
+    /// The value a tracked file holds, as keepalived reads it: a leading integer
+    /// (sign allowed, spaces before it skipped), 0 when there is none.
+    pub fn value_of(text: &str) -> i64 {
+        let t = text.trim_start();
+        let (neg, digits) = match t.as_bytes().first() {
+            Some(b'-') => (true, &t[1..]),
+            Some(b'+') => (false, &t[1..]),
+            _ => (false, t),
+        };
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        let v: i64 = digits[..end].parse().unwrap_or(0);
+        if neg {
+            -v
+        } else {
+            v
+        }
+    }
+}
+
 impl Default for TrackFile {
     fn default() -> Self {
         TrackFile {

@@ -57,21 +57,7 @@ pub fn file_effect(value: i64, weight: i32, reverse: bool) -> TrackEffect {
 /// The integer a tracked file holds, read as keepalived does (a leading decimal
 /// number, optionally signed; anything else, or no file, is 0).
 pub fn parse_file_value(text: &str) -> i64 {
-    let t = text.trim_start();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    let v: i64 = digits[..end].parse().unwrap_or(0);
-    if neg {
-        -v
-    } else {
-        v
-    }
+    keepup_config::model::TrackFile::value_of(text)
 }
 
 /// One (tracker, instance) pair.
