@@ -542,6 +542,19 @@ fn pool_weight(
         .as_u64()
 }
 
+/// Wait up to 10 s for `server` to have weight `want` in the pool (None: out of it).
+fn wait_pool_weight(
+    lab: &keepup_testkit::lab::Lab,
+    host: &keepup_testkit::lab::Host,
+    server: &str,
+    want: Option<u64>,
+) -> bool {
+    wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
+        pool_weight(lab, host, server) == want
+    })
+    .is_some()
+}
+
 #[test]
 fn netns_misc_dynamic_inhibit_alpha_and_omega_with_real_scripts() {
     if !keepup_testkit::lab::root_or_skip(
@@ -587,12 +600,7 @@ virtual_server 10.9.0.100 80 {{
         status = status.display(),
     );
     let k = keepup(&lab, r1, &conf, "a");
-    let wait_weight = |server: &str, want: Option<u64>| {
-        wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
-            pool_weight(&lab, r1, server) == want
-        })
-        .is_some()
-    };
+    let wait_weight = |server: &str, want: Option<u64>| wait_pool_weight(&lab, r1, server, want);
     // Exit 12: weight 10 (status - 2); the alpha server joins on its first success.
     assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(10)), "{}", k.log());
     assert!(wait_weight("[10.9.0.2]:tcp:8080", Some(1)), "{}", k.log());
@@ -721,12 +729,7 @@ virtual_server 10.9.0.100 80 {{
         scale = scale.display(),
     );
     let k = keepup(&lab, r1, &conf, "a");
-    let wait_weight = |server: &str, want: Option<u64>| {
-        wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
-            pool_weight(&lab, r1, server) == want
-        })
-        .is_some()
-    };
+    let wait_weight = |server: &str, want: Option<u64>| wait_pool_weight(&lab, r1, server, want);
     // 5 x weight 2 added to the configured 1.
     assert!(wait_weight("[10.9.0.2]:tcp:8080", Some(11)), "{}", k.log());
     assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(1)), "{}", k.log());
