@@ -10,16 +10,6 @@ use common::{client, keepup, routers};
 use keepup_testkit::lab::{wait_until, Proc};
 use std::time::Duration;
 
-/// A TCP listener on 10.9.0.1:8080 in r1 (python3's http.server).
-fn service(host: &keepup_testkit::lab::Host, n: usize) -> Proc {
-    host.spawn(
-        "python3",
-        &["-m", "http.server", "8080", "--bind", "10.9.0.1"],
-        format!("http-{n}.log"),
-    )
-    .unwrap()
-}
-
 fn wait_log(k: &Proc, what: &str, count: usize, secs: u64) -> bool {
     wait_until(
         Duration::from_secs(secs),
@@ -90,7 +80,7 @@ virtual_server 10.9.0.100 80 {{
         notes = notes.display(),
         flag = flag.display(),
     );
-    let web = service(r1, 1);
+    let web = listener(r1, 8080);
     let k = keepup(&lab, r1, &conf, "a");
     assert!(
         wait_log(&k, "TCP connection to [10.9.0.1]:tcp:8080 success.", 1, 10),
@@ -133,7 +123,7 @@ virtual_server 10.9.0.100 80 {{
         k.log()
     );
     // It comes back: up on one success, quorum regained, sorry server out.
-    let _web = service(r1, 2);
+    let _web = listener(r1, 8080);
     assert!(
         wait_log(
             &k,
@@ -373,12 +363,13 @@ fn md5_of(data: &[u8]) -> u128 {
     u128::from_str_radix(hex.split_whitespace().next().unwrap(), 16).unwrap()
 }
 
-/// A listener on 10.9.0.1:`port` in `host`.
+/// A TCP (and HTTP) listener on 10.9.0.1:`port` in `host` (python3's http.server),
+/// its log a fresh file each time.
 fn listener(host: &keepup_testkit::lab::Host, port: u16) -> Proc {
     host.spawn(
         "python3",
         &["-m", "http.server", &port.to_string(), "--bind", "10.9.0.1"],
-        format!("listener-{port}.log"),
+        host.lab_file(&format!("listener-{port}.log")),
     )
     .unwrap()
 }
