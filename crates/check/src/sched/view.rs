@@ -68,7 +68,9 @@ impl Scheduler {
             .iter()
             .enumerate()
             .map(|(v, vp)| {
-                let pool = self.pool(VsId(v));
+                // The map itself: a lookup per real server, not a scan (10,000 of
+                // them in one virtual server, each second).
+                let pool = &self.vss[v].pool;
                 let real_servers = self
                     .real_servers_of(VsId(v))
                     .filter_map(|r| {
@@ -78,10 +80,7 @@ impl Scheduler {
                             alive: self.is_alive(r),
                             weight: rp.weight,
                             effective_weight: self.weight(r),
-                            pool_weight: pool
-                                .iter()
-                                .find(|(d, _)| *d == Dest::Real(r))
-                                .map(|(_, w)| *w),
+                            pool_weight: pool.get(&Dest::Real(r)).copied(),
                             inhibit_on_failure: rp.inhibit,
                             checkers: self
                                 .checkers_of(r)
