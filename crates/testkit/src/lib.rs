@@ -25,6 +25,7 @@ pub mod lab;
 pub mod peek;
 pub mod rng;
 pub mod sim;
+pub mod vm;
 
 pub use lab::{Capture, Host, Keepalived, Lab, Lan, Proc};
 pub use rng::SplitMix64;
