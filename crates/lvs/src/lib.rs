@@ -8,6 +8,7 @@
 //! This crate never touches the kernel: the socket lives in keepup-sys, the loop that
 //! applies operations in the daemon.
 
+pub mod genl;
 pub mod table;
 
 pub use table::{
