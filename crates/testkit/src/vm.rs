@@ -265,6 +265,29 @@ impl VmJob {
     }
 }
 
+impl VmJob {
+    /// Runs one test of the calling test binary inside the guest: `setup` (shell), then
+    /// the very same binary (`std::env::current_exe()`, visible in the guest at the same
+    /// path) with `--exact test --ignored --nocapture` and `KEEPUP_VM_GUEST=1`, so the
+    /// guest-side test (marked `#[ignore]`, returning at once without [`in_guest`]) runs
+    /// against the guest's kernel.
+    pub fn run_test(&self, setup: &str, test: &str, timeout: Duration) -> Result<VmRun, VmError> {
+        let exe = std::env::current_exe().map_err(io_err("finding the test binary"))?;
+        self.run(
+            &format!(
+                "{setup}\nKEEPUP_VM_GUEST=1 RUST_BACKTRACE=1 {} --exact {test} --ignored --nocapture --test-threads=1 2>&1\n",
+                exe.display()
+            ),
+            timeout,
+        )
+    }
+}
+
+/// Whether this process is a test re-run inside the guest by [`VmJob::run_test`].
+pub fn in_guest() -> bool {
+    std::env::var_os("KEEPUP_VM_GUEST").is_some()
+}
+
 impl Drop for VmJob {
     fn drop(&mut self) {
         if std::env::var_os("KEEPUP_KEEP_LAB").is_none() {
