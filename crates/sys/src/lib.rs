@@ -13,6 +13,8 @@
 //!   millisecond (`timer`).
 //! - [`script`]: the one script runner (process group, user, timeout, reap).
 //! - [`sysctl_set`]: /proc/sys writes.
+//! - [`Ipvs`]: the IPVS generic-netlink socket, blocking, with pipelined changes
+//!   (`ipvs`, over keepup-lvs's `genl` codec).
 //!
 //! Everything async is for a tokio runtime (the daemon runs a current-thread one);
 //! descriptors are non-blocking and wrapped in `AsyncFd`. Kernel errors keep their
@@ -23,6 +25,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 mod frame;
+mod ipvs;
 mod monitor;
 mod netlink;
 mod nl;
@@ -31,6 +34,7 @@ pub mod script;
 mod socket;
 mod timer;
 pub use frame::{ArpListener, FrameSender};
+pub use ipvs::{Ipvs, IpvsError, KernelError};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use procmon::{ProcEvent, ProcessMonitor};
