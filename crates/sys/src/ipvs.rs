@@ -4,7 +4,7 @@
 //! pipelined: many requests, each with NLM_F_ACK, go back to back in one `sendmsg`
 //! (the kernel handles them one by one inside that call and queues one ACK or error
 //! each), then the replies are matched to their requests by sequence number. At most
-//! [`WINDOW`] requests are unanswered at a time, so that their ACKs always fit the
+//! [`WINDOW`] requests (fewer with a small receive buffer) are unanswered at a time, so that their ACKs always fit the
 //! receive buffer (a full buffer would drop them: ENOBUFS).
 //!
 //! Dumps cannot be pipelined: a netlink socket runs one dump at a time and answers
@@ -19,9 +19,12 @@ use keepup_lvs::genl::{
 use keepup_lvs::{Op, ServiceKey};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
-/// Requests unanswered at a time. An ACK costs about 1 KiB of receive buffer (the
-/// skb's truesize), so 1,024 fit the 4 MiB asked for below with room to spare.
+/// Requests unanswered at a time, at most. An ACK costs about 1 KiB of receive buffer
+/// (the skb's truesize), so 1,024 fit the 4 MiB asked for below with room to spare; with
+/// a smaller buffer (SO_RCVBUFFORCE refused) the window shrinks to fit it.
 pub const WINDOW: usize = 1024;
+/// Receive-buffer bytes counted per unanswered request.
+const ACK_COST: usize = 2048;
 /// Bytes per `sendmsg`: the kernel copies a batch into one skb.
 const BATCH_BYTES: usize = 128 * 1024;
 const RCVBUF: usize = 4 << 20;
@@ -83,6 +86,7 @@ pub struct Ipvs {
     port_id: u32,
     seq: u32,
     rx: Vec<u8>,
+    window: usize,
 }
 
 impl Ipvs {
@@ -99,12 +103,17 @@ impl Ipvs {
         let _ = sock.set_ext_ack(true);
         let _ = sock.set_cap_ack(true);
         raise_buffers(&sock);
+        let window = sock
+            .get_rx_buf_sz()
+            .map(|b| (b / ACK_COST).clamp(8, WINDOW))
+            .unwrap_or(8);
         let mut ipvs = Ipvs {
             sock,
             family: 0,
             port_id: addr.port_number(),
             seq: 1,
             rx: Vec::with_capacity(RECV_BUF),
+            window,
         };
         ipvs.family = match ipvs.resolve()? {
             Some(id) => id,
@@ -119,6 +128,11 @@ impl Ipvs {
     /// The family id the controller gave.
     pub fn family_id(&self) -> u16 {
         self.family
+    }
+
+    /// How many requests [`Ipvs::transact`] leaves unanswered at most.
+    pub fn window(&self) -> usize {
+        self.window
     }
 
     fn resolve(&mut self) -> Result<Option<u16>, IpvsError> {
@@ -190,9 +204,9 @@ impl Ipvs {
     pub fn transact(&mut self, reqs: &[Request]) -> Vec<Result<Vec<Reply>, KernelError>> {
         let mut results: Vec<Option<Result<Vec<Reply>, KernelError>>> = vec![None; reqs.len()];
         let mut partial: Vec<Vec<Reply>> = vec![Vec::new(); reqs.len()];
-        let base = self.seq.wrapping_add(1);
-        // Keep sequence numbers unique for the whole batch (no wrap to 0 inside it).
-        if base.checked_add(reqs.len() as u32).is_none() {
+        let mut malformed: Vec<Option<KernelError>> = vec![None; reqs.len()];
+        // Keep sequence numbers unique for the whole batch (no wrap inside it).
+        if self.seq.checked_add(reqs.len() as u32 + 1).is_none() {
             self.seq = 0;
         }
         let base = self.seq.wrapping_add(1);
@@ -209,7 +223,7 @@ impl Ipvs {
             if !dump_running && next < reqs.len() {
                 buf.clear();
                 let first = next;
-                while next < reqs.len() && inflight < WINDOW && buf.len() < BATCH_BYTES {
+                while next < reqs.len() && inflight < self.window && buf.len() < BATCH_BYTES {
                     let dump = reqs[next].is_dump();
                     if dump && inflight > 0 {
                         break;
@@ -278,7 +292,10 @@ impl Ipvs {
                     continue;
                 }
                 let done = match r.reply {
-                    Ok(Reply::Ack | Reply::Done) => Some(Ok(std::mem::take(&mut partial[i]))),
+                    Ok(Reply::Ack | Reply::Done) => Some(match malformed[i].take() {
+                        Some(e) => Err(e),
+                        None => Ok(std::mem::take(&mut partial[i])),
+                    }),
                     Ok(Reply::Error { errno, message }) => {
                         Some(Err(KernelError { errno, message }))
                     }
@@ -287,10 +304,15 @@ impl Ipvs {
                         partial[i].push(reply);
                         None
                     }
-                    Err(e) => Some(Err(KernelError {
-                        errno: libc::EPROTO,
-                        message: Some(format!("malformed reply: {e}")),
-                    })),
+                    // Kept until the request's end, so that a dump is read to its
+                    // NLMSG_DONE before the next one starts.
+                    Err(e) => {
+                        malformed[i].get_or_insert(KernelError {
+                            errno: libc::EPROTO,
+                            message: Some(format!("malformed reply: {e}")),
+                        });
+                        None
+                    }
                 };
                 if let Some(d) = done {
                     results[i] = Some(d);

@@ -369,7 +369,8 @@ fn guest_ipvs_socket() {
     assert_eq!(table.len(), 1000);
     assert!(table.iter().all(|(_, d)| d.len() == 10));
     println!(
-        "pipelined: applied {} ops (1,000 services x 10 dests) in {applied:?}; read them back in {read:?} (in qemu TCG)",
+        "pipelined (window {}): applied {} ops (1,000 services x 10 dests) in {applied:?}; read them back in {read:?} (in qemu TCG)",
+        ipvs.window(),
         big.len()
     );
     ipvs.flush().expect("flush");
