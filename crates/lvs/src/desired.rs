@@ -612,3 +612,435 @@ fn expand(first: IpAddr, last: IpAddr) -> Option<Vec<IpAddr>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::Entry;
+
+    /// Parses `text` with the real loader and builds the table with `pools`.
+    fn build(text: &str, pools: &[(usize, Vec<(Member, u32)>)]) -> Desired {
+        let loaded = keepup_config::load_str("t.conf", text, &Default::default());
+        let pools: Pools = pools.iter().cloned().collect();
+        desired(&loaded.config, &pools)
+    }
+
+    /// Every real server of virtual server 0 at weight 1.
+    fn all(n: usize) -> Vec<(usize, Vec<(Member, u32)>)> {
+        vec![(0, (0..n).map(|i| (Member::Real(i), 1)).collect())]
+    }
+
+    fn only(d: &Desired) -> &Entry {
+        assert_eq!(d.table.services.len(), 1, "{:#?}", d.table);
+        d.table.services.values().next().expect("one service")
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test address")
+    }
+
+    fn dest<'a>(d: &'a Entry, addr: &str, port: u16) -> &'a Destination {
+        d.dests
+            .get(&DestKey {
+                addr: ip(addr),
+                port,
+            })
+            .unwrap_or_else(|| panic!("no {addr}:{port} in {:#?}", d.dests))
+    }
+
+    #[test]
+    fn plain_service_with_defaults() {
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 8080 { }\n real_server 10.0.0.3 { weight 3 }\n}\n",
+            &all(2),
+        );
+        let e = only(&d);
+        // protocol missing: UDP (check_data.c); lvs_sched missing: wlc; NAT.
+        assert_eq!(
+            e.service,
+            Service {
+                key: ServiceKey::Addr {
+                    protocol: Protocol::Udp,
+                    addr: ip("10.0.0.1"),
+                    port: 80
+                },
+                scheduler: "wlc".into(),
+                flags: SchedFlags(0),
+                timeout: 0,
+                netmask: u32::MAX,
+                pe_name: None,
+            }
+        );
+        assert_eq!(dest(e, "10.0.0.2", 8080).forward, Forward::Masq);
+        // NAT without a port takes the virtual server's port.
+        assert_eq!(dest(e, "10.0.0.3", 80).weight, 1);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+    }
+
+    #[test]
+    fn pool_weights_and_membership_come_from_the_checkers() {
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 { }\n real_server 10.0.0.3 80 { }\n}\n";
+        let d = build(text, &[(0, vec![(Member::Real(1), 0)])]);
+        let e = only(&d);
+        assert_eq!(e.dests.len(), 1);
+        assert_eq!(dest(e, "10.0.0.3", 80).weight, 0);
+        // No pool: the service stays, empty.
+        let d = build(text, &[]);
+        assert!(only(&d).dests.is_empty());
+    }
+
+    #[test]
+    fn scheduler_flags_hashed_and_ops() {
+        let d = build(
+            "virtual_server 10.0.0.1 53 {\n protocol UDP\n lvs_sched sh\n sh-port\n sh-fallback\n hashed\n ops\n real_server 10.0.0.2 53 { }\n}\n",
+            &all(1),
+        );
+        let s = &only(&d).service;
+        assert_eq!(s.scheduler, "sh");
+        assert_eq!(
+            s.flags.0,
+            SchedFlags::SCHED1 | SchedFlags::SCHED2 | SchedFlags::HASHED | SchedFlags::ONEPACKET
+        );
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_sched mh\n mh-fallback\n flag-3\n real_server 10.0.0.2 80 { }\n}\n",
+            &all(1),
+        );
+        assert_eq!(
+            only(&d).service.flags.0,
+            SchedFlags::SCHED1 | SchedFlags::SCHED3
+        );
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n flag-2\n ops\n real_server 10.0.0.2 80 { }\n}\n",
+            &all(1),
+        );
+        // ops is refused for TCP (validation turns it off).
+        assert_eq!(only(&d).service.flags.0, SchedFlags::SCHED2);
+    }
+
+    #[test]
+    fn persistence_timeout_granularity_and_engine() {
+        let d = build(
+            "virtual_server 10.0.0.1 5060 {\n protocol UDP\n persistence_timeout 50\n persistence_granularity 255.255.255.0\n persistence_engine sip\n real_server 10.0.0.2 5060 { }\n}\n",
+            &all(1),
+        );
+        let s = &only(&d).service;
+        assert_eq!(s.flags.0, SchedFlags::PERSISTENT);
+        assert_eq!((s.timeout, s.netmask), (50, 0xffff_ff00));
+        assert_eq!(s.pe_name.as_deref(), Some("sip"));
+
+        let d = build(
+            "virtual_server fc00::1 80 {\n protocol TCP\n persistence_timeout\n persistence_granularity 64\n real_server fc00::2 80 { }\n}\n",
+            &all(1),
+        );
+        let s = &only(&d).service;
+        assert_eq!((s.timeout, s.netmask), (360, 64));
+
+        // No timeout: host mask, no engine (ipvs_set_srule only sends it when persistent).
+        let d = build(
+            "virtual_server fc00::1 80 {\n protocol TCP\n persistence_engine sip\n real_server fc00::2 80 { }\n}\n",
+            &all(1),
+        );
+        let s = &only(&d).service;
+        assert_eq!((s.timeout, s.netmask, s.pe_name.clone()), (0, 128, None));
+        assert!(matches!(
+            d.problems[..],
+            [Problem::EngineWithoutPersistence { vs: 0, .. }]
+        ));
+    }
+
+    #[test]
+    fn zero_port_service_is_persistent() {
+        let d = build(
+            "virtual_server 10.0.0.1 {\n protocol TCP\n real_server 10.0.0.2 { }\n}\n",
+            &all(1),
+        );
+        let e = only(&d);
+        assert_eq!(
+            (e.service.timeout, e.service.flags.0),
+            (360, SchedFlags::PERSISTENT)
+        );
+        assert_eq!(dest(e, "10.0.0.2", 0).weight, 1);
+    }
+
+    #[test]
+    fn forwarding_methods_and_tunnels() {
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_method DR\n\
+             real_server 10.0.0.2 8080 { }\n\
+             real_server 10.0.0.3 80 { lvs_method TUN }\n\
+             real_server 10.0.0.4 80 { lvs_method TUN type gue port 6080 csum }\n\
+             real_server 10.0.0.5 80 { lvs_method TUN type gre remcsum }\n\
+             real_server 10.0.0.6 80 { lvs_method TUN type gre csum }\n\
+             real_server 10.0.0.7 80 { lvs_method TUN type gue port 5555 remcsum }\n\
+             real_server 10.0.0.8 9090 { lvs_method NAT\n uthreshold 100\n lthreshold 10 }\n}\n",
+            &all(7),
+        );
+        let e = only(&d);
+        // DR cannot change the port: the virtual server's is used.
+        assert_eq!(dest(e, "10.0.0.2", 80).forward, Forward::Route);
+        assert_eq!(
+            dest(e, "10.0.0.3", 80).forward,
+            Forward::Tunnel(TunnelType::Ipip)
+        );
+        assert_eq!(
+            dest(e, "10.0.0.4", 80).forward,
+            Forward::Tunnel(TunnelType::Gue {
+                port: 6080,
+                flags: TunnelType::CSUM
+            })
+        );
+        // gre does not take remcsum: the parser drops the line, the VS method stays.
+        assert_eq!(dest(e, "10.0.0.5", 80).forward, Forward::Route);
+        assert_eq!(
+            dest(e, "10.0.0.6", 80).forward,
+            Forward::Tunnel(TunnelType::Gre {
+                flags: TunnelType::CSUM
+            })
+        );
+        assert_eq!(
+            dest(e, "10.0.0.7", 80).forward,
+            Forward::Tunnel(TunnelType::Gue {
+                port: 5555,
+                flags: TunnelType::REMCSUM
+            })
+        );
+        let nat = dest(e, "10.0.0.8", 9090);
+        assert_eq!(
+            (nat.forward, nat.u_threshold, nat.l_threshold),
+            (Forward::Masq, 100, 10)
+        );
+    }
+
+    #[test]
+    fn fwmark_service_family_and_ports() {
+        // Non-tunnelled IPv6 servers make the fwmark service IPv6; DR/TUN ports are 0,
+        // NAT keeps its own.
+        let d = build(
+            "virtual_server fwmark 5 {\n lvs_method DR\n real_server fc00::2 80 { }\n real_server fc00::3 8080 { lvs_method NAT }\n real_server fc00::4 { lvs_method NAT }\n}\n",
+            &all(3),
+        );
+        let e = only(&d);
+        assert_eq!(
+            e.service.key,
+            ServiceKey::Fwmark {
+                family: Family::V6,
+                mark: 5
+            }
+        );
+        assert_eq!(e.service.netmask, 128);
+        dest(e, "fc00::2", 0);
+        dest(e, "fc00::3", 8080);
+        dest(e, "fc00::4", 0);
+
+        // All tunnelled, of one family: that family. Mixed: IPv4, unless ip_family.
+        let text = |extra: &str, rs: &str| {
+            format!("virtual_server fwmark 7 {{\n lvs_method TUN\n{extra} real_server fc00::2 {{ }}\n real_server {rs} {{ }}\n}}\n")
+        };
+        let fam = |d: &Desired| only(d).service.key.family();
+        assert_eq!(fam(&build(&text("", "fc00::3"), &all(2))), Family::V6);
+        assert_eq!(fam(&build(&text("", "10.0.0.3"), &all(2))), Family::V4);
+        assert_eq!(
+            fam(&build(&text(" ip_family inet6\n", "10.0.0.3"), &all(2))),
+            Family::V6
+        );
+    }
+
+    #[test]
+    fn sorry_server_with_its_own_method() {
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_method NAT\n sorry_server 10.0.0.9 8080\n sorry_server_lvs_method DR\n real_server 10.0.0.2 80 { }\n}\n",
+            &[(0, vec![(Member::Sorry, 1)])],
+        );
+        let e = only(&d);
+        assert_eq!(e.dests.len(), 1);
+        // DR: the port is the virtual server's.
+        assert_eq!(dest(e, "10.0.0.9", 80).forward, Forward::Route);
+
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n sorry_server 10.0.0.9\n real_server 10.0.0.2 80 { }\n}\n",
+            &[(0, vec![(Member::Sorry, 1)])],
+        );
+        assert_eq!(dest(only(&d), "10.0.0.9", 80).forward, Forward::Masq);
+    }
+
+    #[test]
+    fn sorry_server_that_is_also_a_real_server_keeps_the_higher_weight() {
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n sorry_server 10.0.0.2 80\n real_server 10.0.0.2 80 { weight 5 }\n}\n",
+            &[(0, vec![(Member::Sorry, 1), (Member::Real(0), 5)])],
+        );
+        assert_eq!(dest(only(&d), "10.0.0.2", 80).weight, 5);
+    }
+
+    #[test]
+    fn group_ranges_ports_and_fwmarks() {
+        let d = build(
+            "virtual_server_group G {\n 10.0.0.1-3 80\n 10.1.0.0/31 443\n fc00::1-2 80\n fwmark 9 inet6\n fwmark 8 inet\n}\n\
+             virtual_server group G {\n protocol TCP\n lvs_method TUN\n real_server 10.0.0.20 { }\n real_server 10.0.0.21 8080 { lvs_method NAT }\n}\n",
+            &all(2),
+        );
+        let keys: Vec<String> = d.table.services.keys().map(|k| k.to_string()).collect();
+        assert_eq!(
+            keys,
+            [
+                "TCP 10.0.0.1:80",
+                "TCP 10.0.0.2:80",
+                "TCP 10.0.0.3:80",
+                "TCP 10.1.0.0:443",
+                "TCP 10.1.0.1:443",
+                "TCP [fc00::1]:80",
+                "TCP [fc00::2]:80",
+                "FWM 8",
+                "FWM 9 IPv6",
+            ]
+        );
+        let tcp = |a: &str, port| {
+            d.table
+                .services
+                .get(&ServiceKey::Addr {
+                    protocol: Protocol::Tcp,
+                    addr: ip(a),
+                    port,
+                })
+                .expect("service")
+        };
+        // TUN takes the entry's port; NAT keeps its own.
+        dest(tcp("10.1.0.1", 443), "10.0.0.20", 443);
+        dest(tcp("10.1.0.1", 443), "10.0.0.21", 8080);
+        // The tunnelled IPv4 server may serve the IPv6 addresses; the NAT one may not.
+        let v6 = tcp("fc00::2", 80);
+        assert_eq!(v6.dests.len(), 1);
+        dest(v6, "10.0.0.20", 80);
+        assert!(d.problems.iter().any(|p| matches!(
+            p,
+            Problem::FamilyMismatch { dest, .. } if dest.addr == ip("10.0.0.21")
+        )));
+        // Fwmark entries: port 0 for TUN.
+        let fwm = &d.table.services[&ServiceKey::Fwmark {
+            family: Family::V4,
+            mark: 8,
+        }];
+        dest(fwm, "10.0.0.20", 0);
+        assert_eq!(fwm.service.key.family(), Family::V4);
+    }
+
+    #[test]
+    fn group_address_without_port_makes_it_persistent_and_ignores_granularity() {
+        let d = build(
+            "virtual_server_group G {\n 10.0.0.1\n}\nvirtual_server group G {\n protocol TCP\n persistence_granularity 255.255.0.0\n real_server 10.0.0.20 80 { }\n}\n",
+            &all(1),
+        );
+        let e = only(&d);
+        assert_eq!((e.service.timeout, e.service.netmask), (360, u32::MAX));
+        assert!(d
+            .problems
+            .contains(&Problem::GranularityIgnoredInGroup { vs: 0 }));
+        // NAT in a group keeps its port as written.
+        dest(e, "10.0.0.20", 80);
+    }
+
+    #[test]
+    fn group_shared_by_two_virtual_servers() {
+        let d = build(
+            "virtual_server_group G {\n 10.0.0.1 53\n fwmark 3\n}\n\
+             virtual_server group G {\n protocol TCP\n lvs_sched rr\n real_server 10.0.0.20 53 { }\n}\n\
+             virtual_server group G {\n protocol UDP\n lvs_sched rr\n real_server 10.0.0.21 53 { }\n}\n",
+            &[
+                (0, vec![(Member::Real(0), 1)]),
+                (1, vec![(Member::Real(0), 2)]),
+            ],
+        );
+        // One TCP and one UDP service; the fwmark service is shared by both.
+        assert_eq!(d.table.services.len(), 3);
+        let fwm = &d.table.services[&ServiceKey::Fwmark {
+            family: Family::V4,
+            mark: 3,
+        }];
+        assert_eq!(fwm.dests.len(), 2);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+    }
+
+    #[test]
+    fn conflicting_definitions_of_one_service_are_reported() {
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_sched rr\n real_server 10.0.0.20 80 { }\n}\n\
+             virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_sched wrr\n real_server 10.0.0.20 80 { weight 2 }\n}\n",
+            &[
+                (0, vec![(Member::Real(0), 1)]),
+                (1, vec![(Member::Real(0), 2)]),
+            ],
+        );
+        let e = only(&d);
+        assert_eq!(e.service.scheduler, "rr");
+        assert_eq!(dest(e, "10.0.0.20", 80).weight, 1);
+        assert!(matches!(
+            d.problems[..],
+            [
+                Problem::ServiceConflict {
+                    vs: 1,
+                    first: 0,
+                    ..
+                },
+                Problem::DestConflict {
+                    vs: 1,
+                    first: 0,
+                    ..
+                }
+            ]
+        ));
+    }
+
+    #[test]
+    fn bad_pool_entries_are_reported() {
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.20 80 { }\n}\n",
+            &[
+                (0, vec![(Member::Real(4), 1), (Member::Sorry, 1)]),
+                (3, vec![]),
+            ],
+        );
+        assert!(only(&d).dests.is_empty());
+        assert_eq!(
+            d.problems,
+            [
+                Problem::UnknownVirtualServer { vs: 3 },
+                Problem::UnknownRealServer { vs: 0, rs: 4 },
+                Problem::NoSorryServer { vs: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn ha_suspend_does_not_remove_the_service() {
+        // keepalived suspends the checkers, not the service.
+        let d = build(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n ha_suspend\n real_server 10.0.0.20 80 { }\n}\n",
+            &all(1),
+        );
+        assert_eq!(only(&d).dests.len(), 1);
+    }
+
+    #[test]
+    fn huge_range_is_refused() {
+        assert_eq!(expand(ip("fc00::"), ip("fc00::1:0")), None);
+        assert_eq!(
+            expand(ip("10.0.0.254"), ip("10.0.1.1")).map(|v| v.len()),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn problems_read_as_sentences() {
+        let p = Problem::OpsNeedsUdp {
+            vs: 2,
+            service: ServiceKey::Fwmark {
+                family: Family::V4,
+                mark: 1,
+            },
+        };
+        assert_eq!(
+            p.to_string(),
+            "virtual server #2: 'ops' needs protocol UDP; it is ignored for FWM 1"
+        );
+    }
+}
