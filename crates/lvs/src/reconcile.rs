@@ -208,3 +208,355 @@ fn edited(old: &Service, new: &Service) -> Service {
     s.flags.0 = (s.flags.0 & !hashed) | (old.flags.0 & hashed);
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Forward, Protocol, SchedFlags};
+    use proptest::prelude::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn skey(n: u8) -> ServiceKey {
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)),
+            port: 80,
+        }
+    }
+
+    fn dkey(n: u8) -> DestKey {
+        DestKey {
+            addr: IpAddr::V4(Ipv4Addr::new(10, 1, 0, n)),
+            port: 80,
+        }
+    }
+
+    fn svc(n: u8, sched: &str) -> Service {
+        Service {
+            key: skey(n),
+            scheduler: sched.into(),
+            flags: SchedFlags(0),
+            timeout: 0,
+            netmask: u32::MAX,
+            pe_name: None,
+        }
+    }
+
+    fn dst(n: u8, weight: u32) -> Destination {
+        Destination {
+            key: dkey(n),
+            forward: Forward::Masq,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+        }
+    }
+
+    fn table(entries: &[(Service, &[Destination])]) -> Table {
+        let mut t = Table::default();
+        for (s, ds) in entries {
+            let k = s.key;
+            t.add_service(s.clone());
+            for d in *ds {
+                t.add_dest(&k, d.clone());
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn equal_tables_need_nothing() {
+        let t = table(&[(svc(1, "rr"), &[dst(1, 1), dst(2, 3)])]);
+        assert!(reconcile(&t, &t, &Owned::all_of(&t)).is_empty());
+        assert!(reconcile(&t, &t, &Owned::default()).is_empty());
+    }
+
+    #[test]
+    fn new_service_is_added_before_its_destinations() {
+        let want = table(&[(svc(1, "rr"), &[dst(1, 1)])]);
+        let ops = reconcile(&want, &Table::default(), &Owned::default());
+        assert_eq!(
+            ops,
+            [
+                Op::AddService(svc(1, "rr")),
+                Op::AddDest(skey(1), dst(1, 1))
+            ]
+        );
+    }
+
+    #[test]
+    fn changed_settings_are_edits_not_replacements() {
+        let have = table(&[(svc(1, "rr"), &[dst(1, 1), dst(2, 1)])]);
+        let mut s = svc(1, "wlc");
+        s.timeout = 50;
+        s.flags = SchedFlags(SchedFlags::PERSISTENT);
+        let want = table(&[(s.clone(), &[dst(1, 0), dst(2, 1)])]);
+        let ops = reconcile(&want, &have, &Owned::all_of(&have));
+        assert_eq!(ops, [Op::EditService(s), Op::EditDest(skey(1), dst(1, 0))]);
+    }
+
+    #[test]
+    fn kernel_hashed_flag_is_not_a_difference() {
+        let mut k = svc(1, "rr");
+        k.flags = SchedFlags(SchedFlags::HASHED);
+        let have = table(&[(k, &[])]);
+        let want = table(&[(svc(1, "rr"), &[])]);
+        assert!(reconcile(&want, &have, &Owned::all_of(&have)).is_empty());
+    }
+
+    #[test]
+    fn deleted_service_takes_its_destinations() {
+        let have = table(&[(svc(1, "rr"), &[dst(1, 1), dst(2, 1)])]);
+        let ops = reconcile(&Table::default(), &have, &Owned::all_of(&have));
+        assert_eq!(ops, [Op::DelService(skey(1))]);
+    }
+
+    #[test]
+    fn what_keepup_does_not_own_is_left_alone() {
+        // A foreign service, and a hand-added destination in a service keepup wants.
+        let have = table(&[
+            (svc(1, "rr"), &[dst(1, 1), dst(9, 1)]),
+            (svc(2, "rr"), &[dst(1, 1)]),
+        ]);
+        let want = table(&[(svc(1, "rr"), &[dst(1, 1)])]);
+        let mut owned = Owned::default();
+        owned.services.insert(skey(1));
+        owned.dests.insert((skey(1), dkey(1)));
+        assert!(reconcile(&want, &have, &owned).is_empty());
+        // Once owned, the unwanted destination goes.
+        owned.dests.insert((skey(1), dkey(9)));
+        assert_eq!(
+            reconcile(&want, &have, &owned),
+            [Op::DelDest(skey(1), dkey(9))]
+        );
+    }
+
+    #[test]
+    fn wanted_service_found_unowned_is_adopted() {
+        let have = table(&[(svc(1, "rr"), &[dst(1, 5)])]);
+        let want = table(&[(svc(1, "wlc"), &[dst(1, 1)])]);
+        let mut owned = Owned::default();
+        let ops = reconcile(&want, &have, &owned);
+        assert_eq!(
+            ops,
+            [
+                Op::EditService(svc(1, "wlc")),
+                Op::EditDest(skey(1), dst(1, 1))
+            ]
+        );
+        let mut kernel = have.clone();
+        let results = apply_all(&ops, &mut kernel);
+        owned.record_results(&ops, &results);
+        assert!(owned.owns_service(&skey(1)) && owned.owns_dest(&skey(1), &dkey(1)));
+        // Later unwanted: now removed.
+        assert_eq!(
+            reconcile(&Table::default(), &kernel, &owned),
+            [Op::DelService(skey(1))]
+        );
+    }
+
+    #[test]
+    fn restart_after_kill_removes_what_the_old_config_left() {
+        // The killed keepup created service 1 and 2; its record was persisted.
+        let have = table(&[(svc(1, "rr"), &[dst(1, 1)]), (svc(2, "rr"), &[dst(1, 1)])]);
+        let owned = Owned::all_of(&have);
+        let json = serde_json::to_string(&owned).expect("serialize");
+        let back: Owned = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, owned);
+        let want = table(&[(svc(1, "rr"), &[dst(1, 1)])]);
+        assert_eq!(reconcile(&want, &have, &back), [Op::DelService(skey(2))]);
+    }
+
+    #[test]
+    fn failed_ops_are_not_recorded_and_prune_forgets_vanished_entries() {
+        let ops = [
+            Op::AddService(svc(1, "rr")),
+            Op::AddDest(skey(1), dst(1, 1)),
+        ];
+        let mut owned = Owned::default();
+        owned.record_results(&ops, &[Ok(()), Err(())]);
+        assert!(owned.owns_service(&skey(1)));
+        assert!(!owned.owns_dest(&skey(1), &dkey(1)));
+        owned.prune(&Table::default());
+        assert_eq!(owned, Owned::default());
+    }
+
+    #[test]
+    fn apply_refuses_like_the_kernel() {
+        let mut t = table(&[(svc(1, "rr"), &[dst(1, 1)])]);
+        assert_eq!(
+            apply(&Op::AddService(svc(1, "rr")), &mut t),
+            Err(ApplyError::ServiceExists(skey(1)))
+        );
+        assert_eq!(
+            apply(&Op::AddDest(skey(2), dst(1, 1)), &mut t),
+            Err(ApplyError::NoService(skey(2)))
+        );
+        assert_eq!(
+            apply(&Op::EditDest(skey(1), dst(2, 1)), &mut t),
+            Err(ApplyError::NoDest(skey(1), dkey(2)))
+        );
+        assert_eq!(
+            apply(&Op::AddDest(skey(1), dst(1, 1)), &mut t),
+            Err(ApplyError::DestExists(skey(1), dkey(1)))
+        );
+        assert_eq!(apply(&Op::DelService(skey(1)), &mut t), Ok(()));
+        assert!(t.services.is_empty());
+    }
+
+    // ---- properties
+
+    fn arb_service(n: u8) -> impl Strategy<Value = Service> {
+        (
+            prop::sample::select(vec!["rr", "wlc"]),
+            0u32..2,
+            any::<bool>(),
+        )
+            .prop_map(move |(sched, timeout, hashed)| {
+                let mut s = svc(n, sched);
+                s.timeout = timeout;
+                if hashed {
+                    s.flags.0 |= SchedFlags::HASHED;
+                }
+                s
+            })
+    }
+
+    fn arb_table() -> impl Strategy<Value = Table> {
+        prop::collection::btree_map(
+            0u8..5,
+            prop::collection::btree_map(0u8..4, 0u32..3, 0..4),
+            0..5,
+        )
+        .prop_flat_map(|m| {
+            let parts: Vec<_> = m
+                .into_iter()
+                .map(|(n, ds)| (arb_service(n), Just(ds)))
+                .collect();
+            parts.prop_map(|parts| {
+                let mut t = Table::default();
+                for (s, ds) in parts {
+                    let k = s.key;
+                    t.add_service(s);
+                    for (d, w) in ds {
+                        t.add_dest(&k, dst(d, w));
+                    }
+                }
+                t
+            })
+        })
+    }
+
+    /// A random part of what is in `kernel`.
+    fn arb_owned(kernel: &Table) -> impl Strategy<Value = Owned> {
+        let all = Owned::all_of(kernel);
+        let s: Vec<_> = all.services.into_iter().collect();
+        let d: Vec<_> = all.dests.into_iter().collect();
+        (
+            prop::sample::subsequence(s.clone(), 0..=s.len()),
+            prop::sample::subsequence(d.clone(), 0..=d.len()),
+        )
+            .prop_map(|(s, d)| Owned {
+                services: s.into_iter().collect(),
+                dests: d.into_iter().collect(),
+            })
+    }
+
+    fn case() -> impl Strategy<Value = (Table, Table, Owned)> {
+        (arb_table(), arb_table()).prop_flat_map(|(want, have)| {
+            let o = arb_owned(&have);
+            (Just(want), Just(have), o)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn applying_the_plan_gives_the_wanted_table_and_spares_the_rest(
+            (want, have, owned) in case()
+        ) {
+            let ops = reconcile(&want, &have, &owned);
+            let mut kernel = have.clone();
+            let results = apply_all(&ops, &mut kernel);
+            prop_assert!(results.iter().all(|r| r.is_ok()), "{:?}", results);
+
+            for (k, w) in &want.services {
+                let got = kernel.services.get(k).expect("wanted service present");
+                prop_assert!(got.service.same_settings(&w.service));
+                for (dk, d) in &w.dests {
+                    prop_assert_eq!(got.dests.get(dk), Some(d));
+                }
+                // Unwanted destinations remain exactly when keepup does not own them.
+                let before = have.services.get(k);
+                for (dk, d) in &got.dests {
+                    if !w.dests.contains_key(dk) {
+                        prop_assert!(!owned.owns_dest(k, dk));
+                        prop_assert_eq!(before.and_then(|b| b.dests.get(dk)), Some(d));
+                    }
+                }
+                if let Some(b) = before {
+                    for dk in b.dests.keys() {
+                        if !w.dests.contains_key(dk) && !owned.owns_dest(k, dk) {
+                            prop_assert!(got.dests.contains_key(dk));
+                        }
+                    }
+                }
+            }
+            for (k, h) in &have.services {
+                if want.services.contains_key(k) {
+                    continue;
+                }
+                if owned.owns_service(k) {
+                    prop_assert!(!kernel.services.contains_key(k));
+                } else {
+                    prop_assert_eq!(kernel.services.get(k), Some(h));
+                }
+            }
+            // Nothing appears that was neither wanted nor there.
+            for k in kernel.services.keys() {
+                prop_assert!(want.services.contains_key(k) || have.services.contains_key(k));
+            }
+        }
+
+        #[test]
+        fn reconciling_again_needs_nothing((want, have, owned) in case()) {
+            let ops = reconcile(&want, &have, &owned);
+            let mut kernel = have.clone();
+            let results = apply_all(&ops, &mut kernel);
+            let mut owned = owned;
+            owned.record_results(&ops, &results);
+            prop_assert_eq!(reconcile(&want, &kernel, &owned), vec![]);
+            // The record survives a restart.
+            let json = serde_json::to_string(&owned).expect("serialize");
+            let back: Owned = serde_json::from_str(&json).expect("deserialize");
+            prop_assert_eq!(reconcile(&want, &kernel, &back), vec![]);
+        }
+
+        #[test]
+        fn no_op_touches_what_is_already_right((want, have, owned) in case()) {
+            let ops = reconcile(&want, &have, &owned);
+            let deleted: BTreeSet<ServiceKey> = ops
+                .iter()
+                .filter_map(|o| match o { Op::DelService(k) => Some(*k), _ => None })
+                .collect();
+            for op in &ops {
+                match op {
+                    Op::AddService(s) => prop_assert!(!have.services.contains_key(&s.key)),
+                    Op::EditService(s) => {
+                        let h = &have.services[&s.key].service;
+                        prop_assert!(!h.same_settings(s));
+                    }
+                    Op::DelService(k) => prop_assert!(owned.owns_service(k)),
+                    Op::AddDest(k, d) => prop_assert!(have
+                        .services
+                        .get(k)
+                        .is_none_or(|e| !e.dests.contains_key(&d.key))),
+                    Op::EditDest(k, d) => prop_assert_ne!(have.services[k].dests.get(&d.key), Some(d)),
+                    Op::DelDest(k, dk) => {
+                        prop_assert!(!deleted.contains(k));
+                        prop_assert!(owned.owns_dest(k, dk));
+                    }
+                }
+            }
+        }
+    }
+}
