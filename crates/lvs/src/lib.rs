@@ -4,13 +4,22 @@
 //!   firewall mark), their scheduler and flags, persistence, and their destinations with
 //!   forwarding method, weight and thresholds. The same types describe what keepup wants
 //!   and what the kernel holds.
+//! - [`desired`]: the table keepup wants, from the configuration and the checkers'
+//!   pools, with what keepalived would refuse or ignore reported beside it.
+//! - [`genl`]: the IPVS generic-netlink messages, encoded and decoded as values.
+//! - [`reconcile`]: the fewest operations from the kernel's table to the wanted one,
+//!   touching only what keepup owns; [`reconcile::apply`] plays them on a table.
 //!
 //! This crate never touches the kernel: the socket lives in keepup-sys, the loop that
 //! applies operations in the daemon.
 
+pub mod desired;
 pub mod genl;
+pub mod reconcile;
 pub mod table;
 
+pub use desired::{desired, Desired, Member, Pools, Problem};
+pub use reconcile::{apply, apply_all, reconcile, ApplyError, Owned};
 pub use table::{
     DestKey, Destination, Entry, Family, Forward, Op, Protocol, SchedFlags, Service, ServiceKey,
     Table, TunnelType,

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An address family as the kernel numbers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Family {
     V4,
     V6,
@@ -42,7 +42,7 @@ impl Family {
 }
 
 /// A service's transport protocol (IPPROTO_*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Protocol {
     Tcp,
     Udp,
@@ -78,7 +78,7 @@ impl Protocol {
 }
 
 /// What identifies a service in the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ServiceKey {
     /// `virtual_server IP PORT` with its `protocol`.
     Addr {
@@ -166,6 +166,21 @@ pub struct Service {
     pub pe_name: Option<String>,
 }
 
+impl Service {
+    /// Whether the kernel would need an edit to turn `self` into `other`: every field
+    /// but HASHED, which the kernel sets on every service it holds (and reports back),
+    /// whatever was asked.
+    pub fn same_settings(&self, other: &Service) -> bool {
+        let mask = !SchedFlags::HASHED;
+        self.key == other.key
+            && self.scheduler == other.scheduler
+            && self.flags.0 & mask == other.flags.0 & mask
+            && self.timeout == other.timeout
+            && self.netmask == other.netmask
+            && self.pe_name == other.pe_name
+    }
+}
+
 /// The forwarding method of a destination (IP_VS_CONN_F_FWD_MASK).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Forward {
@@ -218,7 +233,7 @@ impl TunnelType {
 }
 
 /// What identifies a destination within its service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DestKey {
     pub addr: IpAddr,
     pub port: u16,
