@@ -19,7 +19,7 @@ fn qemu_ipvs_socket() {
     let job = VmJob::new("ipvs-sock").expect("job dir");
     let run = job
         .run_test(
-            r#"modprobe -d "$KEEPUP_VM_KROOT" ip_vs
+            r#"modprobe ip_vs
 ip link set lo up
 ip link add d0 type dummy && ip addr add 10.0.0.100/24 dev d0 && ip link set d0 up multicast on"#,
             "guest_ipvs_socket",

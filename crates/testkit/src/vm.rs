@@ -2,17 +2,17 @@
 //! has none, and KVM is not usable, so qemu emulates: about 4 s to a shell).
 //!
 //! The guest runs the host's own userland with its own kernel, Debian's `linux-image-amd64`:
-//! the host's root is shared read-only over 9p, with tmpfs over `/tmp`, `/run`, `/var/log`,
-//! `/var/lib`, so keepalived, ipvsadm, nginx and the keepup binary under test are the very
-//! files the host has, at the same paths, without copying. A job directory (under `/tmp` on the
+//! the host's root is shared read-only over 9p under a writable overlay in memory (with
+//! fresh `/tmp`, `/run`, `/var/log`), so keepalived, ipvsadm, nginx and the keepup binary
+//! under test are the very files the host has, at the same paths, without copying. A job directory (under `/tmp` on the
 //! host) is shared read-write and mounted at the same path in the guest: a test writes its
 //! configurations there, the guest runs the job's `run.sh` and leaves its output beside it.
 //!
 //! - `scripts/vm-kernel` prepares the kernel (downloaded and unpacked, module index built)
 //!   and the initramfs (static busybox, the 9p modules, `crates/testkit/vm/init`); installs
 //!   qemu, busybox-static, ipvsadm and kmod when missing. [`GuestKernel::ensure`] runs it.
-//! - In the guest, modules load on demand through the host's `modprobe` pointed at the
-//!   kernel package (`ip link add ... type veth`, an IPVS scheduler the kernel asks for).
+//! - In the guest, `/lib/modules/<release>` is the kernel package's: `modprobe ip_vs` works,
+//!   and so do the kernel's own requests (`ip link add ... type veth`, a scheduler).
 //! - Batch many checks into one boot: a boot costs seconds, a check in it milliseconds.
 //!
 //! ```no_run
