@@ -80,6 +80,9 @@ pub enum Output {
     /// server, by address: one a reload dropped is named too).
     Pool {
         vs: VsId,
+        /// Which server of the virtual server; None for one a reload dropped (only
+        /// its address is left).
+        dest: Option<Dest>,
         server: Server,
         op: PoolOp,
     },

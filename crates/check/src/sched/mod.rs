@@ -293,6 +293,12 @@ impl Scheduler {
         self.rss.get(rs.0).map_or(&[], |r| &r.checkers)
     }
 
+    /// Where a real server sits: its virtual server and its index in that virtual
+    /// server's `real_servers`.
+    pub fn real_server_at(&self, rs: RsId) -> Option<(VsId, usize)> {
+        self.rss.get(rs.0).map(|r| (VsId(r.vs), r.at))
+    }
+
     pub fn is_alive(&self, rs: RsId) -> bool {
         self.rss.get(rs.0).is_some_and(|r| r.alive)
     }
@@ -601,6 +607,7 @@ impl Scheduler {
         let server = self.server(v, dest);
         self.out.push_back(Output::Pool {
             vs: VsId(v),
+            dest: Some(dest),
             server,
             op,
         });

@@ -76,6 +76,7 @@ impl Scheduler {
                         }));
                         out.push_back(Output::Pool {
                             vs: super::VsId(v),
+                            dest: None,
                             server,
                             op: super::PoolOp::Remove,
                         });

@@ -55,7 +55,7 @@ impl Lab {
                     format!("probe c{}", checker.0)
                 }
                 Output::Cancel { attempt } => format!("cancel a{attempt}"),
-                Output::Pool { vs, server, op } => {
+                Output::Pool { vs, server, op, .. } => {
                     format!("pool vs{} {} {op:?}", vs.0, server.name)
                 }
                 Output::Event(e) => format!("{e:?}"),
