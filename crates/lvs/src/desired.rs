@@ -130,6 +130,9 @@ pub enum Problem {
 pub struct Desired {
     pub table: Table,
     pub problems: Vec<Problem>,
+    /// Which virtual server (index into `config.virtual_servers`) each service comes
+    /// from, to name it in messages.
+    pub origins: BTreeMap<ServiceKey, usize>,
 }
 
 /// Builds the IPVS table from the validated configuration and the checkers' pools.
@@ -148,6 +151,7 @@ pub fn desired(config: &Config, pools: &Pools) -> Desired {
     Desired {
         table: b.table,
         problems: b.problems,
+        origins: b.service_owner,
     }
 }
 
