@@ -5,13 +5,15 @@
 //! panic on this side is caught, logged, and leaves VRRP running.
 //!
 //! Its decisions (which real servers a virtual server's pool holds, at what weight)
-//! are logged in keepalived's words; programming them into IPVS is the next step
-//! (issue 14), and until then the daemon says so once at start.
+//! are logged in keepalived's words and sent to the IPVS side (`crate::lvs`, a thread
+//! of its own), which programs the kernel: the whole picture at start and after a
+//! reload, then each change.
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keepup_check::plan::Plan;
-use keepup_check::sched::{Event, Input, Output, PoolOp, Scheduler, Server};
+use keepup_check::sched::{Dest, Event, Input, Output, PoolOp, Scheduler, Server, VsId};
 use keepup_config::Config;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -29,7 +31,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// What the VRRP loop tells the checker side.
 enum Command {
     /// A reload: the new plan takes over what it keeps.
-    Reload(Box<(Plan, keepup_config::model::global::GlobalDefs)>),
+    Reload(Box<(Plan, Arc<Config>)>),
     Stop,
 }
 
@@ -37,21 +39,24 @@ enum Command {
 pub struct CheckerSide {
     commands: mpsc::UnboundedSender<Command>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The IPVS side it feeds (None: it could not start).
+    lvs: Option<crate::lvs::LvsSide>,
 }
 
 impl CheckerSide {
-    /// Start checking, if the configuration has virtual servers.
-    pub fn start(config: &Config, feed: Option<crate::status::CheckerFeed>) -> Option<CheckerSide> {
+    /// Start checking, if the configuration has virtual servers, and the IPVS side
+    /// that programs their decisions.
+    pub fn start(
+        config: &Config,
+        feed: Option<crate::status::CheckerFeed>,
+        lvs: crate::lvs::Options,
+    ) -> Option<CheckerSide> {
         let plan = Plan::from_config(config);
         if plan.virtual_servers.is_empty() {
             return None;
         }
         let (vs, rs, checkers) = counts(&plan);
-        warn!(
-            "{vs} virtual server(s), {rs} real server(s), {checkers} checker(s): checked, \
-             but their decisions are not yet applied to the kernel (keepup does not program \
-             IPVS yet); `keepup status` shows the pool each virtual server should have"
-        );
+        info!("{vs} virtual server(s), {rs} real server(s), {checkers} checker(s)");
         for p in plan.problems() {
             warn!("{p}");
         }
@@ -71,7 +76,9 @@ impl CheckerSide {
         .map(|s| s.command.clone().into())
         .collect();
         let (commands, received) = mpsc::unbounded_channel();
-        let global = config.global_defs.clone();
+        let lvs = crate::lvs::LvsSide::start(lvs);
+        let to_lvs = lvs.as_ref().map(crate::lvs::LvsSide::sender);
+        let config = Arc::new(config.clone());
         let thread = std::thread::Builder::new()
             .name("keepup-checkers".into())
             .spawn(move || {
@@ -90,7 +97,7 @@ impl CheckerSide {
                     }
                 };
                 let run = std::panic::AssertUnwindSafe(|| {
-                    rt.block_on(drive(plan, global, fifos, feed, received));
+                    rt.block_on(drive(plan, config, fifos, feed, to_lvs, received));
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     error!("checkers: stopped after an internal error; VRRP runs on");
@@ -100,9 +107,13 @@ impl CheckerSide {
             Ok(t) => Some(CheckerSide {
                 commands,
                 thread: Some(t),
+                lvs,
             }),
             Err(e) => {
                 error!("checkers: cannot start their thread: {e}; no health checks run");
+                if let Some(l) = lvs {
+                    l.stop();
+                }
                 None
             }
         }
@@ -115,22 +126,28 @@ impl CheckerSide {
         for p in plan.problems() {
             warn!("{p}");
         }
-        let global = config.global_defs.clone();
         if self
             .commands
-            .send(Command::Reload(Box::new((plan, global))))
+            .send(Command::Reload(Box::new((plan, Arc::new(config.clone())))))
             .is_err()
         {
             error!("checkers: not running; the reload does not reach them");
         }
     }
 
-    /// Stop: runs in flight are cancelled, pools emptied, omega notifiers queued.
+    /// Stop: runs in flight are cancelled, pools emptied, omega notifiers queued; then
+    /// the IPVS side releases the table.
     pub fn stop(mut self) {
         let _ = self.commands.send(Command::Stop);
-        let Some(t) = self.thread.take() else {
-            return;
-        };
+        if let Some(t) = self.thread.take() {
+            Self::wait(t);
+        }
+        if let Some(l) = self.lvs.take() {
+            l.stop();
+        }
+    }
+
+    fn wait(t: std::thread::JoinHandle<()>) {
         let deadline = Instant::now() + STOP_LIMIT;
         while !t.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -145,8 +162,8 @@ impl CheckerSide {
     }
 }
 
-/// What `keepup check` adds about the virtual servers: how many are checked, that
-/// IPVS is not programmed yet, and each checker that cannot run as written.
+/// What `keepup check` adds about the virtual servers: how many are checked, whether
+/// this kernel can hold them (IPVS), and each checker that cannot run as written.
 pub fn check_notes(config: &Config) -> String {
     let plan = Plan::from_config(config);
     if plan.virtual_servers.is_empty() {
@@ -155,9 +172,14 @@ pub fn check_notes(config: &Config) -> String {
     let (vs, rs, checkers) = counts(&plan);
     let mut out = format!(
         "note: {vs} virtual server(s) with {rs} real server(s) and {checkers} checker(s) \
-         are health-checked; keepup does not program IPVS yet, so their decisions are \
-         logged, not applied to the kernel\n"
+         are health-checked and programmed into IPVS\n"
     );
+    if !crate::lvs::kernel_has_ipvs() {
+        out.push_str(
+            "note: this kernel has no IPVS (module ip_vs missing): the virtual servers \
+             would be checked but not programmed\n",
+        );
+    }
     for p in plan.problems() {
         out.push_str(&format!("note: {p}\n"));
     }
@@ -178,9 +200,10 @@ fn counts(p: &Plan) -> (usize, usize, usize) {
 /// The checker loop: the scheduler's one deadline, the probes' answers, the stop.
 async fn drive(
     plan: Plan,
-    global: keepup_config::model::global::GlobalDefs,
+    config: Arc<Config>,
     fifos: Vec<std::path::PathBuf>,
     feed: Option<crate::status::CheckerFeed>,
+    lvs: Option<std::sync::mpsc::Sender<crate::lvs::Command>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let seed = std::time::SystemTime::now()
@@ -196,11 +219,14 @@ async fn drive(
         feed,
         published: None,
         changed: true,
+        lvs,
+        lvs_hold: true,
     };
-    side.notifier.configure_mail(&global);
+    side.notifier.configure_mail(&config.global_defs);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     side.sched.start(Instant::now());
     side.act(&done_tx);
+    side.sync_lvs(config);
     loop {
         let next = side.sched.poll_timeout();
         tokio::select! {
@@ -213,14 +239,19 @@ async fn drive(
             cmd = commands.recv() => {
                 if let Some(Command::Reload(new)) = cmd {
                     info!("checkers: reloading");
-                    let (plan, global) = *new;
-                    side.notifier.configure_mail(&global);
+                    let (plan, config) = *new;
+                    side.notifier.configure_mail(&config.global_defs);
                     side.sched.reload(plan, Instant::now());
                     side.changed = true;
+                    side.lvs_hold = true;
                     side.act(&done_tx);
+                    side.sync_lvs(config);
                     continue;
                 }
-                // Stop, or the daemon's side of the channel is gone.
+                // Stop, or the daemon's side of the channel is gone. The pools empty
+                // below; the IPVS side does not follow them (it releases the table
+                // itself, or keeps it with -I).
+                side.lvs_hold = true;
                 side.sched.shutdown();
                 side.act(&done_tx);
                 // The cancelled runs end here (a script's process group killed as
@@ -261,6 +292,11 @@ struct Side {
     published: Option<Instant>,
     /// A state changed since the view was last published.
     changed: bool,
+    /// Where pool changes go to be programmed into IPVS.
+    lvs: Option<std::sync::mpsc::Sender<crate::lvs::Command>>,
+    /// Pool changes are not sent one by one (a start or reload sends the whole picture
+    /// after; a stop sends nothing).
+    lvs_hold: bool,
 }
 
 impl Side {
@@ -289,7 +325,17 @@ impl Side {
                         self.cancelled.push(run);
                     }
                 }
-                Output::Pool { vs, server, op } => self.pool(vs, &server, op),
+                Output::Pool {
+                    vs,
+                    dest,
+                    server,
+                    op,
+                } => {
+                    self.pool(vs, &server, op);
+                    if let Some(dest) = dest {
+                        self.send_pool(vs, dest, op);
+                    }
+                }
                 Output::Event(e) => self.event(&e),
             }
         }
@@ -319,7 +365,57 @@ impl Side {
         )
     }
 
-    fn pool(&self, vs: keepup_check::sched::VsId, server: &Server, op: PoolOp) {
+    /// The whole picture to the IPVS side: the configuration and every pool. Pool
+    /// changes flow one by one after it.
+    fn sync_lvs(&mut self, config: Arc<Config>) {
+        self.lvs_hold = false;
+        let Some(lvs) = &self.lvs else {
+            return;
+        };
+        let pools = (0..self.sched.plan().virtual_servers.len())
+            .map(|v| {
+                let pool = self.sched.pool(VsId(v));
+                let members = pool
+                    .into_iter()
+                    .filter_map(|(d, w)| Some((self.member(d)?, w)))
+                    .collect();
+                (v, members)
+            })
+            .collect();
+        let _ = lvs.send(crate::lvs::Command::Sync { config, pools });
+    }
+
+    fn send_pool(&self, vs: VsId, dest: Dest, op: PoolOp) {
+        let (Some(lvs), false) = (&self.lvs, self.lvs_hold) else {
+            return;
+        };
+        let Some(member) = self.member(dest) else {
+            return;
+        };
+        let weight = match op {
+            PoolOp::Add { weight } | PoolOp::Weight { weight } => Some(weight),
+            PoolOp::Remove => None,
+        };
+        let _ = lvs.send(crate::lvs::Command::Pool {
+            vs: vs.0,
+            member,
+            weight,
+        });
+    }
+
+    /// A pool entry as the IPVS side names it: the index of the real server in its
+    /// virtual server, or the sorry server.
+    fn member(&self, dest: Dest) -> Option<keepup_lvs::Member> {
+        match dest {
+            Dest::Real(rs) => self
+                .sched
+                .real_server_at(rs)
+                .map(|(_, at)| keepup_lvs::Member::Real(at)),
+            Dest::Sorry => Some(keepup_lvs::Member::Sorry),
+        }
+    }
+
+    fn pool(&self, vs: VsId, server: &Server, op: PoolOp) {
         let Some(v) = self.sched.plan().virtual_servers.get(vs.0) else {
             return;
         };

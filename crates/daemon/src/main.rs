@@ -161,6 +161,9 @@ struct RunArgs {
     /// keepalived: do not remove VRRP VIPs and routes on stop.
     #[arg(short = 'V', long = "dont-release-vrrp")]
     dont_release_vrrp: bool,
+    /// keepalived: do not remove the IPVS virtual and real servers keepup added on stop.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    dont_release_ipvs: bool,
     /// keepalived: only test the configuration (same as `keepup check`).
     #[arg(short = 't', long = "config-test")]
     config_test: bool,
@@ -266,6 +269,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         runtime_dir: args.runtime_dir,
         pid_files: args.pid.into_iter().chain(args.vrrp_pid).collect(),
         dont_release_vrrp: args.dont_release_vrrp,
+        dont_release_ipvs: args.dont_release_ipvs,
         status_group: args.status_group,
         checkers: !args.vrrp_only,
         vrrp: !args.check_only,

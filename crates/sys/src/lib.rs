@@ -34,7 +34,7 @@ pub mod script;
 mod socket;
 mod timer;
 pub use frame::{ArpListener, FrameSender};
-pub use ipvs::{Ipvs, IpvsError, KernelError};
+pub use ipvs::{module_available as ipvs_module_available, Ipvs, IpvsError, KernelError};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use procmon::{ProcEvent, ProcessMonitor};

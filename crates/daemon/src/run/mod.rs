@@ -54,12 +54,23 @@ pub struct RunOptions {
     pub pid_files: Vec<PathBuf>,
     /// `-V`: leave the VIPs in place on stop.
     pub dont_release_vrrp: bool,
+    /// `-I`: leave keepup's IPVS entries in place on stop.
+    pub dont_release_ipvs: bool,
     /// `--status-group`: members may read `keepup status` (a name or a gid).
     pub status_group: Option<String>,
     /// Run the health checkers of the virtual servers (off with `-P`, VRRP only).
     pub checkers: bool,
     /// Run the VRRP instances (off with `-C`, checkers only).
     pub vrrp: bool,
+}
+
+impl RunOptions {
+    fn lvs(&self) -> crate::lvs::Options {
+        crate::lvs::Options {
+            runtime_dir: self.runtime_dir.clone(),
+            dont_release: self.dont_release_ipvs,
+        }
+    }
 }
 
 /// Run until SIGTERM/SIGINT; the exit code says how it ended.
@@ -142,7 +153,7 @@ impl Daemon {
         };
         if d.opts.checkers {
             let feed = d.status.checker_feed();
-            d.checkers = crate::checkers::CheckerSide::start(&config, feed);
+            d.checkers = crate::checkers::CheckerSide::start(&config, feed, d.opts.lvs());
         } else if !config.virtual_servers.is_empty() {
             info!("-P: VRRP only; the virtual servers are not checked");
         }
@@ -578,7 +589,7 @@ impl Daemon {
             Some(side) => side.reload(config),
             None => {
                 let feed = self.status.checker_feed();
-                self.checkers = crate::checkers::CheckerSide::start(config, feed);
+                self.checkers = crate::checkers::CheckerSide::start(config, feed, self.opts.lvs());
             }
         }
     }

@@ -1,0 +1,447 @@
+//! The IPVS side: keeps the kernel's virtual-server table equal to what the
+//! configuration and the checkers decide, on a thread of its own (the socket blocks).
+//!
+//! The checker side is its only client: it sends the whole picture at start and on a
+//! reload ([`Command::Sync`]: the configuration and every pool) and each pool change
+//! as it happens. Each batch of commands (everything queued is taken at once, so a
+//! start or a flap of many servers is one pipelined batch) is handled the same way:
+//! build the wanted table (keepup-lvs `desired`), compare it with this side's view of
+//! the kernel's table (`reconcile`: only what keepup owns is ever changed), send the
+//! operations, and keep what succeeded in the view and in the ownership record.
+//!
+//! - The view is the kernel's table as read at start and on each reload (so a service
+//!   deleted by hand is restored then, and one that another tool added is left alone),
+//!   and after an operation fails (another tool raced us: EEXIST, ENOENT).
+//! - The ownership record (`<runtime dir>/ipvs.json`) lists the services and real
+//!   servers keepup added; a keepup restarted after SIGKILL removes what its
+//!   predecessor added and no longer wants, and nothing else.
+//! - At stop: keepup's entries are removed (`lvs_flush_on_stop`: the whole table),
+//!   unless `-I/--dont-release-ipvs`.
+//! - A kernel without IPVS: said once, in plain words; the checkers run on.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keepup_config::model::global::LvsFlushOnStop;
+use keepup_config::Config;
+use keepup_lvs::{Member, Op, Owned, Pools, ServiceKey, Table};
+use keepup_sys::{Ipvs, IpvsError, KernelError};
+use nix::libc;
+use tracing::{debug, error, info, warn};
+
+/// How long stopping may take (removing a large table).
+const STOP_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the checker side tells the IPVS side.
+pub enum Command {
+    /// At start and after a reload: the configuration and every virtual server's pool.
+    Sync { config: Arc<Config>, pools: Pools },
+    /// One pool change: `weight` None removes the server from the pool.
+    Pool {
+        vs: usize,
+        member: Member,
+        weight: Option<u32>,
+    },
+    /// Stop: remove keepup's entries (unless told to keep them) and end.
+    Stop,
+}
+
+/// Settings that come from the command line, not the configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the ownership record lives.
+    pub runtime_dir: PathBuf,
+    /// `-I/--dont-release-ipvs`: leave the table as it is at stop.
+    pub dont_release: bool,
+}
+
+/// The running IPVS side.
+pub struct LvsSide {
+    commands: mpsc::Sender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LvsSide {
+    pub fn start(opts: Options) -> Option<LvsSide> {
+        let (commands, received) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("keepup-ipvs".into())
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| serve(&opts, &received));
+                if std::panic::catch_unwind(run).is_err() {
+                    error!("IPVS: stopped after an internal error; the table stays as it is");
+                }
+            });
+        match thread {
+            Ok(t) => Some(LvsSide {
+                commands,
+                thread: Some(t),
+            }),
+            Err(e) => {
+                error!("IPVS: cannot start its thread: {e}; virtual servers are not programmed");
+                None
+            }
+        }
+    }
+
+    /// A sender for the checker side.
+    pub fn sender(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
+    }
+
+    /// Stops the side, waiting (bounded) for it to release the table.
+    pub fn stop(mut self) {
+        let _ = self.commands.send(Command::Stop);
+        let Some(t) = self.thread.take() else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + STOP_LIMIT;
+        while !t.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if t.is_finished() {
+            let _ = t.join();
+        } else {
+            warn!("IPVS: still releasing the table after {STOP_LIMIT:?}; leaving it");
+        }
+    }
+}
+
+/// Whether this kernel can hold virtual servers, for `keepup check` and the start
+/// message. Does not load the module.
+pub fn kernel_has_ipvs() -> bool {
+    std::path::Path::new("/proc/net/ip_vs").exists() || keepup_sys::ipvs_module_available()
+}
+
+fn serve(opts: &Options, commands: &mpsc::Receiver<Command>) {
+    let ipvs = match Ipvs::open() {
+        Ok(i) => i,
+        Err(IpvsError::NotAvailable) => {
+            warn!(
+                "IPVS: this kernel has no IPVS (module ip_vs missing): virtual servers are \
+                 checked but not programmed"
+            );
+            return idle(commands);
+        }
+        Err(e) => {
+            error!("IPVS: cannot open the kernel's IPVS interface ({e}): virtual servers are checked but not programmed");
+            return idle(commands);
+        }
+    };
+    let mut side = Side::new(ipvs, opts.clone());
+    loop {
+        let Ok(first) = commands.recv() else {
+            return side.stop();
+        };
+        let mut batch = vec![first];
+        batch.extend(commands.try_iter());
+        let mut stop = false;
+        for c in batch {
+            match c {
+                Command::Sync { config, pools } => side.sync(config, pools),
+                Command::Pool { vs, member, weight } => side.pool(vs, member, weight),
+                Command::Stop => stop = true,
+            }
+        }
+        if stop {
+            return side.stop();
+        }
+        side.program();
+    }
+}
+
+/// Without IPVS: take the commands until stopped, so the checker side never blocks.
+fn idle(commands: &mpsc::Receiver<Command>) {
+    while let Ok(c) = commands.recv() {
+        if matches!(c, Command::Stop) {
+            return;
+        }
+    }
+}
+
+struct Side {
+    ipvs: Ipvs,
+    opts: Options,
+    config: Option<Arc<Config>>,
+    pools: BTreeMap<usize, BTreeMap<Member, u32>>,
+    /// The kernel's table as far as this side knows.
+    view: Table,
+    owned: Owned,
+    /// The view must be read again before the next reconciliation.
+    stale: bool,
+    /// The problems of the configuration, said once per configuration.
+    said: BTreeSet<String>,
+    /// Operations that failed, by service, with the error, said once until it changes.
+    failing: BTreeMap<ServiceKey, String>,
+    started: bool,
+}
+
+impl Side {
+    fn new(ipvs: Ipvs, opts: Options) -> Side {
+        let owned = load_owned(&opts.runtime_dir);
+        Side {
+            ipvs,
+            opts,
+            config: None,
+            pools: BTreeMap::new(),
+            view: Table::default(),
+            owned,
+            stale: true,
+            said: BTreeSet::new(),
+            failing: BTreeMap::new(),
+            started: false,
+        }
+    }
+
+    fn sync(&mut self, config: Arc<Config>, pools: Pools) {
+        if !self.started {
+            self.started = true;
+            if config.global_defs.lvs_flush {
+                match self.ipvs.flush() {
+                    Ok(()) => {
+                        info!("IPVS: table flushed (lvs_flush)");
+                        self.owned = Owned::default();
+                    }
+                    Err(e) => error!("IPVS: lvs_flush failed: {e}"),
+                }
+            }
+        }
+        self.set_timeouts(&config);
+        self.pools = pools
+            .into_iter()
+            .map(|(vs, p)| (vs, p.into_iter().collect()))
+            .collect();
+        self.config = Some(config);
+        self.said.clear();
+        // A reload re-reads the kernel's table: what was changed by hand is mended.
+        self.stale = true;
+    }
+
+    fn set_timeouts(&mut self, config: &Config) {
+        let t = &config.global_defs.lvs_timeouts;
+        let want = keepup_lvs::genl::Timeouts {
+            tcp: t.tcp.unwrap_or(0),
+            tcp_fin: t.tcpfin.unwrap_or(0),
+            udp: t.udp.unwrap_or(0),
+        };
+        if want == keepup_lvs::genl::Timeouts::default() {
+            return;
+        }
+        if let Err(e) = self.ipvs.set_timeouts(want) {
+            error!("IPVS: cannot set lvs_timeouts: {e}");
+        }
+    }
+
+    fn pool(&mut self, vs: usize, member: Member, weight: Option<u32>) {
+        let pool = self.pools.entry(vs).or_default();
+        match weight {
+            Some(w) => {
+                pool.insert(member, w);
+            }
+            None => {
+                pool.remove(&member);
+            }
+        }
+    }
+
+    /// Brings the kernel to the wanted table: the difference, pipelined.
+    fn program(&mut self) {
+        let Some(config) = self.config.clone() else {
+            return;
+        };
+        let pools: Pools = self
+            .pools
+            .iter()
+            .map(|(vs, p)| (*vs, p.iter().map(|(m, w)| (*m, *w)).collect()))
+            .collect();
+        let want = keepup_lvs::desired(&config, &pools);
+        for p in &want.problems {
+            let line = p.to_string();
+            if self.said.insert(line.clone()) {
+                warn!("IPVS: {line}");
+            }
+        }
+        // At most twice: a failure caused by another tool's change is mended by one
+        // fresh read of the kernel's table.
+        for attempt in 0..2 {
+            if self.stale && !self.refresh() {
+                return;
+            }
+            let ops = keepup_lvs::reconcile(&want.table, &self.view, &self.owned);
+            if ops.is_empty() {
+                return;
+            }
+            debug!("IPVS: {} operation(s)", ops.len());
+            let results = self.ipvs.apply(&ops);
+            let mut raced = false;
+            for (op, r) in ops.iter().zip(&results) {
+                match r {
+                    Ok(()) => {
+                        self.failing.remove(&op.service());
+                        let _ = keepup_lvs::apply(op, &mut self.view);
+                    }
+                    Err(e) if attempt == 0 && is_race(op, e) => raced = true,
+                    Err(e) => self.report(op, e, &config, &want.origins),
+                }
+            }
+            self.owned.record_results(&ops, &results);
+            self.save_owned();
+            if !raced {
+                return;
+            }
+            self.stale = true;
+        }
+    }
+
+    /// Reads the kernel's table into the view; false (said) if it cannot.
+    fn refresh(&mut self) -> bool {
+        match self.ipvs.table() {
+            Ok(t) => {
+                let mut view = Table::default();
+                for (s, dests) in t {
+                    let key = s.service.key;
+                    view.add_service(s.service);
+                    for d in dests {
+                        view.add_dest(&key, d.dest);
+                    }
+                }
+                self.owned.prune(&view);
+                self.view = view;
+                self.stale = false;
+                true
+            }
+            Err(e) => {
+                error!("IPVS: cannot read the kernel's table: {e}");
+                false
+            }
+        }
+    }
+
+    /// One failed operation, named with its virtual server, said once until it changes.
+    fn report(
+        &mut self,
+        op: &Op,
+        e: &KernelError,
+        config: &Config,
+        origins: &BTreeMap<ServiceKey, usize>,
+    ) {
+        let key = op.service();
+        let vs = origins
+            .get(&key)
+            .and_then(|i| config.virtual_servers.get(*i))
+            .map(|v| format!(" (virtual_server {})", v.address))
+            .unwrap_or_default();
+        let hint = match (op, e.errno) {
+            (Op::AddService(s) | Op::EditService(s), libc::ENOENT) => format!(
+                "; is the scheduler '{}' available (module ip_vs_{})?",
+                s.scheduler, s.scheduler
+            ),
+            (_, libc::EAFNOSUPPORT) => "; the kernel has no IPv6 support for IPVS".into(),
+            _ => String::new(),
+        };
+        let line = format!("{}{vs}: {e}{hint}", describe(op));
+        if self.failing.get(&key) != Some(&line) {
+            error!("IPVS: {line}");
+            self.failing.insert(key, line);
+        }
+    }
+
+    fn stop(mut self) {
+        let flush = self
+            .config
+            .as_ref()
+            .map(|c| c.global_defs.lvs_flush_on_stop)
+            .unwrap_or_default();
+        if self.opts.dont_release {
+            info!("IPVS: -I: keepup's virtual servers stay in the kernel");
+            return;
+        }
+        if flush == LvsFlushOnStop::All {
+            match self.ipvs.flush() {
+                Ok(()) => info!("IPVS: table flushed (lvs_flush_on_stop)"),
+                Err(e) => error!("IPVS: lvs_flush_on_stop failed: {e}"),
+            }
+        } else {
+            if self.stale {
+                let _ = self.refresh();
+            }
+            let ops = keepup_lvs::reconcile(&Table::default(), &self.view, &self.owned);
+            let results = self.ipvs.apply(&ops);
+            for (op, r) in ops.iter().zip(&results) {
+                if let Err(e) = r {
+                    if e.errno != libc::ENOENT && e.errno != libc::ESRCH {
+                        error!("IPVS: at stop, {}: {e}", describe(op));
+                    }
+                }
+            }
+            info!(
+                "IPVS: keepup's {} service(s) removed",
+                self.owned.services.len()
+            );
+        }
+        let _ = std::fs::remove_file(owned_path(&self.opts.runtime_dir));
+    }
+
+    fn save_owned(&self) {
+        let path = owned_path(&self.opts.runtime_dir);
+        let tmp = path.with_extension("json.tmp");
+        let write = serde_json::to_vec(&self.owned)
+            .map_err(std::io::Error::other)
+            .and_then(|b| std::fs::write(&tmp, b))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = write {
+            warn!(
+                "IPVS: cannot write {}: {e}; after a crash, keepup's entries would not be known",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Errors that mean the view was wrong: another tool changed the table. (ENOENT on
+/// adding a service is not one: the kernel says so for a scheduler it does not have.)
+fn is_race(op: &Op, e: &KernelError) -> bool {
+    match op {
+        Op::AddService(_) => e.errno == libc::EEXIST,
+        Op::AddDest(..) => matches!(e.errno, libc::EEXIST | libc::ESRCH),
+        _ => matches!(e.errno, libc::ENOENT | libc::ESRCH),
+    }
+}
+
+fn describe(op: &Op) -> String {
+    match op {
+        Op::AddService(s) => format!("adding service {}", s.key),
+        Op::EditService(s) => format!("changing service {}", s.key),
+        Op::DelService(k) => format!("removing service {k}"),
+        Op::AddDest(k, d) => format!("adding real server {} to {k}", d.key),
+        Op::EditDest(k, d) => format!("changing real server {} of {k}", d.key),
+        Op::DelDest(k, d) => format!("removing real server {d} from {k}"),
+    }
+}
+
+fn owned_path(dir: &std::path::Path) -> PathBuf {
+    dir.join("ipvs.json")
+}
+
+fn load_owned(dir: &std::path::Path) -> Owned {
+    let path = owned_path(dir);
+    match std::fs::read(&path) {
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(o) => {
+                info!(
+                    "IPVS: found the record of a previous keepup ({}); its entries are \
+                     reconciled",
+                    path.display()
+                );
+                o
+            }
+            Err(e) => {
+                warn!("IPVS: ignoring {}: {e}", path.display());
+                Owned::default()
+            }
+        },
+        Err(_) => Owned::default(),
+    }
+}
