@@ -271,6 +271,9 @@ impl Side {
             }
             let ops = keepup_lvs::reconcile(&want.table, &self.view, &self.owned);
             if ops.is_empty() {
+                if self.owned.adopt(&want.table, &self.view) {
+                    self.save_owned();
+                }
                 return;
             }
             debug!("IPVS: {} operation(s)", ops.len());
@@ -287,6 +290,7 @@ impl Side {
                 }
             }
             self.owned.record_results(&ops, &results);
+            self.owned.adopt(&want.table, &self.view);
             self.save_owned();
             if !raced {
                 return;

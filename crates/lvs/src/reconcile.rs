@@ -15,8 +15,9 @@
 //!   keepalived, which only ever removes the servers it added.
 //! - [`Owned`] is plain serde data. The daemon writes it after each batch, so a keepup
 //!   restarted after SIGKILL still knows what the killed one created and removes what
-//!   the new configuration no longer wants. Without that file (or with
-//!   `lvs_flush`), [`Owned::all_of`] claims the whole kernel table.
+//!   the new configuration no longer wants. Without that file keepup owns nothing it
+//!   finds at start but what it wants ([`Owned::adopt`]): a foreign entry is never
+//!   claimed.
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -31,16 +32,28 @@ pub struct Owned {
 }
 
 impl Owned {
-    /// Claims every service and destination of `table` (no record, or `lvs_flush`).
+    /// Claims every service and destination of `table`.
     pub fn all_of(table: &Table) -> Owned {
         let mut o = Owned::default();
-        for (k, e) in &table.services {
-            o.services.insert(*k);
-            for d in e.dests.keys() {
-                o.dests.insert((*k, *d));
+        o.adopt(table, table);
+        o
+    }
+
+    /// Claims what keepup wants and the kernel has (adopted, even when no operation
+    /// touched it), so that it is removed once no longer wanted. True if it claimed
+    /// anything new.
+    pub fn adopt(&mut self, desired: &Table, kernel: &Table) -> bool {
+        let mut new = false;
+        for (k, want) in &desired.services {
+            let Some(have) = kernel.services.get(k) else {
+                continue;
+            };
+            new |= self.services.insert(*k);
+            for d in want.dests.keys().filter(|d| have.dests.contains_key(d)) {
+                new |= self.dests.insert((*k, *d));
             }
         }
-        o
+        new
     }
 
     pub fn owns_service(&self, key: &ServiceKey) -> bool {
@@ -293,6 +306,26 @@ mod tests {
         let want = table(&[(s.clone(), &[dst(1, 0), dst(2, 1)])]);
         let ops = reconcile(&want, &have, &Owned::all_of(&have));
         assert_eq!(ops, [Op::EditService(s), Op::EditDest(skey(1), dst(1, 0))]);
+    }
+
+    #[test]
+    fn adopted_entries_are_removed_once_no_longer_wanted() {
+        // Found at start, already right: no operation, but keepup's from now on.
+        let have = table(&[(svc(1, "rr"), &[dst(1, 1)]), (svc(2, "rr"), &[dst(2, 1)])]);
+        let want = table(&[(svc(1, "rr"), &[dst(1, 1)])]);
+        let mut owned = Owned::default();
+        assert!(reconcile(&want, &have, &owned).is_empty());
+        assert!(owned.adopt(&want, &have));
+        assert!(!owned.adopt(&want, &have), "nothing new the second time");
+        assert!(owned.owns_dest(&skey(1), &dkey(1)));
+        assert!(
+            !owned.owns_service(&skey(2)),
+            "a service keepup never wanted is not claimed"
+        );
+        assert_eq!(
+            reconcile(&Table::default(), &have, &owned),
+            [Op::DelService(skey(1))]
+        );
     }
 
     #[test]
