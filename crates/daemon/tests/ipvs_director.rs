@@ -1,0 +1,364 @@
+//! keepup as an LVS director in a real kernel with IPVS (the qemu VM): a client fetches
+//! pages through a NAT service and a DR service from three real nginx servers, each in
+//! its own namespace, and the test changes the world under it:
+//!
+//! - one real server's nginx stops: it leaves both services within the checkers' timing,
+//!   and no client request fails after that;
+//! - quorum lost: the sorry server takes over; regained: it leaves;
+//! - a reload that removes one real server changes only that destination, while a
+//!   long-lived client download through the director runs to its end;
+//! - a service deleted by hand with ipvsadm is back after a reload (keepalived #1877);
+//!   a service another tool added is never touched;
+//! - SIGTERM removes keepup's entries; with `-I` it leaves them; after SIGKILL, a
+//!   restart on a configuration without one virtual server leaves no stale entry.
+//!
+//! The host test boots the VM and re-runs this binary's guest test inside it.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+use keepup_testkit::lab::{wait_until, Host, Lab, Proc};
+use keepup_testkit::vm::{in_guest, VmJob};
+use nix::sys::signal::Signal;
+
+const KEEPUP: &str = env!("CARGO_BIN_EXE_keepup");
+const VIP: &str = "10.60.0.100";
+const SORRY: &str = "10.61.0.20";
+/// A service keepup does not manage, added by "another tool".
+const FOREIGN: &str = "-A -t 10.99.0.1:99 -s rr";
+
+#[test]
+fn qemu_ipvs_director_end_to_end() {
+    let job = VmJob::new("director").unwrap();
+    let run = job
+        .run_test("modprobe ip_vs", "guest_director", Duration::from_secs(900))
+        .unwrap();
+    println!("{}", run.output);
+    assert_eq!(
+        run.rc, 0,
+        "guest:\n{}\nconsole:\n{}",
+        run.output, run.console
+    );
+    assert!(run.output.contains("1 passed"), "{}", run.output);
+}
+
+/// nginx in `host` on ports 80 and 8080 of every address, answering `/` with `name`
+/// and `/big` with 1 MB sent at 100 KB/s (a download of about ten seconds).
+fn nginx(lab: &Lab, host: &Host, name: &str) -> Proc {
+    let dir = lab.dir().join(format!("nginx-{name}"));
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    std::fs::write(dir.join("www/index.html"), format!("{name}\n")).unwrap();
+    std::fs::write(dir.join("www/big"), vec![b'x'; 1 << 20]).unwrap();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/tmp;\n\
+         proxy_temp_path {d}/tmp;\n fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n\
+         scgi_temp_path {d}/tmp;\n server {{\n  listen 80;\n  listen 8080;\n  root {d}/www;\n\
+         location = /big {{ limit_rate 100k; }}\n }}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    host.spawn(
+        "nginx",
+        &["-c", path.to_str().unwrap()],
+        format!("nginx-{name}.log"),
+    )
+    .unwrap()
+}
+
+fn config(real_servers: &[u8]) -> String {
+    let mut nat = String::new();
+    let mut dr = String::new();
+    for i in real_servers {
+        nat.push_str(&format!(
+            "  real_server 10.61.0.1{i} 80 {{\n    TCP_CHECK {{\n      connect_timeout 1\n      \
+             retry 1\n      delay_before_retry 1\n    }}\n  }}\n"
+        ));
+        dr.push_str(&format!(
+            "  real_server 10.61.0.1{i} 8080 {{\n    HTTP_GET {{\n      url {{\n        path /\n        \
+             status_code 200\n      }}\n      connect_timeout 1\n      retry 1\n      \
+             delay_before_retry 1\n    }}\n  }}\n"
+        ));
+    }
+    format!(
+        "virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  \
+         quorum 2\n  sorry_server {SORRY} 80\n{nat}}}\n\
+         virtual_server {VIP} 8080 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n{dr}}}\n"
+    )
+}
+
+/// The director's table as `ipvsadm -Sn` prints it, one line per entry.
+fn table(dir: &Host) -> BTreeSet<String> {
+    dir.run(["ipvsadm", "-Sn"])
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn dest(port: u16, rs: &str, method: &str) -> String {
+    format!("-a -t {VIP}:{port} -r {rs}:{port} -{method} -w 1")
+}
+
+fn wait_table(dir: &Host, what: &str, secs: u64, cond: impl Fn(&BTreeSet<String>) -> bool) {
+    let ok = wait_until(
+        Duration::from_secs(secs),
+        Duration::from_millis(100),
+        || cond(&table(dir)),
+    );
+    assert!(ok.is_some(), "{what}: table now:\n{:#?}", table(dir));
+}
+
+/// One page through the director: its body, or None when the request failed.
+fn fetch(client: &Host, port: u16) -> Option<String> {
+    let out = client
+        .exec([
+            "curl",
+            "-s",
+            "-f",
+            "--max-time",
+            "3",
+            &format!("http://{VIP}:{port}/"),
+        ])
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn keepup(dir: &Host, conf: &Path, runtime: &Path, log: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "run",
+        "-C",
+        "-f",
+        conf.to_str().unwrap(),
+        "--runtime-dir",
+        runtime.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    dir.spawn(KEEPUP, &args, log).unwrap()
+}
+
+fn stop(k: &Proc) {
+    k.kill(Signal::SIGTERM).unwrap();
+    assert!(
+        k.wait_timeout(Duration::from_secs(20)).is_some(),
+        "keepup did not stop"
+    );
+}
+
+#[test]
+#[ignore = "runs inside the VM (qemu_ipvs_director_end_to_end)"]
+fn guest_director() {
+    if !in_guest() {
+        return;
+    }
+    let lab = Lab::new("lvs").unwrap();
+    let front = lab.bridge().unwrap();
+    let back = lab.bridge().unwrap();
+    let client = lab
+        .host("client", &front, Ipv4Addr::new(10, 60, 0, 10), None)
+        .unwrap();
+    let mut dir = lab
+        .host("director", &front, Ipv4Addr::new(10, 60, 0, 1), None)
+        .unwrap();
+    dir.join(&back, Ipv4Addr::new(10, 61, 0, 1), None).unwrap();
+    dir.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    // DR replies come back through the director (the real servers' router) with the
+    // VIP, one of its own addresses, as their source: accept them to forward them.
+    for key in ["accept_local", "rp_filter"] {
+        let on = if key == "accept_local" { "1" } else { "0" };
+        dir.sysctl(&format!("net.ipv4.conf.all.{key}"), on).unwrap();
+        dir.sysctl(&format!("net.ipv4.conf.eth1.{key}"), on)
+            .unwrap();
+    }
+    dir.run(["ip", "addr", "add", &format!("{VIP}/24"), "dev", "eth0"])
+        .unwrap();
+    client
+        .run(["ip", "route", "add", "10.61.0.0/24", "via", "10.60.0.1"])
+        .unwrap();
+    let mut servers = Vec::new();
+    let mut webs = Vec::new();
+    for (i, name) in [(1u8, "rs1"), (2, "rs2"), (3, "rs3"), (0, "sorry")] {
+        let addr = if i == 0 {
+            SORRY.parse().unwrap()
+        } else {
+            Ipv4Addr::new(10, 61, 0, 10 + i)
+        };
+        let h = lab.host(name, &back, addr, None).unwrap();
+        h.run(["ip", "route", "add", "default", "via", "10.61.0.1"])
+            .unwrap();
+        // DR: the VIP on lo, never answered for in ARP.
+        h.run(["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"])
+            .unwrap();
+        h.sysctl("net.ipv4.conf.all.arp_ignore", "1").unwrap();
+        h.sysctl("net.ipv4.conf.all.arp_announce", "2").unwrap();
+        webs.push(nginx(&lab, &h, name));
+        servers.push(h);
+    }
+    dir.run(["sh", "-c", &format!("ipvsadm {FOREIGN}")])
+        .unwrap();
+    let conf = lab.file("director.conf");
+    std::fs::write(&conf, config(&[1, 2, 3])).unwrap();
+    let runtime = lab.file("run");
+
+    // Start: both services with the three real servers.
+    let k = keepup(&dir, &conf, &runtime, "keepup-1.log", &[]);
+    wait_table(&dir, "three real servers in both services", 20, |t| {
+        (1..=3).all(|i| {
+            let rs = format!("10.61.0.1{i}");
+            t.contains(&dest(80, &rs, "m")) && t.contains(&dest(8080, &rs, "g"))
+        })
+    });
+    let mut seen = BTreeSet::new();
+    for _ in 0..9 {
+        seen.insert(fetch(&client, 80).expect("NAT fetch"));
+        seen.insert(fetch(&client, 8080).expect("DR fetch"));
+    }
+    assert_eq!(seen, ["rs1", "rs2", "rs3"].map(String::from).into());
+
+    // rs2's nginx stops: out of both services within the checkers' timing.
+    webs[1].kill(Signal::SIGTERM).unwrap();
+    let _ = webs[1].wait_timeout(Duration::from_secs(5));
+    wait_table(&dir, "rs2 removed", 20, |t| {
+        !t.iter().any(|l| l.contains("-r 10.61.0.12:"))
+    });
+    for _ in 0..12 {
+        assert!(
+            fetch(&client, 80).is_some_and(|b| b != "rs2"),
+            "NAT request failed"
+        );
+        assert!(
+            fetch(&client, 8080).is_some_and(|b| b != "rs2"),
+            "DR request failed"
+        );
+    }
+
+    // rs1 stops too: quorum 2 lost on the NAT service, the sorry server comes in.
+    webs[0].kill(Signal::SIGTERM).unwrap();
+    let _ = webs[0].wait_timeout(Duration::from_secs(5));
+    wait_table(&dir, "sorry server in", 20, |t| {
+        t.contains(&dest(80, SORRY, "m")) && !t.iter().any(|l| l.contains("-r 10.61.0.11:"))
+    });
+    let answers: BTreeSet<_> = (0..6).filter_map(|_| fetch(&client, 80)).collect();
+    assert!(answers.contains("sorry"), "{answers:?}");
+    // rs1 and rs2 come back: quorum regained, the sorry server leaves.
+    webs[0] = nginx(&lab, &servers[0], "rs1");
+    webs[1] = nginx(&lab, &servers[1], "rs2");
+    wait_table(&dir, "sorry server out, all back", 30, |t| {
+        !t.contains(&dest(80, SORRY, "m"))
+            && (1..=3).all(|i| t.contains(&dest(80, &format!("10.61.0.1{i}"), "m")))
+    });
+
+    // A long download through the NAT service while a reload removes a real server.
+    let download = lab.file("big");
+    let dl = client
+        .spawn(
+            "curl",
+            &[
+                "-s",
+                "-f",
+                "-o",
+                download.to_str().unwrap(),
+                &format!("http://{VIP}:80/big"),
+            ],
+            "download.log",
+        )
+        .unwrap();
+    // Which real server carries it (the connection table), and another to remove.
+    let mut carrier = None;
+    wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        let conns = dir.run(["ipvsadm", "-Lnc"]).unwrap_or_default();
+        carrier = (1..=3).find(|i| {
+            conns
+                .lines()
+                .any(|l| l.contains("ESTABLISHED") && l.contains(&format!("10.61.0.1{i}:80")))
+        });
+        carrier.is_some()
+    })
+    .expect("the download's connection in the director's table");
+    let carrier = carrier.unwrap();
+    let gone = (1..=3).find(|i| *i != carrier).unwrap();
+    let keep: Vec<u8> = (1..=3).filter(|i| *i != gone).collect();
+    let before = table(&dir);
+    std::fs::write(&conf, config(&keep)).unwrap();
+    let (rc, out) = reload(&runtime);
+    assert_eq!(rc, 0, "reload: {out}");
+    let rs = format!("10.61.0.1{gone}");
+    wait_table(&dir, "the removed real server gone", 10, |t| {
+        !t.iter().any(|l| l.contains(&format!("-r {rs}:")))
+    });
+    let after = table(&dir);
+    let changed: BTreeSet<_> = before.symmetric_difference(&after).cloned().collect();
+    assert_eq!(
+        changed,
+        [dest(80, &rs, "m"), dest(8080, &rs, "g")].into(),
+        "a reload that removes one real server changes only its two entries"
+    );
+    let status = dl.wait_timeout(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "the download failed");
+    assert_eq!(std::fs::metadata(&download).unwrap().len(), 1 << 20);
+
+    // A service deleted by hand is back after a reload.
+    dir.run(["ipvsadm", "-D", "-t", &format!("{VIP}:8080")])
+        .unwrap();
+    let (rc, out) = reload(&runtime);
+    assert_eq!(rc, 0, "reload: {out}");
+    wait_table(&dir, "the deleted service restored", 10, |t| {
+        t.iter()
+            .any(|l| l.starts_with(&format!("-A -t {VIP}:8080 ")))
+    });
+
+    // SIGTERM: keepup's entries go, the foreign service stays.
+    stop(&k);
+    assert_eq!(table(&dir), [FOREIGN.to_owned()].into(), "after SIGTERM");
+
+    // -I: the entries stay at stop.
+    let k = keepup(&dir, &conf, &runtime, "keepup-2.log", &["-I"]);
+    wait_table(&dir, "programmed again", 20, |t| t.len() > 5);
+    stop(&k);
+    assert!(table(&dir).len() > 5, "-I keeps the table");
+
+    // SIGKILL, then a restart on a configuration without the DR service.
+    let k = keepup(&dir, &conf, &runtime, "keepup-3.log", &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    k.kill(Signal::SIGKILL).unwrap();
+    let _ = k.wait_timeout(Duration::from_secs(5));
+    let only_nat = config(&keep)
+        .split(&format!("virtual_server {VIP} 8080"))
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(&conf, only_nat).unwrap();
+    let k = keepup(&dir, &conf, &runtime, "keepup-4.log", &[]);
+    wait_table(&dir, "no stale entry of the killed keepup", 20, |t| {
+        !t.iter().any(|l| l.contains(&format!("{VIP}:8080")))
+            && t.iter().any(|l| l.starts_with(&format!("-A -t {VIP}:80 ")))
+    });
+    stop(&k);
+    assert_eq!(
+        table(&dir),
+        [FOREIGN.to_owned()].into(),
+        "after the last stop"
+    );
+}
+
+fn reload(runtime: &Path) -> (i32, String) {
+    let out = std::process::Command::new(KEEPUP)
+        .args(["reload", "--runtime-dir", runtime.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
