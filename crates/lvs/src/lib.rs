@@ -16,6 +16,7 @@
 pub mod desired;
 pub mod genl;
 pub mod reconcile;
+pub mod render;
 pub mod table;
 
 pub use desired::{desired, Desired, Member, Pools, Problem};

@@ -130,7 +130,7 @@ impl fmt::Display for ServiceKey {
 }
 
 /// Service flags (IP_VS_SVC_F_*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
 pub struct SchedFlags(pub u32);
 
 impl SchedFlags {
@@ -150,7 +150,7 @@ impl SchedFlags {
 }
 
 /// A virtual service: what `ipvsadm -A` sets.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Service {
     pub key: ServiceKey,
     /// The scheduler's name: `wlc`, `rr`, `mh`, ...
@@ -182,7 +182,7 @@ impl Service {
 }
 
 /// The forwarding method of a destination (IP_VS_CONN_F_FWD_MASK).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Forward {
     /// NAT (`Masq` in ipvsadm).
     Masq,
@@ -211,7 +211,7 @@ impl Forward {
 
 /// Tunnel encapsulation (IP_VS_CONN_F_TUNNEL_TYPE_*) and its options
 /// (IP_VS_TUNNEL_ENCAP_FLAG_*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TunnelType {
     Ipip,
     /// Generic UDP encapsulation to `port`, with its checksum flags.
@@ -249,7 +249,7 @@ impl fmt::Display for DestKey {
 }
 
 /// A real server in a service: what `ipvsadm -a` sets.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Destination {
     pub key: DestKey,
     pub forward: Forward,

@@ -169,7 +169,7 @@ pub enum DecodeError {
 
 /// Counters of a service or destination. The kernel sends 32-bit (STATS) and 64-bit
 /// (STATS64) copies; the 64-bit ones are used when present.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     pub conns: u64,
     pub inpkts: u64,
@@ -184,14 +184,14 @@ pub struct Stats {
 }
 
 /// A service as the kernel reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceInfo {
     pub service: Service,
     pub stats: Stats,
 }
 
 /// A destination as the kernel reports it (its service is the one the dump asked for).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DestInfo {
     pub dest: Destination,
     pub active_conns: u32,
