@@ -22,17 +22,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keepup_config::model::global::LvsFlushOnStop;
 use keepup_config::Config;
-use keepup_lvs::{Member, Op, Owned, Pools, ServiceKey, Table};
+use keepup_lvs::{DestKey, Member, Op, Owned, Pools, ServiceKey, Table};
 use keepup_sys::{Ipvs, IpvsError, KernelError};
 use nix::libc;
 use tracing::{debug, error, info, warn};
 
+use crate::status::{IpvsService, IpvsStatus};
+
 /// How long stopping may take (removing a large table).
 const STOP_LIMIT: Duration = Duration::from_secs(10);
+
+/// How often the kernel's table is read for `keepup status` (its connection counts)
+/// when nothing changes, and at most after changes.
+const STATUS_REFRESH: Duration = Duration::from_secs(5);
+const STATUS_AFTER_CHANGE: Duration = Duration::from_secs(1);
 
 /// What the checker side tells the IPVS side.
 pub enum Command {
@@ -55,6 +62,8 @@ pub struct Options {
     pub runtime_dir: PathBuf,
     /// `-I/--dont-release-ipvs`: leave the table as it is at stop.
     pub dont_release: bool,
+    /// Where the kernel's table is published for `keepup status`.
+    pub feed: Option<crate::status::IpvsFeed>,
 }
 
 /// The running IPVS side.
@@ -118,22 +127,39 @@ pub fn kernel_has_ipvs() -> bool {
 fn serve(opts: &Options, commands: &mpsc::Receiver<Command>) {
     let ipvs = match Ipvs::open() {
         Ok(i) => i,
-        Err(IpvsError::NotAvailable) => {
-            warn!(
-                "IPVS: this kernel has no IPVS (module ip_vs missing): virtual servers are \
-                 checked but not programmed"
-            );
-            return idle(commands);
-        }
         Err(e) => {
-            error!("IPVS: cannot open the kernel's IPVS interface ({e}): virtual servers are checked but not programmed");
+            let note = match e {
+                IpvsError::NotAvailable => {
+                    "this kernel has no IPVS (module ip_vs missing): virtual servers are \
+                     checked but not programmed"
+                        .to_owned()
+                }
+                e => format!(
+                    "cannot open the kernel's IPVS interface ({e}): virtual servers are \
+                     checked but not programmed"
+                ),
+            };
+            warn!("IPVS: {note}");
+            if let Some(feed) = &opts.feed {
+                feed.send_replace(Some(Arc::new(IpvsStatus {
+                    available: false,
+                    note: Some(note),
+                    ..IpvsStatus::default()
+                })));
+            }
             return idle(commands);
         }
     };
     let mut side = Side::new(ipvs, opts.clone());
     loop {
-        let Ok(first) = commands.recv() else {
-            return side.stop();
+        let wait = side.publish_due().saturating_duration_since(Instant::now());
+        let first = match commands.recv_timeout(wait) {
+            Ok(c) => c,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                side.publish();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return side.stop(),
         };
         let mut batch = vec![first];
         batch.extend(commands.try_iter());
@@ -149,6 +175,10 @@ fn serve(opts: &Options, commands: &mpsc::Receiver<Command>) {
             return side.stop();
         }
         side.program();
+        side.changed = true;
+        if Instant::now() >= side.publish_due() {
+            side.publish();
+        }
     }
 }
 
@@ -174,13 +204,23 @@ struct Side {
     /// The problems of the configuration, said once per configuration.
     said: BTreeSet<String>,
     /// Operations that failed, by service, with the error, said once until it changes.
-    failing: BTreeMap<ServiceKey, String>,
+    failing: BTreeMap<(ServiceKey, Option<DestKey>), String>,
     started: bool,
+    /// IPVS's version and connection table size, for the status.
+    version: Option<(u32, u32)>,
+    /// Which virtual server each wanted service programs, by keepalived's name.
+    names: BTreeMap<ServiceKey, String>,
+    /// The configuration changed since `names` was made.
+    names_stale: bool,
+    published: Option<Instant>,
+    /// The table changed since it was last published.
+    changed: bool,
 }
 
 impl Side {
-    fn new(ipvs: Ipvs, opts: Options) -> Side {
+    fn new(mut ipvs: Ipvs, opts: Options) -> Side {
         let owned = load_owned(&opts.runtime_dir);
+        let version = ipvs.info().ok();
         Side {
             ipvs,
             opts,
@@ -192,6 +232,11 @@ impl Side {
             said: BTreeSet::new(),
             failing: BTreeMap::new(),
             started: false,
+            version,
+            names: BTreeMap::new(),
+            names_stale: true,
+            published: None,
+            changed: true,
         }
     }
 
@@ -214,6 +259,7 @@ impl Side {
             .map(|(vs, p)| (vs, p.into_iter().collect()))
             .collect();
         self.config = Some(config);
+        self.names_stale = true;
         self.said.clear();
         // A reload re-reads the kernel's table: what was changed by hand is mended.
         self.stale = true;
@@ -257,6 +303,19 @@ impl Side {
             .map(|(vs, p)| (*vs, p.iter().map(|(m, w)| (*m, *w)).collect()))
             .collect();
         let want = keepup_lvs::desired(&config, &pools);
+        if self.names_stale {
+            self.names = want
+                .origins
+                .iter()
+                .filter_map(|(k, i)| {
+                    Some((
+                        *k,
+                        keepup_check::plan::vs_name(config.virtual_servers.get(*i)?),
+                    ))
+                })
+                .collect();
+            self.names_stale = false;
+        }
         for p in &want.problems {
             let line = p.to_string();
             if self.said.insert(line.clone()) {
@@ -278,13 +337,23 @@ impl Side {
             }
             debug!("IPVS: {} operation(s)", ops.len());
             let results = self.ipvs.apply(&ops);
+            // A service the kernel refused to add: its destinations fail with it, and
+            // only the service's error is worth saying.
+            let refused: BTreeSet<ServiceKey> = ops
+                .iter()
+                .zip(&results)
+                .filter(|(op, r)| matches!(op, Op::AddService(_)) && r.is_err())
+                .map(|(op, _)| op.service())
+                .collect();
             let mut raced = false;
             for (op, r) in ops.iter().zip(&results) {
                 match r {
                     Ok(()) => {
-                        self.failing.remove(&op.service());
+                        self.failing.remove(&entry_of(op));
                         let _ = keepup_lvs::apply(op, &mut self.view);
                     }
+                    Err(_)
+                        if !matches!(op, Op::AddService(_)) && refused.contains(&op.service()) => {}
                     Err(e) if attempt == 0 && is_race(op, e) => raced = true,
                     Err(e) => self.report(op, e, &config, &want.origins),
                 }
@@ -346,10 +415,55 @@ impl Side {
             _ => String::new(),
         };
         let line = format!("{}{vs}: {e}{hint}", describe(op));
-        if self.failing.get(&key) != Some(&line) {
+        let entry = entry_of(op);
+        if self.failing.get(&entry) != Some(&line) {
             error!("IPVS: {line}");
-            self.failing.insert(key, line);
+            self.failing.insert(entry, line);
         }
+    }
+
+    /// When the table should next be read for the status: soon after a change, now and
+    /// then without one.
+    fn publish_due(&self) -> Instant {
+        let every = if self.changed {
+            STATUS_AFTER_CHANGE
+        } else {
+            STATUS_REFRESH
+        };
+        self.published.map_or_else(Instant::now, |p| p + every)
+    }
+
+    /// Reads the kernel's table (with its counters) for `keepup status`.
+    fn publish(&mut self) {
+        self.published = Some(Instant::now());
+        self.changed = false;
+        let Some(feed) = &self.opts.feed else {
+            return;
+        };
+        let names = &self.names;
+        let status = match self.ipvs.table() {
+            Ok(t) => IpvsStatus {
+                available: true,
+                note: None,
+                version: self.version,
+                services: t
+                    .into_iter()
+                    .map(|(info, dests)| IpvsService {
+                        owned: self.owned.owns_service(&info.service.key),
+                        virtual_server: names.get(&info.service.key).cloned(),
+                        info,
+                        dests,
+                    })
+                    .collect(),
+            },
+            Err(e) => IpvsStatus {
+                available: true,
+                note: Some(format!("cannot read the kernel's table: {e}")),
+                version: self.version,
+                services: Vec::new(),
+            },
+        };
+        feed.send_replace(Some(Arc::new(status)));
     }
 
     fn stop(mut self) {
@@ -411,6 +525,15 @@ fn is_race(op: &Op, e: &KernelError) -> bool {
         Op::AddService(_) => e.errno == libc::EEXIST,
         Op::AddDest(..) => matches!(e.errno, libc::EEXIST | libc::ESRCH),
         _ => matches!(e.errno, libc::ENOENT | libc::ESRCH),
+    }
+}
+
+/// The entry an operation concerns: a service, or one of its destinations.
+fn entry_of(op: &Op) -> (ServiceKey, Option<DestKey>) {
+    match op {
+        Op::AddService(_) | Op::EditService(_) | Op::DelService(_) => (op.service(), None),
+        Op::AddDest(k, d) | Op::EditDest(k, d) => (*k, Some(d.key)),
+        Op::DelDest(k, d) => (*k, Some(*d)),
     }
 }
 

@@ -25,6 +25,11 @@ pub struct VsView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RsView {
     pub name: String,
+    /// Its address and port as configured, to find it in the kernel's table.
+    #[serde(default)]
+    pub ip: Option<std::net::IpAddr>,
+    #[serde(default)]
+    pub port: Option<u16>,
     pub alive: bool,
     /// Configured `weight`.
     pub weight: u32,
@@ -77,6 +82,8 @@ impl Scheduler {
                         let rp = self.rs_plan(r)?;
                         Some(RsView {
                             name: rp.name.clone(),
+                            ip: Some(rp.ip),
+                            port: rp.port,
                             alive: self.is_alive(r),
                             weight: rp.weight,
                             effective_weight: self.weight(r),

@@ -65,10 +65,11 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    fn lvs(&self) -> crate::lvs::Options {
+    fn lvs(&self, feed: Option<crate::status::IpvsFeed>) -> crate::lvs::Options {
         crate::lvs::Options {
             runtime_dir: self.runtime_dir.clone(),
             dont_release: self.dont_release_ipvs,
+            feed,
         }
     }
 }
@@ -153,7 +154,8 @@ impl Daemon {
         };
         if d.opts.checkers {
             let feed = d.status.checker_feed();
-            d.checkers = crate::checkers::CheckerSide::start(&config, feed, d.opts.lvs());
+            let lvs = d.opts.lvs(d.status.ipvs_feed());
+            d.checkers = crate::checkers::CheckerSide::start(&config, feed, lvs);
         } else if !config.virtual_servers.is_empty() {
             info!("-P: VRRP only; the virtual servers are not checked");
         }
@@ -589,7 +591,8 @@ impl Daemon {
             Some(side) => side.reload(config),
             None => {
                 let feed = self.status.checker_feed();
-                self.checkers = crate::checkers::CheckerSide::start(config, feed, self.opts.lvs());
+                let lvs = self.opts.lvs(self.status.ipvs_feed());
+                self.checkers = crate::checkers::CheckerSide::start(config, feed, lvs);
             }
         }
     }

@@ -27,6 +27,32 @@ pub struct Snapshot {
     /// The checker side's view (published by its own thread).
     #[serde(default)]
     pub virtual_servers: Vec<keepup_check::sched::VsView>,
+    /// The kernel's IPVS table (published by the IPVS side's thread); None when no
+    /// IPVS side runs (no virtual servers, or `-P`).
+    #[serde(default)]
+    pub ipvs: Option<IpvsStatus>,
+}
+
+/// The kernel's IPVS table as the IPVS side last read it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpvsStatus {
+    /// False: the kernel has no IPVS, or it could not be opened (`note` says which).
+    pub available: bool,
+    pub note: Option<String>,
+    /// IPVS's version (`1.2.1` packed) and connection table size.
+    pub version: Option<(u32, u32)>,
+    pub services: Vec<IpvsService>,
+}
+
+/// One service of the kernel's table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpvsService {
+    pub info: keepup_lvs::genl::ServiceInfo,
+    /// keepup added it (or adopted it); false: another tool's, left alone.
+    pub owned: bool,
+    /// The virtual server it programs, as keepalived names it (`[10.0.0.1]:tcp:80`).
+    pub virtual_server: Option<String>,
+    pub dests: Vec<keepup_lvs::genl::DestInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +210,7 @@ pub fn snapshot(
         instances,
         sync_groups,
         virtual_servers: Vec::new(),
+        ipvs: None,
     }
 }
 
@@ -324,6 +351,8 @@ pub struct Publisher {
     tx: tokio::sync::watch::Sender<Arc<Snapshot>>,
     /// Handed to the checker side, which publishes its view through it.
     checkers: Option<CheckerFeed>,
+    /// Handed to the IPVS side.
+    ipvs: Option<IpvsFeed>,
     pub daemon: DaemonStatus,
     transitions: HashMap<String, Transition>,
     /// Something changed since the last snapshot.
@@ -333,18 +362,23 @@ pub struct Publisher {
 /// Where the checker side publishes what `keepup status` shows of it.
 pub type CheckerFeed = tokio::sync::watch::Sender<Arc<Vec<keepup_check::sched::VsView>>>;
 
+/// Where the IPVS side publishes the kernel's table.
+pub type IpvsFeed = tokio::sync::watch::Sender<Option<Arc<IpvsStatus>>>;
+
 /// What `keepup status` reads: the VRRP loop's snapshot with the checker side's view;
 /// neither side waits for a reader.
 #[derive(Clone)]
 pub struct Reader {
     vrrp: tokio::sync::watch::Receiver<Arc<Snapshot>>,
     checkers: tokio::sync::watch::Receiver<Arc<Vec<keepup_check::sched::VsView>>>,
+    ipvs: tokio::sync::watch::Receiver<Option<Arc<IpvsStatus>>>,
 }
 
 impl Reader {
     pub fn read(&self) -> Snapshot {
         let mut s = Snapshot::clone(&self.vrrp.borrow());
         s.virtual_servers = Vec::clone(&self.checkers.borrow());
+        s.ipvs = self.ipvs.borrow().as_deref().cloned();
         s
     }
 }
@@ -356,12 +390,19 @@ impl Publisher {
             instances: Vec::new(),
             sync_groups: Vec::new(),
             virtual_servers: Vec::new(),
+            ipvs: None,
         };
         let (tx, vrrp) = tokio::sync::watch::channel(Arc::new(first));
         let (feed, checkers) = tokio::sync::watch::channel(Arc::new(Vec::new()));
-        let rx = Reader { vrrp, checkers };
+        let (ipvs_feed, ipvs) = tokio::sync::watch::channel(None);
+        let rx = Reader {
+            vrrp,
+            checkers,
+            ipvs,
+        };
         let p = Publisher {
             checkers: Some(feed),
+            ipvs: Some(ipvs_feed),
             tx,
             daemon,
             transitions: HashMap::new(),
@@ -373,6 +414,11 @@ impl Publisher {
     /// The feed for the checker side (once).
     pub fn checker_feed(&mut self) -> Option<CheckerFeed> {
         self.checkers.take()
+    }
+
+    /// The feed for the IPVS side (once).
+    pub fn ipvs_feed(&mut self) -> Option<IpvsFeed> {
+        self.ipvs.take()
     }
 
     pub fn transition(&mut self, name: &str, from: State, reason: Reason) {

@@ -1,6 +1,6 @@
 //! `keepup status` as a terminal table: one line per instance, then the trackers
 //! that count against an instance, then the sync groups.
-use super::{epoch_secs, InstanceStatus, Snapshot};
+use super::{epoch_secs, InstanceStatus, IpvsStatus, Snapshot};
 use std::fmt::Write;
 use std::time::SystemTime;
 
@@ -76,8 +76,75 @@ pub fn table(s: &Snapshot, now: SystemTime) -> String {
             let _ = writeln!(out, "  {}: {} ({})", g.name, g.state, g.members.join(", "));
         }
     }
-    out.push_str(&virtual_servers(&s.virtual_servers, now));
+    out.push_str(&virtual_servers(&s.virtual_servers, s.ipvs.as_ref(), now));
+    out.push_str(&ipvs(s.ipvs.as_ref()));
     out
+}
+
+/// The kernel's table as `ipvsadm -Ln --sort` prints it, marking the services that are
+/// not keepup's.
+fn ipvs(status: Option<&IpvsStatus>) -> String {
+    let Some(st) = status else {
+        return String::new();
+    };
+    let mut out = String::from("\nIPVS (the kernel's table, as ipvsadm -Ln --sort):\n");
+    if let Some(note) = &st.note {
+        let _ = writeln!(out, "  {note}");
+    }
+    if !st.available {
+        return out;
+    }
+    let listing = keepup_lvs::render::ipvsadm_list(
+        st.version,
+        st.services.iter().map(|s| {
+            let dests = s
+                .dests
+                .iter()
+                .map(|d| keepup_lvs::render::Listed {
+                    dest: &d.dest,
+                    active_conns: d.active_conns,
+                    inact_conns: d.inact_conns,
+                })
+                .collect();
+            (&s.info.service, dests)
+        }),
+    );
+    out.push_str(&listing);
+    let foreign: Vec<String> = st
+        .services
+        .iter()
+        .filter(|s| !s.owned)
+        .map(|s| s.info.service.key.to_string())
+        .collect();
+    if !foreign.is_empty() {
+        let _ = writeln!(out, "  (not keepup's, left alone: {})", foreign.join(", "));
+    }
+    out
+}
+
+/// The weight the kernel holds a real server at in its virtual server's services:
+/// `-` when it is in none, the weight when all agree, `mixed` otherwise.
+fn kernel_weight(ipvs: &IpvsStatus, vs: &str, r: &keepup_check::sched::RsView) -> String {
+    let Some(ip) = r.ip else {
+        return "?".into();
+    };
+    let weights: std::collections::BTreeSet<u32> = ipvs
+        .services
+        .iter()
+        .filter(|s| s.virtual_server.as_deref() == Some(vs))
+        .flat_map(|s| &s.dests)
+        .filter(|d| {
+            d.dest.key.addr == ip
+                && (d.dest.forward != keepup_lvs::Forward::Masq
+                    || r.port.is_none_or(|p| p == d.dest.key.port))
+        })
+        .map(|d| d.dest.weight)
+        .collect();
+    match weights.len() {
+        0 => "-".into(),
+        1 => weights.first().map_or_else(String::new, u32::to_string),
+        _ => "mixed".into(),
+    }
 }
 
 /// Rows with every column but the last padded to its widest cell, two spaces apart.
@@ -112,11 +179,17 @@ fn columns(rows: impl IntoIterator<Item = Vec<String>>) -> String {
 
 /// The checker side: each virtual server's quorum and sorry server, then one line
 /// per checker of each real server.
-fn virtual_servers(vss: &[keepup_check::sched::VsView], now: f64) -> String {
+fn virtual_servers(
+    vss: &[keepup_check::sched::VsView],
+    ipvs: Option<&IpvsStatus>,
+    now: f64,
+) -> String {
     if vss.is_empty() {
         return String::new();
     }
-    let mut out = String::from("\nvirtual servers (checked; keepup does not program IPVS yet):\n");
+    let mut out = String::from("\nvirtual servers:\n");
+    // The kernel's weight beside the checkers', when the kernel's table is known.
+    let ipvs = ipvs.filter(|i| i.available);
     for v in vss {
         let quorum = if v.quorum_up { "up" } else { "DOWN" };
         let sorry = match &v.sorry_server {
@@ -133,6 +206,7 @@ fn virtual_servers(vss: &[keepup_check::sched::VsView], now: f64) -> String {
             "REAL SERVER",
             "STATE",
             "WEIGHT",
+            "IPVS",
             "CHECKER",
             "SINCE",
             "NEXT",
@@ -146,6 +220,7 @@ fn virtual_servers(vss: &[keepup_check::sched::VsView], now: f64) -> String {
                 Some(w) => format!("{w} ({})", r.effective_weight),
                 None => format!("- ({})", r.effective_weight),
             };
+            let kernel = ipvs.map_or("?".into(), |i| kernel_weight(i, &v.name, r));
             for (k, c) in r.checkers.iter().enumerate() {
                 let first = k == 0;
                 let cstate = match (c.up, c.has_run) {
@@ -157,6 +232,7 @@ fn virtual_servers(vss: &[keepup_check::sched::VsView], now: f64) -> String {
                     if first { r.name.clone() } else { String::new() },
                     if first { state.into() } else { String::new() },
                     if first { weight.clone() } else { String::new() },
+                    if first { kernel.clone() } else { String::new() },
                     format!("{} {cstate}", c.kind),
                     c.since.map_or("-".into(), |t| ago(t, now)),
                     c.next_run.map_or("running".into(), |t| in_(t, now)),
@@ -164,7 +240,13 @@ fn virtual_servers(vss: &[keepup_check::sched::VsView], now: f64) -> String {
                 ]);
             }
             if r.checkers.is_empty() {
-                rows.push(vec![r.name.clone(), state.into(), weight, "-".into()]);
+                rows.push(vec![
+                    r.name.clone(),
+                    state.into(),
+                    weight,
+                    kernel,
+                    "-".into(),
+                ]);
             }
         }
         for line in columns(rows).lines() {
