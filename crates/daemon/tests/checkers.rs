@@ -496,6 +496,30 @@ virtual_server 10.9.0.100 80 {
     std::thread::sleep(Duration::from_secs(4));
     assert!(!common::has(r1, vip), "-C added the VIP:\n{}", k.log());
     assert!(!k.log().contains("Entering MASTER STATE"), "{}", k.log());
+    // This machine's kernel has no IPVS: said once, in plain words, in the log, in
+    // `keepup status` and by `keepup check`; the checkers run on (above).
+    if !kernel_has_ipvs() {
+        let said = "this kernel has no IPVS (module ip_vs missing): virtual servers are checked but not programmed";
+        assert_eq!(k.log().matches(said).count(), 1, "{}", k.log());
+        let (code, out, _) = client(&lab, r1, &["status"]);
+        assert_eq!(code, 0);
+        assert!(out.contains(said), "{out}");
+        let conf_path = lab.dir().join("r1-c.conf");
+        let check = std::process::Command::new(env!("CARGO_BIN_EXE_keepup"))
+            .args([
+                "check",
+                "--no-interface-check",
+                "-f",
+                conf_path.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&check.stderr);
+        assert!(
+            err.contains("this kernel has no IPVS (module ip_vs missing)"),
+            "{err}"
+        );
+    }
     k.kill(nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(
         wait_until(Duration::from_secs(10), Duration::from_millis(100), || !k
@@ -732,4 +756,13 @@ virtual_server 10.9.0.100 80 {{
     assert!(wait_weight("[10.9.0.1]:tcp:8080", Some(1)), "{}", k.log());
     std::fs::write(&scale, "2\n").unwrap();
     assert!(wait_weight("[10.9.0.2]:tcp:8080", Some(5)), "{}", k.log());
+}
+
+/// Whether this machine's kernel has IPVS or could load it.
+fn kernel_has_ipvs() -> bool {
+    std::path::Path::new("/proc/net/ip_vs").exists()
+        || std::process::Command::new("modprobe")
+            .args(["-n", "-q", "ip_vs"])
+            .status()
+            .is_ok_and(|s| s.success())
 }
