@@ -9,4 +9,5 @@ pub mod run;
 pub mod smtp;
 pub mod state;
 pub mod status;
+pub mod syncd;
 pub mod track;

@@ -1261,7 +1261,7 @@ pub fn validate(c: &Config, cx: &mut Ctx) {
                     "unknown-instance",
                     span,
                     format!(
-                        "lvs_sync_daemon follows vrrp_instance '{inst}', which is not defined; both sync daemons would run"
+                        "lvs_sync_daemon follows vrrp_instance '{inst}', which is not defined; no sync daemon runs"
                     ),
                 );
             }

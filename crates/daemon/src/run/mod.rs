@@ -104,6 +104,9 @@ struct Daemon {
     status: Publisher,
     /// The health checkers, on their own thread (None: no virtual servers, or `-P`).
     checkers: Option<crate::checkers::CheckerSide>,
+    /// `lvs_sync_daemon`: the IPVS sync daemons follow an instance's state (as in
+    /// keepalived, they belong to the VRRP side: they run with `-P` too).
+    syncd: crate::syncd::SyncDaemons,
 }
 
 impl Daemon {
@@ -148,6 +151,7 @@ impl Daemon {
             incoming: rx,
             status,
             checkers: None,
+            syncd: crate::syncd::SyncDaemons::default(),
             opts,
             nl,
             setup,
@@ -162,6 +166,7 @@ impl Daemon {
         if !d.opts.vrrp {
             info!("-C: checkers only; no VRRP instance runs");
         }
+        d.configure_syncd(&config);
         drop(config);
         d.addresses.remove_stale(&d.setup).await?;
         d.vrrp.join_groups(&d.setup.plan)?;
@@ -363,6 +368,7 @@ impl Daemon {
                 reason,
             } => {
                 let name = self.setup.name(instance);
+                self.syncd.transition(name, to);
                 self.status.transition(name, from, reason);
                 vrrp::log_transition(name, from, to);
                 let prio = self.vrrp.router.effective_priority(instance);
@@ -394,6 +400,22 @@ impl Daemon {
                 vrrp::log_event(&self.setup, &e);
             }
         }
+    }
+
+    /// `lvs_sync_daemon` at start and after a reload: the daemon of the followed
+    /// instance's state now (with `-C` no instance runs, and no sync daemon either).
+    fn configure_syncd(&mut self, config: &keepup_config::Config) {
+        let settings = if self.opts.vrrp {
+            crate::syncd::settings(config, &self.setup.plan.instances)
+        } else {
+            None
+        };
+        let (setup, router) = (&self.setup, &self.vrrp.router);
+        self.syncd.configure(settings, |name| {
+            setup
+                .ids()
+                .any(|id| setup.name(id) == name && router.state(id) == State::Master)
+        });
     }
 
     /// `keepup handover` / `keepup handover --resume`.
@@ -501,6 +523,8 @@ impl Daemon {
     /// `-V`), record cleared.
     async fn stop(&mut self) {
         info!("Stopping");
+        // As keepalived's stop_vrrp: the sync daemon stops first.
+        self.syncd.stop();
         self.tracking.stop();
         let now = self.vrrp.now();
         self.vrrp.router.handle(now, Input::Shutdown);
@@ -657,6 +681,7 @@ impl Daemon {
             warn!("reload: {e}");
         }
         self.refresh_sources().await;
+        self.configure_syncd(&new_config);
         // The instances started afresh (in Initialize), now that their trackers are fed.
         self.input(Input::Startup).await;
         keepup_sys::release_free_memory();
