@@ -21,10 +21,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use keepup_testkit::lab::{wait_until, Host, Lab, Proc};
-use keepup_testkit::vm::{in_guest, VmJob};
+use keepup_testkit::vm::{guest_test, in_guest};
 use nix::sys::signal::Signal;
 
+mod common;
+use common::nginx;
+
 const KEEPUP: &str = env!("CARGO_BIN_EXE_keepup");
+/// The long download: 1 MB at 100 KB/s, about ten seconds.
+const BIG: usize = 1 << 20;
 const VIP: &str = "10.60.0.100";
 const SORRY: &str = "10.61.0.20";
 /// A service keepup does not manage, added by "another tool".
@@ -32,43 +37,12 @@ const FOREIGN: &str = "-A -t 10.99.0.1:99 -s rr";
 
 #[test]
 fn qemu_ipvs_director_end_to_end() {
-    let job = VmJob::new("director").unwrap();
-    let run = job
-        .run_test("modprobe ip_vs", "guest_director", Duration::from_secs(900))
-        .unwrap();
-    println!("{}", run.output);
-    assert_eq!(
-        run.rc, 0,
-        "guest:\n{}\nconsole:\n{}",
-        run.output, run.console
+    guest_test(
+        "director",
+        "modprobe ip_vs",
+        "guest_director",
+        Duration::from_secs(900),
     );
-    assert!(run.output.contains("1 passed"), "{}", run.output);
-}
-
-/// nginx in `host` on ports 80 and 8080 of every address, answering `/` with `name`
-/// and `/big` with 1 MB sent at 100 KB/s (a download of about ten seconds).
-fn nginx(lab: &Lab, host: &Host, name: &str) -> Proc {
-    let dir = lab.dir().join(format!("nginx-{name}"));
-    std::fs::create_dir_all(dir.join("www")).unwrap();
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    std::fs::write(dir.join("www/index.html"), format!("{name}\n")).unwrap();
-    std::fs::write(dir.join("www/big"), vec![b'x'; 1 << 20]).unwrap();
-    let d = dir.display();
-    let conf = format!(
-        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-         events {{ }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/tmp;\n\
-         proxy_temp_path {d}/tmp;\n fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n\
-         scgi_temp_path {d}/tmp;\n server {{\n  listen 80;\n  listen 8080;\n  root {d}/www;\n\
-         location = /big {{ limit_rate 100k; }}\n }}\n}}\n"
-    );
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    host.spawn(
-        "nginx",
-        &["-c", path.to_str().unwrap()],
-        format!("nginx-{name}.log"),
-    )
-    .unwrap()
 }
 
 fn config(real_servers: &[u8]) -> String {
@@ -198,7 +172,7 @@ fn guest_director() {
             .unwrap();
         h.sysctl("net.ipv4.conf.all.arp_ignore", "1").unwrap();
         h.sysctl("net.ipv4.conf.all.arp_announce", "2").unwrap();
-        webs.push(nginx(&lab, &h, name));
+        webs.push(nginx(&lab, &h, name, &[80, 8080], BIG));
         servers.push(h);
     }
     dir.run(["sh", "-c", &format!("ipvsadm {FOREIGN}")])
@@ -248,8 +222,8 @@ fn guest_director() {
     let answers: BTreeSet<_> = (0..6).filter_map(|_| fetch(&client, 80)).collect();
     assert!(answers.contains("sorry"), "{answers:?}");
     // rs1 and rs2 come back: quorum regained, the sorry server leaves.
-    webs[0] = nginx(&lab, &servers[0], "rs1");
-    webs[1] = nginx(&lab, &servers[1], "rs2");
+    webs[0] = nginx(&lab, &servers[0], "rs1", &[80, 8080], BIG);
+    webs[1] = nginx(&lab, &servers[1], "rs2", &[80, 8080], BIG);
     wait_table(&dir, "sorry server out, all back", 30, |t| {
         !t.contains(&dest(80, SORRY, "m"))
             && (1..=3).all(|i| t.contains(&dest(80, &format!("10.61.0.1{i}"), "m")))
@@ -302,7 +276,7 @@ fn guest_director() {
     );
     let status = dl.wait_timeout(Duration::from_secs(30));
     assert!(status.is_some_and(|s| s.success()), "the download failed");
-    assert_eq!(std::fs::metadata(&download).unwrap().len(), 1 << 20);
+    assert_eq!(std::fs::metadata(&download).unwrap().len(), BIG as u64);
 
     // A service deleted by hand is back after a reload.
     dir.run(["ipvsadm", "-D", "-t", &format!("{VIP}:8080")])

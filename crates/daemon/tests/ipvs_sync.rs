@@ -25,7 +25,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use keepup_testkit::lab::{wait_until, Host, Lab, Proc};
-use keepup_testkit::vm::{in_guest, VmJob};
+
+mod common;
+use common::nginx;
+use keepup_testkit::vm::{guest_test, in_guest};
 use nix::sys::signal::Signal;
 
 const KEEPUP: &str = env!("CARGO_BIN_EXE_keepup");
@@ -37,21 +40,12 @@ const BIG: usize = 2 << 20;
 
 #[test]
 fn qemu_ipvs_sync_director_pair() {
-    let job = VmJob::new("syncd").unwrap();
-    let run = job
-        .run_test(
-            "modprobe ip_vs",
-            "guest_sync_pair",
-            Duration::from_secs(900),
-        )
-        .unwrap();
-    println!("{}", run.output);
-    assert_eq!(
-        run.rc, 0,
-        "guest:\n{}\nconsole:\n{}",
-        run.output, run.console
+    guest_test(
+        "syncd",
+        "modprobe ip_vs",
+        "guest_sync_pair",
+        Duration::from_secs(900),
     );
-    assert!(run.output.contains("1 passed"), "{}", run.output);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -132,31 +126,6 @@ fn config(router: &str, priority: u8, sync: bool) -> String {
          virtual_server {VIP} 80 {{\n  delay_loop 2\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n{rs}}}\n",
         if sync { "  lvs_sync_daemon eth1 VI_1\n" } else { "" }
     )
-}
-
-/// nginx in `host` on port 80, answering `/` with `name` and `/big` at 100 KB/s.
-fn nginx(lab: &Lab, host: &Host, name: &str) -> Proc {
-    let dir = lab.dir().join(format!("nginx-{name}"));
-    std::fs::create_dir_all(dir.join("www")).unwrap();
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    std::fs::write(dir.join("www/index.html"), format!("{name}\n")).unwrap();
-    std::fs::write(dir.join("www/big"), vec![b'x'; BIG]).unwrap();
-    let d = dir.display();
-    let conf = format!(
-        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-         events {{ }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/tmp;\n\
-         proxy_temp_path {d}/tmp;\n fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n\
-         scgi_temp_path {d}/tmp;\n server {{\n  listen 80;\n  root {d}/www;\n\
-         location = /big {{ limit_rate 100k; }}\n }}\n}}\n"
-    );
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    host.spawn(
-        "nginx",
-        &["-c", path.to_str().unwrap()],
-        format!("nginx-{name}.log"),
-    )
-    .unwrap()
 }
 
 /// A director's daemon: keepup (VRRP and checkers), or keepalived (both children).
@@ -293,7 +262,7 @@ fn lab_run(daemon: Daemon) -> Figures {
             .unwrap();
         h.sysctl("net.ipv4.conf.all.arp_ignore", "1").unwrap();
         h.sysctl("net.ipv4.conf.all.arp_announce", "2").unwrap();
-        webs.push((nginx(&lab, &h, &format!("rs{i}")), h));
+        webs.push((nginx(&lab, &h, &format!("rs{i}"), &[80], BIG), h));
     }
 
     let procs = [

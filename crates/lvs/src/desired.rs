@@ -340,10 +340,7 @@ impl Builder {
                 _ => flags |= SchedFlags::ONEPACKET,
             }
         }
-        let host_mask = match key.family() {
-            Family::V4 => u32::MAX,
-            Family::V6 => 128,
-        };
+        let host_mask = Service::host_mask(key.family());
         let mut netmask = host_mask;
         let mut pe_name = None;
         if timeout != 0 {

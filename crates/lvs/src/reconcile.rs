@@ -245,24 +245,12 @@ mod tests {
     }
 
     fn svc(n: u8, sched: &str) -> Service {
-        Service {
-            key: skey(n),
-            scheduler: sched.into(),
-            flags: SchedFlags(0),
-            timeout: 0,
-            netmask: u32::MAX,
-            pe_name: None,
-        }
+        Service::new(skey(n), sched)
     }
 
     fn dst(n: u8, weight: u32) -> Destination {
-        Destination {
-            key: dkey(n),
-            forward: Forward::Masq,
-            weight,
-            u_threshold: 0,
-            l_threshold: 0,
-        }
+        let k = dkey(n);
+        Destination::new(k.addr, k.port, Forward::Masq, weight)
     }
 
     fn table(entries: &[(Service, &[Destination])]) -> Table {

@@ -253,30 +253,20 @@ fn dest_name(service_family: Family, addr: &IpAddr, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{DestKey, Protocol, TunnelType};
+    use crate::table::{Protocol, TunnelType};
 
     fn service(key: ServiceKey, sched: &str, flags: u32, timeout: u32, netmask: u32) -> Service {
         Service {
-            key,
-            scheduler: sched.into(),
             flags: SchedFlags(flags),
             timeout,
             netmask,
-            pe_name: None,
+            ..Service::new(key, sched)
         }
     }
 
     fn dest(addr: &str, port: u16, forward: Forward, weight: u32) -> Destination {
-        Destination {
-            key: DestKey {
-                addr: addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                port,
-            },
-            forward,
-            weight,
-            u_threshold: 0,
-            l_threshold: 0,
-        }
+        let addr = addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        Destination::new(addr, port, forward, weight)
     }
 
     /// Lines as ipvsadm 1.31 printed them in the VM for the same entries.

@@ -181,6 +181,28 @@ impl Service {
     }
 }
 
+impl Service {
+    /// A service with no flags and no persistence (the host mask as its netmask).
+    pub fn new(key: ServiceKey, scheduler: &str) -> Service {
+        Service {
+            key,
+            scheduler: scheduler.to_owned(),
+            flags: SchedFlags(0),
+            timeout: 0,
+            netmask: Service::host_mask(key.family()),
+            pe_name: None,
+        }
+    }
+
+    /// The netmask of a service without persistence granularity: /32 or /128.
+    pub const fn host_mask(family: Family) -> u32 {
+        match family {
+            Family::V4 => u32::MAX,
+            Family::V6 => 128,
+        }
+    }
+}
+
 /// The forwarding method of a destination (IP_VS_CONN_F_FWD_MASK).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Forward {
@@ -258,6 +280,19 @@ pub struct Destination {
     /// Upper and lower connection thresholds (0: none).
     pub u_threshold: u32,
     pub l_threshold: u32,
+}
+
+impl Destination {
+    /// A destination without thresholds.
+    pub fn new(addr: IpAddr, port: u16, forward: Forward, weight: u32) -> Destination {
+        Destination {
+            key: DestKey { addr, port },
+            forward,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+        }
+    }
 }
 
 /// One service with its destinations.

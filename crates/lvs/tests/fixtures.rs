@@ -103,30 +103,11 @@ fn key(protocol: Protocol, addr: &str, port: u16) -> ServiceKey {
 }
 
 fn svc(key: ServiceKey, scheduler: &str) -> Service {
-    Service {
-        key,
-        scheduler: scheduler.into(),
-        flags: SchedFlags(0),
-        timeout: 0,
-        netmask: match key.family() {
-            Family::V4 => u32::MAX,
-            Family::V6 => 128,
-        },
-        pe_name: None,
-    }
+    Service::new(key, scheduler)
 }
 
 fn dest(addr: &str, port: u16, forward: Forward, weight: u32) -> Destination {
-    Destination {
-        key: DestKey {
-            addr: ip(addr),
-            port,
-        },
-        forward,
-        weight,
-        u_threshold: 0,
-        l_threshold: 0,
-    }
+    Destination::new(ip(addr), port, forward, weight)
 }
 
 fn web() -> ServiceKey {

@@ -283,6 +283,28 @@ impl VmJob {
     }
 }
 
+/// [`VmJob::run_test`] in a fresh job directory, for a host-side test: prints the
+/// guest's output, and panics with it (and the console) unless the guest test passed.
+pub fn guest_test(tag: &str, setup: &str, test: &str, timeout: Duration) -> VmRun {
+    let job = match VmJob::new(tag) {
+        Ok(j) => j,
+        Err(e) => panic!("{tag}: {e}"),
+    };
+    let run = match job.run_test(setup, test, timeout) {
+        Ok(r) => r,
+        Err(e) => panic!("{tag}: {e}"),
+    };
+    println!("{}", run.output);
+    assert!(
+        run.rc == 0 && run.output.contains("1 passed"),
+        "{test} failed in the guest (exit {}):\n{}\nconsole:\n{}",
+        run.rc,
+        run.output,
+        run.console
+    );
+    run
+}
+
 /// Whether this process is a test re-run inside the guest by [`VmJob::run_test`].
 pub fn in_guest() -> bool {
     std::env::var_os("KEEPUP_VM_GUEST").is_some()

@@ -101,3 +101,30 @@ vrrp_instance VI_1 {{
 "
     )
 }
+
+/// nginx (Debian's package) in `host`, listening on `ports` of every address: `/`
+/// answers `name`, `/big` is `big` bytes sent at 100 KB/s (a long-lived connection).
+pub fn nginx(lab: &Lab, host: &Host, name: &str, ports: &[u16], big: usize) -> Proc {
+    let dir = lab.dir().join(format!("nginx-{name}"));
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    std::fs::write(dir.join("www/index.html"), format!("{name}\n")).unwrap();
+    std::fs::write(dir.join("www/big"), vec![b'x'; big]).unwrap();
+    let d = dir.display();
+    let listen: String = ports.iter().map(|p| format!("  listen {p};\n")).collect();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/tmp;\n\
+         proxy_temp_path {d}/tmp;\n fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n\
+         scgi_temp_path {d}/tmp;\n server {{\n{listen}  root {d}/www;\n\
+         location = /big {{ limit_rate 100k; }}\n }}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    host.spawn(
+        "nginx",
+        &["-c", path.to_str().unwrap()],
+        format!("nginx-{name}.log"),
+    )
+    .unwrap()
+}

@@ -15,17 +15,7 @@ fn one(buf: &[u8]) -> Received {
 }
 
 fn service(key: ServiceKey) -> Service {
-    Service {
-        key,
-        scheduler: "wlc".into(),
-        flags: SchedFlags(0),
-        timeout: 0,
-        netmask: match key.family() {
-            Family::V4 => 0xffff_ffff,
-            Family::V6 => 128,
-        },
-        pe_name: None,
-    }
+    Service::new(key, "wlc")
 }
 
 /// The kernel's reply to a dump carries the same nested service as a NEW_SERVICE
