@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 mod chart;
 mod font;
 mod harness;
+mod ipvs;
 mod monitor;
 mod probe;
 mod report;
@@ -121,6 +122,18 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// IPVS benchmarks in the qemu VM (a kernel with IPVS): programming 1,000 virtual
+    /// servers x 10 real servers, a 1 % reload, memory; checkers' CPU. keepup and
+    /// keepalived alternating in one boot.
+    Ipvs(ipvs::IpvsArgs),
+    /// (In the VM.) The guest side of `ipvs`: its figures go to DIR.
+    #[command(hide = true)]
+    IpvsGuest {
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        args: ipvs::IpvsArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -133,6 +146,8 @@ fn main() -> ExitCode {
         }) => probe::run(target, Duration::from_micros(every_us.max(100)), &out)
             .map(|()| ExitCode::SUCCESS),
         Some(Command::Monitor { out }) => monitor::run(&out).map(|()| ExitCode::SUCCESS),
+        Some(Command::Ipvs(args)) => ipvs::host(args),
+        Some(Command::IpvsGuest { dir, args }) => ipvs::guest(&dir, args),
         None => bench(cli.bench),
     };
     match r {
