@@ -41,6 +41,9 @@ const STOP_LIMIT: Duration = Duration::from_secs(10);
 const STATUS_REFRESH: Duration = Duration::from_secs(5);
 const STATUS_AFTER_CHANGE: Duration = Duration::from_secs(1);
 
+/// Operations in a batch past which its freed buffers are handed back to the kernel.
+const LARGE_BATCH: usize = 1024;
+
 /// What the checker side tells the IPVS side.
 pub enum Command {
     /// At start and after a reload: the configuration and every virtual server's pool.
@@ -201,6 +204,9 @@ struct Side {
     owned: Owned,
     /// The view must be read again before the next reconciliation.
     stale: bool,
+    /// After this reconciliation, read the kernel's table and reconcile once more (a
+    /// reload: its change first, then what was changed by hand).
+    mend: bool,
     /// The problems of the configuration, said once per configuration.
     said: BTreeSet<String>,
     /// Operations that failed, by service, with the error, said once until it changes.
@@ -229,6 +235,7 @@ impl Side {
             view: Table::default(),
             owned,
             stale: true,
+            mend: false,
             said: BTreeSet::new(),
             failing: BTreeMap::new(),
             started: false,
@@ -261,8 +268,9 @@ impl Side {
         self.config = Some(config);
         self.names_stale = true;
         self.said.clear();
-        // A reload re-reads the kernel's table: what was changed by hand is mended.
-        self.stale = true;
+        // After a reload's change is made, the kernel's table is read again, so that
+        // what was changed by hand is mended too.
+        self.mend = true;
     }
 
     fn set_timeouts(&mut self, config: &Config) {
@@ -322,8 +330,17 @@ impl Side {
                 warn!("IPVS: {line}");
             }
         }
-        // At most twice: a failure caused by another tool's change is mended by one
-        // fresh read of the kernel's table.
+        self.converge(&want, &config);
+        if std::mem::take(&mut self.mend) && !self.stale {
+            self.stale = true;
+            self.converge(&want, &config);
+        }
+    }
+
+    /// Reconciles `want` with the view and applies the difference. At most twice: a
+    /// failure caused by another tool's change is mended by one fresh read of the
+    /// kernel's table.
+    fn converge(&mut self, want: &keepup_lvs::Desired, config: &Config) {
         for attempt in 0..2 {
             if self.stale && !self.refresh() {
                 return;
@@ -355,12 +372,16 @@ impl Side {
                     Err(_)
                         if !matches!(op, Op::AddService(_)) && refused.contains(&op.service()) => {}
                     Err(e) if attempt == 0 && is_race(op, e) => raced = true,
-                    Err(e) => self.report(op, e, &config, &want.origins),
+                    Err(e) => self.report(op, e, config, &want.origins),
                 }
             }
             self.owned.record_results(&ops, &results);
             self.owned.adopt(&want.table, &self.view);
             self.save_owned();
+            if ops.len() >= LARGE_BATCH {
+                // The batch's buffers (messages, replies) back to the kernel.
+                keepup_sys::release_free_memory();
+            }
             if !raced {
                 return;
             }

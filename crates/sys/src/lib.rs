@@ -214,6 +214,20 @@ pub fn lower_this_thread_priority(nice: i32) -> std::io::Result<()> {
     }
 }
 
+/// At most two glibc malloc arenas for the whole process. Each thread that allocates
+/// (the checkers', the IPVS side's) would otherwise get an arena of its own, several
+/// megabytes resident each for a daemon whose threads allocate little (measured: two
+/// extra arenas of 5.8 and 4.9 MB beside an 8.3 MB heap at 10,000 real servers). Call
+/// before the first thread starts.
+pub fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets a tuning parameter of glibc's allocator; it takes no
+    // pointers and is safe to call before other threads allocate.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Give the C allocator's free memory back to the kernel (glibc `malloc_trim`):
 /// after reading a configuration, the parser's freed buffers would otherwise stay
 /// in the daemon's resident set for its whole life.

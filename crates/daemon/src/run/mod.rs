@@ -76,6 +76,7 @@ impl RunOptions {
 
 /// Run until SIGTERM/SIGINT; the exit code says how it ended.
 pub fn run(opts: RunOptions) -> Result<std::process::ExitCode> {
+    keepup_sys::limit_malloc_arenas();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
