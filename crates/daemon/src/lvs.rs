@@ -9,9 +9,10 @@
 //! the kernel's table (`reconcile`: only what keepup owns is ever changed), send the
 //! operations, and keep what succeeded in the view and in the ownership record.
 //!
-//! - The view is the kernel's table as read at start and on each reload (so a service
-//!   deleted by hand is restored then, and one that another tool added is left alone),
-//!   and after an operation fails (another tool raced us: EEXIST, ENOENT).
+//! - The view is the kernel's table as read at start, after each reload's own change
+//!   is made (so the reload is not slowed by a full read, and a service deleted by hand
+//!   is restored by it, while one that another tool added is left alone), and after an
+//!   operation fails (another tool raced us: EEXIST, ENOENT).
 //! - The ownership record (`<runtime dir>/ipvs.json`) lists the services and real
 //!   servers keepup added; a keepup restarted after SIGKILL removes what its
 //!   predecessor added and no longer wants, and nothing else.
