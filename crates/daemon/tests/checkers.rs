@@ -766,3 +766,146 @@ fn kernel_has_ipvs() -> bool {
             .status()
             .is_ok_and(|s| s.success())
 }
+
+/// The timing rules against a real server: successful runs `delay_loop` apart (as the
+/// server sees them), then (the server stopped) `retry` failed attempts spaced
+/// `delay_before_retry` and the real server removed on the last failure (by the log's
+/// timestamps). Only lower
+/// bounds are asserted (a timer must never fire early; how late it fires depends on
+/// the machine), plus the counts.
+#[test]
+fn netns_checker_timing_holds_against_a_real_server() {
+    if !keepup_testkit::lab::root_or_skip("netns_checker_timing_holds_against_a_real_server") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("ktim", 1, false);
+    let r1 = &hosts[0];
+    let conf = r#"
+global_defs {
+    checker_log_all_failures
+}
+virtual_server 10.9.0.100 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.9.0.1 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 2
+            delay_before_retry 1
+            warmup 0
+        }
+    }
+}
+"#;
+    // A server that prints the time of each connection it accepts.
+    let accepts = r1.lab_file("accepts");
+    let server = r1
+        .spawn(
+            "python3",
+            &[
+                "-u",
+                "-c",
+                "import socket, time\n\
+                 s = socket.socket()\n\
+                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                 s.bind(('10.9.0.1', 8080))\n\
+                 s.listen(16)\n\
+                 while True:\n\
+                 \x20   c, _ = s.accept()\n\
+                 \x20   print(time.time())\n\
+                 \x20   c.close()\n",
+            ],
+            &accepts,
+        )
+        .unwrap();
+    let k = keepup(&lab, r1, conf, "a");
+    let ok = "TCP connection to [10.9.0.1]:tcp:8080 success.";
+    assert!(wait_log(&k, ok, 1, 20), "{}", k.log());
+    let runs = || -> Vec<f64> {
+        std::fs::read_to_string(&accepts)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    assert!(
+        wait_until(
+            Duration::from_secs(20),
+            Duration::from_millis(100),
+            || runs().len() >= 4
+        )
+        .is_some(),
+        "{}",
+        k.log()
+    );
+    server.kill(nix::sys::signal::Signal::SIGKILL).unwrap();
+    // Successful runs delay_loop apart (the time the server saw each connection, with
+    // a little slack for when it got to print it).
+    for w in runs().windows(2) {
+        assert!(
+            w[1] - w[0] >= 1.9,
+            "runs closer than delay_loop 2: {:?}",
+            runs()
+        );
+    }
+    assert!(
+        wait_log(&k, "Removing service [10.9.0.1]:tcp:8080", 1, 20),
+        "{}",
+        k.log()
+    );
+    let log = k.log();
+    // Every line with its time, kept increasing across midnight.
+    let mut day = 0.0;
+    let mut prev = 0.0;
+    let timed: Vec<(&str, f64)> = log
+        .lines()
+        .filter_map(|l| {
+            let t = log_time(l)?;
+            if t + day < prev {
+                day += 86_400.0;
+            }
+            prev = t + day;
+            Some((l, prev))
+        })
+        .collect();
+    let at = |needle: &str| -> Vec<f64> {
+        timed
+            .iter()
+            .filter(|(l, _)| l.contains(needle))
+            .map(|(_, t)| *t)
+            .collect()
+    };
+    let tries = at("on service [10.9.0.1]:tcp:8080 failed (");
+    assert_eq!(
+        tries.len(),
+        2,
+        "retry 2: two failed attempts before the last:\n{log}"
+    );
+    let down = at("on service [10.9.0.1]:tcp:8080 failed after 2 retries");
+    assert_eq!(down.len(), 1, "{log}");
+    assert!(
+        tries[1] - tries[0] >= 1.0,
+        "a retry before delay_before_retry:\n{log}"
+    );
+    assert!(
+        down[0] - tries[1] >= 1.0,
+        "the last try before delay_before_retry:\n{log}"
+    );
+}
+
+/// Seconds since midnight of a log line's timestamp (`2026-12-04T23:06:01.793129Z ...`).
+fn log_time(line: &str) -> Option<f64> {
+    let t = line
+        .split_whitespace()
+        .next()?
+        .split('T')
+        .nth(1)?
+        .trim_end_matches('Z');
+    let mut parts = t.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}

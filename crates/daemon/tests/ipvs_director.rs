@@ -224,10 +224,18 @@ fn guest_director() {
     // rs1 and rs2 come back: quorum regained, the sorry server leaves.
     webs[0] = nginx(&lab, &servers[0], "rs1", &[80, 8080], BIG);
     webs[1] = nginx(&lab, &servers[1], "rs2", &[80, 8080], BIG);
-    wait_table(&dir, "sorry server out, all back", 30, |t| {
-        !t.contains(&dest(80, SORRY, "m"))
-            && (1..=3).all(|i| t.contains(&dest(80, &format!("10.61.0.1{i}"), "m")))
-    });
+    wait_table(
+        &dir,
+        "sorry server out, all back in both services",
+        30,
+        |t| {
+            !t.contains(&dest(80, SORRY, "m"))
+                && (1..=3).all(|i| {
+                    let rs = format!("10.61.0.1{i}");
+                    t.contains(&dest(80, &rs, "m")) && t.contains(&dest(8080, &rs, "g"))
+                })
+        },
+    );
 
     // A long download through the NAT service while a reload removes a real server.
     let download = lab.file("big");
