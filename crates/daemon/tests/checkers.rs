@@ -770,9 +770,8 @@ fn kernel_has_ipvs() -> bool {
 /// The timing rules against a real server: successful runs `delay_loop` apart (as the
 /// server sees them), then (the server stopped) `retry` failed attempts spaced
 /// `delay_before_retry` and the real server removed on the last failure (by the log's
-/// timestamps). Only lower
-/// bounds are asserted (a timer must never fire early; how late it fires depends on
-/// the machine), plus the counts.
+/// timestamps). Only lower bounds are asserted (a timer must never fire early; how
+/// late it fires depends on the machine), plus the counts.
 #[test]
 fn netns_checker_timing_holds_against_a_real_server() {
     if !keepup_testkit::lab::root_or_skip("netns_checker_timing_holds_against_a_real_server") {
