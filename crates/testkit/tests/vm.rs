@@ -5,7 +5,7 @@ use std::time::Duration;
 use keepup_testkit::vm::VmJob;
 
 #[test]
-fn qemu_guest_has_ipvs_netns_and_the_hosts_tools() {
+fn qemu_guest_has_ipvs_namespaces_and_the_hosts_tools() {
     let job = VmJob::new("smoke").expect("job dir");
     job.write("hello.txt", "from the host\n").expect("write");
     let run = job
