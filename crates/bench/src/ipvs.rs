@@ -154,14 +154,7 @@ pub fn host(args: IpvsArgs) -> Result<std::process::ExitCode> {
 }
 
 fn host_line() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_default();
+    let cpu = crate::cpu_model().unwrap_or_default();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("host: {nproc} CPUs, {cpu}")
 }

@@ -317,6 +317,15 @@ fn version_of(program: &str, args: &[&str]) -> Result<String> {
     Ok(text.lines().next().unwrap_or_default().trim().to_owned())
 }
 
+/// This machine's CPU model, from /proc/cpuinfo.
+pub fn cpu_model() -> Option<String> {
+    std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+    })
+}
+
 /// Date, machine and versions, as markdown lines.
 fn machine_header(keepup: &str, keepalived: &str, runs: usize) -> String {
     let date = std::process::Command::new("date")
@@ -324,14 +333,7 @@ fn machine_header(keepup: &str, keepalived: &str, runs: usize) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = cpu_model().unwrap_or_else(|| "unknown CPU".into());
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
