@@ -220,8 +220,10 @@ pub struct RealServer {
     pub weight: Option<u32>,
     /// `lvs_method` (default: the virtual server's).
     pub lvs_method: Option<Forwarding>,
-    pub notify_up: Option<Script>,
-    pub notify_down: Option<Script>,
+    /// Boxed: most real servers have none, and a configuration may hold tens of
+    /// thousands of real servers.
+    pub notify_up: Option<Box<Script>>,
+    pub notify_down: Option<Box<Script>>,
     pub uthreshold: Option<u32>,
     pub lthreshold: Option<u32>,
     pub smtp_alert: Option<bool>,

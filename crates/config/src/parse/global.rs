@@ -829,6 +829,10 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
         } else {
             t
         });
+        // keepalived 2.2.7 sets the chain priority back to its default here, so an
+        // `nftables_ipvs_priority` written before `nftables_ipvs` has no effect (seen
+        // in a kernel: `priority filter - 1`); the start fwmark is kept.
+        g.nftables_ipvs_priority = None;
     }),
     kw(
         "nftables_ipvs_priority",
@@ -1453,6 +1457,19 @@ mod tests {
             l.config.global_defs.lvs_sync_daemon.and_then(|d| d.syncid),
             Some(7)
         );
+    }
+
+    #[test]
+    fn nftables_ipvs_resets_an_earlier_priority() {
+        let g = clean("global_defs {\n nftables_ipvs_priority 5\n nftables_ipvs\n}\n")
+            .config
+            .global_defs;
+        assert_eq!(g.nftables_ipvs.as_deref(), Some("keepalived_ipvs"));
+        assert_eq!(g.nftables_ipvs_priority, None);
+        let g = clean("global_defs {\n nftables_ipvs\n nftables_ipvs_priority 5\n}\n")
+            .config
+            .global_defs;
+        assert_eq!(g.nftables_ipvs_priority, Some(5));
     }
 
     #[test]

@@ -317,7 +317,7 @@ fn hex_bytes(words: &[Token], wildcard: bool, cx: &mut Ctx) -> Option<String> {
     Some(out)
 }
 
-fn set_script(slot: &mut Option<Script>, stmt: &Stmt, cx: &mut Ctx) {
+fn set_script<S: From<Script>>(slot: &mut Option<S>, stmt: &Stmt, cx: &mut Ctx) {
     if slot.is_some() {
         cx.error(
             "duplicate-keyword",
@@ -330,7 +330,7 @@ fn set_script(slot: &mut Option<Script>, stmt: &Stmt, cx: &mut Ctx) {
         return;
     }
     if let Some(s) = values::script(stmt, cx) {
-        *slot = Some(s);
+        *slot = Some(s.into());
     }
 }
 
@@ -1708,11 +1708,23 @@ fn validate_vs(
     }
     v.real_servers = kept;
 
-    if v.ha_suspend && is_fwmark {
+    // keepalived (check_data.c) clears it for a fwmark service and for a group with
+    // any fwmark entry: a mark is no address that could come and go.
+    let has_fwmark = is_fwmark
+        || group.is_some_and(|g| {
+            g.entries
+                .iter()
+                .any(|e| matches!(e, VsgEntry::Fwmark { .. }))
+        });
+    if v.ha_suspend && has_fwmark {
         cx.warning(
             "ha-suspend-fwmark",
             v.span,
-            format!("ha_suspend cannot be used with a fwmark service; it is turned off for {name}"),
+            if is_fwmark {
+                format!("ha_suspend cannot be used with a fwmark service; it is turned off for {name}")
+            } else {
+                format!("ha_suspend cannot be used with a group that has a fwmark entry; it is turned off for {name}")
+            },
         );
         v.ha_suspend = false;
     }
@@ -2287,6 +2299,9 @@ mod tests {
         assert_eq!(codes(&l), vec!["port-mismatch", "port-mismatch"]);
         let l = load("virtual_server fwmark 1 {\nlb_algo rr\nlb_kind NAT\nha_suspend\nreal_server 10.0.0.2 {\n}\n}\n");
         assert_eq!(codes(&l), vec!["ha-suspend-fwmark"]);
+        let l = load("virtual_server_group G {\n10.0.0.1 80\nfwmark 3\n}\nvirtual_server group G {\nlb_algo rr\nlb_kind NAT\nprotocol TCP\nha_suspend\nreal_server 10.0.0.2 80 {\n}\n}\n");
+        assert_eq!(codes(&l), vec!["ha-suspend-fwmark"]);
+        assert!(!l.config.virtual_servers[0].ha_suspend);
     }
 
     #[test]
