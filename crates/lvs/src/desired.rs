@@ -26,6 +26,17 @@
 //!   kernel then keeps the packet's port).
 //! - `lvs_method TUN` without a type is ipip; `gue` carries its port; `csum` and
 //!   `remcsum` set the encapsulation flags, `nocsum` none.
+//! - With `nftables_ipvs` (see [`crate::nft`]), a group without fwmark entries is not
+//!   expanded: each (group, protocol) gets a mark, from `nftables_ipvs_start_fwmark`
+//!   (1000) upwards in the order of the virtual servers (kept over a reload, see
+//!   [`Marks`]), and one fwmark service of the
+//!   virtual server's family holds its servers, while the group's addresses and ports
+//!   go into the nftables map that sets the mark. A second virtual server of the same
+//!   group and protocol shares the mark and its service. When every server is
+//!   tunnelled and `ip_family` is unset, the service is made in each family the group
+//!   has addresses of (the IPv6 one with the host mask). Unlike in an expanded group,
+//!   `persistence_granularity` is applied. A group with a fwmark entry is expanded as
+//!   without `nftables_ipvs`.
 //! - `ha_suspend` only suspends the checkers while the virtual address is absent
 //!   (check_api.c `update_checker_activity`): the service itself stays in the table,
 //!   so it does not change what is built here.
@@ -39,6 +50,7 @@ use keepup_config::model::lvs::{
 use keepup_config::model::Config;
 use serde::Serialize;
 
+use crate::nft::{NftElement, NftIpvs, DEFAULT_PRIORITY};
 use crate::table::{
     DestKey, Destination, Family, Forward, Protocol, SchedFlags, Service, ServiceKey, Table,
     TunnelType,
@@ -67,63 +79,218 @@ pub enum Member {
 pub type Pools = BTreeMap<usize, Vec<(Member, u32)>>;
 
 /// Something keepalived would refuse, ignore or correct, found while building.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum Problem {
-    #[error("virtual server #{vs} uses virtual_server_group {group}, which is not defined; it has no services")]
-    UnknownGroup { vs: usize, group: String },
-    #[error("virtual server #{vs}: scheduler flag '{flag}' is unknown and ignored")]
-    UnknownSchedFlag { vs: usize, flag: String },
-    #[error("virtual server #{vs}: persistence_granularity '{value}' does not fit service {service}; the host mask is used")]
+    UnknownGroup {
+        vs: usize,
+        group: String,
+    },
+    UnknownSchedFlag {
+        vs: usize,
+        flag: String,
+    },
     BadGranularity {
         vs: usize,
         service: ServiceKey,
         value: String,
     },
-    #[error("virtual server #{vs}: persistence_granularity is not applied to virtual_server_group services (keepalived resets it)")]
-    GranularityIgnoredInGroup { vs: usize },
-    #[error("virtual server #{vs}: persistence_engine '{engine}' is only used with persistence_timeout; it is ignored")]
-    EngineWithoutPersistence { vs: usize, engine: String },
-    #[error("virtual server #{vs}: 'ops' needs protocol UDP; it is ignored for {service}")]
-    OpsNeedsUdp { vs: usize, service: ServiceKey },
-    #[error("virtual server #{vs}: a group address without a port only works for a persistent service; it is made persistent ({DEFAULT_PERSISTENCE} s)")]
-    ZeroPortMadePersistent { vs: usize },
-    #[error("virtual server #{vs}: range {first}-{last} has more than {MAX_RANGE} addresses; it is skipped")]
+    GranularityIgnoredInGroup {
+        vs: usize,
+    },
+    EngineWithoutPersistence {
+        vs: usize,
+        engine: String,
+    },
+    OpsNeedsUdp {
+        vs: usize,
+        service: ServiceKey,
+    },
+    ZeroPortMadePersistent {
+        vs: usize,
+    },
     RangeTooLarge {
         vs: usize,
         first: IpAddr,
         last: IpAddr,
     },
-    #[error("virtual server #{vs}: server {dest} is not tunnelled and not of the family of {service}; it is not added there")]
     FamilyMismatch {
         vs: usize,
         service: ServiceKey,
         dest: DestKey,
     },
-    #[error("virtual servers #{first} and #{vs} both define {service} with other settings; the first one's are used")]
     ServiceConflict {
         vs: usize,
         first: usize,
         service: ServiceKey,
     },
-    #[error(
-        "virtual servers #{first} and #{vs} both put {dest} in {service}; the first one's is used"
-    )]
     DestConflict {
         vs: usize,
         first: usize,
         service: ServiceKey,
         dest: DestKey,
     },
-    #[error("virtual server #{vs}: a gue tunnel needs a port; server {addr} is skipped")]
-    GueWithoutPort { vs: usize, addr: IpAddr },
-    #[error("the pool names virtual server #{vs}, which the configuration does not have")]
-    UnknownVirtualServer { vs: usize },
-    #[error("the pool of virtual server #{vs} names real server #{rs}, which it does not have")]
-    UnknownRealServer { vs: usize, rs: usize },
-    #[error("the pool of virtual server #{vs} names its sorry server, which it does not have")]
-    NoSorryServer { vs: usize },
+    GueWithoutPort {
+        vs: usize,
+        addr: IpAddr,
+    },
+    UnknownVirtualServer {
+        vs: usize,
+    },
+    UnknownRealServer {
+        vs: usize,
+        rs: usize,
+    },
+    NoSorryServer {
+        vs: usize,
+    },
+    MarkedWithoutPort {
+        vs: usize,
+        addr: IpAddr,
+    },
+    MarkedOverlap {
+        vs: usize,
+        first: IpAddr,
+        last: IpAddr,
+        port: u16,
+    },
+    BadNftTableName {
+        name: String,
+    },
 }
+
+impl Problem {
+    /// The problem in words, its virtual servers named by `names` (by index; keepalived's
+    /// `[10.0.0.1]:tcp:80`), or as `#N` where `names` has none.
+    pub fn named<'a>(&'a self, names: &'a [String]) -> Named<'a> {
+        Named {
+            problem: self,
+            names,
+        }
+    }
+}
+
+/// A [`Problem`] with its virtual servers' names, for display.
+pub struct Named<'a> {
+    problem: &'a Problem,
+    names: &'a [String],
+}
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = |i: usize| -> String {
+            self.names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("#{i}"))
+        };
+        match self.problem {
+            Problem::UnknownGroup { vs, group } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs} uses virtual_server_group {group}, which is not defined; it has no services")
+            }
+            Problem::UnknownSchedFlag { vs, flag } => {
+                let vs = name(*vs);
+                write!(
+                    f,
+                    "virtual server {vs}: scheduler flag '{flag}' is unknown and ignored"
+                )
+            }
+            Problem::BadGranularity { vs, service, value } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: persistence_granularity '{value}' does not fit service {service}; the host mask is used")
+            }
+            Problem::GranularityIgnoredInGroup { vs } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: persistence_granularity is not applied to virtual_server_group services (keepalived resets it)")
+            }
+            Problem::EngineWithoutPersistence { vs, engine } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: persistence_engine '{engine}' is only used with persistence_timeout; it is ignored")
+            }
+            Problem::OpsNeedsUdp { vs, service } => {
+                let vs = name(*vs);
+                write!(
+                    f,
+                    "virtual server {vs}: 'ops' needs protocol UDP; it is ignored for {service}"
+                )
+            }
+            Problem::ZeroPortMadePersistent { vs } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: a group address without a port only works for a persistent service; it is made persistent ({DEFAULT_PERSISTENCE} s)")
+            }
+            Problem::RangeTooLarge { vs, first, last } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: range {first}-{last} has more than {MAX_RANGE} addresses; it is skipped")
+            }
+            Problem::FamilyMismatch { vs, service, dest } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: server {dest} is not tunnelled and not of the family of {service}; it is not added there")
+            }
+            Problem::ServiceConflict { vs, first, service } => {
+                let vs = name(*vs);
+                let first = name(*first);
+                write!(f, "virtual servers {first} and {vs} both define {service} with other settings; the first one's are used")
+            }
+            Problem::DestConflict {
+                vs,
+                first,
+                service,
+                dest,
+            } => {
+                let vs = name(*vs);
+                let first = name(*first);
+                write!(f, "virtual servers {first} and {vs} both put {dest} in {service}; the first one's is used")
+            }
+            Problem::GueWithoutPort { vs, addr } => {
+                let vs = name(*vs);
+                write!(
+                    f,
+                    "virtual server {vs}: a gue tunnel needs a port; server {addr} is skipped"
+                )
+            }
+            Problem::UnknownVirtualServer { vs } => {
+                let vs = name(*vs);
+                write!(
+                    f,
+                    "the pool names virtual server {vs}, which the configuration does not have"
+                )
+            }
+            Problem::UnknownRealServer { vs, rs } => {
+                let vs = name(*vs);
+                write!(f, "the pool of virtual server {vs} names real server #{rs}, which it does not have")
+            }
+            Problem::NoSorryServer { vs } => {
+                let vs = name(*vs);
+                write!(f, "the pool of virtual server {vs} names its sorry server, which it does not have")
+            }
+            Problem::MarkedWithoutPort { vs, addr } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: with nftables_ipvs, group entry {addr} has no port: only packets to port 0 are marked for it (as keepalived does)")
+            }
+            Problem::MarkedOverlap {
+                vs,
+                first,
+                last,
+                port,
+            } => {
+                let vs = name(*vs);
+                write!(f, "virtual server {vs}: with nftables_ipvs, group entry {first}-{last} port {port} overlaps an earlier entry of the same protocol; it is left out of the nftables map")
+            }
+            Problem::BadNftTableName { name } => {
+                write!(f, "nftables_ipvs table name '{name}' is not a name nft accepts (a letter, then letters, digits, '_', '.', '-', '/'); the groups are expanded as without nftables_ipvs")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.named(&[]).fmt(f)
+    }
+}
+
+impl std::error::Error for Problem {}
 
 /// The table keepup wants, and what was found on the way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -133,11 +300,66 @@ pub struct Desired {
     /// Which virtual server (index into `config.virtual_servers`) each service comes
     /// from, to name it in messages.
     pub origins: BTreeMap<ServiceKey, usize>,
+    /// With `nftables_ipvs`: the nftables table that marks the groups' traffic.
+    pub nft: Option<NftIpvs>,
+    /// With `nftables_ipvs`: the marks given, to keep at the next reload.
+    pub marks: Marks,
 }
 
-/// Builds the IPVS table from the validated configuration and the checkers' pools.
+/// The marks given to (group, protocol) under `nftables_ipvs`, and the next one to
+/// give. keepalived keeps a group's mark over a reload and gives a new group the next
+/// number after the last one given (never one given before, even if its group has
+/// gone); a fresh start counts from `nftables_ipvs_start_fwmark` again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Marks {
+    pub given: BTreeMap<(String, Protocol), u32>,
+    /// None: from `nftables_ipvs_start_fwmark`.
+    pub next: Option<u32>,
+}
+
+/// Builds the IPVS table from the validated configuration and the checkers' pools, as
+/// at a fresh start.
 pub fn desired(config: &Config, pools: &Pools) -> Desired {
-    let mut b = Builder::default();
+    desired_with(config, pools, Some(&Marks::default()))
+}
+
+/// [`desired`] after a reload: `marks` are those of the build before ([`Desired::marks`]),
+/// kept for the groups still marked. `None` builds as if `nftables_ipvs` were not set:
+/// every group expanded (what keepup falls back to when it cannot program nftables).
+pub fn desired_with(config: &Config, pools: &Pools, marks: Option<&Marks>) -> Desired {
+    build(config, pools, false, marks).into_desired()
+}
+
+/// Runs the builder over every virtual server; with `record`, every destination a
+/// pool member puts in a service is also kept, in building order (for [`Layout`]);
+/// `marks` as in [`desired_with`].
+///
+/// [`Layout`]: crate::layout::Layout
+pub(crate) fn build(
+    config: &Config,
+    pools: &Pools,
+    record: bool,
+    marks: Option<&Marks>,
+) -> Builder {
+    let mut b = Builder {
+        templates: record.then(Vec::new),
+        ..Builder::default()
+    };
+    let g = &config.global_defs;
+    if let (Some(name), Some(marks)) = (&g.nftables_ipvs, marks) {
+        if crate::nft::valid_table_name(name) {
+            b.nft = Some(NftIpvs::new(
+                name,
+                g.nftables_ipvs_priority.unwrap_or(DEFAULT_PRIORITY),
+                g.nftables_counters,
+            ));
+            b.previous = marks.given.clone();
+            b.next_mark = marks.next.unwrap_or(g.nftables_ipvs_start_fwmark);
+        } else {
+            b.problems
+                .push(Problem::BadNftTableName { name: name.clone() });
+        }
+    }
     for &vs in pools.keys() {
         if vs >= config.virtual_servers.len() {
             b.problems.push(Problem::UnknownVirtualServer { vs });
@@ -148,11 +370,7 @@ pub fn desired(config: &Config, pools: &Pools) -> Desired {
         let pool = pools.get(&i).unwrap_or(&empty);
         b.virtual_server(i, v, &config.virtual_server_groups, pool);
     }
-    Desired {
-        table: b.table,
-        problems: b.problems,
-        origins: b.service_owner,
-    }
+    b
 }
 
 /// One service to create, and how its destinations' ports are chosen.
@@ -160,21 +378,44 @@ struct Slot {
     key: ServiceKey,
     /// The port of the service (0 for fwmark).
     port: u16,
-    /// Whether this service comes from a group (NAT servers without a port keep 0).
+    /// Whether this service comes from an expanded group (NAT servers without a port
+    /// keep 0).
     grouped: bool,
+    /// Whether the service keeps the host mask whatever `persistence_granularity` says.
+    host_mask: bool,
 }
 
 #[derive(Default)]
-struct Builder {
-    table: Table,
-    problems: Vec<Problem>,
+pub(crate) struct Builder {
+    pub(crate) table: Table,
+    pub(crate) problems: Vec<Problem>,
     /// Which virtual server put each service, and each destination, in first.
-    service_owner: BTreeMap<ServiceKey, usize>,
-    dest_owner: BTreeMap<(ServiceKey, DestKey), usize>,
+    pub(crate) service_owner: BTreeMap<ServiceKey, usize>,
+    pub(crate) dest_owner: BTreeMap<(ServiceKey, DestKey), usize>,
+    /// When recording: every destination placed, with who placed it, in order.
+    pub(crate) templates: Option<Vec<Template>>,
+    /// With `nftables_ipvs`: the table being built, the marks given so far by (group,
+    /// protocol), and the next one to give.
+    pub(crate) nft: Option<NftIpvs>,
+    pub(crate) marks: BTreeMap<(String, Protocol), u32>,
+    pub(crate) next_mark: u32,
+    /// The marks of the build before (a reload), kept for the groups still marked.
+    pub(crate) previous: BTreeMap<(String, Protocol), u32>,
+}
+
+/// One destination a pool member of a virtual server puts in one service (its weight
+/// is the pool's).
+#[derive(Debug, Clone)]
+pub(crate) struct Template {
+    pub(crate) vs: usize,
+    pub(crate) member: Member,
+    pub(crate) service: ServiceKey,
+    pub(crate) dest: Destination,
 }
 
 /// A server as the table needs it.
 struct Server {
+    member: Member,
     addr: IpAddr,
     port: Option<u16>,
     forward: Forwarding,
@@ -183,6 +424,26 @@ struct Server {
 }
 
 impl Builder {
+    /// The next mark to give at a reload (None without `nftables_ipvs`).
+    pub(crate) fn next_mark_given(&self) -> Option<u32> {
+        self.nft.is_some().then_some(self.next_mark)
+    }
+
+    /// The table built, with what was found on the way and the marks given.
+    pub(crate) fn into_desired(self) -> Desired {
+        let marks = Marks {
+            next: self.next_mark_given(),
+            given: self.marks,
+        };
+        Desired {
+            table: self.table,
+            problems: self.problems,
+            origins: self.service_owner,
+            nft: self.nft,
+            marks,
+        }
+    }
+
     fn virtual_server(
         &mut self,
         vs: usize,
@@ -214,6 +475,7 @@ impl Builder {
                     },
                     port,
                     grouped: false,
+                    host_mask: false,
                 });
             }
             VsAddress::Fwmark { fwmark } => slots.push(Slot {
@@ -223,6 +485,7 @@ impl Builder {
                 },
                 port: 0,
                 grouped: false,
+                host_mask: false,
             }),
             VsAddress::Group { group } => {
                 let Some(g) = groups.iter().find(|g| &g.name == group) else {
@@ -245,11 +508,26 @@ impl Builder {
                     self.problems.push(Problem::ZeroPortMadePersistent { vs });
                     timeout = DEFAULT_PERSISTENCE;
                 }
-                if timeout != 0 && v.persistence_granularity.is_some() {
+                let marked = self.nft.is_some()
+                    && !g
+                        .entries
+                        .iter()
+                        .any(|e| matches!(e, VsgEntry::Fwmark { .. }));
+                if marked {
+                    let mark = self.mark(vs, g, protocol);
+                    for (i, family) in marked_families(v, g, family).into_iter().enumerate() {
+                        slots.push(Slot {
+                            key: ServiceKey::Fwmark { family, mark },
+                            port: 0,
+                            grouped: false,
+                            host_mask: i > 0,
+                        });
+                    }
+                } else if timeout != 0 && v.persistence_granularity.is_some() {
                     self.problems
                         .push(Problem::GranularityIgnoredInGroup { vs });
                 }
-                for e in &g.entries {
+                for e in g.entries.iter().filter(|_| !marked) {
                     match *e {
                         VsgEntry::Range { first, last, port } => {
                             let Some(addrs) = expand(first, last) else {
@@ -267,6 +545,7 @@ impl Builder {
                                     },
                                     port,
                                     grouped: true,
+                                    host_mask: true,
                                 });
                             }
                         }
@@ -277,6 +556,7 @@ impl Builder {
                             },
                             port: 0,
                             grouped: true,
+                            host_mask: true,
                         }),
                     }
                 }
@@ -298,6 +578,56 @@ impl Builder {
                 self.put_dest(vs, &slot, s, *weight);
             }
         }
+    }
+
+    /// The mark of (group, protocol): the one given already, or the next, with the
+    /// group's entries put in the nftables map under it.
+    fn mark(&mut self, vs: usize, g: &VirtualServerGroup, protocol: Protocol) -> u32 {
+        if let Some(m) = self.marks.get(&(g.name.clone(), protocol)) {
+            return *m;
+        }
+        let key = (g.name.clone(), protocol);
+        let mark = match self.previous.get(&key) {
+            Some(m) => *m,
+            None => {
+                let m = self.next_mark;
+                self.next_mark = self.next_mark.wrapping_add(1);
+                m
+            }
+        };
+        self.marks.insert(key, mark);
+        for e in &g.entries {
+            let VsgEntry::Range { first, last, port } = *e else {
+                continue;
+            };
+            if Family::of(&first) != Family::of(&last) || num(last) < num(first) {
+                continue;
+            }
+            if port.unwrap_or(0) == 0 {
+                self.problems
+                    .push(Problem::MarkedWithoutPort { vs, addr: first });
+            }
+            let element = NftElement {
+                first,
+                last,
+                port: port.unwrap_or(0),
+                mark,
+            };
+            let Some(nft) = self.nft.as_mut() else {
+                return mark;
+            };
+            if nft.overlaps(protocol, &element) {
+                self.problems.push(Problem::MarkedOverlap {
+                    vs,
+                    first,
+                    last,
+                    port: element.port,
+                });
+                continue;
+            }
+            nft.add(protocol, element);
+        }
+        mark
     }
 
     fn flags(&mut self, vs: usize, v: &VirtualServer) -> u32 {
@@ -346,7 +676,7 @@ impl Builder {
         if timeout != 0 {
             flags |= SchedFlags::PERSISTENT;
             pe_name.clone_from(&v.persistence_engine);
-            if let (Some(g), false) = (&v.persistence_granularity, slot.grouped) {
+            if let (Some(g), false) = (&v.persistence_granularity, slot.host_mask) {
                 match granularity(g, key.family()) {
                     Some(m) => netmask = m,
                     None => self.problems.push(Problem::BadGranularity {
@@ -403,6 +733,7 @@ impl Builder {
             let s = match m {
                 Member::Real(rs) => match v.real_servers.get(rs) {
                     Some(r) => Server {
+                        member: m,
                         addr: r.ip,
                         port: r.port,
                         forward: r.lvs_method.unwrap_or(vs_forward),
@@ -416,6 +747,7 @@ impl Builder {
                 },
                 Member::Sorry => match &v.sorry_server {
                     Some(ss) => Server {
+                        member: m,
                         addr: ss.ip,
                         port: ss.port,
                         forward: ss.sorry_server_lvs_method.unwrap_or(vs_forward),
@@ -468,12 +800,27 @@ impl Builder {
             u_threshold: s.u_threshold,
             l_threshold: s.l_threshold,
         };
-        let Some(entry) = self.table.services.get_mut(&slot.key) else {
+        if let Some(t) = &mut self.templates {
+            t.push(Template {
+                vs,
+                member: s.member,
+                service: slot.key,
+                dest: dest.clone(),
+            });
+        }
+        self.place(vs, slot.key, dest);
+    }
+
+    /// Puts `dest` in `service` for virtual server `vs`: the first virtual server to
+    /// put a destination there keeps it.
+    pub(crate) fn place(&mut self, vs: usize, service: ServiceKey, dest: Destination) {
+        let (key, weight) = (dest.key, dest.weight);
+        let Some(entry) = self.table.services.get_mut(&service) else {
             return;
         };
-        match self.dest_owner.get(&(slot.key, key)).copied() {
+        match self.dest_owner.get(&(service, key)).copied() {
             None => {
-                self.dest_owner.insert((slot.key, key), vs);
+                self.dest_owner.insert((service, key), vs);
                 entry.dests.insert(key, dest);
             }
             // The same server twice in one pool (the sorry server is also a real
@@ -490,12 +837,54 @@ impl Builder {
                     self.problems.push(Problem::DestConflict {
                         vs,
                         first,
-                        service: slot.key,
+                        service,
                         dest: key,
                     });
                 }
             }
         }
+    }
+}
+
+/// The families of a marked group's fwmark service: the virtual server's, unless all
+/// its servers are tunnelled and `ip_family` is unset, when it is each family the group
+/// has addresses of (keepalived's `ipvs_set_srule` and `ipvs_cmd`).
+fn marked_families(v: &VirtualServer, g: &VirtualServerGroup, family: Family) -> Vec<Family> {
+    let vs_method = v.lvs_method.map(|f| f.method).unwrap_or(LvsMethod::NAT);
+    let all_tunnelled = v
+        .real_servers
+        .iter()
+        .map(|r| r.lvs_method.map(|f| f.method).unwrap_or(vs_method))
+        .chain(v.sorry_server.iter().map(|s| {
+            s.sorry_server_lvs_method
+                .map(|f| f.method)
+                .unwrap_or(vs_method)
+        }))
+        .all(|m| m == LvsMethod::TUN);
+    if v.ip_family.is_some() || !all_tunnelled {
+        return vec![family];
+    }
+    let has = |f: Family| {
+        g.entries
+            .iter()
+            .any(|e| matches!(e, VsgEntry::Range { first, .. } if Family::of(first) == f))
+    };
+    let families: Vec<Family> = [Family::V4, Family::V6]
+        .into_iter()
+        .filter(|f| has(*f))
+        .collect();
+    if families.is_empty() {
+        vec![family]
+    } else {
+        families
+    }
+}
+
+/// An address as a number, to order the ends of a range.
+fn num(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
     }
 }
 
@@ -1019,6 +1408,214 @@ mod tests {
             &all(1),
         );
         assert_eq!(only(&d).dests.len(), 1);
+    }
+
+    /// keepalived 2.2.7's table for this configuration, as read in the VM (ipvsadm -Sn,
+    /// nft list ruleset): marks 1000.. per (group, protocol) in virtual-server order.
+    const MARKED: &str = "global_defs {\n nftables_ipvs\n}\n\
+        virtual_server_group G {\n 10.1.4.1 80\n 10.1.4.10-12 8080\n 10.1.4.20/30 81\n 10.1.4.30\n}\n\
+        virtual_server_group G6 {\n fc00:1:4::1-3 80\n fc00:1:4::9 443\n}\n\
+        virtual_server_group M {\n 10.1.5.1 80\n fwmark 9\n}\n\
+        virtual_server_group B {\n 10.1.6.1 80\n fc00:1:6::1 80\n}\n\
+        virtual_server group G {\n lb_algo rr\n lb_kind DR\n protocol TCP\n persistence_timeout 30\n persistence_granularity 255.255.255.0\n\
+         real_server 10.2.4.1 80 { }\n real_server 10.2.4.2 { }\n real_server 10.2.4.3 8080 { lvs_method NAT }\n}\n\
+        virtual_server group G {\n lb_algo rr\n lb_kind DR\n protocol UDP\n real_server 10.2.4.1 80 { }\n}\n\
+        virtual_server group G6 {\n lb_algo wlc\n lb_kind DR\n protocol TCP\n real_server fc00:2:4::1 80 { }\n}\n\
+        virtual_server group M {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 10.2.5.1 80 { }\n}\n\
+        virtual_server group B {\n lb_algo rr\n lb_kind TUN\n protocol SCTP\n real_server 10.2.6.1 80 { }\n real_server fc00:2:6::1 80 { }\n}\n";
+
+    #[test]
+    fn nftables_ipvs_makes_fwmark_services_of_groups() {
+        let loaded = keepup_config::load_str("t.conf", MARKED, &Default::default());
+        let pools: Pools = (0..5)
+            .map(|vs| {
+                let n = loaded.config.virtual_servers[vs].real_servers.len();
+                (vs, (0..n).map(|i| (Member::Real(i), 1)).collect())
+            })
+            .collect();
+        let d = desired(&loaded.config, &pools);
+        let keys: Vec<String> = d.table.services.keys().map(|k| k.to_string()).collect();
+        assert_eq!(
+            keys,
+            [
+                "TCP 10.1.5.1:80",
+                "FWM 9",
+                "FWM 1000",
+                "FWM 1001",
+                "FWM 1003",
+                "FWM 1002 IPv6",
+                "FWM 1003 IPv6",
+            ]
+        );
+        let fwm = |family, mark| &d.table.services[&ServiceKey::Fwmark { family, mark }];
+        // Granularity applies to the marked service; DR ports are 0, NAT keeps its own.
+        let g = fwm(Family::V4, 1000);
+        assert_eq!(
+            (g.service.timeout, g.service.netmask, g.service.flags.0),
+            (30, 0xffff_ff00, SchedFlags::PERSISTENT)
+        );
+        dest(g, "10.2.4.1", 0);
+        dest(g, "10.2.4.2", 0);
+        assert_eq!(dest(g, "10.2.4.3", 8080).forward, Forward::Masq);
+        // The UDP one: an entry without a port makes it persistent, as when expanded.
+        assert_eq!(fwm(Family::V4, 1001).service.timeout, 360);
+        // All tunnelled over both families: one service per family, the IPv6 one with
+        // the host mask, each with both servers.
+        assert_eq!(fwm(Family::V6, 1003).service.netmask, 128);
+        assert_eq!(fwm(Family::V4, 1003).dests.len(), 2);
+        assert_eq!(fwm(Family::V6, 1003).dests.len(), 2);
+        assert_eq!(
+            d.origins[&ServiceKey::Fwmark {
+                family: Family::V6,
+                mark: 1002
+            }],
+            2
+        );
+
+        let nft = d.nft.as_ref().expect("nft table");
+        assert_eq!(
+            (nft.table.as_str(), nft.priority, nft.counters),
+            ("keepalived_ipvs", -1, false)
+        );
+        let script = nft.script();
+        for line in [
+            "\t\telements = { 10.1.4.1 . 80 : 1000, 10.1.4.10-10.1.4.12 . 8080 : 1000, \
+             10.1.4.20-10.1.4.23 . 81 : 1000, 10.1.4.30 . 0 : 1000 }\n",
+            "\t\telements = { 10.1.4.1 . 80 : 1001, 10.1.4.10-10.1.4.12 . 8080 : 1001, \
+             10.1.4.20-10.1.4.23 . 81 : 1001, 10.1.4.30 . 0 : 1001 }\n",
+            "\t\telements = { 10.1.6.1 . 80 : 1003 }\n",
+            "\t\telements = { fc00:1:4::1-fc00:1:4::3 . 80 : 1002, fc00:1:4::9 . 443 : 1002 }\n",
+            "\t\telements = { fc00:1:6::1 . 80 : 1003 }\n",
+            "\t\tmeta mark set ip daddr . tcp dport map @tcp_map return\n\
+             \t\tmeta mark set ip daddr . udp dport map @udp_map return\n\
+             \t\tmeta mark set ip daddr . sctp dport map @sctp_map return\n",
+            "\t\tmeta mark set ip6 daddr . tcp dport map @tcp_map return\n\
+             \t\tmeta mark set ip6 daddr . sctp dport map @sctp_map return\n",
+        ] {
+            assert!(script.contains(line), "{line}\nnot in\n{script}");
+        }
+        // The group with a fwmark entry is expanded: nothing of it in the maps.
+        assert!(!script.contains("10.1.5.1"), "{script}");
+        assert!(d.problems.contains(&Problem::MarkedWithoutPort {
+            vs: 0,
+            addr: ip("10.1.4.30")
+        }));
+        assert!(!d
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::GranularityIgnoredInGroup { .. })));
+
+        // Without nftables (the fallback), the same configuration is expanded.
+        let plain = desired_with(&loaded.config, &pools, None);
+        assert!(plain.nft.is_none());
+        assert!(plain.table.services.len() > 20);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_marks_given() {
+        let group = |name: &str, addr: &str| {
+            format!(
+                "virtual_server_group {name} {{\n {addr} 80\n}}\n\
+                 virtual_server group {name} {{\n protocol TCP\n real_server 10.2.0.1 80 {{ }}\n}}\n"
+            )
+        };
+        let first = format!(
+            "global_defs {{\n nftables_ipvs\n}}\n{}{}{}",
+            group("G", "10.1.4.1"),
+            group("H", "10.1.5.1"),
+            group("X", "10.1.6.1")
+        );
+        let loaded = keepup_config::load_str("t.conf", &first, &Default::default());
+        let d = desired(&loaded.config, &Pools::new());
+        let marks: Vec<u32> = d.marks.given.values().copied().collect();
+        assert_eq!((marks, d.marks.next), (vec![1000, 1001, 1002], Some(1003)));
+        // keepalived, reloaded with a new group first and X gone: G and H keep theirs,
+        // N takes the next number (X's is not given again).
+        let second = format!(
+            "global_defs {{\n nftables_ipvs\n}}\n{}{}{}",
+            group("N", "10.1.3.1"),
+            group("G", "10.1.4.1"),
+            group("H", "10.1.5.1")
+        );
+        let loaded = keepup_config::load_str("t.conf", &second, &Default::default());
+        let r = desired_with(&loaded.config, &Pools::new(), Some(&d.marks));
+        let got: Vec<(String, u32)> = r
+            .marks
+            .given
+            .iter()
+            .map(|((g, _), m)| (g.clone(), *m))
+            .collect();
+        assert_eq!(
+            got,
+            [("G".into(), 1000), ("H".into(), 1001), ("N".into(), 1003)]
+        );
+        assert_eq!(r.marks.next, Some(1004));
+        // The same build again gives the same marks (a pool change between reloads).
+        assert_eq!(
+            desired_with(&loaded.config, &Pools::new(), Some(&r.marks)).marks,
+            r.marks
+        );
+        // A fresh start counts from the start again, in the order of the configuration.
+        let fresh: Vec<u32> = desired(&loaded.config, &Pools::new())
+            .marks
+            .given
+            .into_values()
+            .collect();
+        assert_eq!(fresh, [1001, 1002, 1000]);
+    }
+
+    #[test]
+    fn nftables_ipvs_settings_and_shared_marks() {
+        let d = build(
+            "global_defs {\n nftables_ipvs_priority 5\n nftables_ipvs kup\n nftables_ipvs_start_fwmark 77\n nftables_counters\n}\n\
+             virtual_server_group G {\n 10.1.4.1 80\n 10.1.4.1-3 80\n}\n\
+             virtual_server group G {\n protocol TCP\n real_server 10.2.4.1 80 { }\n}\n\
+             virtual_server group G {\n protocol TCP\n real_server 10.2.4.2 80 { }\n}\n\
+             virtual_server group G {\n real_server 10.2.4.3 80 { }\n}\n",
+            &[
+                (0, vec![(Member::Real(0), 1)]),
+                (1, vec![(Member::Real(0), 1)]),
+                (2, vec![(Member::Real(0), 1)]),
+            ],
+        );
+        let nft = d.nft.as_ref().expect("nft table");
+        // The priority before nftables_ipvs is reset (keepalived 2.2.7); the start mark is not.
+        assert_eq!(
+            (nft.table.as_str(), nft.priority, nft.counters),
+            ("kup", -1, true)
+        );
+        // Two TCP virtual servers share mark 77 and its service; no protocol is UDP: 78.
+        let keys: Vec<String> = d.table.services.keys().map(|k| k.to_string()).collect();
+        assert_eq!(keys, ["FWM 77", "FWM 78"]);
+        assert_eq!(
+            d.table.services[&ServiceKey::Fwmark {
+                family: Family::V4,
+                mark: 77
+            }]
+                .dests
+                .len(),
+            2
+        );
+        // The overlapping range is left out of the map, and said.
+        assert_eq!(nft.families[0].maps[0].elements.len(), 1);
+        assert!(d.problems.iter().any(|p| matches!(
+            p,
+            Problem::MarkedOverlap {
+                vs: 0,
+                port: 80,
+                ..
+            }
+        )));
+
+        let d = build(
+            "global_defs {\n nftables_ipvs bad;name\n}\n\
+             virtual_server_group G {\n 10.1.4.1 80\n}\n\
+             virtual_server group G {\n protocol TCP\n real_server 10.2.4.1 80 { }\n}\n",
+            &all(1),
+        );
+        assert!(d.nft.is_none());
+        assert_eq!(only(&d).service.key.to_string(), "TCP 10.1.4.1:80");
+        assert!(matches!(d.problems[..], [Problem::BadNftTableName { .. }]));
     }
 
     #[test]

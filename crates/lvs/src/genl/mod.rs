@@ -275,6 +275,23 @@ impl Request {
         )
     }
 
+    /// Whether the kernel answers with data (a dump, or a GET's reply) rather than
+    /// only with its ACK or error.
+    pub fn answers_with_data(&self) -> bool {
+        match self {
+            Request::GetServices
+            | Request::GetDests(_)
+            | Request::GetDaemons
+            | Request::GetInfo
+            | Request::GetConfig => true,
+            Request::Op(_)
+            | Request::SetConfig(_)
+            | Request::NewDaemon(_)
+            | Request::DelDaemon(_)
+            | Request::Flush => false,
+        }
+    }
+
     fn command(&self) -> u8 {
         match self {
             Request::Op(Op::AddService(_)) => cmd::NEW_SERVICE,
@@ -298,11 +315,32 @@ impl Request {
 
 /// Appends one request for the IPVS family `family_id` (see [`encode_get_family`]).
 pub fn encode(req: &Request, family_id: u16, seq: u32, port_id: u32, out: &mut Vec<u8>) {
+    encode_flags(req, family_id, seq, port_id, true, out);
+}
+
+/// [`encode`] without asking for an ACK: the kernel then answers only if the request
+/// fails (an error message with its sequence number). Only for requests that answer
+/// with nothing but their ACK ([`Request::answers_with_data`] false); a dump keeps
+/// NLM_F_DUMP.
+pub fn encode_quiet(req: &Request, family_id: u16, seq: u32, port_id: u32, out: &mut Vec<u8>) {
+    encode_flags(req, family_id, seq, port_id, req.answers_with_data(), out);
+}
+
+fn encode_flags(
+    req: &Request,
+    family_id: u16,
+    seq: u32,
+    port_id: u32,
+    ack: bool,
+    out: &mut Vec<u8>,
+) {
     let flags = nl::NLM_F_REQUEST
         | if req.is_dump() {
             nl::NLM_F_DUMP
-        } else {
+        } else if ack {
             nl::NLM_F_ACK
+        } else {
+            0
         };
     let start = nl::begin(out, family_id, flags, seq, port_id);
     nl::genl(out, req.command(), IPVS_GENL_VERSION);
@@ -340,6 +378,14 @@ pub fn encode(req: &Request, family_id: u16, seq: u32, port_id: u32, out: &mut V
 }
 
 /// Appends CTRL_CMD_GETFAMILY for the family `name` (the reply is [`Reply::Family`]).
+/// Sets NLM_F_ACK on the message `msg` starts with (one [`encode_quiet`] wrote).
+pub fn ask_ack(msg: &mut [u8]) {
+    if let Some(f) = msg.get_mut(6..8) {
+        let flags = u16::from_ne_bytes([f[0], f[1]]) | nl::NLM_F_ACK;
+        f.copy_from_slice(&flags.to_ne_bytes());
+    }
+}
+
 pub fn encode_get_family(name: &str, seq: u32, port_id: u32, out: &mut Vec<u8>) {
     let start = nl::begin(
         out,

@@ -304,6 +304,25 @@ proptest! {
         );
     }
 
+    /// A quiet request is its plain encoding without NLM_F_ACK (a GET keeps it), and
+    /// `ask_ack` gives it back.
+    #[test]
+    fn a_quiet_request_differs_only_in_its_ack_flag(op in arb_op(), seq in any::<u32>()) {
+        for req in [Request::Op(op.clone()), Request::GetInfo, Request::GetServices, Request::Flush] {
+            let (mut plain, mut quiet) = (Vec::new(), Vec::new());
+            encode(&req, FAM, seq, 7, &mut plain);
+            encode_quiet(&req, FAM, seq, 7, &mut quiet);
+            let flags = |b: &[u8]| u16::from_ne_bytes([b[6], b[7]]);
+            prop_assert_eq!(&plain[8..], &quiet[8..]);
+            prop_assert_eq!(flags(&quiet) & nl::NLM_F_ACK != 0, req.answers_with_data() && !req.is_dump());
+            prop_assert_eq!(decode_request(&quiet, FAM).expect("request").2, req.clone());
+            ask_ack(&mut quiet);
+            if !req.is_dump() {
+                prop_assert_eq!(&plain, &quiet);
+            }
+        }
+    }
+
     #[test]
     fn other_requests_round_trip(
         t in (any::<u32>(), any::<u32>(), any::<u32>()),
