@@ -205,6 +205,10 @@ impl Ipvs {
         let mut results: Vec<Option<Result<Vec<Reply>, KernelError>>> = vec![None; reqs.len()];
         let mut partial: Vec<Vec<Reply>> = vec![Vec::new(); reqs.len()];
         let mut malformed: Vec<Option<KernelError>> = vec![None; reqs.len()];
+        // Sent without an ACK: done without error once a later request is answered.
+        let mut quiet = vec![false; reqs.len()];
+        // Every request before this one is answered.
+        let mut settled = 0usize;
         // Keep sequence numbers unique for the whole batch (no wrap inside it).
         if self.seq.checked_add(reqs.len() as u32 + 1).is_none() {
             self.seq = 0;
@@ -223,24 +227,36 @@ impl Ipvs {
             if !dump_running && next < reqs.len() {
                 buf.clear();
                 let first = next;
+                // Every request of the batch but the last goes without NLM_F_ACK (the
+                // kernel answers those only when they fail); the last one's ACK says
+                // that the kernel, which takes a socket's requests in order, has done
+                // them all. Half the messages, for the kernel and for us.
+                let mut last: Option<(usize, usize)> = None;
                 while next < reqs.len() && inflight < self.window && buf.len() < BATCH_BYTES {
                     let dump = reqs[next].is_dump();
                     if dump && inflight > 0 {
                         break;
                     }
-                    genl::encode(
+                    let at = buf.len();
+                    genl::encode_quiet(
                         &reqs[next],
                         self.family,
                         base.wrapping_add(next as u32),
                         self.port_id,
                         &mut buf,
                     );
+                    quiet[next] = !reqs[next].answers_with_data();
+                    last = Some((next, at));
                     next += 1;
                     inflight += 1;
                     if dump {
                         dump_running = true;
                         break;
                     }
+                }
+                if let Some((i, at)) = last.filter(|&(i, _)| quiet[i]) {
+                    genl::ask_ack(&mut buf[at..]);
+                    quiet[i] = false;
                 }
                 if !buf.is_empty() {
                     if let Err(e) = self.send(&buf) {
@@ -315,6 +331,15 @@ impl Ipvs {
                     }
                 };
                 if let Some(d) = done {
+                    // The quiet requests before this one were done without error.
+                    for j in settled..i {
+                        if quiet[j] && results[j].is_none() {
+                            results[j] = Some(Ok(Vec::new()));
+                            answered += 1;
+                            inflight -= 1;
+                        }
+                    }
+                    settled = settled.max(i);
                     results[i] = Some(d);
                     answered += 1;
                     inflight -= 1;

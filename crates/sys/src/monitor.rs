@@ -71,6 +71,13 @@ impl Monitor {
         Ok(m)
     }
 
+    /// The addresses on this host as the monitor knows them: those found at start
+    /// (which are not reported as events) with every change read since, returned by
+    /// [`Monitor::next`] or still waiting to be.
+    pub fn addresses(&self) -> impl Iterator<Item = &Address> {
+        self.state.addrs.iter()
+    }
+
     /// The next change. Cancel safe: events read but not yet returned are kept.
     pub async fn next(&mut self) -> Result<LinkEvent> {
         let mut buf = Vec::with_capacity(nl::RECV_BUF);

@@ -345,6 +345,45 @@ fn guest_ipvs_socket() {
         ipvs.window(),
         big.len()
     );
+    // Failures spread over several batches (requests go without an ACK but the last
+    // of each batch): every one answered with its own error, every other one done,
+    // a failing last request included.
+    let mut mixed = Vec::new();
+    let mut fails = Vec::new();
+    for (i, op) in big.iter().enumerate() {
+        if let Op::AddDest(key, d) = op {
+            if i % 97 == 0 || i == big.len() - 1 {
+                fails.push(mixed.len());
+                mixed.push(op.clone());
+            }
+            mixed.push(Op::AddDest(
+                *key,
+                Destination {
+                    key: DestKey { port: 81, ..d.key },
+                    ..d.clone()
+                },
+            ));
+        }
+    }
+    fails.push(mixed.len());
+    mixed.push(big[big.len() - 1].clone());
+    let results = ipvs.apply(&mixed);
+    assert_eq!(results.len(), mixed.len());
+    for (i, r) in results.iter().enumerate() {
+        if fails.contains(&i) {
+            let e = r.as_ref().expect_err("a destination already there");
+            assert_eq!(e.errno, libc::EEXIST, "request {i}: {e}");
+        } else {
+            assert!(r.is_ok(), "request {i}: {r:?}");
+        }
+    }
+    let table = ipvs.table().expect("table");
+    assert!(table.iter().all(|(_, d)| d.len() == 20));
+    println!(
+        "{} requests, {} failing where expected",
+        mixed.len(),
+        fails.len()
+    );
     ipvs.flush().expect("flush");
     assert!(ipvs.services().expect("services").is_empty());
 }
