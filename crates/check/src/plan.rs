@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use keepup_config::model::lvs::{
-    Checker, CheckerKind, Protocol, RealServer, VirtualServer, VsAddress,
+    Checker, CheckerKind, Protocol, RealServer, VirtualServer, VirtualServerGroup, VsAddress,
+    VsgEntry,
 };
 use keepup_config::model::{Script, Secs, TrackFile};
 use keepup_config::Config;
@@ -38,6 +39,80 @@ pub struct VsPlan {
     pub smtp_alert: bool,
     pub sorry: Option<SorryPlan>,
     pub real_servers: Vec<RsPlan>,
+    /// `ha_suspend`: the addresses whose presence on this host lets its checkers run
+    /// (None: they always run).
+    pub ha_suspend: Option<SuspendOn>,
+}
+
+/// What `ha_suspend` watches for a virtual server: its address, or for a
+/// `virtual_server_group` the addresses of the group's address entries. The checkers
+/// run while at least one of them is on an interface of this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuspendOn {
+    /// Inclusive ranges (`first == last` for one address).
+    pub ranges: Vec<(IpAddr, IpAddr)>,
+    /// Whether it names a group (for the log's words).
+    pub group: bool,
+}
+
+impl SuspendOn {
+    /// Whether `ip` is one of the watched addresses.
+    pub fn matches(&self, ip: IpAddr) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(first, last)| in_range(ip, first, last))
+    }
+}
+
+fn in_range(ip: IpAddr, first: IpAddr, last: IpAddr) -> bool {
+    match (ip, first, last) {
+        (IpAddr::V4(a), IpAddr::V4(f), IpAddr::V4(l)) => (f..=l).contains(&a),
+        (IpAddr::V6(a), IpAddr::V6(f), IpAddr::V6(l)) => (f..=l).contains(&a),
+        _ => false,
+    }
+}
+
+/// keepalived's `ha_suspend` watch for `v`: its address, or its group's address
+/// entries (fwmark entries have no address; the parser turns ha_suspend off for a
+/// fwmark service).
+///
+/// keepalived 2.2.7 (check_api.c `addr_matches`) returns early for any group, so a
+/// group's checkers are deactivated at start and never run again; the code after that
+/// return shows the intent (an address of one of the group's entries counts, a range
+/// varying in its last octet or last 16 bits), and that is what keepup does.
+fn suspend_on(v: &VirtualServer, groups: &[VirtualServerGroup]) -> Option<SuspendOn> {
+    if !v.ha_suspend {
+        return None;
+    }
+    match &v.address {
+        VsAddress::Ip { ip, .. } => Some(SuspendOn {
+            ranges: vec![(*ip, *ip)],
+            group: false,
+        }),
+        VsAddress::Fwmark { .. } => None,
+        VsAddress::Group { group } => {
+            let g = groups.iter().find(|g| &g.name == group)?;
+            // keepalived clears ha_suspend for a group with any fwmark entry.
+            if g.entries
+                .iter()
+                .any(|e| matches!(e, VsgEntry::Fwmark { .. }))
+            {
+                return None;
+            }
+            let ranges: Vec<(IpAddr, IpAddr)> = g
+                .entries
+                .iter()
+                .filter_map(|e| match e {
+                    VsgEntry::Range { first, last, .. } => Some((*first, *last)),
+                    VsgEntry::Fwmark { .. } => None,
+                })
+                .collect();
+            (!ranges.is_empty()).then_some(SuspendOn {
+                ranges,
+                group: true,
+            })
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,16 +126,17 @@ pub struct SorryPlan {
 
 #[derive(Debug, Clone)]
 pub struct RsPlan {
-    /// As keepalived prints it: `[10.0.0.2]:tcp:80`.
-    pub name: String,
+    /// As keepalived prints it: `[10.0.0.2]:tcp:80` (shared with the status views).
+    pub name: std::sync::Arc<str>,
     pub ip: IpAddr,
     pub port: Option<u16>,
     /// `weight` as configured (keepalived's `iweight`).
     pub weight: u32,
     /// `inhibit_on_failure`: weight 0 instead of removal when down.
     pub inhibit: bool,
-    pub notify_up: Option<Script>,
-    pub notify_down: Option<Script>,
+    /// Boxed, as in the configuration's model (most real servers have none).
+    pub notify_up: Option<Box<Script>>,
+    pub notify_down: Option<Box<Script>>,
     pub smtp_alert: bool,
     /// Shared with the probes in flight (a run holds its checker's plan).
     pub checkers: Vec<std::sync::Arc<CheckerPlan>>,
@@ -157,7 +233,11 @@ impl Plan {
             virtual_servers: c
                 .virtual_servers
                 .iter()
-                .map(|v| VsPlan::from_config(v, smtp_default, &c.track_files))
+                .map(|v| {
+                    let mut p = VsPlan::from_config(v, smtp_default, &c.track_files);
+                    p.ha_suspend = suspend_on(v, &c.virtual_server_groups);
+                    p
+                })
                 .collect(),
             log_all_failures: g.checker_log_all_failures,
             rs_init_notifies: g.rs_init_notifies,
@@ -189,6 +269,7 @@ impl VsPlan {
                 .iter()
                 .map(|r| RsPlan::from_config(r, p, smtp_alert, files))
                 .collect(),
+            ha_suspend: None,
         }
     }
 }
@@ -196,7 +277,7 @@ impl VsPlan {
 impl RsPlan {
     fn from_config(r: &RealServer, proto: &str, smtp_default: bool, files: &[TrackFile]) -> RsPlan {
         RsPlan {
-            name: trio(&r.ip, proto, r.port),
+            name: trio(&r.ip, proto, r.port).into(),
             ip: r.ip,
             port: r.port,
             weight: r.weight.unwrap_or(1),

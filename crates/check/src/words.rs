@@ -114,6 +114,41 @@ pub fn log_line(s: &Scheduler, e: &Event) -> String {
             server: Some(rs),
         } => format!("service {rs} no longer exist (removed from VS {vs})"),
         Event::Gone { vs, server: None } => format!("Removing Virtual Server {vs}"),
+        Event::Suspended { vs, on, start } => suspended(s, *vs, *on, *start),
+    }
+}
+
+/// `VS [10.0.0.1]:tcp:80: address 10.0.0.1 not on this host, checkers suspended
+/// (ha_suspend); real servers keep their state`, and back.
+fn suspended(s: &Scheduler, vs: VsId, on: bool, start: bool) -> String {
+    let Some(p) = s.plan().virtual_servers.get(vs.0) else {
+        return String::new();
+    };
+    if p.ha_suspend.is_none() {
+        // A reload took ha_suspend out.
+        return format!("VS {}: ha_suspend no longer set, checkers resumed", p.name);
+    }
+    let single = match &p.ha_suspend {
+        Some(w) if !w.group => w.ranges.first().map(|r| r.0),
+        _ => None,
+    };
+    let where_ = match (single, on) {
+        (Some(ip), true) => format!("address {ip} not on this host"),
+        (Some(ip), false) => format!("address {ip} on this host"),
+        (None, true) => "no address of its group on this host".to_string(),
+        (None, false) => "an address of its group on this host".to_string(),
+    };
+    let name = &p.name;
+    match (on, start) {
+        (true, true) => format!(
+            "VS {name}: {where_}, checkers suspended until it is (ha_suspend); real \
+             servers keep their starting state"
+        ),
+        (true, false) => format!(
+            "VS {name}: {where_}, checkers suspended (ha_suspend); real servers keep \
+             their state"
+        ),
+        (false, _) => format!("VS {name}: {where_}, checkers resumed (ha_suspend)"),
     }
 }
 
@@ -161,7 +196,8 @@ fn rs_name(s: &Scheduler, c: CheckerId) -> String {
 }
 
 fn rs_of(s: &Scheduler, rs: RsId) -> String {
-    s.rs_plan(rs).map_or_else(String::new, |p| p.name.clone())
+    s.rs_plan(rs)
+        .map_or_else(String::new, |p| p.name.to_string())
 }
 
 fn vs_of(s: &Scheduler, rs: RsId) -> String {

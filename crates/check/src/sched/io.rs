@@ -63,6 +63,10 @@ pub enum Input {
     /// Run `attempt` ([`Output::Probe`]) ended. Attempts are numbered across
     /// reloads, so a run started before one is still known after it.
     Done { attempt: u64, verdict: Verdict },
+    /// An address appeared on interface `ifindex` of this host (for `ha_suspend`).
+    AddressAdded { ifindex: u32, ip: std::net::IpAddr },
+    /// An address left interface `ifindex`.
+    AddressRemoved { ifindex: u32, ip: std::net::IpAddr },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +124,10 @@ pub enum Event {
     },
     /// The sorry server took over the pool (`on`) or handed it back.
     Sorry { vs: VsId, on: bool },
+    /// `ha_suspend`: the virtual server's address left this host and its checkers are
+    /// suspended (`on`), or it came back and they run again. `start`: found so at
+    /// start (or when a reload added the virtual server).
+    Suspended { vs: VsId, on: bool, start: bool },
     /// At shutdown: the real server leaves the pool. `notify`: it was alive and its
     /// virtual server has `omega`, so its down notifiers run.
     ShutdownRs { rs: RsId, notify: bool },

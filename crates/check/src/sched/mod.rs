@@ -21,8 +21,22 @@
 //!
 //! A run that has not answered by its timeout has failed; the caller is told to
 //! cancel it ([`Output::Cancel`]) and a late answer is ignored.
+//!
+//! `ha_suspend` (check_api.c `update_checker_activity`, the checkers' launch
+//! threads): while none of a virtual server's addresses is on this host, each of its
+//! checkers, when its run comes, does not run and looks again `delay_loop` later. Its
+//! state, its real server's state and the pool stay as they were (nothing is removed
+//! or re-weighted); a run already in flight ends and counts as usual. When an address
+//! comes back the next of those looks runs the check (within `delay_loop`, not at
+//! once), and a retry run in progress goes on where it stopped. At start a virtual
+//! server whose address is absent begins suspended: its real servers keep their
+//! starting state (up, or down with `alpha`) until it is checked. FILE_CHECK is not a
+//! timed check in keepalived and is never suspended. The caller tells which addresses
+//! are on this host ([`Scheduler::local_addresses`], [`Input::AddressAdded`]); until
+//! it does nothing is suspended.
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::plan::{secs, CheckerPlan, Plan, RsPlan, VsPlan};
@@ -80,9 +94,14 @@ struct VsState {
     rs: Vec<usize>,
     quorum_up: bool,
     sorry_on: bool,
+    /// `ha_suspend` with none of its addresses on this host: its checkers do not run.
+    suspended: bool,
     /// What the pool holds, as last told.
     pool: BTreeMap<Dest, u32>,
 }
+
+/// Outputs the queue keeps room for once drained.
+const OUT_KEPT: usize = 64;
 
 pub struct Scheduler {
     plan: Plan,
@@ -96,6 +115,10 @@ pub struct Scheduler {
     attempts: u64,
     rng: u64,
     started: bool,
+    /// The addresses on this host's interfaces, by (ifindex, address): an address on
+    /// two interfaces (an IPv6 link-local one) stays until both lose it. None: not
+    /// known (nothing is suspended).
+    local: Option<HashSet<(u32, IpAddr)>>,
 }
 
 impl Scheduler {
@@ -111,6 +134,7 @@ impl Scheduler {
             attempts: 0,
             rng: seed | 1,
             started: false,
+            local: None,
             plan,
         };
         for (v, vp) in s.plan.virtual_servers.iter().enumerate() {
@@ -152,6 +176,11 @@ impl Scheduler {
         &self.plan
     }
 
+    /// Whether any real server has a checker.
+    pub fn has_checkers(&self) -> bool {
+        !self.checkers.is_empty()
+    }
+
     /// Fill each pool with the real servers that start alive (not alpha), decide
     /// quorum, and schedule every checker's first run.
     pub fn start(&mut self, now: Instant) {
@@ -182,6 +211,28 @@ impl Scheduler {
             let at = now + BOOTSTRAP_DELAY + self.random_part(warmup);
             self.arm(c, at, Alarm::Run);
         }
+        for v in 0..self.vss.len() {
+            if self.vss[v].suspended {
+                self.event(Event::Suspended {
+                    vs: VsId(v),
+                    on: true,
+                    start: true,
+                });
+            }
+        }
+    }
+
+    /// The addresses on this host now, as (ifindex, address): at start (before
+    /// [`Scheduler::start`], so the checkers begin suspended or not) and after the
+    /// caller lost track of changes. Suspends and resumes what this changes.
+    pub fn local_addresses(&mut self, addrs: impl IntoIterator<Item = (u32, IpAddr)>) {
+        self.local = Some(addrs.into_iter().collect());
+        self.update_suspended();
+    }
+
+    /// Whether `vs`'s checkers are suspended (`ha_suspend`, its address absent).
+    pub fn suspended(&self, vs: VsId) -> bool {
+        self.vss.get(vs.0).is_some_and(|v| v.suspended)
     }
 
     /// Stop: cancel the runs in flight, empty every pool and, with `omega`, run the
@@ -220,6 +271,18 @@ impl Scheduler {
 
     pub fn handle(&mut self, now: Instant, input: Input) {
         match input {
+            Input::AddressAdded { ifindex, ip } => {
+                self.local
+                    .get_or_insert_with(HashSet::new)
+                    .insert((ifindex, ip));
+                self.update_suspended();
+            }
+            Input::AddressRemoved { ifindex, ip } => {
+                self.local
+                    .get_or_insert_with(HashSet::new)
+                    .remove(&(ifindex, ip));
+                self.update_suspended();
+            }
             Input::Done { attempt, verdict } => {
                 let Some(c) = self.inflight.get(&attempt).copied() else {
                     return;
@@ -246,6 +309,11 @@ impl Scheduler {
             }
             self.checkers[c].alarm = None;
             match alarm {
+                // keepalived's disabled checker: no run, another look delay_loop on.
+                Alarm::Run if self.checker_suspended(c) => {
+                    let delay = self.cplan(c).timing.delay_loop;
+                    self.arm(c, now + delay, Alarm::Run);
+                }
                 Alarm::Run => self.run(now, c),
                 Alarm::Timeout => {
                     let Some((attempt, started)) = self.checkers[c].running else {
@@ -272,7 +340,13 @@ impl Scheduler {
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        if next.is_none() && self.out.capacity() > OUT_KEPT {
+            // A start or a reload queues an output per real server; the queue's
+            // room for them is not kept for the daemon's life.
+            self.out.shrink_to(OUT_KEPT);
+        }
+        next
     }
 
     pub fn checker(&self, id: CheckerId) -> Option<CheckerView> {
@@ -328,10 +402,7 @@ impl Scheduler {
     pub fn names(&self, checker: CheckerId) -> Option<(&str, &str)> {
         let c = self.checkers.get(checker.0)?;
         let r = &self.rss[c.rs];
-        Some((
-            self.vplan(r.vs).name.as_str(),
-            self.rplan(c.rs).name.as_str(),
-        ))
+        Some((self.vplan(r.vs).name.as_str(), &self.rplan(c.rs).name))
     }
 
     pub fn rs_plan(&self, rs: RsId) -> Option<&RsPlan> {
@@ -498,6 +569,39 @@ impl Scheduler {
     // ---------------------------------------------------------------------------
     // Virtual servers
 
+    /// Whether checker `c` skips its runs now (`ha_suspend`; never a FILE_CHECK).
+    fn checker_suspended(&self, c: usize) -> bool {
+        let v = self.rss[self.checkers[c].rs].vs;
+        self.vss[v].suspended && self.cplan(c).file.is_none()
+    }
+
+    /// Whether `v` should be suspended with the addresses known now.
+    fn wants_suspended(&self, v: usize) -> bool {
+        let (Some(on), Some(local)) = (&self.vplan(v).ha_suspend, &self.local) else {
+            return false;
+        };
+        !local.iter().any(|&(_, ip)| on.matches(ip))
+    }
+
+    /// Suspend or resume each `ha_suspend` virtual server as the addresses say; a
+    /// change after start is told ([`Event::Suspended`]).
+    fn update_suspended(&mut self) {
+        for v in 0..self.vss.len() {
+            let want = self.wants_suspended(v);
+            if want == self.vss[v].suspended {
+                continue;
+            }
+            self.vss[v].suspended = want;
+            if self.started {
+                self.event(Event::Suspended {
+                    vs: VsId(v),
+                    on: want,
+                    start: false,
+                });
+            }
+        }
+    }
+
     fn quorum_of(&self, v: usize) -> (i64, i64) {
         let p = self.vplan(v);
         (i64::from(p.quorum), i64::from(p.hysteresis))
@@ -619,7 +723,7 @@ impl Scheduler {
             Dest::Real(RsId(r)) => {
                 let p = self.rplan(r);
                 Server {
-                    name: p.name.clone(),
+                    name: p.name.to_string(),
                     ip: p.ip,
                     port: p.port,
                 }

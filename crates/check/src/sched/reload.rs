@@ -15,6 +15,7 @@ impl Scheduler {
         let mut new = Scheduler::new(plan, self.rng);
         new.started = true;
         new.attempts = self.attempts;
+        new.local = self.local.take();
         let mut out = std::mem::take(&mut self.out);
         let old_vs: HashMap<&str, usize> = (0..self.vss.len())
             .map(|v| (self.vplan(v).name.as_str(), v))
@@ -30,10 +31,10 @@ impl Scheduler {
             let old_rs: HashMap<&str, usize> = self.vss[ov]
                 .rs
                 .iter()
-                .map(|&r| (self.rplan(r).name.as_str(), r))
+                .map(|&r| (&*self.rplan(r).name, r))
                 .collect();
             for r in new.vss[v].rs.clone() {
-                let Some(&or) = old_rs.get(new.rplan(r).name.as_str()) else {
+                let Some(&or) = old_rs.get(&*new.rplan(r).name) else {
                     continue;
                 };
                 kept_rs[r] = Some(or);
@@ -50,6 +51,7 @@ impl Scheduler {
             }
             // What the pool holds carries over, for what is still there.
             new.vss[v].quorum_up = self.vss[ov].quorum_up;
+            new.vss[v].suspended = self.vss[ov].suspended;
             new.vss[v].sorry_on = self.vss[ov].sorry_on;
             for (dest, &w) in &self.vss[ov].pool {
                 let carried = match dest {
@@ -103,6 +105,19 @@ impl Scheduler {
             .collect();
         new.out = out;
         new.settle(now, &kept_vs, &was_alive);
+        // ha_suspend: a new virtual server begins as at start; a kept one says a change
+        // (its address, or ha_suspend itself, changed).
+        for (v, kept) in kept_vs.iter().enumerate() {
+            if kept.is_none() && new.wants_suspended(v) {
+                new.vss[v].suspended = true;
+                new.event(Event::Suspended {
+                    vs: super::VsId(v),
+                    on: true,
+                    start: true,
+                });
+            }
+        }
+        new.update_suspended();
         *self = new;
     }
 

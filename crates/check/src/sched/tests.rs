@@ -15,6 +15,11 @@ struct Lab {
 }
 
 fn lab(conf: &str) -> Lab {
+    lab_on(conf, None)
+}
+
+/// [`lab`] on a host with `local` addresses (ifindex, address) known before start.
+fn lab_on(conf: &str, local: Option<&[(u32, &str)]>) -> Lab {
     let loaded = keepup_config::load_str("t.conf", conf, &Default::default());
     assert!(
         loaded
@@ -27,6 +32,13 @@ fn lab(conf: &str) -> Lab {
     let config = loaded.config;
     let t0 = Instant::now();
     let mut s = Scheduler::new(Plan::from_config(&config), 7);
+    if let Some(local) = local {
+        s.local_addresses(
+            local
+                .iter()
+                .map(|(i, a)| (*i, a.parse().expect("an address literal"))),
+        );
+    }
     s.start(t0);
     let mut l = Lab {
         s,
@@ -727,3 +739,5 @@ fn ping_check_log_lines_keep_keepalived_wording() {
         assert!(lines.iter().any(|x| x == down), "{lines:#?}");
     }
 }
+
+mod ha_suspend;
