@@ -8,12 +8,18 @@
 //! are logged in keepalived's words and sent to the IPVS side (`crate::lvs`, a thread
 //! of its own), which programs the kernel: the whole picture at start and after a
 //! reload, then each change.
+//!
+//! With `ha_suspend` it watches this host's addresses itself (an rtnetlink monitor of
+//! its own, read at start before the first check is planned, so no check of a virtual
+//! server whose address is absent ever starts) and tells the scheduler each address
+//! that comes and goes; the VRRP side's monitor stays the VRRP side's.
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use keepup_check::plan::Plan;
 use keepup_check::sched::{Dest, Event, Input, Output, PoolOp, Scheduler, Server, VsId};
+use keepup_config::model::global::GlobalDefs;
 use keepup_config::Config;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -31,8 +37,36 @@ const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// What the VRRP loop tells the checker side.
 enum Command {
     /// A reload: the new plan takes over what it keeps.
-    Reload(Box<(Plan, Arc<Config>)>),
+    Reload(Box<Inputs>),
     Stop,
+}
+
+/// What the checker side takes of a configuration, at start and at each reload; the
+/// configuration itself stays on the daemon's thread, which drops it.
+struct Inputs {
+    plan: Plan,
+    /// For the mails about real servers (smtp_alert).
+    global_defs: GlobalDefs,
+    /// For the IPVS side (None: it is not running).
+    ipvs: Option<Arc<crate::lvs::IpvsPlan>>,
+}
+
+impl Inputs {
+    /// `marks`: the `nftables_ipvs` marks of the IPVS plan before, which this one
+    /// keeps (and replaces by its own).
+    fn new(config: &Config, plan: Plan, ipvs: bool, marks: &Mutex<keepup_lvs::Marks>) -> Inputs {
+        let ipvs = ipvs.then(|| {
+            let mut marks = marks.lock().unwrap_or_else(PoisonError::into_inner);
+            let p = crate::lvs::IpvsPlan::with_marks(config, &marks);
+            marks.clone_from(p.marks());
+            Arc::new(p)
+        });
+        Inputs {
+            plan,
+            global_defs: config.global_defs.clone(),
+            ipvs,
+        }
+    }
 }
 
 /// The running checker side.
@@ -41,6 +75,8 @@ pub struct CheckerSide {
     thread: Option<std::thread::JoinHandle<()>>,
     /// The IPVS side it feeds (None: it could not start).
     lvs: Option<crate::lvs::LvsSide>,
+    /// The `nftables_ipvs` marks given, kept over reloads.
+    marks: Mutex<keepup_lvs::Marks>,
 }
 
 impl CheckerSide {
@@ -60,6 +96,9 @@ impl CheckerSide {
         for p in plan.problems() {
             warn!("{p}");
         }
+        for n in group_suspend_notes(&plan) {
+            info!("{n}");
+        }
         let files = keepup_sys::raise_open_files_limit();
         if files < checkers as u64 {
             warn!(
@@ -78,7 +117,8 @@ impl CheckerSide {
         let (commands, received) = mpsc::unbounded_channel();
         let lvs = crate::lvs::LvsSide::start(lvs);
         let to_lvs = lvs.as_ref().map(crate::lvs::LvsSide::sender);
-        let config = Arc::new(config.clone());
+        let marks = Mutex::default();
+        let inputs = Inputs::new(config, plan, lvs.is_some(), &marks);
         let thread = std::thread::Builder::new()
             .name("keepup-checkers".into())
             .spawn(move || {
@@ -97,7 +137,7 @@ impl CheckerSide {
                     }
                 };
                 let run = std::panic::AssertUnwindSafe(|| {
-                    rt.block_on(drive(plan, config, fifos, feed, to_lvs, received));
+                    rt.block_on(drive(inputs, fifos, feed, to_lvs, received));
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     error!("checkers: stopped after an internal error; VRRP runs on");
@@ -108,6 +148,7 @@ impl CheckerSide {
                 commands,
                 thread: Some(t),
                 lvs,
+                marks,
             }),
             Err(e) => {
                 error!("checkers: cannot start their thread: {e}; no health checks run");
@@ -126,9 +167,10 @@ impl CheckerSide {
         for p in plan.problems() {
             warn!("{p}");
         }
+        let inputs = Inputs::new(config, plan, self.lvs.is_some(), &self.marks);
         if self
             .commands
-            .send(Command::Reload(Box::new((plan, Arc::new(config.clone())))))
+            .send(Command::Reload(Box::new(inputs)))
             .is_err()
         {
             error!("checkers: not running; the reload does not reach them");
@@ -180,10 +222,32 @@ pub fn check_notes(config: &Config) -> String {
              would be checked but not programmed\n",
         );
     }
+    out.push_str(&crate::lvs::nft_notes(config));
     for p in plan.problems() {
         out.push_str(&format!("note: {p}\n"));
     }
+    for n in group_suspend_notes(&plan) {
+        out.push_str(&format!("note: {n}\n"));
+    }
     out
+}
+
+/// Where keepup's ha_suspend differs from keepalived 2.2.7's: on a group, keepalived
+/// never matches an address (check_api.c `addr_matches` returns early), so its
+/// checkers are deactivated at start for good; keepup runs them while an address of
+/// the group is on this host, as that function's remaining code intends.
+fn group_suspend_notes(plan: &Plan) -> Vec<String> {
+    plan.virtual_servers
+        .iter()
+        .filter(|v| v.ha_suspend.as_ref().is_some_and(|w| w.group))
+        .map(|v| {
+            format!(
+                "VS {}: ha_suspend on a virtual_server_group: its checkers run while any \
+                 address of the group is on this host (keepalived 2.2.7 never runs them)",
+                v.name
+            )
+        })
+        .collect()
 }
 
 fn counts(p: &Plan) -> (usize, usize, usize) {
@@ -199,8 +263,7 @@ fn counts(p: &Plan) -> (usize, usize, usize) {
 
 /// The checker loop: the scheduler's one deadline, the probes' answers, the stop.
 async fn drive(
-    plan: Plan,
-    config: Arc<Config>,
+    inputs: Inputs,
     fifos: Vec<std::path::PathBuf>,
     feed: Option<crate::status::CheckerFeed>,
     lvs: Option<std::sync::mpsc::Sender<crate::lvs::Command>>,
@@ -211,7 +274,7 @@ async fn drive(
         .map_or(1, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id());
     let mut side = Side {
-        sched: Scheduler::new(plan, seed),
+        sched: Scheduler::new(inputs.plan, seed),
         runs: HashMap::new(),
         cancelled: Vec::new(),
         notifier: crate::notify::Notifier::new(fifos),
@@ -222,11 +285,13 @@ async fn drive(
         lvs,
         lvs_hold: true,
     };
-    side.notifier.configure_mail(&config.global_defs);
+    side.notifier.configure_mail(&inputs.global_defs);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let mut monitor = None;
+    watch_addresses(&mut monitor, &mut side.sched);
     side.sched.start(Instant::now());
     side.act(&done_tx);
-    side.sync_lvs(config);
+    side.sync_lvs(inputs.ipvs);
     loop {
         let next = side.sched.poll_timeout();
         tokio::select! {
@@ -236,16 +301,20 @@ async fn drive(
                 side.sched.handle(Instant::now(), Input::Done { attempt, verdict });
             }
             () = sleep_until(side.publish_due()) => {}
+            ev = next_address(&mut monitor) => {
+                address_changed(ev, &mut monitor, &mut side.sched);
+            }
             cmd = commands.recv() => {
                 if let Some(Command::Reload(new)) = cmd {
                     info!("checkers: reloading");
-                    let (plan, config) = *new;
-                    side.notifier.configure_mail(&config.global_defs);
+                    let Inputs { plan, global_defs, ipvs } = *new;
+                    side.notifier.configure_mail(&global_defs);
                     side.sched.reload(plan, Instant::now());
+                    watch_addresses(&mut monitor, &mut side.sched);
                     side.changed = true;
                     side.lvs_hold = true;
                     side.act(&done_tx);
-                    side.sync_lvs(config);
+                    side.sync_lvs(ipvs);
                     continue;
                 }
                 // Stop, or the daemon's side of the channel is gone. The pools empty
@@ -265,6 +334,71 @@ async fn drive(
         }
         side.act(&done_tx);
         side.publish();
+    }
+}
+
+/// Start watching this host's addresses when a virtual server has `ha_suspend` and
+/// nothing watches yet, and tell the scheduler what is there now. Without a monitor
+/// the scheduler suspends nothing: checks keep running rather than stop unseen.
+fn watch_addresses(monitor: &mut Option<keepup_sys::Monitor>, sched: &mut Scheduler) {
+    let wanted = sched
+        .plan()
+        .virtual_servers
+        .iter()
+        .any(|v| v.ha_suspend.is_some());
+    if !wanted || monitor.is_some() {
+        return;
+    }
+    match keepup_sys::Monitor::new() {
+        Ok(m) => {
+            sched.local_addresses(m.addresses().map(|a| (a.ifindex, a.addr)));
+            *monitor = Some(m);
+        }
+        Err(e) => error!(
+            "checkers: cannot watch this host's addresses ({e}); ha_suspend is ignored \
+             and those virtual servers' checkers run"
+        ),
+    }
+}
+
+async fn next_address(
+    monitor: &mut Option<keepup_sys::Monitor>,
+) -> keepup_sys::Result<keepup_sys::LinkEvent> {
+    match monitor {
+        Some(m) => m.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An address came or went: the scheduler suspends or resumes what it changes. A
+/// monitor that fails is opened afresh and its snapshot replaces what was known.
+fn address_changed(
+    ev: keepup_sys::Result<keepup_sys::LinkEvent>,
+    monitor: &mut Option<keepup_sys::Monitor>,
+    sched: &mut Scheduler,
+) {
+    let now = Instant::now();
+    match ev {
+        Ok(keepup_sys::LinkEvent::AddressAdded(a)) => sched.handle(
+            now,
+            Input::AddressAdded {
+                ifindex: a.ifindex,
+                ip: a.addr,
+            },
+        ),
+        Ok(keepup_sys::LinkEvent::AddressRemoved(a)) => sched.handle(
+            now,
+            Input::AddressRemoved {
+                ifindex: a.ifindex,
+                ip: a.addr,
+            },
+        ),
+        Ok(keepup_sys::LinkEvent::Link { .. }) => {}
+        Err(e) => {
+            warn!("checkers: address monitor: {e}; reading this host's addresses afresh");
+            *monitor = None;
+            watch_addresses(monitor, sched);
+        }
     }
 }
 
@@ -348,7 +482,12 @@ impl Side {
             return;
         };
         let now = Instant::now();
-        if !self.changed && self.published.is_some_and(|p| now < p + VIEW_REFRESH) {
+        // Unchanged, the view is made again each VIEW_REFRESH for its checkers' next
+        // runs; without checkers, nothing in it moves.
+        let idle = self
+            .published
+            .is_some_and(|p| now < p + VIEW_REFRESH || !self.timed());
+        if !self.changed && idle {
             return;
         }
         let view = self.sched.view(now, std::time::SystemTime::now());
@@ -357,8 +496,17 @@ impl Side {
         self.changed = false;
     }
 
+    /// Whether the view shows times that move (its checkers' next runs).
+    fn timed(&self) -> bool {
+        self.sched.has_checkers()
+    }
+
     fn publish_due(&self) -> Option<Instant> {
         self.feed.as_ref()?;
+        if self.published.is_some() && !self.timed() {
+            // Published on changes only.
+            return None;
+        }
         Some(
             self.published
                 .map_or_else(Instant::now, |p| p + VIEW_REFRESH),
@@ -367,9 +515,9 @@ impl Side {
 
     /// The whole picture to the IPVS side: the configuration and every pool. Pool
     /// changes flow one by one after it.
-    fn sync_lvs(&mut self, config: Arc<Config>) {
+    fn sync_lvs(&mut self, plan: Option<Arc<crate::lvs::IpvsPlan>>) {
         self.lvs_hold = false;
-        let Some(lvs) = &self.lvs else {
+        let (Some(lvs), Some(plan)) = (&self.lvs, plan) else {
             return;
         };
         let pools = (0..self.sched.plan().virtual_servers.len())
@@ -382,7 +530,7 @@ impl Side {
                 (v, members)
             })
             .collect();
-        let _ = lvs.send(crate::lvs::Command::Sync { config, pools });
+        let _ = lvs.send(crate::lvs::Command::Sync { plan, pools });
     }
 
     fn send_pool(&self, vs: VsId, dest: Dest, op: PoolOp) {
@@ -439,6 +587,10 @@ impl Side {
         match e {
             Event::AttemptFailed { .. } => info!("{line}"),
             Event::CheckerDown { .. } => warn!("{line}"),
+            Event::Suspended { vs, on, .. } => {
+                info!("{line}");
+                self.each_checker_suspended(*vs, *on);
+            }
             _ => info!("{line}"),
         }
         self.notify(e);
@@ -472,7 +624,7 @@ impl Side {
                     ("DOWN", "failed")
                 };
                 (
-                    r.name.clone(),
+                    r.name.to_string(),
                     format!("Realserver {} of virtual server {vs} - {word}", r.name),
                     format!("=> {kind} {verb} on service <="),
                 )
@@ -491,7 +643,7 @@ impl Side {
                 let vs = self.vs_name(rs);
                 let word = if alive { "UP" } else { "DOWN" };
                 (
-                    r.name.clone(),
+                    r.name.to_string(),
                     format!("Realserver {} of virtual server {vs} - {word}", r.name),
                     format!("=> Real server is {word} <="),
                 )
@@ -511,6 +663,28 @@ impl Side {
             _ => return,
         };
         self.notifier.checker_mail(&who, &subject, &body);
+    }
+
+    /// keepalived's line per checker (`Suspending healthchecker for service [RS] for
+    /// VS [VS]`), at debug: the virtual server's line above says it once.
+    fn each_checker_suspended(&self, vs: VsId, on: bool) {
+        let verb = if on { "Suspending" } else { "Activating" };
+        let name = &self.sched.plan().virtual_servers[vs.0].name;
+        for rs in self.sched.real_servers_of(vs) {
+            let Some(r) = self.sched.rs_plan(rs) else {
+                continue;
+            };
+            for &c in self.sched.checkers_of(rs) {
+                // FILE_CHECK is never suspended.
+                let timed = self
+                    .sched
+                    .checker_plan(keepup_check::sched::CheckerId(c))
+                    .is_some_and(|p| p.file.is_none());
+                if timed {
+                    debug!("{verb} healthchecker for service {} for VS {name}", r.name);
+                }
+            }
+        }
     }
 
     fn vs_name(&self, rs: keepup_check::sched::RsId) -> String {
@@ -577,7 +751,7 @@ impl Side {
         };
         Some((
             v.clone(),
-            script.clone(),
+            script.as_deref().cloned(),
             format!("RS {} {v} {word}\n", r.name),
         ))
     }

@@ -2,12 +2,13 @@
 //! configuration and the checkers decide, on a thread of its own (the socket blocks).
 //!
 //! The checker side is its only client: it sends the whole picture at start and on a
-//! reload ([`Command::Sync`]: the configuration and every pool) and each pool change
-//! as it happens. Each batch of commands (everything queued is taken at once, so a
-//! start or a flap of many servers is one pipelined batch) is handled the same way:
-//! build the wanted table (keepup-lvs `desired`), compare it with this side's view of
-//! the kernel's table (`reconcile`: only what keepup owns is ever changed), send the
-//! operations, and keep what succeeded in the view and in the ownership record.
+//! reload ([`Command::Sync`]: the configuration's [`IpvsPlan`] and every pool) and
+//! each pool change as it happens. Each batch of commands (everything queued is taken
+//! at once, so a start or a flap of many servers is one pipelined batch) is handled the
+//! same way: build the wanted table (the plan's keepup-lvs `Layout`), compare it with
+//! this side's view of the kernel's table (`reconcile`: only what keepup owns is ever
+//! changed), send the operations, and keep what succeeded in the view and in the
+//! ownership record.
 //!
 //! - The view is the kernel's table as read at start, after each reload's own change
 //!   is made (so the reload is not slowed by a full read, and a service deleted by hand
@@ -19,6 +20,17 @@
 //! - At stop: keepup's entries are removed (`lvs_flush_on_stop`: the whole table),
 //!   unless `-I/--dont-release-ipvs`.
 //! - A kernel without IPVS: said once, in plain words; the checkers run on.
+//! - `nftables_ipvs`: the marked groups' nftables table (keepup-lvs `nft`) is written
+//!   at start and at each reload (the groups keep their marks over it), before the
+//!   services, as one `nft -f` transaction that replaces any table of that name (so
+//!   what a killed keepup left is replaced too); its name is recorded in
+//!   `<runtime dir>/ipvs-nft`, so that a restart on a configuration without it, or
+//!   with another name, removes it. At stop it is
+//!   removed, unless `-I` (keepalived removes its table in the same place it releases
+//!   IPVS). Without nft or nf_tables (asked when the [`IpvsPlan`] is made), keepup
+//!   says so once and expands the groups as without `nftables_ipvs`, so that their
+//!   traffic still reaches the real servers; keepalived would create the fwmark
+//!   services with nothing to mark the packets.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -27,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use keepup_config::model::global::LvsFlushOnStop;
 use keepup_config::Config;
-use keepup_lvs::{DestKey, Member, Op, Owned, Pools, ServiceKey, Table};
+use keepup_lvs::{DestKey, Member, NftIpvs, Op, Owned, Pools, ServiceKey, Table};
 use keepup_sys::{Ipvs, IpvsError, KernelError};
 use nix::libc;
 use tracing::{debug, error, info, warn};
@@ -42,13 +54,84 @@ const STOP_LIMIT: Duration = Duration::from_secs(10);
 const STATUS_REFRESH: Duration = Duration::from_secs(5);
 const STATUS_AFTER_CHANGE: Duration = Duration::from_secs(1);
 
-/// Operations in a batch past which its freed buffers are handed back to the kernel.
-const LARGE_BATCH: usize = 1024;
+/// Operations in a batch, or entries in a status snapshot, past which the freed
+/// buffers are handed back to the kernel.
+const LARGE: usize = 1024;
+
+/// What the IPVS side needs of a configuration, made once per configuration on the
+/// daemon's thread, so that the running daemon keeps no copy of the configuration (at
+/// a few dozen bytes per destination, against a few hundred per real server).
+pub struct IpvsPlan {
+    layout: keepup_lvs::Layout,
+    /// keepalived's name of each virtual server (`[10.0.0.1]:tcp:80`), by index.
+    names: Vec<String>,
+    /// Each virtual server as configured (`10.0.0.1 80`), for error messages.
+    configured: Vec<String>,
+    lvs_flush: bool,
+    flush_on_stop: LvsFlushOnStop,
+    timeouts: keepup_lvs::genl::Timeouts,
+    /// `nftables_ipvs` with groups to mark: the marks given (kept at the next reload),
+    /// and why nftables cannot be used when it cannot (the groups are then expanded).
+    marks: keepup_lvs::Marks,
+    nft_unusable: Option<String>,
+}
+
+impl IpvsPlan {
+    /// The marks this plan gave, for the next reload's plan.
+    pub fn marks(&self) -> &keepup_lvs::Marks {
+        &self.marks
+    }
+
+    /// The plan at start: `nftables_ipvs` marks from its start mark.
+    pub fn new(config: &Config) -> IpvsPlan {
+        IpvsPlan::with_marks(config, &keepup_lvs::Marks::default())
+    }
+
+    /// The plan at a reload: the groups keep the marks of the plan before (`previous`,
+    /// its [`IpvsPlan::marks`]), as keepalived keeps them. When the configuration marks
+    /// groups, nft and nf_tables are asked once here (`nft list tables`); without them
+    /// the layout expands the groups, as without `nftables_ipvs`.
+    pub fn with_marks(config: &Config, previous: &keepup_lvs::Marks) -> IpvsPlan {
+        let t = &config.global_defs.lvs_timeouts;
+        let mut layout = keepup_lvs::Layout::with_marks(config, Some(previous));
+        let marks = layout.marks().clone();
+        let mut nft_unusable = None;
+        if layout.nft().is_some_and(|n| !n.is_empty()) {
+            if let Err(e) = keepup_sys::nft_usable() {
+                nft_unusable = Some(e.to_string());
+                layout = keepup_lvs::Layout::with_marks(config, None);
+            }
+        }
+        IpvsPlan {
+            layout,
+            marks,
+            nft_unusable,
+            names: config
+                .virtual_servers
+                .iter()
+                .map(keepup_check::plan::vs_name)
+                .collect(),
+            configured: config
+                .virtual_servers
+                .iter()
+                .map(|v| v.address.to_string())
+                .collect(),
+            lvs_flush: config.global_defs.lvs_flush,
+            flush_on_stop: config.global_defs.lvs_flush_on_stop,
+            timeouts: keepup_lvs::genl::Timeouts {
+                tcp: t.tcp.unwrap_or(0),
+                tcp_fin: t.tcpfin.unwrap_or(0),
+                udp: t.udp.unwrap_or(0),
+            },
+        }
+    }
+}
 
 /// What the checker side tells the IPVS side.
 pub enum Command {
-    /// At start and after a reload: the configuration and every virtual server's pool.
-    Sync { config: Arc<Config>, pools: Pools },
+    /// At start and after a reload: the configuration's plan and every virtual server's
+    /// pool.
+    Sync { plan: Arc<IpvsPlan>, pools: Pools },
     /// One pool change: `weight` None removes the server from the pool.
     Pool {
         vs: usize,
@@ -122,6 +205,32 @@ impl LvsSide {
     }
 }
 
+/// At a start without virtual servers: what a previous keepup recorded in the runtime
+/// dir (its IPVS entries, its `nftables_ipvs` table; a keepup killed, then started on
+/// a configuration without virtual servers) is removed, as a start with virtual
+/// servers removes what the configuration no longer has. Kept with `-I`.
+pub fn release_leftovers(opts: &Options) {
+    let dir = &opts.runtime_dir;
+    if !owned_path(dir).exists() && !nft_record_path(dir).exists() {
+        return;
+    }
+    if opts.dont_release {
+        info!("IPVS: -I: what a previous keepup programmed stays in the kernel");
+        return;
+    }
+    match Ipvs::open() {
+        Ok(ipvs) => {
+            info!("IPVS: no virtual server configured; removing what a previous keepup programmed");
+            Side::new(ipvs, opts.clone()).stop();
+        }
+        Err(e) => warn!(
+            "IPVS: a previous keepup's record is in {}, but the kernel's IPVS cannot be \
+             reached ({e}); its entries stay",
+            dir.display()
+        ),
+    }
+}
+
 /// Whether this kernel can hold virtual servers, for `keepup check` and the start
 /// message. Does not load the module.
 pub fn kernel_has_ipvs() -> bool {
@@ -170,7 +279,7 @@ fn serve(opts: &Options, commands: &mpsc::Receiver<Command>) {
         let mut stop = false;
         for c in batch {
             match c {
-                Command::Sync { config, pools } => side.sync(config, pools),
+                Command::Sync { plan, pools } => side.sync(plan, pools),
                 Command::Pool { vs, member, weight } => side.pool(vs, member, weight),
                 Command::Stop => stop = true,
             }
@@ -198,7 +307,7 @@ fn idle(commands: &mpsc::Receiver<Command>) {
 struct Side {
     ipvs: Ipvs,
     opts: Options,
-    config: Option<Arc<Config>>,
+    plan: Option<Arc<IpvsPlan>>,
     pools: BTreeMap<usize, BTreeMap<Member, u32>>,
     /// The kernel's table as far as this side knows.
     view: Table,
@@ -219,6 +328,12 @@ struct Side {
     names: BTreeMap<ServiceKey, String>,
     /// The configuration changed since `names` was made.
     names_stale: bool,
+    /// `nftables_ipvs`: whether the table is to be written again (start, reload), the
+    /// table keepup's record names (written by this or a previous keepup), and the
+    /// last failure said.
+    nft_due: bool,
+    nft_table: Option<String>,
+    nft_said: Option<String>,
     published: Option<Instant>,
     /// The table changed since it was last published.
     changed: bool,
@@ -227,11 +342,12 @@ struct Side {
 impl Side {
     fn new(mut ipvs: Ipvs, opts: Options) -> Side {
         let owned = load_owned(&opts.runtime_dir);
+        let nft_table = load_nft_record(&opts.runtime_dir);
         let version = ipvs.info().ok();
         Side {
             ipvs,
             opts,
-            config: None,
+            plan: None,
             pools: BTreeMap::new(),
             view: Table::default(),
             owned,
@@ -243,15 +359,18 @@ impl Side {
             version,
             names: BTreeMap::new(),
             names_stale: true,
+            nft_due: true,
+            nft_table,
+            nft_said: None,
             published: None,
             changed: true,
         }
     }
 
-    fn sync(&mut self, config: Arc<Config>, pools: Pools) {
+    fn sync(&mut self, plan: Arc<IpvsPlan>, pools: Pools) {
         if !self.started {
             self.started = true;
-            if config.global_defs.lvs_flush {
+            if plan.lvs_flush {
                 match self.ipvs.flush() {
                     Ok(()) => {
                         info!("IPVS: table flushed (lvs_flush)");
@@ -261,26 +380,21 @@ impl Side {
                 }
             }
         }
-        self.set_timeouts(&config);
+        self.set_timeouts(plan.timeouts);
         self.pools = pools
             .into_iter()
             .map(|(vs, p)| (vs, p.into_iter().collect()))
             .collect();
-        self.config = Some(config);
+        self.plan = Some(plan);
         self.names_stale = true;
+        self.nft_due = true;
         self.said.clear();
         // After a reload's change is made, the kernel's table is read again, so that
         // what was changed by hand is mended too.
         self.mend = true;
     }
 
-    fn set_timeouts(&mut self, config: &Config) {
-        let t = &config.global_defs.lvs_timeouts;
-        let want = keepup_lvs::genl::Timeouts {
-            tcp: t.tcp.unwrap_or(0),
-            tcp_fin: t.tcpfin.unwrap_or(0),
-            udp: t.udp.unwrap_or(0),
-        };
+    fn set_timeouts(&mut self, want: keepup_lvs::genl::Timeouts) {
         if want == keepup_lvs::genl::Timeouts::default() {
             return;
         }
@@ -303,7 +417,7 @@ impl Side {
 
     /// Brings the kernel to the wanted table: the difference, pipelined.
     fn program(&mut self) {
-        let Some(config) = self.config.clone() else {
+        let Some(plan) = self.plan.clone() else {
             return;
         };
         let pools: Pools = self
@@ -311,37 +425,133 @@ impl Side {
             .iter()
             .map(|(vs, p)| (*vs, p.iter().map(|(m, w)| (*m, *w)).collect()))
             .collect();
-        let want = keepup_lvs::desired(&config, &pools);
+        if std::mem::take(&mut self.nft_due) {
+            self.program_nft(&plan);
+        }
+        let want = plan.layout.desired(&pools);
         if self.names_stale {
             self.names = want
                 .origins
                 .iter()
-                .filter_map(|(k, i)| {
-                    Some((
-                        *k,
-                        keepup_check::plan::vs_name(config.virtual_servers.get(*i)?),
-                    ))
-                })
+                .filter_map(|(k, i)| Some((*k, plan.names.get(*i)?.clone())))
                 .collect();
             self.names_stale = false;
         }
         for p in &want.problems {
-            let line = p.to_string();
+            let line = p.named(&plan.names).to_string();
             if self.said.insert(line.clone()) {
                 warn!("IPVS: {line}");
             }
         }
-        self.converge(&want, &config);
+        self.converge(&want, &plan);
         if std::mem::take(&mut self.mend) && !self.stale {
             self.stale = true;
-            self.converge(&want, &config);
+            self.converge(&want, &plan);
+        }
+    }
+
+    /// Writes the marked groups' nftables table (start, reload), or removes the one
+    /// keepup's record names when none is wanted; on failure, falls back to expanded
+    /// groups until the next reload.
+    fn program_nft(&mut self, plan: &IpvsPlan) {
+        if let Some(why) = &plan.nft_unusable {
+            let line = format!(
+                "nftables_ipvs: {why}: the virtual server groups are programmed one IPVS \
+                 service per address and port instead, as without nftables_ipvs"
+            );
+            if self.nft_said.as_ref() != Some(&line) {
+                warn!("IPVS: {line}");
+                self.nft_said = Some(line);
+            }
+            return;
+        }
+        let wanted = plan.layout.nft().filter(|n| !n.is_empty());
+        let mut script = String::new();
+        if let Some(old) = &self.nft_table {
+            if wanted.is_none_or(|n| &n.table != old) {
+                script.push_str(&NftIpvs::delete_script(old));
+            }
+        }
+        if let Some(n) = wanted {
+            script.push_str(&n.script());
+        }
+        if script.is_empty() {
+            return;
+        }
+        match keepup_sys::nft_apply(&script) {
+            Ok(()) => {
+                self.nft_said = None;
+                if let Some(n) = wanted {
+                    let elements: usize = n
+                        .families
+                        .iter()
+                        .flat_map(|f| &f.maps)
+                        .map(|m| m.elements.len())
+                        .sum();
+                    info!(
+                        "IPVS: nftables table {} written ({elements} map element{})",
+                        n.table,
+                        if elements == 1 { "" } else { "s" }
+                    );
+                }
+                self.nft_table = wanted.map(|n| n.table.clone());
+                self.save_nft_record();
+            }
+            Err(e) => {
+                // nft and nf_tables answered when the plan was made: the table itself
+                // was refused. The fwmark services stay; nothing marks their traffic.
+                let line = match wanted {
+                    None => format!(
+                        "cannot remove the nftables table {} a previous keepup left: {e}",
+                        self.nft_table.as_deref().unwrap_or_default()
+                    ),
+                    Some(n) => format!(
+                        "nftables_ipvs: cannot write the nftables table {}: {e}; the groups' \
+                         fwmark services get no traffic until it is written (at a reload)",
+                        n.table
+                    ),
+                };
+                if self.nft_said.as_ref() != Some(&line) {
+                    error!("IPVS: {line}");
+                    self.nft_said = Some(line);
+                }
+            }
+        }
+    }
+
+    /// Removes the nftables table keepup wrote (at stop).
+    fn release_nft(&mut self) {
+        let Some(table) = self.nft_table.take() else {
+            return;
+        };
+        match keepup_sys::nft_apply(&NftIpvs::delete_script(&table)) {
+            Ok(()) => info!("IPVS: nftables table {table} removed"),
+            Err(e) => error!("IPVS: at stop, cannot remove the nftables table {table}: {e}"),
+        }
+        let _ = std::fs::remove_file(nft_record_path(&self.opts.runtime_dir));
+    }
+
+    fn save_nft_record(&self) {
+        let path = nft_record_path(&self.opts.runtime_dir);
+        let write = match &self.nft_table {
+            Some(t) => std::fs::write(&path, format!("{t}\n")),
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                r => r,
+            },
+        };
+        if let Err(e) = write {
+            warn!(
+                "IPVS: cannot write {}: {e}; after a crash, keepup's nftables table would not be known",
+                path.display()
+            );
         }
     }
 
     /// Reconciles `want` with the view and applies the difference. At most twice: a
     /// failure caused by another tool's change is mended by one fresh read of the
     /// kernel's table.
-    fn converge(&mut self, want: &keepup_lvs::Desired, config: &Config) {
+    fn converge(&mut self, want: &keepup_lvs::Desired, plan: &IpvsPlan) {
         for attempt in 0..2 {
             if self.stale && !self.refresh() {
                 return;
@@ -353,8 +563,13 @@ impl Side {
                 }
                 return;
             }
-            debug!("IPVS: {} operation(s)", ops.len());
+            let started = std::time::Instant::now();
             let results = self.ipvs.apply(&ops);
+            debug!(
+                "IPVS: {} operation(s) in {:.1} ms",
+                ops.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
             // A service the kernel refused to add: its destinations fail with it, and
             // only the service's error is worth saying.
             let refused: BTreeSet<ServiceKey> = ops
@@ -373,13 +588,13 @@ impl Side {
                     Err(_)
                         if !matches!(op, Op::AddService(_)) && refused.contains(&op.service()) => {}
                     Err(e) if attempt == 0 && is_race(op, e) => raced = true,
-                    Err(e) => self.report(op, e, config, &want.origins),
+                    Err(e) => self.report(op, e, plan, &want.origins),
                 }
             }
             self.owned.record_results(&ops, &results);
             self.owned.adopt(&want.table, &self.view);
             self.save_owned();
-            if ops.len() >= LARGE_BATCH {
+            if ops.len() >= LARGE {
                 // The batch's buffers (messages, replies) back to the kernel.
                 keepup_sys::release_free_memory();
             }
@@ -419,14 +634,14 @@ impl Side {
         &mut self,
         op: &Op,
         e: &KernelError,
-        config: &Config,
+        plan: &IpvsPlan,
         origins: &BTreeMap<ServiceKey, usize>,
     ) {
         let key = op.service();
         let vs = origins
             .get(&key)
-            .and_then(|i| config.virtual_servers.get(*i))
-            .map(|v| format!(" (virtual_server {})", v.address))
+            .and_then(|i| plan.configured.get(*i))
+            .map(|v| format!(" (virtual_server {v})"))
             .unwrap_or_default();
         let hint = match (op, e.errno) {
             (Op::AddService(s) | Op::EditService(s), libc::ENOENT) => format!(
@@ -485,19 +700,33 @@ impl Side {
                 services: Vec::new(),
             },
         };
-        feed.send_replace(Some(Arc::new(status)));
+        let entries: usize = status.services.iter().map(|s| 1 + s.dests.len()).sum();
+        // The previous snapshot is freed here; a large one's pages go back to the
+        // kernel at once, or they stay resident, scattered between live allocations.
+        drop(feed.send_replace(Some(Arc::new(status))));
+        if entries >= LARGE {
+            keepup_sys::release_free_memory();
+            if let Some((used, free, _)) = keepup_sys::malloc_usage() {
+                debug!(
+                    "IPVS: status of {entries} entries; the heap holds {:.1} MB in use, {:.1} MB free",
+                    used as f64 / 1e6,
+                    free as f64 / 1e6
+                );
+            }
+        }
     }
 
     fn stop(mut self) {
         let flush = self
-            .config
+            .plan
             .as_ref()
-            .map(|c| c.global_defs.lvs_flush_on_stop)
+            .map(|p| p.flush_on_stop)
             .unwrap_or_default();
         if self.opts.dont_release {
             info!("IPVS: -I: keepup's virtual servers stay in the kernel");
             return;
         }
+        self.release_nft();
         if flush == LvsFlushOnStop::All {
             match self.ipvs.flush() {
                 Ok(()) => info!("IPVS: table flushed (lvs_flush_on_stop)"),
@@ -570,6 +799,74 @@ fn describe(op: &Op) -> String {
     }
 }
 
+fn nft_record_path(dir: &std::path::Path) -> PathBuf {
+    dir.join("ipvs-nft")
+}
+
+/// The nftables table a previous keepup wrote and did not remove.
+fn load_nft_record(dir: &std::path::Path) -> Option<String> {
+    let name = std::fs::read_to_string(nft_record_path(dir)).ok()?;
+    let name = name.trim();
+    if !keepup_lvs::nft::valid_table_name(name) {
+        return None;
+    }
+    info!("IPVS: found the nftables table {name} of a previous keepup; it is replaced");
+    Some(name.to_owned())
+}
+
+/// What `keepup check` adds about `nftables_ipvs`: which groups are marked, and
+/// whether nft is there to do it.
+pub fn nft_notes(config: &Config) -> String {
+    let Some(name) = &config.global_defs.nftables_ipvs else {
+        return String::new();
+    };
+    if !keepup_lvs::nft::valid_table_name(name) {
+        return format!(
+            "note: nftables_ipvs: '{name}' is not a table name nft accepts: the groups would \
+             be programmed one IPVS service per address and port\n"
+        );
+    }
+    let want = keepup_lvs::desired(config, &Pools::new());
+    let Some(nft) = want.nft.filter(|n| !n.is_empty()) else {
+        return format!(
+            "note: nftables_ipvs {name}: no virtual server group to mark (a group with a \
+             fwmark entry is expanded as without it)\n"
+        );
+    };
+    let marks: BTreeSet<u32> = nft
+        .families
+        .iter()
+        .flat_map(|f| &f.maps)
+        .flat_map(|m| &m.elements)
+        .map(|e| e.mark)
+        .collect();
+    let families: Vec<&str> = nft
+        .families
+        .iter()
+        .map(|f| match f.family {
+            keepup_lvs::Family::V4 => "ip",
+            keepup_lvs::Family::V6 => "ip6",
+        })
+        .collect();
+    let mut out = format!(
+        "note: nftables_ipvs: the virtual server groups are marked (fwmark {}) by the \
+         nftables table {} {name}\n",
+        marks
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        families.join("/"),
+    );
+    if keepup_sys::nft_program().is_none() {
+        out.push_str(
+            "note: nftables_ipvs: the nft program is not installed (package nftables): the \
+             groups would be programmed one IPVS service per address and port instead\n",
+        );
+    }
+    out
+}
+
 fn owned_path(dir: &std::path::Path) -> PathBuf {
     dir.join("ipvs.json")
 }
@@ -592,5 +889,46 @@ fn load_owned(dir: &std::path::Path) -> Owned {
             }
         },
         Err(_) => Owned::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        keepup_config::load_str("t.conf", text, &Default::default()).config
+    }
+
+    #[test]
+    fn check_names_the_marks_and_the_tables() {
+        let c = config(
+            "global_defs {\n nftables_ipvs\n}\n\
+             virtual_server_group G {\n 10.1.0.1 80\n fc00::1-2 80\n}\n\
+             virtual_server group G {\n protocol TCP\n lb_kind TUN\n real_server 10.2.0.1 80 { }\n}\n\
+             virtual_server group G {\n protocol UDP\n lb_kind TUN\n real_server 10.2.0.1 80 { }\n}\n",
+        );
+        let notes = nft_notes(&c);
+        assert!(
+            notes.starts_with(
+                "note: nftables_ipvs: the virtual server groups are marked (fwmark 1000, 1001) \
+                 by the nftables table ip/ip6 keepalived_ipvs\n"
+            ),
+            "{notes}"
+        );
+        let c = config(
+            "global_defs {\n nftables_ipvs t\n}\n\
+             virtual_server_group G {\n 10.1.0.1 80\n fwmark 3\n}\n\
+             virtual_server group G {\n protocol TCP\n real_server 10.2.0.1 80 { }\n}\n",
+        );
+        assert!(nft_notes(&c).contains("no virtual server group to mark"));
+        let c = config(
+            "global_defs {\n nftables_ipvs a;b\n}\n\
+             virtual_server_group G {\n 10.1.0.1 80\n}\n\
+             virtual_server group G {\n protocol TCP\n real_server 10.2.0.1 80 { }\n}\n",
+        );
+        assert!(nft_notes(&c).contains("'a;b' is not a table name nft accepts"));
+        let c = config("virtual_server 10.1.0.1 80 {\n real_server 10.2.0.1 80 { }\n}\n");
+        assert_eq!(nft_notes(&c), "");
     }
 }

@@ -10,7 +10,8 @@
 //! - a service deleted by hand with ipvsadm is back after a reload (keepalived #1877);
 //!   a service another tool added is never touched;
 //! - SIGTERM removes keepup's entries; with `-I` it leaves them; after SIGKILL, a
-//!   restart on a configuration without one virtual server leaves no stale entry.
+//!   restart on a configuration without one virtual server, or without any, leaves no
+//!   stale entry.
 //!
 //! The host test boots the VM and re-runs this binary's guest test inside it.
 #![allow(clippy::unwrap_used)]
@@ -20,12 +21,12 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use keepup_testkit::lab::{wait_until, Host, Lab, Proc};
+use keepup_testkit::lab::{wait_until, Host, Proc};
 use keepup_testkit::vm::{guest_test, in_guest};
 use nix::sys::signal::Signal;
 
 mod common;
-use common::nginx;
+use common::{director_lab, nginx};
 
 const KEEPUP: &str = env!("CARGO_BIN_EXE_keepup");
 /// The long download: 1 MB at 100 KB/s, about ten seconds.
@@ -88,23 +89,6 @@ fn wait_table(dir: &Host, what: &str, secs: u64, cond: impl Fn(&BTreeSet<String>
     assert!(ok.is_some(), "{what}: table now:\n{:#?}", table(dir));
 }
 
-/// One page through the director: its body, or None when the request failed.
-fn fetch(client: &Host, port: u16) -> Option<String> {
-    let out = client
-        .exec([
-            "curl",
-            "-s",
-            "-f",
-            "--max-time",
-            "3",
-            &format!("http://{VIP}:{port}/"),
-        ])
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 fn keepup(dir: &Host, conf: &Path, runtime: &Path, log: &str, extra: &[&str]) -> Proc {
     let mut args = vec![
         "run",
@@ -132,17 +116,9 @@ fn guest_director() {
     if !in_guest() {
         return;
     }
-    let lab = Lab::new("lvs").unwrap();
-    let front = lab.bridge().unwrap();
-    let back = lab.bridge().unwrap();
-    let client = lab
-        .host("client", &front, Ipv4Addr::new(10, 60, 0, 10), None)
-        .unwrap();
-    let mut dir = lab
-        .host("director", &front, Ipv4Addr::new(10, 60, 0, 1), None)
-        .unwrap();
-    dir.join(&back, Ipv4Addr::new(10, 61, 0, 1), None).unwrap();
-    dir.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    let (lab, back, client, dir) = director_lab("lvs");
+    // One page through the director's service on `port`.
+    let page = |port: u16| common::fetch(&client, &format!("http://{VIP}:{port}/"));
     // DR replies come back through the director (the real servers' router) with the
     // VIP, one of its own addresses, as their source: accept them to forward them.
     for key in ["accept_local", "rp_filter"] {
@@ -152,9 +128,6 @@ fn guest_director() {
             .unwrap();
     }
     dir.run(["ip", "addr", "add", &format!("{VIP}/24"), "dev", "eth0"])
-        .unwrap();
-    client
-        .run(["ip", "route", "add", "10.61.0.0/24", "via", "10.60.0.1"])
         .unwrap();
     let mut servers = Vec::new();
     let mut webs = Vec::new();
@@ -191,8 +164,8 @@ fn guest_director() {
     });
     let mut seen = BTreeSet::new();
     for _ in 0..9 {
-        seen.insert(fetch(&client, 80).expect("NAT fetch"));
-        seen.insert(fetch(&client, 8080).expect("DR fetch"));
+        seen.insert(page(80).expect("NAT fetch"));
+        seen.insert(page(8080).expect("DR fetch"));
     }
     assert_eq!(seen, ["rs1", "rs2", "rs3"].map(String::from).into());
 
@@ -203,14 +176,8 @@ fn guest_director() {
         !t.iter().any(|l| l.contains("-r 10.61.0.12:"))
     });
     for _ in 0..12 {
-        assert!(
-            fetch(&client, 80).is_some_and(|b| b != "rs2"),
-            "NAT request failed"
-        );
-        assert!(
-            fetch(&client, 8080).is_some_and(|b| b != "rs2"),
-            "DR request failed"
-        );
+        assert!(page(80).is_some_and(|b| b != "rs2"), "NAT request failed");
+        assert!(page(8080).is_some_and(|b| b != "rs2"), "DR request failed");
     }
 
     // rs1 stops too: quorum 2 lost on the NAT service, the sorry server comes in.
@@ -219,7 +186,7 @@ fn guest_director() {
     wait_table(&dir, "sorry server in", 20, |t| {
         t.contains(&dest(80, SORRY, "m")) && !t.iter().any(|l| l.contains("-r 10.61.0.11:"))
     });
-    let answers: BTreeSet<_> = (0..6).filter_map(|_| fetch(&client, 80)).collect();
+    let answers: BTreeSet<_> = (0..6).filter_map(|_| page(80)).collect();
     assert!(answers.contains("sorry"), "{answers:?}");
     // rs1 and rs2 come back: quorum regained, the sorry server leaves.
     webs[0] = nginx(&lab, &servers[0], "rs1", &[80, 8080], BIG);
@@ -321,6 +288,23 @@ fn guest_director() {
     wait_table(&dir, "no stale entry of the killed keepup", 20, |t| {
         !t.iter().any(|l| l.contains(&format!("{VIP}:8080")))
             && t.iter().any(|l| l.starts_with(&format!("-A -t {VIP}:80 ")))
+    });
+
+    // SIGKILL again, then a restart on a configuration without any virtual server:
+    // what the killed keepup programmed goes all the same.
+    k.kill(Signal::SIGKILL).unwrap();
+    let _ = k.wait_timeout(Duration::from_secs(5));
+    std::fs::write(
+        &conf,
+        "global_defs {
+  router_id director
+}
+",
+    )
+    .unwrap();
+    let k = keepup(&dir, &conf, &runtime, "keepup-5.log", &[]);
+    wait_table(&dir, "no entry of the killed keepup", 20, |t| {
+        *t == [FOREIGN.to_owned()].into()
     });
     stop(&k);
     assert_eq!(

@@ -18,10 +18,13 @@
 //! The same lab runs with keepalived 2.2.7 on both directors (same configuration),
 //! and the test prints the downloads kept / opened across the failover for both; the
 //! only assertion on the figures is that keepup keeps at least one (sync works).
+//!
+//! Then one director alone runs each daemon with `-P`: the same sync daemons once it
+//! is master, after a reload that changes the sync id, and none after its stop.
 #![allow(clippy::unwrap_used)]
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use keepup_testkit::lab::{wait_until, Host, Lab, Proc};
@@ -110,6 +113,64 @@ fn guest_sync_pair() {
     assert!(keepup.synced > 0, "keepup: nothing synced: {keepup:?}");
     assert!(keepup.kept > 0, "keepup: no connection kept: {keepup:?}");
     assert_eq!(keepup.fresh_ok, keepup.fresh, "keepup: new requests failed");
+
+    // The sync daemons' lifecycle, the same for both daemons: with -P (they belong to
+    // the VRRP side), a reload that changes the sync id, and the stop.
+    let ours = sync_lifecycle(Daemon::Keepup);
+    let theirs = sync_lifecycle(Daemon::Keepalived);
+    println!("SYNC LIFECYCLE keepup: {ours:?}\nSYNC LIFECYCLE keepalived 2.2.7: {theirs:?}");
+    assert!(
+        ours[0].contains("master sync daemon") && ours[0].contains("syncid=5"),
+        "{ours:?}"
+    );
+    assert!(
+        ours[1].contains("master sync daemon") && ours[1].contains("syncid=7"),
+        "{ours:?}"
+    );
+    assert_eq!(ours[2], "", "keepup left sync daemons at stop: {ours:?}");
+    assert_eq!(ours, theirs, "keepup and keepalived differ");
+}
+
+/// One director alone (so its instance becomes master) with `-P` and `lvs_sync_daemon
+/// eth1 VI_1 id 5`: the sync daemons once it is master, after a reload to `id 7`, and
+/// after its stop (`ipvsadm -L --daemon`, one string each).
+fn sync_lifecycle(daemon: Daemon) -> Vec<String> {
+    let (lab, _back, _client, dir) = common::director_lab("synclife");
+    let conf = lab.file("life.conf");
+    let write = |id: u8| {
+        std::fs::write(
+            &conf,
+            format!(
+                "global_defs {{\n  router_id life\n  lvs_sync_daemon eth1 VI_1 id {id}\n}}\n\
+                 vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 61\n  \
+                 priority 150\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}/24 dev eth0\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write(5);
+    let p = spawn(&lab, daemon, &dir, &conf, "life", &["-P"]);
+    let mut seen = Vec::new();
+    // The instance master (keepalived 2.2.7 takes the full down interval to get there),
+    // its sync daemon with `want`.
+    let settle = |want: &str| {
+        wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
+            let d = daemons(&dir);
+            has_vip(&dir) && d.contains("master sync daemon") && d.contains(want)
+        });
+        // Whatever else follows (a backup daemon stopped) has its moment.
+        std::thread::sleep(Duration::from_secs(2));
+        daemons(&dir)
+    };
+    seen.push(settle("syncid=5"));
+    write(7);
+    p.kill(Signal::SIGHUP).unwrap();
+    seen.push(settle("syncid=7"));
+    p.kill(Signal::SIGTERM).unwrap();
+    let _ = p.wait_timeout(Duration::from_secs(15));
+    seen.push(daemons(&dir));
+    println!("{daemon:?} log:\n{}", p.log());
+    seen
 }
 
 fn config(router: &str, priority: u8, sync: bool) -> String {
@@ -136,43 +197,43 @@ fn start(lab: &Lab, daemon: Daemon, dir: &Host, router: &str, priority: u8) -> P
         config(router, priority, daemon != Daemon::KeepupNoSync),
     )
     .unwrap();
+    spawn(lab, daemon, dir, &conf, router, &[])
+}
+
+/// `daemon` in `dir` on `conf`, its pid files, runtime dir and log named after `name`,
+/// with `extra` options.
+fn spawn(lab: &Lab, daemon: Daemon, dir: &Host, conf: &Path, name: &str, extra: &[&str]) -> Proc {
     let c = conf.to_str().unwrap();
+    let log = format!("{name}.log");
     match daemon {
         Daemon::Keepup | Daemon::KeepupNoSync => {
-            let runtime = lab.file(&format!("{router}-run"));
-            let r = runtime.to_str().unwrap();
-            dir.spawn(
-                KEEPUP,
-                &["run", "-f", c, "--runtime-dir", r],
-                format!("{router}.log"),
-            )
-            .unwrap()
+            let runtime = lab.file(&format!("{name}-run"));
+            let mut args = vec!["run", "-f", c, "--runtime-dir", runtime.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            dir.spawn(KEEPUP, &args, log).unwrap()
         }
         Daemon::Keepalived => {
-            let pid = |ext: &str| lab.file(&format!("{router}.{ext}.pid"));
+            let pid = |ext: &str| lab.file(&format!("{name}.{ext}.pid"));
             let (p, v, k, b) = (pid("main"), pid("vrrp"), pid("check"), pid("bfd"));
-            dir.spawn(
-                "keepalived",
-                &[
-                    "-n",
-                    "-l",
-                    "-D",
-                    "-f",
-                    c,
-                    "-p",
-                    p.to_str().unwrap(),
-                    "-r",
-                    v.to_str().unwrap(),
-                    "-c",
-                    k.to_str().unwrap(),
-                    "-b",
-                    b.to_str().unwrap(),
-                    "-i",
-                    router,
-                ],
-                format!("{router}.log"),
-            )
-            .unwrap()
+            let mut args = vec![
+                "-n",
+                "-l",
+                "-D",
+                "-f",
+                c,
+                "-p",
+                p.to_str().unwrap(),
+                "-r",
+                v.to_str().unwrap(),
+                "-c",
+                k.to_str().unwrap(),
+                "-b",
+                b.to_str().unwrap(),
+                "-i",
+                name,
+            ];
+            args.extend_from_slice(extra);
+            dir.spawn("keepalived", &args, log).unwrap()
         }
     }
 }
@@ -197,23 +258,6 @@ fn daemons(dir: &Host) -> String {
 
 fn has_vip(h: &Host) -> bool {
     h.has_address(VIP.parse().unwrap()).unwrap_or(false)
-}
-
-/// One page through the VIP: its body, or None when the request failed.
-fn fetch(client: &Host) -> Option<String> {
-    let out = client
-        .exec([
-            "curl",
-            "-s",
-            "-f",
-            "--max-time",
-            "3",
-            &format!("http://{VIP}/"),
-        ])
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn lab_run(daemon: Daemon) -> Figures {
@@ -294,7 +338,10 @@ fn lab_run(daemon: Daemon) -> Figures {
     }
     let daemon_lines = [daemons(master), daemons(backup)];
     for _ in 0..3 {
-        assert!(fetch(&client).is_some(), "{daemon:?}: a page through dira");
+        assert!(
+            common::fetch(&client, &format!("http://{VIP}/")).is_some(),
+            "{daemon:?}: a page through dira"
+        );
     }
 
     // Long-lived downloads through the master.
@@ -354,7 +401,9 @@ fn lab_run(daemon: Daemon) -> Figures {
 
     // (a) New requests through the new master.
     let fresh = 6;
-    let fresh_ok = (0..fresh).filter(|_| fetch(&client).is_some()).count();
+    let fresh_ok = (0..fresh)
+        .filter(|_| common::fetch(&client, &format!("http://{VIP}/")).is_some())
+        .count();
 
     // (b) The downloads carry on to their end, or fail.
     let mut kept = 0;

@@ -161,6 +161,9 @@ impl Daemon {
             let feed = d.status.checker_feed();
             let lvs = d.opts.lvs(d.status.ipvs_feed());
             d.checkers = crate::checkers::CheckerSide::start(&config, feed, lvs);
+            if d.checkers.is_none() {
+                crate::lvs::release_leftovers(&d.opts.lvs(None));
+            }
         } else if !config.virtual_servers.is_empty() {
             info!("-P: VRRP only; the virtual servers are not checked");
         }

@@ -197,9 +197,14 @@ fn virtual_servers(
             Some(s) => format!(", sorry server {s} unused"),
             None => String::new(),
         };
+        let suspended = if v.suspended {
+            ", checkers SUSPENDED (ha_suspend: address not on this host)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  {}: quorum {quorum} (live weight {}, quorum {} hysteresis {}){sorry}",
+            "  {}: quorum {quorum} (live weight {}, quorum {} hysteresis {}){sorry}{suspended}",
             v.name, v.live_weight, v.quorum, v.hysteresis
         );
         let head = [
@@ -229,19 +234,28 @@ fn virtual_servers(
                     (false, _) => "failing",
                 };
                 rows.push(vec![
-                    if first { r.name.clone() } else { String::new() },
+                    if first {
+                        r.name.to_string()
+                    } else {
+                        String::new()
+                    },
                     if first { state.into() } else { String::new() },
                     if first { weight.clone() } else { String::new() },
                     if first { kernel.clone() } else { String::new() },
                     format!("{} {cstate}", c.kind),
                     c.since.map_or("-".into(), |t| ago(t, now)),
-                    c.next_run.map_or("running".into(), |t| in_(t, now)),
+                    match c.next_run {
+                        // FILE_CHECK reads its file on: it is never suspended.
+                        Some(_) if v.suspended && c.kind != "FILE_CHECK" => "suspended".into(),
+                        Some(t) => in_(t, now),
+                        None => "running".into(),
+                    },
                     c.last_error.clone().unwrap_or_default(),
                 ]);
             }
             if r.checkers.is_empty() {
                 rows.push(vec![
-                    r.name.clone(),
+                    r.name.to_string(),
                     state.into(),
                     weight,
                     kernel,

@@ -192,3 +192,64 @@ fn ages_read_at_a_glance() {
         "a clock step back is not negative"
     );
 }
+
+/// ha_suspend: the virtual server says its checkers are suspended and why, each timed
+/// checker's next run reads `suspended`; a FILE_CHECK goes on.
+#[test]
+fn a_suspended_virtual_server_says_so() {
+    use keepup_check::sched::{CheckerStatus, RsView, VsView};
+    let w = world();
+    let mut s = snap(&w);
+    let checker = |kind: &str| CheckerStatus {
+        kind: kind.into(),
+        up: true,
+        has_run: true,
+        retries: 0,
+        last_error: None,
+        since: None,
+        next_run: Some(1_085.0),
+    };
+    s.virtual_servers = vec![VsView {
+        name: "[10.0.0.1]:tcp:80".into(),
+        quorum: 1,
+        hysteresis: 0,
+        quorum_up: true,
+        live_weight: 1,
+        sorry_server: None,
+        sorry_on: false,
+        suspended: true,
+        real_servers: vec![RsView {
+            name: "[10.0.1.1]:tcp:80".into(),
+            ip: None,
+            port: None,
+            alive: true,
+            weight: 1,
+            effective_weight: 1,
+            pool_weight: Some(1),
+            inhibit_on_failure: false,
+            checkers: vec![checker("TCP_CHECK"), checker("FILE_CHECK")],
+        }],
+    }];
+    let out = table(&s, epoch(1_080));
+    assert!(
+        out.contains(
+            "[10.0.0.1]:tcp:80: quorum up (live weight 1, quorum 1 hysteresis 0), checkers \
+             SUSPENDED (ha_suspend: address not on this host)"
+        ),
+        "{out}"
+    );
+    let line = |kind: &str| {
+        out.lines()
+            .find(|l| l.contains(kind))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("TCP_CHECK ok").ends_with("suspended"), "{out}");
+    assert!(line("FILE_CHECK ok").ends_with("in 5s"), "{out}");
+    // An older status without the field still reads (not suspended).
+    let json = serde_json::to_string(&s.virtual_servers[0]).unwrap();
+    let old = json.replace(",\"suspended\":true", "");
+    assert!(!old.contains("suspended"));
+    let back: VsView = serde_json::from_str(&old).unwrap();
+    assert!(!back.suspended);
+}

@@ -20,6 +20,38 @@ pub fn routers(tag: &str, n: u8, v6: bool) -> (Lab, Lan, Vec<Host>) {
     (lab, lan, hosts)
 }
 
+/// A director's lab (in the IPVS VM): a client at 10.60.0.10 on the front bridge, the
+/// director at 10.60.0.1 there and 10.61.0.1 on the back bridge (forwarding), and the
+/// client's route to the back network through it. Returns the lab, the back bridge
+/// (for the real servers), the client and the director.
+pub fn director_lab(tag: &str) -> (Lab, Lan, Host, Host) {
+    let lab = Lab::new(tag).unwrap();
+    let front = lab.bridge().unwrap();
+    let back = lab.bridge().unwrap();
+    let client = lab
+        .host("client", &front, Ipv4Addr::new(10, 60, 0, 10), None)
+        .unwrap();
+    let mut dir = lab
+        .host("director", &front, Ipv4Addr::new(10, 60, 0, 1), None)
+        .unwrap();
+    dir.join(&back, Ipv4Addr::new(10, 61, 0, 1), None).unwrap();
+    dir.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    client
+        .run(["ip", "route", "add", "10.61.0.0/24", "via", "10.60.0.1"])
+        .unwrap();
+    (lab, back, client, dir)
+}
+
+/// One page from `url` (curl, 3 s at most): its body, or None when the request failed.
+pub fn fetch(client: &Host, url: &str) -> Option<String> {
+    let out = client
+        .exec(["curl", "-s", "-f", "--max-time", "3", url])
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// `keepup run` in `host` on `conf` (written to `<host>-<tag>.conf`), with `-i
 /// <host>` and one runtime dir per host that survives restarts.
 pub fn keepup(lab: &Lab, host: &Host, conf: &str, tag: &str) -> Proc {
