@@ -490,8 +490,8 @@ impl Side {
         if !self.changed && idle {
             return;
         }
-        let view = self.sched.view(now, std::time::SystemTime::now());
-        feed.send_replace(std::sync::Arc::new(view));
+        let moment = self.sched.moment(now, std::time::SystemTime::now());
+        feed.send_replace(std::sync::Arc::new(moment));
         self.published = Some(now);
         self.changed = false;
     }

@@ -253,8 +253,22 @@ async fn read_request(
         return None;
     }
     if verb == Verb::Status {
-        let snapshot = status.read();
-        answer(stream, status_answer(&snapshot, &names));
+        // Off the loop: the kernel's IPVS table is read for it.
+        let status = status.clone();
+        let text = tokio::task::spawn_blocking(move || {
+            let snapshot = status.read();
+            let large = snapshot.ipvs.as_ref().is_some_and(|i| i.entries() >= 1024);
+            let text = status_answer(snapshot, &names);
+            if large {
+                // A large table's copy is freed: its pages go back to the kernel now,
+                // or they stay resident between the daemon's live allocations.
+                keepup_sys::release_free_memory();
+            }
+            text
+        })
+        .await
+        .unwrap_or_else(|e| format!("error: {e}\n"));
+        answer(stream, text);
         return None;
     }
     Some(Request {
@@ -265,8 +279,7 @@ async fn read_request(
 }
 
 /// The snapshot as one JSON line (only the named instances, if any), then `ok`.
-fn status_answer(s: &crate::status::Snapshot, names: &[String]) -> String {
-    let mut s = s.clone();
+fn status_answer(mut s: crate::status::Snapshot, names: &[String]) -> String {
     if let Some(n) = names
         .iter()
         .find(|n| !s.instances.iter().any(|i| &i.iname == *n))

@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keepup_config::model::global::LvsFlushOnStop;
 use keepup_config::Config;
@@ -44,18 +44,12 @@ use keepup_sys::{Ipvs, IpvsError, KernelError};
 use nix::libc;
 use tracing::{debug, error, info, warn};
 
-use crate::status::{IpvsService, IpvsStatus};
+use crate::status::IpvsKnown;
 
 /// How long stopping may take (removing a large table).
 const STOP_LIMIT: Duration = Duration::from_secs(10);
 
-/// How often the kernel's table is read for `keepup status` (its connection counts)
-/// when nothing changes, and at most after changes.
-const STATUS_REFRESH: Duration = Duration::from_secs(5);
-const STATUS_AFTER_CHANGE: Duration = Duration::from_secs(1);
-
-/// Operations in a batch, or entries in a status snapshot, past which the freed
-/// buffers are handed back to the kernel.
+/// Operations in a batch past which the freed buffers are handed back to the kernel.
 const LARGE: usize = 1024;
 
 /// What the IPVS side needs of a configuration, made once per configuration on the
@@ -254,25 +248,20 @@ fn serve(opts: &Options, commands: &mpsc::Receiver<Command>) {
             };
             warn!("IPVS: {note}");
             if let Some(feed) = &opts.feed {
-                feed.send_replace(Some(Arc::new(IpvsStatus {
+                feed.send_replace(Some(Arc::new(IpvsKnown {
                     available: false,
                     note: Some(note),
-                    ..IpvsStatus::default()
+                    ..IpvsKnown::default()
                 })));
             }
             return idle(commands);
         }
     };
     let mut side = Side::new(ipvs, opts.clone());
+    side.publish();
     loop {
-        let wait = side.publish_due().saturating_duration_since(Instant::now());
-        let first = match commands.recv_timeout(wait) {
-            Ok(c) => c,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                side.publish();
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return side.stop(),
+        let Ok(first) = commands.recv() else {
+            return side.stop();
         };
         let mut batch = vec![first];
         batch.extend(commands.try_iter());
@@ -288,10 +277,7 @@ fn serve(opts: &Options, commands: &mpsc::Receiver<Command>) {
             return side.stop();
         }
         side.program();
-        side.changed = true;
-        if Instant::now() >= side.publish_due() {
-            side.publish();
-        }
+        side.publish();
     }
 }
 
@@ -324,8 +310,9 @@ struct Side {
     started: bool,
     /// IPVS's version and connection table size, for the status.
     version: Option<(u32, u32)>,
-    /// Which virtual server each wanted service programs, by keepalived's name.
-    names: BTreeMap<ServiceKey, String>,
+    /// Which virtual server each wanted service programs, by keepalived's name (shared
+    /// with the status).
+    names: Arc<BTreeMap<ServiceKey, String>>,
     /// The configuration changed since `names` was made.
     names_stale: bool,
     /// `nftables_ipvs`: whether the table is to be written again (start, reload), the
@@ -334,9 +321,8 @@ struct Side {
     nft_due: bool,
     nft_table: Option<String>,
     nft_said: Option<String>,
-    published: Option<Instant>,
-    /// The table changed since it was last published.
-    changed: bool,
+    /// What the status was last told.
+    published: Option<Arc<IpvsKnown>>,
 }
 
 impl Side {
@@ -357,13 +343,12 @@ impl Side {
             failing: BTreeMap::new(),
             started: false,
             version,
-            names: BTreeMap::new(),
+            names: Arc::default(),
             names_stale: true,
             nft_due: true,
             nft_table,
             nft_said: None,
             published: None,
-            changed: true,
         }
     }
 
@@ -430,11 +415,12 @@ impl Side {
         }
         let want = plan.layout.desired(&pools);
         if self.names_stale {
-            self.names = want
-                .origins
-                .iter()
-                .filter_map(|(k, i)| Some((*k, plan.names.get(*i)?.clone())))
-                .collect();
+            self.names = Arc::new(
+                want.origins
+                    .iter()
+                    .filter_map(|(k, i)| Some((*k, plan.names.get(*i)?.clone())))
+                    .collect(),
+            );
             self.names_stale = false;
         }
         for p in &want.problems {
@@ -597,6 +583,14 @@ impl Side {
             if ops.len() >= LARGE {
                 // The batch's buffers (messages, replies) back to the kernel.
                 keepup_sys::release_free_memory();
+                if let Some((used, free, _)) = keepup_sys::malloc_usage() {
+                    debug!(
+                        "IPVS: after {} operations, the heap holds {:.1} MB in use, {:.1} MB free",
+                        ops.len(),
+                        used as f64 / 1e6,
+                        free as f64 / 1e6
+                    );
+                }
             }
             if !raced {
                 return;
@@ -659,60 +653,26 @@ impl Side {
         }
     }
 
-    /// When the table should next be read for the status: soon after a change, now and
-    /// then without one.
-    fn publish_due(&self) -> Instant {
-        let every = if self.changed {
-            STATUS_AFTER_CHANGE
-        } else {
-            STATUS_REFRESH
-        };
-        self.published.map_or_else(Instant::now, |p| p + every)
-    }
-
-    /// Reads the kernel's table (with its counters) for `keepup status`.
+    /// Tells the status what this side knows (the table itself is read from the
+    /// kernel when the status is asked for), when it changed.
     fn publish(&mut self) {
-        self.published = Some(Instant::now());
-        self.changed = false;
         let Some(feed) = &self.opts.feed else {
             return;
         };
-        let names = &self.names;
-        let status = match self.ipvs.table() {
-            Ok(t) => IpvsStatus {
-                available: true,
-                note: None,
-                version: self.version,
-                services: t
-                    .into_iter()
-                    .map(|(info, dests)| IpvsService {
-                        owned: self.owned.owns_service(&info.service.key),
-                        virtual_server: names.get(&info.service.key).cloned(),
-                        info,
-                        dests,
-                    })
-                    .collect(),
-            },
-            Err(e) => IpvsStatus {
-                available: true,
-                note: Some(format!("cannot read the kernel's table: {e}")),
-                version: self.version,
-                services: Vec::new(),
+        let known = IpvsKnown {
+            available: true,
+            note: None,
+            version: self.version,
+            names: self.names.clone(),
+            owned: match &self.published {
+                Some(p) if *p.owned == self.owned.services => p.owned.clone(),
+                _ => Arc::new(self.owned.services.clone()),
             },
         };
-        let entries: usize = status.services.iter().map(|s| 1 + s.dests.len()).sum();
-        // The previous snapshot is freed here; a large one's pages go back to the
-        // kernel at once, or they stay resident, scattered between live allocations.
-        drop(feed.send_replace(Some(Arc::new(status))));
-        if entries >= LARGE {
-            keepup_sys::release_free_memory();
-            if let Some((used, free, _)) = keepup_sys::malloc_usage() {
-                debug!(
-                    "IPVS: status of {entries} entries; the heap holds {:.1} MB in use, {:.1} MB free",
-                    used as f64 / 1e6,
-                    free as f64 / 1e6
-                );
-            }
+        if self.published.as_deref() != Some(&known) {
+            let known = Arc::new(known);
+            feed.send_replace(Some(known.clone()));
+            self.published = Some(known);
         }
     }
 

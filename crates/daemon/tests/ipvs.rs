@@ -306,8 +306,8 @@ run_case() {  # name conf daemon command...
       /->/ && $2 != "RemoteAddress:Port" {print "thresholds " svc " -> " $2 " " $3 " " $4}'
   } | sort > "$name.$daemon.table"
   if [ "$daemon" = keepup ]; then
-    # keepup status shows the kernel's table as ipvsadm -Ln --sort (published at most
-    # a second after a change).
+    # keepup status shows the kernel's table as ipvsadm -Ln --sort (read when asked;
+    # the retries are for the kernel's counters, which may move between the two reads).
     i=0
     while [ $i -lt 25 ]; do
       "$1" status --runtime-dir "/run/keepup-$name" \

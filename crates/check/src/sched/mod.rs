@@ -45,7 +45,7 @@ mod io;
 mod reload;
 mod view;
 pub use io::*;
-pub use view::{CheckerStatus, RsView, VsView};
+pub use view::{CheckerStatus, Moment, RsView, VsView};
 
 /// keepalived's BOOTSTRAP_DELAY: the first run of every checker waits this long.
 pub const BOOTSTRAP_DELAY: Duration = Duration::from_secs(1);
@@ -104,7 +104,8 @@ struct VsState {
 const OUT_KEPT: usize = 64;
 
 pub struct Scheduler {
-    plan: Plan,
+    /// Shared with the status ([`Moment`]).
+    plan: std::sync::Arc<Plan>,
     vss: Vec<VsState>,
     rss: Vec<RsState>,
     checkers: Vec<CheckerState>,
@@ -135,7 +136,7 @@ impl Scheduler {
             rng: seed | 1,
             started: false,
             local: None,
-            plan,
+            plan: std::sync::Arc::new(plan),
         };
         for (v, vp) in s.plan.virtual_servers.iter().enumerate() {
             let mut vs = VsState::default();
@@ -174,6 +175,11 @@ impl Scheduler {
 
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The plan, shared.
+    pub fn shared_plan(&self) -> std::sync::Arc<Plan> {
+        self.plan.clone()
     }
 
     /// Whether any real server has a checker.

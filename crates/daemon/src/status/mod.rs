@@ -33,7 +33,8 @@ pub struct Snapshot {
     pub ipvs: Option<IpvsStatus>,
 }
 
-/// The kernel's IPVS table as the IPVS side last read it.
+/// The kernel's IPVS table, read when the status is asked for, with what the IPVS side
+/// knows of it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IpvsStatus {
     /// False: the kernel has no IPVS, or it could not be opened (`note` says which).
@@ -359,27 +360,91 @@ pub struct Publisher {
     pub dirty: bool,
 }
 
-/// Where the checker side publishes what `keepup status` shows of it.
-pub type CheckerFeed = tokio::sync::watch::Sender<Arc<Vec<keepup_check::sched::VsView>>>;
+/// Where the checker side publishes what `keepup status` shows of it: the scheduler's
+/// state with its plan, from which the view is made when asked.
+pub type CheckerFeed = tokio::sync::watch::Sender<Arc<keepup_check::sched::Moment>>;
 
-/// Where the IPVS side publishes the kernel's table.
-pub type IpvsFeed = tokio::sync::watch::Sender<Option<Arc<IpvsStatus>>>;
+/// Where the IPVS side publishes what it knows of the kernel's table.
+pub type IpvsFeed = tokio::sync::watch::Sender<Option<Arc<IpvsKnown>>>;
 
-/// What `keepup status` reads: the VRRP loop's snapshot with the checker side's view;
-/// neither side waits for a reader.
+/// What the IPVS side knows that the kernel's table does not say: whether IPVS can be
+/// used, which services keepup owns, and the virtual server each programs. The table
+/// itself (with its counters) is read from the kernel when the status is asked for, as
+/// `ipvsadm -Ln` reads it: the side never holds a copy of tens of thousands of
+/// counters for a reader that may never come.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IpvsKnown {
+    /// False: the kernel has no IPVS, or it could not be opened (`note` says which).
+    pub available: bool,
+    pub note: Option<String>,
+    /// IPVS's version and connection table size.
+    pub version: Option<(u32, u32)>,
+    /// keepalived's name of the virtual server each wanted service programs.
+    pub names: Arc<std::collections::BTreeMap<keepup_lvs::ServiceKey, String>>,
+    /// The services keepup added or adopted.
+    pub owned: Arc<std::collections::BTreeSet<keepup_lvs::ServiceKey>>,
+}
+
+impl IpvsKnown {
+    /// The status: the kernel's table read now (blocking: a large table takes a few
+    /// milliseconds, more in an emulated VM), with the owners and names.
+    pub fn read_kernel(&self) -> IpvsStatus {
+        let mut status = IpvsStatus {
+            available: self.available,
+            note: self.note.clone(),
+            version: self.version,
+            services: Vec::new(),
+        };
+        if !self.available {
+            return status;
+        }
+        let table = keepup_sys::Ipvs::open()
+            .map_err(|e| e.to_string())
+            .and_then(|mut i| i.table().map_err(|e| e.to_string()));
+        match table {
+            Ok(t) => {
+                status.services = t
+                    .into_iter()
+                    .map(|(info, dests)| IpvsService {
+                        owned: self.owned.contains(&info.service.key),
+                        virtual_server: self.names.get(&info.service.key).cloned(),
+                        info,
+                        dests,
+                    })
+                    .collect();
+            }
+            Err(e) => status.note = Some(format!("cannot read the kernel's table: {e}")),
+        }
+        status
+    }
+}
+
+/// What `keepup status` reads: the VRRP loop's snapshot with the checker side's view
+/// and the kernel's IPVS table; no side waits for a reader.
 #[derive(Clone)]
 pub struct Reader {
     vrrp: tokio::sync::watch::Receiver<Arc<Snapshot>>,
-    checkers: tokio::sync::watch::Receiver<Arc<Vec<keepup_check::sched::VsView>>>,
-    ipvs: tokio::sync::watch::Receiver<Option<Arc<IpvsStatus>>>,
+    checkers: tokio::sync::watch::Receiver<Arc<keepup_check::sched::Moment>>,
+    ipvs: tokio::sync::watch::Receiver<Option<Arc<IpvsKnown>>>,
 }
 
 impl Reader {
+    /// The status now. Blocking when an IPVS side runs (the kernel's table is read):
+    /// call it off the daemon's loop.
     pub fn read(&self) -> Snapshot {
         let mut s = Snapshot::clone(&self.vrrp.borrow());
-        s.virtual_servers = Vec::clone(&self.checkers.borrow());
-        s.ipvs = self.ipvs.borrow().as_deref().cloned();
+        let checkers = self.checkers.borrow().clone();
+        s.virtual_servers = checkers.view();
+        let known = self.ipvs.borrow().clone();
+        s.ipvs = known.map(|k| k.read_kernel());
         s
+    }
+}
+
+impl IpvsStatus {
+    /// Services and destinations.
+    pub fn entries(&self) -> usize {
+        self.services.iter().map(|s| 1 + s.dests.len()).sum()
     }
 }
 
@@ -393,7 +458,7 @@ impl Publisher {
             ipvs: None,
         };
         let (tx, vrrp) = tokio::sync::watch::channel(Arc::new(first));
-        let (feed, checkers) = tokio::sync::watch::channel(Arc::new(Vec::new()));
+        let (feed, checkers) = tokio::sync::watch::channel(Arc::default());
         let (ipvs_feed, ipvs) = tokio::sync::watch::channel(None);
         let rx = Reader {
             vrrp,
