@@ -152,6 +152,10 @@ struct RunArgs {
     /// always.
     #[arg(long)]
     status_group: Option<String>,
+    /// Serve Prometheus metrics on this address (`127.0.0.1:9650`, `[::]:9650`) at
+    /// /metrics. Off unless given (or KEEPUP_METRICS_LISTEN is set, for unit files).
+    #[arg(long, value_name = "ADDR:PORT", env = "KEEPUP_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// keepalived: main pid file (keepup writes its own pid there).
     #[arg(short = 'p', long = "pid")]
     pid: Option<PathBuf>,
@@ -271,6 +275,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         dont_release_vrrp: args.dont_release_vrrp,
         dont_release_ipvs: args.dont_release_ipvs,
         status_group: args.status_group,
+        metrics_listen: args.metrics_listen,
         checkers: !args.vrrp_only,
         vrrp: !args.check_only,
     })

@@ -139,14 +139,16 @@ impl DuplicateWatch {
     }
 
     /// Claims heard [`CLAIM_GRACE`] ago: still Master with that VIP means two hosts
-    /// answer for it; no longer Master means it was a takeover.
-    pub fn judge(&mut self, now: Instant, held: &[HeldV4], setup: &Setup) {
+    /// answer for it; no longer Master means it was a takeover. Returns the instances
+    /// whose duplicates it reported.
+    pub fn judge(&mut self, now: Instant, held: &[HeldV4], setup: &Setup) -> Vec<InstanceId> {
         let due: Vec<_> = self
             .suspects
             .iter()
             .filter(|(_, (_, t))| now >= *t + CLAIM_GRACE)
             .map(|(k, v)| (*k, *v))
             .collect();
+        let mut reported = Vec::new();
         for ((vip, mac), (id, _)) in due {
             self.suspects.remove(&(vip, mac));
             if !held.iter().any(|(i, _, v)| *i == id && *v == vip) {
@@ -157,7 +159,9 @@ impl DuplicateWatch {
                 "({}) duplicate address: {vip} is also answered by {mac} on this link; another host holds it",
                 setup.name(id),
             );
+            reported.push(id);
         }
+        reported
     }
 }
 

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub dont_release_ipvs: bool,
     /// `--status-group`: members may read `keepup status` (a name or a gid).
     pub status_group: Option<String>,
+    /// `--metrics-listen`: where Prometheus metrics are served.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Run the health checkers of the virtual servers (off with `-P`, VRRP only).
     pub checkers: bool,
     /// Run the VRRP instances (off with `-C`, checkers only).
@@ -133,6 +135,16 @@ impl Daemon {
         incoming::forward_links(Monitor::new().context("netlink monitor")?, tx.clone());
         let (status, reader) = Publisher::new(DaemonStatus::new(&opts.file, setup.digest));
         let access = crate::control::Access::new(opts.status_group.as_deref())?;
+        if let Some(addr) = opts.metrics_listen {
+            // A metrics address that cannot be bound stops the start: the operator
+            // asked for it, and a daemon that silently serves nothing would be graphed
+            // as down.
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-listen {addr}"))?;
+            info!("metrics: serving http://{addr}/metrics");
+            tokio::spawn(crate::metrics::serve(l, reader.clone()));
+        }
         match crate::control::Listener::bind(&opts.runtime_dir, access, reader) {
             Ok(l) => incoming::forward_control(l, tx.clone()),
             Err(e) => {
@@ -255,7 +267,9 @@ impl Daemon {
                 }
                 Due::ClaimGrace => {
                     let held = held_v4(&self.vrrp.router, &self.setup, false);
-                    self.duplicates.judge(now, &held, &self.setup);
+                    for id in self.duplicates.judge(now, &held, &self.setup) {
+                        self.status.duplicate_address(self.setup.name(id));
+                    }
                 }
                 Due::DuplicateProbe => {
                     // The cached MACs are refreshed here, off the takeover's path.
@@ -599,8 +613,10 @@ impl Daemon {
     /// SIGHUP or `keepup reload`: what the reload did, for the log, the status and
     /// the client (its lines, then `ok` or an `error:` line).
     async fn reload_and_report(&mut self, reply: Option<tokio::net::UnixStream>) {
-        let (answer, outcome) = reload::report(self.reload().await);
-        self.status.reloaded(outcome, self.setup.digest);
+        let result = self.reload().await;
+        let ok = result.is_ok();
+        let (answer, outcome) = reload::report(result);
+        self.status.reloaded(ok, outcome, self.setup.digest);
         if let Some(r) = reply {
             crate::control::answer(r, answer);
         }

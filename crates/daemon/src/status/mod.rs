@@ -66,6 +66,11 @@ pub struct DaemonStatus {
     /// Seconds since the epoch.
     pub started: f64,
     pub last_reload: Option<ReloadStatus>,
+    /// Reloads asked for, and those refused.
+    #[serde(default)]
+    pub reloads: u64,
+    #[serde(default)]
+    pub reload_failures: u64,
 }
 
 impl DaemonStatus {
@@ -78,6 +83,8 @@ impl DaemonStatus {
             config_digest: format!("{digest:016x}"),
             started: epoch_secs(SystemTime::now()),
             last_reload: None,
+            reloads: 0,
+            reload_failures: 0,
         }
     }
 }
@@ -88,6 +95,9 @@ pub struct ReloadStatus {
     pub at: f64,
     /// `ok: ...` or `refused: ...`, in plain words.
     pub outcome: String,
+    /// Whether it was applied.
+    #[serde(default)]
+    pub ok: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +125,13 @@ pub struct InstanceStatus {
     /// Why it is in FAULT (or waits for a first result), in plain words.
     pub fault_reasons: Vec<String>,
     pub stats: Stats,
+    /// State changes since the daemon started (a reload keeps the count of an instance
+    /// it keeps, by name).
+    #[serde(default)]
+    pub transitions: u64,
+    /// Times another host was found answering for one of its addresses.
+    #[serde(default)]
+    pub duplicate_address: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,23 +183,32 @@ pub struct Transition {
     pub reason: Reason,
 }
 
+/// What the loop remembers of an instance, by name: its last transition and its
+/// counts of events the engine does not count.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct History {
+    pub last: Option<Transition>,
+    pub transitions: u64,
+    pub duplicate_address: u64,
+}
+
 pub fn epoch_secs(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Build the snapshot. `transitions` is the last transition of each instance, by
-/// name (names survive a reload; instance ids do not).
+/// Build the snapshot. `history` is what the loop remembers of each instance, by name
+/// (names survive a reload; instance ids do not).
 pub fn snapshot(
     router: &Router,
     plan: &Plan,
     trackers: &Trackers,
     daemon: &DaemonStatus,
-    transitions: &HashMap<String, Transition>,
+    history: &HashMap<String, History>,
 ) -> Snapshot {
     let instances = (0..plan.instances.len())
         .map(InstanceId)
-        .map(|id| instance(router, plan, trackers, transitions, id))
+        .map(|id| instance(router, plan, trackers, history, id))
         .collect();
     let sync_groups = plan
         .groups
@@ -219,7 +245,7 @@ fn instance(
     router: &Router,
     plan: &Plan,
     trackers: &Trackers,
-    transitions: &HashMap<String, Transition>,
+    history: &HashMap<String, History>,
     id: InstanceId,
 ) -> InstanceStatus {
     let c = router.config(id);
@@ -248,7 +274,8 @@ fn instance(
         }
     }
     let k = router.counters(id);
-    let last = transitions.get(&c.name);
+    let history = history.get(&c.name).copied().unwrap_or_default();
+    let last = history.last.as_ref();
     InstanceStatus {
         iname: c.name.clone(),
         state: state.keepalived_name().to_string(),
@@ -277,6 +304,8 @@ fn instance(
         },
         trackers,
         fault_reasons,
+        transitions: history.transitions,
+        duplicate_address: history.duplicate_address,
         stats: Stats {
             advert_rcvd: k.rcvd_advertisements,
             advert_sent: k.sent_advertisements,
@@ -355,7 +384,7 @@ pub struct Publisher {
     /// Handed to the IPVS side.
     ipvs: Option<IpvsFeed>,
     pub daemon: DaemonStatus,
-    transitions: HashMap<String, Transition>,
+    history: HashMap<String, History>,
     /// Something changed since the last snapshot.
     pub dirty: bool,
 }
@@ -470,7 +499,7 @@ impl Publisher {
             ipvs: Some(ipvs_feed),
             tx,
             daemon,
-            transitions: HashMap::new(),
+            history: HashMap::new(),
             dirty: true,
         };
         (p, rx)
@@ -487,30 +516,43 @@ impl Publisher {
     }
 
     pub fn transition(&mut self, name: &str, from: State, reason: Reason) {
-        let t = Transition {
+        let h = self.history.entry(name.to_string()).or_default();
+        h.last = Some(Transition {
             at: SystemTime::now(),
             from,
             reason,
-        };
-        self.transitions.insert(name.to_string(), t);
+        });
+        h.transitions += 1;
         self.dirty = true;
     }
 
-    pub fn reloaded(&mut self, outcome: String, digest: u64) {
+    /// Another host was found answering for one of the instance's addresses.
+    pub fn duplicate_address(&mut self, name: &str) {
+        self.history
+            .entry(name.to_string())
+            .or_default()
+            .duplicate_address += 1;
+        self.dirty = true;
+    }
+
+    pub fn reloaded(&mut self, ok: bool, outcome: String, digest: u64) {
+        self.daemon.reloads += 1;
+        self.daemon.reload_failures += u64::from(!ok);
         self.daemon.last_reload = Some(ReloadStatus {
             at: epoch_secs(SystemTime::now()),
             outcome,
+            ok,
         });
         self.daemon.config_digest = format!("{digest:016x}");
         self.dirty = true;
     }
 
     pub fn publish(&mut self, router: &Router, plan: &Plan, trackers: &Trackers) {
-        let s = snapshot(router, plan, trackers, &self.daemon, &self.transitions);
+        let s = snapshot(router, plan, trackers, &self.daemon, &self.history);
         self.tx.send_replace(Arc::new(s));
         self.dirty = false;
     }
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

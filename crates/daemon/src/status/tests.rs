@@ -57,11 +57,11 @@ vrrp_sync_group G1 {
 }
 ";
 
-struct World {
+pub(crate) struct World {
     router: Router,
     plan: Plan,
     trackers: Trackers,
-    transitions: HashMap<String, Transition>,
+    transitions: HashMap<String, History>,
 }
 
 fn epoch(secs: u64) -> SystemTime {
@@ -76,12 +76,14 @@ fn daemon() -> DaemonStatus {
         config_digest: "00000000deadbeef".into(),
         started: 1_000.0,
         last_reload: None,
+        reloads: 0,
+        reload_failures: 0,
     }
 }
 
 /// VI_1 Master (its script fails: weight -30); VI_2 in FAULT (eth1 down, and its
 /// weightless script failed), VI_3 with it through the sync group.
-fn world() -> World {
+pub(crate) fn world() -> World {
     let opts = keepup_config::LoadOptions {
         interfaces: None,
         check_scripts: false,
@@ -130,10 +132,14 @@ fn world() -> World {
     ] {
         transitions.insert(
             name.to_string(),
-            Transition {
-                at: epoch(1_005),
-                from,
-                reason,
+            History {
+                last: Some(Transition {
+                    at: epoch(1_005),
+                    from,
+                    reason,
+                }),
+                transitions: 1,
+                duplicate_address: 0,
             },
         );
     }
@@ -145,7 +151,7 @@ fn world() -> World {
     }
 }
 
-fn snap(w: &World) -> Snapshot {
+pub(crate) fn snap(w: &World) -> Snapshot {
     snapshot(&w.router, &w.plan, &w.trackers, &daemon(), &w.transitions)
 }
 
