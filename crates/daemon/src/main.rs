@@ -174,16 +174,20 @@ struct RunArgs {
     /// keepalived: stay in the foreground (keepup always does).
     #[arg(short = 'n', long = "dont-fork")]
     dont_fork: bool,
-    /// keepalived: log to the console (keepup logs to stderr).
+    /// keepalived: log to the console (stderr) as well as to syslog. Without it,
+    /// stderr is written too unless systemd's journal reads it.
     #[arg(short = 'l', long = "log-console")]
     log_console: bool,
     /// keepalived: detailed log messages.
     #[arg(short = 'D', long = "log-detail")]
     log_detail: bool,
-    /// keepalived: syslog facility (accepted; keepup logs to stderr, which journald
-    /// collects under systemd).
-    #[arg(short = 'S', long = "log-facility")]
+    /// keepalived: syslog facility: 0-7 (local0-local7), local0-local7, user or daemon
+    /// (the default).
+    #[arg(short = 'S', long = "log-facility", value_name = "FACILITY")]
     log_facility: Option<String>,
+    /// keepalived: do not log to syslog.
+    #[arg(short = 'G', long = "no-syslog")]
+    no_syslog: bool,
     /// keepalived: run only the VRRP subsystem (no health checkers).
     #[arg(short = 'P', long = "vrrp", conflicts_with = "check_only")]
     vrrp_only: bool,
@@ -256,17 +260,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             no_interface_check: false,
         });
     }
-    let filter = if args.log_detail { "debug" } else { "info" };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEEPUP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .init();
-    let _ = (args.dont_fork, args.log_console, args.log_facility);
+    keepup::logging::init(&keepup::logging::LogOptions {
+        detail: args.log_detail,
+        console: args.log_console,
+        facility: args.log_facility,
+        no_syslog: args.no_syslog,
+    });
+    let _ = args.dont_fork;
     keepup::run::run(keepup::run::RunOptions {
         file: args.config.file,
         config_id: args.config.config_id,
