@@ -82,10 +82,13 @@ pub struct CheckerSide {
 impl CheckerSide {
     /// Start checking, if the configuration has virtual servers, and the IPVS side
     /// that programs their decisions.
+    /// `heartbeat`: beaten at least each period while its loop runs (systemd's
+    /// watchdog is fed only while it does).
     pub fn start(
         config: &Config,
         feed: Option<crate::status::CheckerFeed>,
         lvs: crate::lvs::Options,
+        heartbeat: Option<Beat>,
     ) -> Option<CheckerSide> {
         let plan = Plan::from_config(config);
         if plan.virtual_servers.is_empty() {
@@ -137,7 +140,7 @@ impl CheckerSide {
                     }
                 };
                 let run = std::panic::AssertUnwindSafe(|| {
-                    rt.block_on(drive(inputs, fifos, feed, to_lvs, received));
+                    rt.block_on(drive(inputs, fifos, feed, to_lvs, received, heartbeat));
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     error!("checkers: stopped after an internal error; VRRP runs on");
@@ -268,6 +271,7 @@ async fn drive(
     feed: Option<crate::status::CheckerFeed>,
     lvs: Option<std::sync::mpsc::Sender<crate::lvs::Command>>,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    heartbeat: Option<Beat>,
 ) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -292,15 +296,22 @@ async fn drive(
     side.sched.start(Instant::now());
     side.act(&done_tx);
     side.sync_lvs(inputs.ipvs);
+    let mut beat_due = None;
     loop {
+        if let Some((hb, every)) = &heartbeat {
+            hb.beat();
+            beat_due = Some(Instant::now() + *every);
+        }
         let next = side.sched.poll_timeout();
+        // The status view's refresh and the heartbeat: one wake-up, the earlier.
+        let wake = [side.publish_due(), beat_due].into_iter().flatten().min();
         tokio::select! {
             () = sleep_until(next) => side.sched.handle_timeout(Instant::now()),
             Some((attempt, verdict)) = done_rx.recv() => {
                 side.runs.remove(&attempt);
                 side.sched.handle(Instant::now(), Input::Done { attempt, verdict });
             }
-            () = sleep_until(side.publish_due()) => {}
+            () = sleep_until(wake) => {}
             ev = next_address(&mut monitor) => {
                 address_changed(ev, &mut monitor, &mut side.sched);
             }
@@ -408,6 +419,12 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// The checker loop's heartbeat for systemd's watchdog, and how often to beat it.
+pub type Beat = (
+    std::sync::Arc<crate::systemd::Heartbeat>,
+    std::time::Duration,
+);
 
 /// A run's attempt number and what it found.
 type Done = (u64, keepup_check::sched::Verdict);

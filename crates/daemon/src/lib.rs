@@ -12,4 +12,5 @@ pub mod smtp;
 pub mod state;
 pub mod status;
 pub mod syncd;
+pub mod systemd;
 pub mod track;

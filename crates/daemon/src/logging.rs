@@ -205,11 +205,12 @@ struct Connection {
     path: PathBuf,
     format: Formatter3164,
     socket: Option<std::os::unix::net::UnixDatagram>,
-    /// When the socket was last found missing (it is tried again after [`RETRY`]), and
-    /// whether that was said.
+    /// When the socket was last found missing (it is tried again after [`RETRY`]).
     failed: Option<Instant>,
-    said: bool,
 }
+
+/// A missing syslog socket was said (once for the process, not per identifier).
+static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 impl Syslog {
     fn new(path: PathBuf, facility: Facility, ident: &str) -> Syslog {
@@ -224,7 +225,6 @@ impl Syslog {
                 },
                 socket: None,
                 failed: None,
-                said: false,
             })),
         }
     }
@@ -244,12 +244,11 @@ impl Connection {
                     self.failed = None;
                 }
                 Err(e) => {
-                    if !self.said {
+                    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
                         eprintln!(
                             "keepup: syslog: {}: {e}; its lines are not sent until it answers",
                             self.path.display()
                         );
-                        self.said = true;
                     }
                     self.failed = Some(Instant::now());
                     return;

@@ -22,10 +22,12 @@ pub enum Due {
     ProcessPoll,
     /// The next refresh of the status snapshot (its counters).
     StatusRefresh,
+    /// The next ping of systemd's watchdog.
+    Watchdog,
 }
 
 impl Due {
-    const ALL: [Due; 8] = [
+    const ALL: [Due; 9] = [
         Due::Engine,
         Due::DuplicateProbe,
         Due::ClaimGrace,
@@ -34,6 +36,7 @@ impl Due {
         Due::ProcessDelay,
         Due::ProcessPoll,
         Due::StatusRefresh,
+        Due::Watchdog,
     ];
 }
 

@@ -85,8 +85,13 @@ pub fn run(opts: RunOptions) -> Result<std::process::ExitCode> {
         .context("cannot start the runtime")?;
     rt.block_on(async move {
         let mut d = Daemon::start(opts).await?;
+        // Every instance has its first state, the stale addresses are gone.
+        let status = d.states_line();
+        d.systemd.ready(status);
         d.serve().await;
+        d.systemd.stopping();
         d.stop().await;
+        d.systemd.finish();
         Ok(std::process::ExitCode::SUCCESS)
     })
 }
@@ -110,6 +115,8 @@ struct Daemon {
     /// `lvs_sync_daemon`: the IPVS sync daemons follow an instance's state (as in
     /// keepalived, they belong to the VRRP side: they run with `-P` too).
     syncd: crate::syncd::SyncDaemons,
+    /// systemd's readiness, status and watchdog (a no-op outside systemd).
+    systemd: crate::systemd::Systemd,
 }
 
 impl Daemon {
@@ -165,14 +172,23 @@ impl Daemon {
             status,
             checkers: None,
             syncd: crate::syncd::SyncDaemons::default(),
+            systemd: crate::systemd::Systemd::from_env(),
             opts,
             nl,
             setup,
         };
+        d.clock.table.set(
+            Due::Watchdog,
+            d.systemd.ping_every().map(|p| Instant::now() + p),
+        );
         if d.opts.checkers {
             let feed = d.status.checker_feed();
             let lvs = d.opts.lvs(d.status.ipvs_feed());
-            d.checkers = crate::checkers::CheckerSide::start(&config, feed, lvs);
+            let beat = d.checker_beat();
+            d.checkers = crate::checkers::CheckerSide::start(&config, feed, lvs, beat);
+            if d.checkers.is_none() {
+                d.systemd.no_checkers();
+            }
             if d.checkers.is_none() {
                 crate::lvs::release_leftovers(&d.opts.lvs(None));
             }
@@ -235,10 +251,30 @@ impl Daemon {
         }
     }
 
+    /// The checker side's heartbeat for systemd's watchdog, when it is on.
+    fn checker_beat(&mut self) -> Option<crate::checkers::Beat> {
+        let every = self.systemd.beat_every()?;
+        Some((self.systemd.checker_heartbeat()?, every))
+    }
+
+    /// The instances by state, for systemd's STATUS=.
+    fn states_line(&self) -> String {
+        if !self.opts.vrrp {
+            return "checkers only (-C)".to_string();
+        }
+        let router = &self.vrrp.router;
+        crate::systemd::status_line(self.setup.plan.instances.iter().enumerate().map(|(i, c)| {
+            let state = router.state(keepup_vrrp::InstanceId(i));
+            (c.name.as_str(), state.keepalived_name())
+        }))
+    }
+
     /// A fresh status snapshot; the next one at the latest in a second (counters).
     fn publish(&mut self) {
         let t = &self.tracking.trackers;
         self.status.publish(&self.vrrp.router, &self.setup.plan, t);
+        let states = self.states_line();
+        self.systemd.status(states);
         let next = Instant::now() + STATUS_REFRESH;
         self.clock.table.set(Due::StatusRefresh, Some(next));
     }
@@ -283,6 +319,11 @@ impl Daemon {
                 }
                 // The counters moved on, maybe: a fresh snapshot.
                 Due::StatusRefresh => self.status.dirty = true,
+                Due::Watchdog => {
+                    self.systemd.ping();
+                    let next = self.systemd.ping_every().map(|p| Instant::now() + p);
+                    self.clock.table.set(Due::Watchdog, next);
+                }
                 tracked => {
                     let inputs = self.tracking.fire(tracked, now);
                     self.track(inputs).await;
@@ -613,7 +654,10 @@ impl Daemon {
     /// SIGHUP or `keepup reload`: what the reload did, for the log, the status and
     /// the client (its lines, then `ok` or an `error:` line).
     async fn reload_and_report(&mut self, reply: Option<tokio::net::UnixStream>) {
+        self.systemd.reloading();
         let result = self.reload().await;
+        let status = self.states_line();
+        self.systemd.ready(status);
         let ok = result.is_ok();
         let (answer, outcome) = reload::report(result);
         self.status.reloaded(ok, outcome, self.setup.digest);
@@ -636,7 +680,11 @@ impl Daemon {
             None => {
                 let feed = self.status.checker_feed();
                 let lvs = self.opts.lvs(self.status.ipvs_feed());
-                self.checkers = crate::checkers::CheckerSide::start(config, feed, lvs);
+                let beat = self.checker_beat();
+                self.checkers = crate::checkers::CheckerSide::start(config, feed, lvs, beat);
+                if self.checkers.is_none() {
+                    self.systemd.no_checkers();
+                }
             }
         }
     }
