@@ -41,9 +41,11 @@ use std::time::{Duration, Instant};
 
 use crate::plan::{secs, CheckerPlan, Plan, RsPlan, VsPlan};
 
+mod fail;
 mod io;
 mod reload;
 mod view;
+pub use fail::{FailKind, Failures};
 pub use io::*;
 pub use view::{CheckerStatus, Moment, RsView, VsView};
 
@@ -328,7 +330,8 @@ impl Scheduler {
                     self.out.push_back(Output::Cancel { attempt });
                     let t = self.cplan(c).timing.timeout;
                     let reason = format!("no answer within {}", secs(t));
-                    self.finish(now, c, started, Verdict::fail(reason));
+                    let verdict = Verdict::fail(FailKind::Timeout, reason);
+                    self.finish(now, c, started, verdict);
                 }
             }
         }
@@ -479,7 +482,7 @@ impl Scheduler {
                     self.checker_state(now, c, true);
                 }
             }
-            Verdict::Fail { reason } => {
+            Verdict::Fail { reason, .. } => {
                 self.checkers[c].last_error = Some(reason.clone());
                 if (up || !has_run) && retry_it >= t.retry {
                     self.checkers[c].retry_it = 0;
