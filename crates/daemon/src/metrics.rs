@@ -584,7 +584,7 @@ async fn answer(
 mod tests {
     use super::*;
     use crate::status::{IpvsService, IpvsStatus};
-    use keepup_check::sched::{CheckerStatus, RsView, VsView};
+    use keepup_check::sched::{CheckerStatus, FailKind, Failures, RsView, VsView};
     use keepup_lvs::genl::{DestInfo, ServiceInfo, Stats};
 
     /// The status tests' world (VI_1 Master, VI_2 in FAULT, VI_3 with it), with a
@@ -592,6 +592,10 @@ mod tests {
     fn sample() -> Snapshot {
         let w = crate::status::tests::world();
         let mut s = crate::status::tests::snap(&w);
+        let mut failures = Failures::default();
+        failures.count(FailKind::Connect);
+        failures.count(FailKind::Connect);
+        failures.count(FailKind::Timeout);
         s.virtual_servers = vec![VsView {
             name: "[10.0.0.1]:tcp:80".into(),
             quorum: 1,
@@ -618,6 +622,8 @@ mod tests {
                     last_error: None,
                     since: None,
                     next_run: None,
+                    last_duration: Some(0.012),
+                    failures,
                 }],
             }],
         }];

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::FailKind;
+use super::{FailKind, Failures};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct VsId(pub usize);
@@ -153,6 +153,11 @@ pub struct CheckerView {
     pub retries: u32,
     /// The last failure's reason while it is failing.
     pub last_error: Option<String>,
+    /// How long its last run took, from its start to its verdict (a run cancelled at
+    /// the timeout: the timeout). None: no run has ended yet.
+    pub last_duration: Option<Duration>,
+    /// Its failed runs by kind since start.
+    pub failures: Failures,
     /// When it last went up or down (None: not since start).
     #[serde(skip)]
     pub since: Option<Instant>,

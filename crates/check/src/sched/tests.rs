@@ -741,3 +741,4 @@ fn ping_check_log_lines_keep_keepalived_wording() {
 }
 
 mod ha_suspend;
+mod metrics;
