@@ -15,8 +15,11 @@
 //! - each virtual server (`virtual_server`, keepalived's name): `lvs_quorum_up`,
 //!   `lvs_real_servers_alive`, `lvs_sorry_server_active`; each real server
 //!   (`virtual_server`, `real_server`): `lvs_real_server_up`, `lvs_real_server_weight`
-//!   (configured), `lvs_real_server_effective_weight`; each checker:
-//!   `lvs_checker_up`;
+//!   (configured), `lvs_real_server_effective_weight`; each checker (`checker`, its
+//!   kind, and `n`, its place among the real server's checkers): `lvs_checker_up`,
+//!   `lvs_checker_duration_seconds` (its last run; no series before one ended) and
+//!   `lvs_checker_failures_total` by `reason` (`keepup_check::sched::FailKind`'s
+//!   names, every one from start so that `rate()` sees the first failure);
 //! - the kernel's IPVS table as node_exporter names it (`node_ipvs_*` there,
 //!   `keepup_ipvs_*` here, with its labels `local_address`, `local_port`, `local_mark`,
 //!   `proto`, `remote_address`, `remote_port`): per service and per destination the
@@ -32,6 +35,8 @@ use prometheus_client::encoding::{
 };
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+
+use keepup_check::sched::FailKind;
 
 use crate::status::{IpvsStatus, Snapshot};
 
@@ -377,15 +382,38 @@ fn lvs(out: &mut Out, s: &Snapshot) -> fmt::Result {
         "The real server's weight now (misc_dynamic or FILE_CHECK may change it)",
         rss().map(|(l, r)| (l, i64::from(r.effective_weight))),
     )?;
-    out.gauge(
-        "lvs_checker_up",
-        "1 while the checker finds its real server up",
+    // A checker is named by its kind and its place among its real server's checkers.
+    let checkers = || {
         rss().flat_map(|(l, r)| {
             r.checkers.iter().enumerate().map(move |(n, c)| {
                 let mut l = l.clone();
                 l.push(("checker", c.kind.clone()));
                 l.push(("n", n.to_string()));
-                (l, flag(c.up))
+                (l, c)
+            })
+        })
+    };
+    out.gauge(
+        "lvs_checker_up",
+        "1 while the checker finds its real server up",
+        checkers().map(|(l, c)| (l, flag(c.up))),
+    )?;
+    out.gauge(
+        "lvs_checker_duration_seconds",
+        "How long the checker's last run took, from its start to its verdict (a run cancelled at its timeout: the timeout)",
+        // No series before a run has ended: 0 would read as a fast check.
+        checkers().filter_map(|(l, c)| Some((l, c.last_duration?))),
+    )?;
+    let reasons = FailKind::ALL.map(FailKind::as_str).join(", ");
+    out.counter(
+        "lvs_checker_failures",
+        &format!("The checker's failed runs since start, by reason: {reasons}"),
+        // Every reason, 0 included, so rate() sees the first failure.
+        checkers().flat_map(|(l, c)| {
+            c.failures.iter().map(move |(kind, n)| {
+                let mut l = l.clone();
+                l.push(("reason", kind.as_str().to_string()));
+                (l, n)
             })
         }),
     )
@@ -584,7 +612,7 @@ async fn answer(
 mod tests {
     use super::*;
     use crate::status::{IpvsService, IpvsStatus};
-    use keepup_check::sched::{CheckerStatus, RsView, VsView};
+    use keepup_check::sched::{CheckerStatus, Failures, RsView, VsView};
     use keepup_lvs::genl::{DestInfo, ServiceInfo, Stats};
 
     /// The status tests' world (VI_1 Master, VI_2 in FAULT, VI_3 with it), with a
@@ -592,6 +620,10 @@ mod tests {
     fn sample() -> Snapshot {
         let w = crate::status::tests::world();
         let mut s = crate::status::tests::snap(&w);
+        let mut failures = Failures::default();
+        failures.count(FailKind::Connect);
+        failures.count(FailKind::Connect);
+        failures.count(FailKind::Timeout);
         s.virtual_servers = vec![VsView {
             name: "[10.0.0.1]:tcp:80".into(),
             quorum: 1,
@@ -618,6 +650,8 @@ mod tests {
                     last_error: None,
                     since: None,
                     next_run: None,
+                    last_duration: Some(0.012),
+                    failures,
                 }],
             }],
         }];
@@ -742,6 +776,36 @@ mod tests {
         assert!(out.contains(&format!(
             "keepup_lvs_checker_up{{{rs},checker=\"HTTP_GET\",n=\"0\"}} 1\n"
         )));
+        let checker = format!("{rs},checker=\"HTTP_GET\",n=\"0\"");
+        assert!(out.contains("# TYPE keepup_lvs_checker_duration_seconds gauge\n"));
+        assert!(out.contains(&format!(
+            "keepup_lvs_checker_duration_seconds{{{checker}}} 0.012\n"
+        )));
+        assert!(out.contains("# TYPE keepup_lvs_checker_failures_total counter\n"));
+        // Every reason is a series from the start, the ones not seen at 0.
+        for (reason, n) in [
+            ("setup", 0),
+            ("connect", 2),
+            ("tls", 0),
+            ("network", 0),
+            ("answer", 0),
+            ("timeout", 1),
+            ("script", 0),
+            ("file", 0),
+        ] {
+            assert!(
+                out.contains(&format!(
+                    "keepup_lvs_checker_failures_total{{{checker},reason=\"{reason}\"}} {n}\n"
+                )),
+                "{reason}: {out}"
+            );
+        }
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with("keepup_lvs_checker_failures_total{"))
+                .count(),
+            FailKind::ALL.len()
+        );
         let svc = "local_address=\"10.0.0.1\",local_port=\"80\",local_mark=\"\",proto=\"TCP\"";
         let backend = format!("{svc},remote_address=\"10.0.1.1\",remote_port=\"80\"");
         assert!(
@@ -758,6 +822,35 @@ mod tests {
         assert!(out.contains(&format!(
             "keepup_ipvs_backend_incoming_packets_total{{{backend}}} 70\n"
         )));
+    }
+
+    /// A checker that has not run yet: no duration (0 would read as a fast check),
+    /// and its failures at 0 for every reason.
+    #[test]
+    fn a_checker_not_run_yet_has_no_duration_and_zero_failures() {
+        let mut s = sample();
+        let rs = &mut s.virtual_servers[0].real_servers[0];
+        let fresh = CheckerStatus {
+            kind: "TCP_CHECK".into(),
+            has_run: false,
+            last_duration: None,
+            failures: Failures::default(),
+            ..rs.checkers[0].clone()
+        };
+        rs.checkers.push(fresh);
+        let out = encode(Arc::new(s), Format::Text).unwrap();
+        let fresh = "checker=\"TCP_CHECK\",n=\"1\"";
+        assert!(
+            !out.lines()
+                .any(|l| l.starts_with("keepup_lvs_checker_duration_seconds{") && l.contains(fresh)),
+            "{out}"
+        );
+        let zeros = out
+            .lines()
+            .filter(|l| l.starts_with("keepup_lvs_checker_failures_total{") && l.contains(fresh))
+            .inspect(|l| assert!(l.ends_with(" 0"), "{l}"))
+            .count();
+        assert_eq!(zeros, FailKind::ALL.len(), "{out}");
     }
 
     #[test]

@@ -6,21 +6,27 @@ use std::time::Duration;
 use keepup_config::model::lvs::{Checker, DnsCheck, UdpCheck};
 use tokio::net::UdpSocket;
 
-use super::{plain, Target};
+use super::{datagram_error, errno, plain, Target};
 use crate::plan::secs;
 use crate::proto::dns::{judge, DnsQuery};
-use crate::proto::udp::{IcmpError, IcmpVersion, ReplyRule, UdpOutcome};
-use crate::sched::Verdict;
+use crate::proto::udp::{IcmpError, IcmpVersion, ReplyRule, UdpFailure, UdpOutcome};
+use crate::sched::{FailKind, Verdict};
 
 /// The largest datagram read (a DNS answer over UDP without EDNS fits in 512).
 const MAX_DATAGRAM: usize = 65_536;
 
-async fn socket(t: &Target) -> io::Result<UdpSocket> {
-    let s = t.socket(socket2::Type::DGRAM, socket2::Protocol::UDP)?;
+/// A socket connected to the target. One this host will not open or bind is the
+/// checker's setup ([`FailKind::Setup`]); a connect refused (no route) says the
+/// server cannot be reached.
+async fn socket(t: &Target) -> Result<UdpSocket, (FailKind, io::Error)> {
+    let setup = |e| (FailKind::Setup, e);
+    let s = t
+        .socket(socket2::Type::DGRAM, socket2::Protocol::UDP)
+        .map_err(setup)?;
     let std: std::net::UdpSocket = s.into();
-    let s = UdpSocket::from_std(std)?;
+    let s = UdpSocket::from_std(std).map_err(setup)?;
     // Connected: the kernel reports the server's ICMP errors on this socket.
-    s.connect(t.to).await?;
+    s.connect(t.to).await.map_err(|e| (datagram_error(&e), e))?;
     Ok(s)
 }
 
@@ -34,11 +40,11 @@ fn icmp_of(e: &io::Error, t: &Target) -> Option<IcmpError> {
     };
     // ICMP codes (v4 / v6) for the errno the kernel maps them to.
     let code = match e.raw_os_error()? {
-        libc_errno::ECONNREFUSED => {
+        errno::ECONNREFUSED => {
             return Some(IcmpError::port_unreachable(t.to.ip()));
         }
-        libc_errno::ENETUNREACH => 0,
-        libc_errno::EHOSTUNREACH => {
+        errno::ENETUNREACH => 0,
+        errno::EHOSTUNREACH => {
             if v4 {
                 1
             } else {
@@ -55,35 +61,42 @@ fn icmp_of(e: &io::Error, t: &Target) -> Option<IcmpError> {
     })
 }
 
-/// The errno values a connected UDP socket reports for ICMP errors (Linux).
-mod libc_errno {
-    pub const ENETUNREACH: i32 = 101;
-    pub const ECONNREFUSED: i32 = 111;
-    pub const EHOSTUNREACH: i32 = 113;
-}
-
 /// UDP_CHECK.
 pub async fn udp(c: &Checker, u: &UdpCheck, wait: Duration) -> Verdict {
     let rule = match ReplyRule::from_config(u) {
         Ok(r) => r,
-        Err(e) => return Verdict::fail(e.to_string()),
+        Err(e) => return Verdict::fail(FailKind::Setup, e.to_string()),
     };
     let t = match Target::of(c, None) {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e),
+        Err(e) => return Verdict::fail(FailKind::Setup, e),
     };
-    let outcome = exchange(&t, rule.payload(), wait).await;
+    let s = match socket(&t).await {
+        Ok(s) => s,
+        // As `judge` words a socket error, with the kind of where it came.
+        Err((kind, e)) => return Verdict::fail(kind, UdpFailure::Socket(plain(&e)).to_string()),
+    };
+    let outcome = exchange(&s, &t, rule.payload(), wait).await;
     match rule.judge(&outcome) {
         Ok(()) => Verdict::PASS,
-        Err(f) => Verdict::fail(f.to_string()),
+        Err(f) => Verdict::fail(udp_kind(&f), f.to_string()),
     }
 }
 
-async fn exchange(t: &Target, payload: &[u8], wait: Duration) -> UdpOutcome {
-    let s = match socket(t).await {
-        Ok(s) => s,
-        Err(e) => return UdpOutcome::SocketError(plain(&e)),
-    };
+/// The kind of a UDP_CHECK failure.
+fn udp_kind(f: &UdpFailure) -> FailKind {
+    match f {
+        UdpFailure::TooShort { .. } | UdpFailure::TooLong { .. } | UdpFailure::Differs { .. } => {
+            FailKind::Answer
+        }
+        UdpFailure::Unreachable(_) | UdpFailure::IcmpInsteadOfReply(_) => FailKind::Connect,
+        UdpFailure::NoReply { .. } => FailKind::Timeout,
+        // A send or receive the kernel refused for another reason than an ICMP error.
+        UdpFailure::Socket(_) => FailKind::Network,
+    }
+}
+
+async fn exchange(s: &UdpSocket, t: &Target, payload: &[u8], wait: Duration) -> UdpOutcome {
     if let Err(e) = s.send(payload).await {
         return match icmp_of(&e, t) {
             Some(i) => UdpOutcome::IcmpError(i),
@@ -106,18 +119,21 @@ async fn exchange(t: &Target, payload: &[u8], wait: Duration) -> UdpOutcome {
 pub async fn dns(c: &Checker, d: &DnsCheck, id: u16, wait: Duration) -> Verdict {
     let query = match DnsQuery::from_config(d) {
         Ok(q) => q,
-        Err(e) => return Verdict::fail(e.to_string()),
+        Err(e) => return Verdict::fail(FailKind::Setup, e.to_string()),
     };
     let t = match Target::of(c, Some(53)) {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e),
+        Err(e) => return Verdict::fail(FailKind::Setup, e),
     };
     let s = match socket(&t).await {
         Ok(s) => s,
-        Err(e) => return Verdict::fail(format!("DNS socket to {}: {}", t.to, plain(&e))),
+        Err((kind, e)) => {
+            return Verdict::fail(kind, format!("DNS socket to {}: {}", t.to, plain(&e)))
+        }
     };
     if let Err(e) = s.send(&query.encode(id)).await {
-        return Verdict::fail(format!("DNS query to {}: {}", t.to, plain(&e)));
+        let reason = format!("DNS query to {}: {}", t.to, plain(&e));
+        return Verdict::fail(datagram_error(&e), reason);
     }
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let deadline = tokio::time::Instant::now() + wait;
@@ -126,24 +142,27 @@ pub async fn dns(c: &Checker, d: &DnsCheck, id: u16, wait: Duration) -> Verdict 
         let n = match tokio::time::timeout_at(deadline, s.recv(&mut buf)).await {
             Err(_) => {
                 let why = last.map_or(String::new(), |f: String| format!(" (last: {f})"));
-                return Verdict::fail(format!(
-                    "no DNS answer from {} within {}{why}",
-                    t.to,
-                    secs(wait)
-                ));
+                return Verdict::fail(
+                    FailKind::Timeout,
+                    format!("no DNS answer from {} within {}{why}", t.to, secs(wait)),
+                );
             }
             Ok(Ok(n)) => n,
             Ok(Err(e)) => {
-                return Verdict::fail(match icmp_of(&e, &t) {
-                    Some(i) => i.to_string(),
-                    None => format!("DNS answer from {}: {}", t.to, plain(&e)),
-                })
+                return match icmp_of(&e, &t) {
+                    Some(i) => Verdict::fail(FailKind::Connect, i.to_string()),
+                    None => {
+                        let reason = format!("DNS answer from {}: {}", t.to, plain(&e));
+                        Verdict::fail(FailKind::Network, reason)
+                    }
+                }
             }
         };
         match judge(&query, id, &buf[..n]) {
             Ok(()) => return Verdict::PASS,
             Err(f) if f.keeps_waiting() => last = Some(f.to_string()),
-            Err(f) => return Verdict::fail(f.to_string()),
+            // An RCODE: the server answered, with an error.
+            Err(f) => return Verdict::fail(FailKind::Answer, f.to_string()),
         }
     }
 }

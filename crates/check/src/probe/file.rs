@@ -3,14 +3,15 @@
 //! weight (negated with `reverse`) shifts the real server's weight, as keepalived's
 //! track_file does.
 use crate::plan::FileSource;
-use crate::sched::Verdict;
+use crate::sched::{FailKind, Verdict};
 
 /// The most of the file read: its value is a leading integer.
 const READ: u64 = 64;
 
 pub async fn run(f: &FileSource) -> Verdict {
     let Some(path) = &f.path else {
-        return Verdict::fail(format!("track_file {} has no file", f.name));
+        let reason = format!("track_file {} has no file", f.name);
+        return Verdict::fail(FailKind::Setup, reason);
     };
     // keepalived reads a missing or unreadable file as 0.
     let text = read_head(path).await.unwrap_or_default();
@@ -30,11 +31,11 @@ fn verdict(f: &FileSource, value: i64) -> Verdict {
         return if value == 0 {
             Verdict::PASS
         } else {
-            Verdict::fail(format!(
-                "track_file {} holds {value} ({})",
-                f.name,
-                f.path.as_deref().unwrap_or("")
-            ))
+            let path = f.path.as_deref().unwrap_or("");
+            Verdict::fail(
+                FailKind::File,
+                format!("track_file {} holds {value} ({path})", f.name),
+            )
         };
     }
     let sign = if f.reverse { -1 } else { 1 };
@@ -63,7 +64,7 @@ mod tests {
         assert_eq!(verdict(&src(0, false), 0), Verdict::PASS);
         assert_eq!(
             verdict(&src(0, false), 3),
-            Verdict::fail("track_file f holds 3 (/x)")
+            Verdict::fail(FailKind::File, "track_file f holds 3 (/x)")
         );
         assert_eq!(verdict(&src(10, false), 3), Verdict::Shift { by: 30 });
         assert_eq!(verdict(&src(10, true), 3), Verdict::Shift { by: -30 });

@@ -7,18 +7,22 @@ use std::time::Duration;
 use keepup_config::model::lvs::MiscCheck;
 use keepup_sys::script::{self, Outcome, ScriptSpec};
 
-use crate::sched::Verdict;
+use crate::sched::{FailKind, Verdict};
 
 pub async fn run(m: &MiscCheck, timeout: Duration) -> Verdict {
     let Some(path) = &m.misc_path else {
-        return Verdict::fail("MISC_CHECK has no misc_path");
+        return Verdict::fail(FailKind::Setup, "MISC_CHECK has no misc_path");
     };
     let user = match &m.user {
         Some(u) if !u.command.is_empty() || u.user.is_some() => {
             let name = u.user.as_deref().unwrap_or(u.command.as_str());
             match script::resolve_user(name, u.group.as_deref()) {
                 Ok(ids) => Some(ids),
-                Err(e) => return Verdict::fail(format!("cannot run {}: {e}", path.command)),
+                // Its `user` or group does not exist: the configuration's.
+                Err(e) => {
+                    let reason = format!("cannot run {}: {e}", path.command);
+                    return Verdict::fail(FailKind::Setup, reason);
+                }
             }
         }
         _ => None,
@@ -31,7 +35,10 @@ pub async fn run(m: &MiscCheck, timeout: Duration) -> Verdict {
     };
     let (child, pgid) = match script::start_script(&spec) {
         Ok(c) => c,
-        Err(e) => return Verdict::fail(format!("cannot run {}: {e}", path.command)),
+        Err(e) => {
+            let reason = format!("cannot run {}: {e}", path.command);
+            return Verdict::fail(FailKind::Script, reason);
+        }
     };
     // Dropped with the future (the scheduler's cancel): the group goes too.
     let guard = KillGroup(pgid);
@@ -55,7 +62,11 @@ fn verdict(o: &Outcome, dynamic: bool) -> Verdict {
         Outcome::Exited(s @ 2..=255) if dynamic => Verdict::Pass {
             weight: u32::try_from(s - 2).ok(),
         },
-        other => Verdict::fail(other.describe()),
+        // Killed at misc_timeout: the script's own wait ran out.
+        Outcome::TimedOut => Verdict::fail(FailKind::Timeout, o.describe()),
+        Outcome::Exited(_) | Outcome::Signaled(_) | Outcome::CannotRun(_) => {
+            Verdict::fail(FailKind::Script, o.describe())
+        }
     }
 }
 
@@ -72,15 +83,15 @@ mod tests {
         );
         assert_eq!(
             verdict(&Outcome::Exited(12), false),
-            Verdict::fail("exited with status 12")
+            Verdict::fail(FailKind::Script, "exited with status 12")
         );
         assert_eq!(
             verdict(&Outcome::Exited(1), true),
-            Verdict::fail("exited with status 1")
+            Verdict::fail(FailKind::Script, "exited with status 1")
         );
         assert_eq!(
             verdict(&Outcome::TimedOut, true),
-            Verdict::fail("timed out")
+            Verdict::fail(FailKind::Timeout, "timed out")
         );
     }
 }

@@ -12,7 +12,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::plan::CheckerPlan;
-use crate::sched::Verdict;
+use crate::sched::{FailKind, Verdict};
 
 mod datagram;
 mod file;
@@ -36,9 +36,12 @@ pub async fn run(plan: &CheckerPlan, id: u16) -> Verdict {
         CheckerKind::PingCheck => ping::run(c, id, wait).await,
         CheckerKind::FileCheck(_) => match &plan.file {
             Some(f) => file::run(f).await,
-            None => Verdict::fail("FILE_CHECK has no track_file"),
+            None => Verdict::fail(FailKind::Setup, "FILE_CHECK has no track_file"),
         },
-        CheckerKind::BfdCheck(_) => Verdict::fail("BFD_CHECK is not implemented in keepup yet"),
+        CheckerKind::BfdCheck(_) => Verdict::fail(
+            FailKind::Setup,
+            "BFD_CHECK is not implemented in keepup yet",
+        ),
     }
 }
 
@@ -82,6 +85,10 @@ pub fn validate(plan: &CheckerPlan) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+/// A failure as the probes' helpers return it: its kind, decided where it happened,
+/// and its reason.
+type Failure = (FailKind, String);
 
 /// Where a checker connects, and from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +148,24 @@ fn unspecified(like: &IpAddr) -> IpAddr {
     }
 }
 
+/// The kind of a failed send or receive on a datagram socket: the kernel saying the
+/// server cannot be reached (no route, or an ICMP error it had for the socket) is
+/// [`FailKind::Connect`]; anything else [`FailKind::Network`].
+fn datagram_error(e: &io::Error) -> FailKind {
+    match e.raw_os_error() {
+        Some(errno::ECONNREFUSED | errno::ENETUNREACH | errno::EHOSTUNREACH) => FailKind::Connect,
+        _ => FailKind::Network,
+    }
+}
+
+/// The errno values the kernel gives a socket for ICMP errors and missing routes
+/// (Linux; `io::ErrorKind` names two of them only from Rust 1.83).
+mod errno {
+    pub const ENETUNREACH: i32 = 101;
+    pub const ECONNREFUSED: i32 = 111;
+    pub const EHOSTUNREACH: i32 = 113;
+}
+
 /// An I/O error in plain words: `connection refused`, `no route to host`.
 fn plain(e: &io::Error) -> String {
     match e.kind() {
@@ -158,3 +183,6 @@ fn plain(e: &io::Error) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,10 +42,10 @@ use socket2::{Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use super::{plain, Target};
+use super::{datagram_error, plain, Failure, Target};
 use crate::plan::secs;
 use crate::proto::udp::{IcmpError, IcmpVersion};
-use crate::sched::Verdict;
+use crate::sched::{FailKind, Verdict};
 
 /// The ICMP and ICMPv6 echo header: type, code, checksum, identifier, sequence.
 pub const ECHO_HEADER_LEN: usize = 8;
@@ -303,7 +303,7 @@ enum Kind {
 }
 
 /// A ping socket, or a raw one when the kernel refuses it (`ping_group_range`, or a
-/// kernel without ping sockets).
+/// kernel without ping sockets). Its errors are the checker's setup: nothing was sent.
 fn open(t: &Target, v: IcmpVersion) -> Result<(Socket, Kind), String> {
     let proto = match v {
         IcmpVersion::V4 => Protocol::ICMPV4,
@@ -360,7 +360,7 @@ pub async fn run(c: &Checker, seq: u16, wait: Duration) -> Verdict {
     // No port: the real server's, if any, is carried along and ignored.
     let t = match Target::of(c, Some(0)) {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e),
+        Err(e) => return Verdict::fail(FailKind::Setup, e),
     };
     let version = match t.to {
         SocketAddr::V4(_) => IcmpVersion::V4,
@@ -368,7 +368,7 @@ pub async fn run(c: &Checker, seq: u16, wait: Duration) -> Verdict {
     };
     let (sock, kind) = match open(&t, version) {
         Ok(s) => s,
-        Err(e) => return Verdict::fail(e),
+        Err(e) => return Verdict::fail(FailKind::Setup, e),
     };
     let id = match kind {
         Kind::Ping => 0,
@@ -385,15 +385,19 @@ pub async fn run(c: &Checker, seq: u16, wait: Duration) -> Verdict {
     let sock: std::net::UdpSocket = sock.into();
     let sock = match UdpSocket::from_std(sock) {
         Ok(s) => s,
-        Err(e) => return Verdict::fail(format!("ICMP socket to {}: {}", t.to.ip(), plain(&e))),
+        Err(e) => {
+            let reason = format!("ICMP socket to {}: {}", t.to.ip(), plain(&e));
+            return Verdict::fail(FailKind::Setup, reason);
+        }
     };
     let to = SocketAddr::new(t.to.ip(), 0);
     if let Err(e) = sock.send_to(&echo_request(version, id, seq), to).await {
-        return Verdict::fail(format!("ICMP echo request to {}: {}", t.to.ip(), plain(&e)));
+        let reason = format!("ICMP echo request to {}: {}", t.to.ip(), plain(&e));
+        return Verdict::fail(datagram_error(&e), reason);
     }
     match wait_reply(&sock, kind, &expect, wait).await {
         Ok(()) => Verdict::PASS,
-        Err(reason) => Verdict::fail(reason),
+        Err((fail, reason)) => Verdict::fail(fail, reason),
     }
 }
 
@@ -404,31 +408,37 @@ async fn wait_reply(
     kind: Kind,
     e: &Expect,
     wait: Duration,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut buf = vec![0u8; MAX_PACKET];
     let mut last: Option<String> = None;
     loop {
         let ready = sock.ready(Interest::READABLE | Interest::ERROR);
         let ready = match tokio::time::timeout_at(deadline, ready).await {
-            Err(_) => return Err(no_reply(e, wait, last.as_deref())),
-            Ok(Err(err)) => return Err(format!("ICMP socket to {}: {}", e.to, plain(&err))),
+            Err(_) => return Err((FailKind::Timeout, no_reply(e, wait, last.as_deref()))),
+            Ok(Err(err)) => {
+                let reason = format!("ICMP socket to {}: {}", e.to, plain(&err));
+                return Err((FailKind::Network, reason));
+            }
             Ok(Ok(r)) => r,
         };
         if ready.is_error() {
             // One error a turn; the readiness clears once the queue is empty.
             match sock.try_io(Interest::ERROR, || pending_error(sock, kind, e.version)) {
-                Ok(err) if fails(&err) => return Err(err.to_string()),
+                Ok(err) if fails(&err) => return Err((FailKind::Connect, err.to_string())),
                 Ok(err) => last = Some(err.to_string()),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) => return Err(format!("ICMP echo request to {}: {}", e.to, plain(&err))),
+                Err(err) => {
+                    let reason = format!("ICMP echo request to {}: {}", e.to, plain(&err));
+                    return Err((FailKind::Network, reason));
+                }
             }
         }
         if ready.is_readable() {
             match sock.try_recv_from(&mut buf) {
                 Ok((n, from)) => match classify(e, from.ip(), &buf[..n], ip_header(kind, e)) {
                     Received::Reply => return Ok(()),
-                    Received::Error(err) => return Err(err.to_string()),
+                    Received::Error(err) => return Err((FailKind::Connect, err.to_string())),
                     Received::Ignored { why } => last = why.or(last),
                 },
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}

@@ -5,34 +5,41 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::tls::TlsClient;
-use super::{plain, Target};
+use super::{plain, Failure, Target};
 use crate::proto::http;
 use crate::proto::smtp::{SmtpDialog, Step};
-use crate::sched::Verdict;
+use crate::sched::{FailKind, Verdict};
 
 /// Bytes read per call; a dialog's parser bounds what it keeps.
 const READ: usize = 16 * 1024;
 
-async fn connect(t: &Target) -> Result<TcpStream, String> {
+/// A connection to the target. A socket this host will not open or bind (a missing
+/// `bind_if`, a `bindto` address it does not have) is the checker's setup; what
+/// `connect` says is the server's.
+async fn connect(t: &Target) -> Result<TcpStream, Failure> {
     let s = t
         .socket(socket2::Type::STREAM, socket2::Protocol::TCP)
-        .map_err(|e| format!("cannot open a socket to {}: {}", t.to, plain(&e)))?;
+        .map_err(|e| {
+            let reason = format!("cannot open a socket to {}: {}", t.to, plain(&e));
+            (FailKind::Setup, reason)
+        })?;
     let std: std::net::TcpStream = s.into();
     let sock = tokio::net::TcpSocket::from_std_stream(std);
-    sock.connect(t.to)
-        .await
-        .map_err(|e| format!("TCP connection to {}: {}", t.to, plain(&e)))
+    sock.connect(t.to).await.map_err(|e| {
+        let reason = format!("TCP connection to {}: {}", t.to, plain(&e));
+        (FailKind::Connect, reason)
+    })
 }
 
 /// TCP_CHECK: the connection is the check.
 pub async fn tcp(c: &Checker) -> Verdict {
     let t = match Target::of(c, None) {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e),
+        Err(e) => return Verdict::fail(FailKind::Setup, e),
     };
     match connect(&t).await {
         Ok(_) => Verdict::PASS,
-        Err(e) => Verdict::fail(e),
+        Err((kind, e)) => Verdict::fail(kind, e),
     }
 }
 
@@ -40,11 +47,11 @@ pub async fn tcp(c: &Checker) -> Verdict {
 pub async fn smtp(c: &Checker, s: &SmtpCheck) -> Verdict {
     let t = match Target::of(c, Some(25)) {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e),
+        Err(e) => return Verdict::fail(FailKind::Setup, e),
     };
     let mut stream = match connect(&t).await {
         Ok(s) => s,
-        Err(e) => return Verdict::fail(e),
+        Err((kind, e)) => return Verdict::fail(kind, e),
     };
     let mut dialog = SmtpDialog::for_check(s);
     let mut buf = vec![0u8; READ];
@@ -54,20 +61,25 @@ pub async fn smtp(c: &Checker, s: &SmtpCheck) -> Verdict {
         match dialog.feed(input) {
             Step::Send(bytes) => {
                 if let Err(e) = stream.write_all(&bytes).await {
-                    return Verdict::fail(format!("SMTP write to {}: {}", t.to, plain(&e)));
+                    let reason = format!("SMTP write to {}: {}", t.to, plain(&e));
+                    return Verdict::fail(FailKind::Network, reason);
                 }
                 // A reply that came with the last read is read now.
                 input = &[];
                 continue;
             }
             Step::Done(Ok(())) => return Verdict::PASS,
-            Step::Done(Err(f)) => return Verdict::fail(f.to_string()),
+            // A reply code, or a dialog the server broke off or garbled.
+            Step::Done(Err(f)) => return Verdict::fail(FailKind::Answer, f.to_string()),
             Step::NeedMore => {}
         }
         n = match stream.read(&mut buf).await {
-            Ok(0) => return Verdict::fail(dialog.eof().to_string()),
+            Ok(0) => return Verdict::fail(FailKind::Answer, dialog.eof().to_string()),
             Ok(n) => n,
-            Err(e) => return Verdict::fail(format!("SMTP read from {}: {}", t.to, plain(&e))),
+            Err(e) => {
+                let reason = format!("SMTP read from {}: {}", t.to, plain(&e));
+                return Verdict::fail(FailKind::Network, reason);
+            }
         };
         input = &buf[..n];
     }
@@ -80,19 +92,20 @@ pub async fn http(c: &Checker, h: &HttpCheck, tls: bool) -> Verdict {
     let kind = if tls { "SSL_GET" } else { "HTTP_GET" };
     let urls = match http::UrlCheck::all(h, None) {
         Ok(u) => u,
-        Err(e) => return Verdict::fail(e.to_string()),
+        Err(e) => return Verdict::fail(FailKind::Setup, e.to_string()),
     };
     if urls.is_empty() {
-        return Verdict::fail(format!("{kind} has no url with a path"));
+        return Verdict::fail(FailKind::Setup, format!("{kind} has no url with a path"));
     }
     let t = match Target::of(c, Some(80)) {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e),
+        Err(e) => return Verdict::fail(FailKind::Setup, e),
     };
     let client = if tls {
         match TlsClient::new(h.ssl.as_ref()) {
             Ok(c) => Some(c),
-            Err(e) => return Verdict::fail(e.to_string()),
+            // Its ca, certificate or key files do not load.
+            Err(e) => return Verdict::fail(FailKind::Setup, e.to_string()),
         }
     } else {
         None
@@ -110,12 +123,12 @@ pub async fn http(c: &Checker, h: &HttpCheck, tls: bool) -> Verdict {
                     .flatten();
                 match client.handshake(s, sni, t.to).await {
                     Ok(s) => get(s, &t, url).await,
-                    Err(e) => Err(format!("TLS handshake: {e}")),
+                    Err(e) => Err((FailKind::Tls, format!("TLS handshake: {e}"))),
                 }
             }
         };
-        if let Err(e) = result {
-            return Verdict::fail(format!("{e} for {} on {}", url.path(), t.to));
+        if let Err((kind, e)) = result {
+            return Verdict::fail(kind, format!("{e} for {} on {}", url.path(), t.to));
         }
     }
     Verdict::PASS
@@ -126,11 +139,11 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     t: &Target,
     url: &http::UrlCheck,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     stream
         .write_all(&url.request(t.to))
         .await
-        .map_err(|e| format!("HTTP request: {}", plain(&e)))?;
+        .map_err(|e| (FailKind::Network, format!("HTTP request: {}", plain(&e))))?;
     let mut response = url.response();
     let mut buf = vec![0u8; READ];
     loop {
@@ -147,7 +160,7 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             {
                 break
             }
-            Err(e) => return Err(format!("HTTP read: {}", plain(&e))),
+            Err(e) => return Err((FailKind::Network, format!("HTTP read: {}", plain(&e)))),
         };
         if response.feed(&buf[..n]) == http::Progress::Done {
             break;
@@ -155,6 +168,8 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(
     }
     match response.finish() {
         http::Verdict::Pass(_) => Ok(()),
-        http::Verdict::Fail(f) => Err(f.to_string()),
+        // The status, digest or regex, or a response that is none (no data, no
+        // status line, headers cut short): the server answered, wrongly.
+        http::Verdict::Fail(f) => Err((FailKind::Answer, f.to_string())),
     }
 }

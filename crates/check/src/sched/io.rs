@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::{FailKind, Failures};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct VsId(pub usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -44,15 +46,17 @@ pub enum Verdict {
     /// It passed and shifts the real server's weight by `by` from the configured one
     /// (FILE_CHECK: the file's value times its weight).
     Shift { by: i64 },
-    /// It did not; the reason in plain words (`HTTP status 503 ...`).
-    Fail { reason: String },
+    /// It did not: of which kind (for counting) and why, in plain words (`HTTP
+    /// status 503 ...`, for the log).
+    Fail { kind: FailKind, reason: String },
 }
 
 impl Verdict {
     pub const PASS: Verdict = Verdict::Pass { weight: None };
 
-    pub fn fail(reason: impl Into<String>) -> Verdict {
+    pub fn fail(kind: FailKind, reason: impl Into<String>) -> Verdict {
         Verdict::Fail {
+            kind,
             reason: reason.into(),
         }
     }
@@ -149,6 +153,11 @@ pub struct CheckerView {
     pub retries: u32,
     /// The last failure's reason while it is failing.
     pub last_error: Option<String>,
+    /// How long its last run took, from its start to its verdict (a run cancelled at
+    /// the timeout: the timeout). None: no run has ended yet.
+    pub last_duration: Option<Duration>,
+    /// Its failed runs by kind since start.
+    pub failures: Failures,
     /// When it last went up or down (None: not since start).
     #[serde(skip)]
     pub since: Option<Instant>,

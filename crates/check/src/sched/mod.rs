@@ -22,6 +22,10 @@
 //! A run that has not answered by its timeout has failed; the caller is told to
 //! cancel it ([`Output::Cancel`]) and a late answer is ignored.
 //!
+//! For the metrics, each checker keeps how long its last run took and its failed
+//! runs by kind ([`FailKind`]) since start; a reload that keeps the checker keeps
+//! them.
+//!
 //! `ha_suspend` (check_api.c `update_checker_activity`, the checkers' launch
 //! threads): while none of a virtual server's addresses is on this host, each of its
 //! checkers, when its run comes, does not run and looks again `delay_loop` later. Its
@@ -41,9 +45,11 @@ use std::time::{Duration, Instant};
 
 use crate::plan::{secs, CheckerPlan, Plan, RsPlan, VsPlan};
 
+mod fail;
 mod io;
 mod reload;
 mod view;
+pub use fail::{FailKind, Failures};
 pub use io::*;
 pub use view::{CheckerStatus, Moment, RsView, VsView};
 
@@ -77,6 +83,9 @@ struct CheckerState {
     weight_shift: i64,
     last_error: Option<String>,
     since: Option<Instant>,
+    /// Its last run's time from start to verdict (the timeout for one cancelled).
+    last_duration: Option<Duration>,
+    failures: Failures,
 }
 
 #[derive(Debug)]
@@ -163,6 +172,8 @@ impl Scheduler {
                         weight_shift: 0,
                         last_error: None,
                         since: None,
+                        last_duration: None,
+                        failures: Failures::default(),
                     });
                 }
                 vs.rs.push(s.rss.len());
@@ -297,7 +308,8 @@ impl Scheduler {
                     return;
                 };
                 if running == attempt {
-                    self.finish(now, c, started, verdict);
+                    let took = now.saturating_duration_since(started);
+                    self.finish(now, c, started, took, verdict);
                 }
             }
         }
@@ -328,7 +340,9 @@ impl Scheduler {
                     self.out.push_back(Output::Cancel { attempt });
                     let t = self.cplan(c).timing.timeout;
                     let reason = format!("no answer within {}", secs(t));
-                    self.finish(now, c, started, Verdict::fail(reason));
+                    // It took the timeout, however late this wake-up came.
+                    let verdict = Verdict::fail(FailKind::Timeout, reason);
+                    self.finish(now, c, started, t, verdict);
                 }
             }
         }
@@ -363,6 +377,8 @@ impl Scheduler {
             has_run: c.has_run,
             retries: c.retry_it,
             last_error: c.last_error.clone(),
+            last_duration: c.last_duration,
+            failures: c.failures,
             since: c.since,
             next: c.alarm.filter(|a| a.1 == Alarm::Run).map(|a| a.0),
         })
@@ -445,8 +461,16 @@ impl Scheduler {
         });
     }
 
-    /// keepalived's checker epilog: retry, state change, the next run.
-    fn finish(&mut self, now: Instant, c: usize, started: Instant, verdict: Verdict) {
+    /// keepalived's checker epilog: retry, state change, the next run. `took`: the
+    /// run's time from `started` to its verdict.
+    fn finish(
+        &mut self,
+        now: Instant,
+        c: usize,
+        started: Instant,
+        took: Duration,
+        verdict: Verdict,
+    ) {
         let cp = self.cplan(c);
         let t = cp.timing;
         let (dynamic, log_all) = (
@@ -456,6 +480,7 @@ impl Scheduler {
         if let Some((attempt, _)) = self.checkers[c].running.take() {
             self.inflight.remove(&attempt);
         }
+        self.checkers[c].last_duration = Some(took);
         let st = &self.checkers[c];
         let (up, has_run, retry_it) = (st.up, st.has_run, st.retry_it);
         let mut delay = t.delay_loop;
@@ -479,7 +504,8 @@ impl Scheduler {
                     self.checker_state(now, c, true);
                 }
             }
-            Verdict::Fail { reason } => {
+            Verdict::Fail { kind, reason } => {
+                self.checkers[c].failures.count(kind);
                 self.checkers[c].last_error = Some(reason.clone());
                 if (up || !has_run) && retry_it >= t.retry {
                     self.checkers[c].retry_it = 0;

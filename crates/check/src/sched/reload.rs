@@ -132,6 +132,9 @@ impl Scheduler {
         n.weight_shift = o.weight_shift;
         n.last_error.clone_from(&o.last_error);
         n.since = o.since;
+        // The metrics' counters go on (a reset would read as a restart).
+        n.last_duration = o.last_duration;
+        n.failures = o.failures;
         n.running = o.running;
         if let Some((attempt, _)) = o.running {
             self.inflight.insert(attempt, c);

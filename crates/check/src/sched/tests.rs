@@ -119,7 +119,7 @@ fn pass() -> Option<Verdict> {
 }
 
 fn fail() -> Option<Verdict> {
-    Some(Verdict::fail("refused"))
+    Some(Verdict::fail(FailKind::Connect, "refused"))
 }
 
 /// One virtual server, real servers `rs` (each a `real_server` body), `vs_extra` in
@@ -725,7 +725,7 @@ fn ping_check_log_lines_keep_keepalived_wording() {
                 let verdict = if runs == 1 {
                     Verdict::PASS
                 } else {
-                    Verdict::fail("silence")
+                    Verdict::fail(FailKind::Timeout, "silence")
                 };
                 l.s.handle(at, Input::Done { attempt, verdict });
                 while let Some(o) = l.s.poll_output() {
@@ -741,3 +741,4 @@ fn ping_check_log_lines_keep_keepalived_wording() {
 }
 
 mod ha_suspend;
+mod metrics;

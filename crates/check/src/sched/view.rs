@@ -1,13 +1,14 @@
 //! What `keepup status` shows of the checkers: each virtual server with its quorum
 //! and sorry server, each real server with its state and weight, each checker with
-//! its state, last error, since when and next run. Plain serde data, taken from the
-//! scheduler at one instant; times are seconds since the epoch.
+//! its state, last error, since when and next run, how long its last run took and
+//! its failures by kind. Plain serde data, taken from the scheduler at one instant;
+//! times are seconds since the epoch.
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckerId, Dest, RsId, Scheduler, VsId};
+use super::{CheckerId, Dest, Failures, RsId, Scheduler, VsId};
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,13 @@ pub struct CheckerStatus {
     pub since: Option<f64>,
     /// Its next run; None while one runs.
     pub next_run: Option<f64>,
+    /// How long its last run took in seconds, from its start to its verdict (a run
+    /// cancelled at the timeout: the timeout); None until one has ended.
+    #[serde(default)]
+    pub last_duration: Option<f64>,
+    /// Its failed runs by kind since start (only the kinds seen, by name).
+    #[serde(default)]
+    pub failures: Failures,
 }
 
 /// The scheduler's state at one instant, compact (a few bytes per real server), with
@@ -181,6 +189,8 @@ impl Scheduler {
                 last_error: c.last_error,
                 since: c.since.map(epoch),
                 next_run: c.next.map(epoch),
+                last_duration: c.last_duration.map(|d| d.as_secs_f64()),
+                failures: c.failures,
             })
             .collect();
         Moment {

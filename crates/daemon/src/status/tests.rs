@@ -214,6 +214,8 @@ fn a_suspended_virtual_server_says_so() {
         last_error: None,
         since: None,
         next_run: Some(1_085.0),
+        last_duration: None,
+        failures: Default::default(),
     };
     s.virtual_servers = vec![VsView {
         name: "[10.0.0.1]:tcp:80".into(),

@@ -131,7 +131,7 @@ fn a_run_in_flight_when_the_address_leaves_still_counts() {
         l.now,
         Input::Done {
             attempt,
-            verdict: Verdict::fail("refused"),
+            verdict: Verdict::fail(FailKind::Connect, "refused"),
         },
     );
     l.collect();
