@@ -652,6 +652,28 @@ fn vrrp_ipsets(g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx) {
     g.vrrp_ipsets = Some(s.args().iter().take(6).map(|t| t.text.clone()).collect());
 }
 
+/// A flag keepup reads but whose interface it does not serve (SNMP, DBus): set, and
+/// said in a note that names what to use instead.
+macro_rules! not_served {
+    ($f:ident, $what:literal) => {
+        |g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx| {
+            g.$f = plain(s, cx);
+            cx.push(
+                Diagnostic::new(
+                    Severity::Note,
+                    "not-served",
+                    concat!(
+                        $what,
+                        " is not served by keepup; the setting is read and has no effect"
+                    ),
+                )
+                .at(s.span())
+                .help("ask `keepup status` (--json), or scrape `keepup run --metrics-listen ADDR`"),
+            );
+        }
+    };
+}
+
 macro_rules! set_flag {
     ($f:ident) => {
         |g: &mut GlobalDefs, s: &Stmt, cx: &mut Ctx| g.$f = plain(s, cx)
@@ -900,7 +922,7 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     ),
     kw("bfd_rlimit_rttime", set_int!(bfd_rlimit_rttime, 1, U32_MAX)),
     kw("snmp_socket", set_string!(snmp_socket)),
-    kw("enable_snmp_vrrp", set_flag!(enable_snmp_vrrp)),
+    kw("enable_snmp_vrrp", not_served!(enable_snmp_vrrp, "SNMP")),
     kw("enable_snmp_keepalived", |g, s, cx| {
         cx.push(
             Diagnostic::new(
@@ -913,11 +935,14 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
         );
         g.enable_snmp_vrrp = plain(s, cx);
     }),
-    kw("enable_snmp_checker", set_flag!(enable_snmp_checker)),
-    kw("enable_snmp_rfc", set_flag!(enable_snmp_rfc)),
-    kw("enable_snmp_rfcv2", set_flag!(enable_snmp_rfcv2)),
-    kw("enable_snmp_rfcv3", set_flag!(enable_snmp_rfcv3)),
-    kw("enable_traps", set_flag!(enable_traps)),
+    kw(
+        "enable_snmp_checker",
+        not_served!(enable_snmp_checker, "SNMP"),
+    ),
+    kw("enable_snmp_rfc", not_served!(enable_snmp_rfc, "SNMP")),
+    kw("enable_snmp_rfcv2", not_served!(enable_snmp_rfcv2, "SNMP")),
+    kw("enable_snmp_rfcv3", not_served!(enable_snmp_rfcv3, "SNMP")),
+    kw("enable_traps", not_served!(enable_traps, "SNMP")),
     kw("snmp_vs_stats_update_interval", |g, s, cx| {
         if let Some(v) = timer(s, 0.001, 30.0, cx) {
             g.snmp_vs_stats_update_interval = v;
@@ -928,7 +953,7 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
             g.snmp_rs_stats_update_interval = v;
         }
     }),
-    kw("enable_dbus", set_flag!(enable_dbus)),
+    kw("enable_dbus", not_served!(enable_dbus, "DBus")),
     kw("dbus_service_name", set_string!(dbus_service_name)),
     kw(
         "dbus_no_interface_name",
@@ -1403,6 +1428,18 @@ mod tests {
         assert_eq!(g.bfd_rlimit_rttime, 2);
         assert_eq!(g.max_auto_priority, 99);
         assert!(g.enable_snmp_vrrp && g.enable_snmp_rfcv3 && g.enable_traps && g.enable_dbus);
+        // Each is said: read, not served.
+        let said: Vec<&str> = l
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "not-served")
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(
+            said[3].starts_with("DBus is not served by keepup"),
+            "{said:?}"
+        );
     }
 
     #[test]
