@@ -1,7 +1,7 @@
 //! The `keepup` command.
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use keepup_config::{LoadOptions, Verdict};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ mod genhash;
     name = "keepup",
     version,
     disable_version_flag = true,
-    about = "VRRP high availability that reads keepalived.conf"
+    about = "VRRP high availability and an LVS director that read keepalived.conf"
 )]
 struct Cli {
     /// Print the version (keepalived's `-v`).
@@ -30,7 +30,8 @@ enum Command {
     /// Exit status: 0 clean (notes allowed), 1 keepup would run but there are warnings or
     /// errors, 2 keepup would refuse to run this configuration.
     Check(CheckArgs),
-    /// Run the VRRP daemon in the foreground (systemd style).
+    /// Run the daemon in the foreground (systemd style): the VRRP instances, and the
+    /// health checkers and IPVS for the virtual servers.
     ///
     /// keepalived's own options are accepted, so existing unit files keep working;
     /// `keepup -n -l -D ...` without a subcommand means `keepup run ...`.
@@ -86,6 +87,41 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Print a completion script for a shell (`keepup completions bash >
+    /// /etc/bash_completion.d/keepup`; the Debian package installs them).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (keepup(8) and one per subcommand) into a directory (what
+    /// the Debian package is built with).
+    #[command(hide = true)]
+    Manpages {
+        /// Where the pages go (created).
+        dir: PathBuf,
+    },
+}
+
+/// keepup(8) and keepup-SUBCOMMAND(8), from the command line's own help.
+fn manpages(dir: &std::path::Path) -> Result<ExitCode> {
+    std::fs::create_dir_all(dir)?;
+    let cli = Cli::command();
+    let page = |cmd: clap::Command, name: &str| -> Result<()> {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .section("8")
+            .manual("System Manager's Manual")
+            .source(format!("keepup {}", env!("CARGO_PKG_VERSION")))
+            .render(&mut out)?;
+        std::fs::write(dir.join(format!("{name}.8")), out)?;
+        Ok(())
+    };
+    page(cli.clone(), "keepup")?;
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("keepup-{}", sub.get_name());
+        page(sub.clone().name(name.clone()), &name)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The configuration file and the config id, as keepalived takes them.
@@ -352,6 +388,15 @@ fn main() -> ExitCode {
             let args: Vec<String> = args.iter().map(lossy).collect();
             return genhash::main(&format!("{prog} genhash"), &args);
         }
+        Command::Completions { shell } => {
+            // Made whole first: a closed pipe is an error to report, not a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "keepup", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Into::into)
+        }
+        Command::Manpages { dir } => manpages(&dir),
     };
     match r {
         Ok(code) => code,
