@@ -335,26 +335,19 @@ mod tests {
 
     #[test]
     fn facilities_as_keepalived_reads_them() {
-        assert_eq!(
-            parse_facility("0").unwrap() as u32,
-            Facility::LOG_LOCAL0 as u32
-        );
-        assert_eq!(
-            parse_facility("7").unwrap() as u32,
-            Facility::LOG_LOCAL7 as u32
-        );
-        assert_eq!(
-            parse_facility("local3").unwrap() as u32,
-            Facility::LOG_LOCAL3 as u32
-        );
-        assert_eq!(
-            parse_facility("daemon").unwrap() as u32,
-            Facility::LOG_DAEMON as u32
-        );
-        assert_eq!(
-            parse_facility("user").unwrap() as u32,
-            Facility::LOG_USER as u32
-        );
+        for (given, want) in [
+            ("0", Facility::LOG_LOCAL0),
+            ("7", Facility::LOG_LOCAL7),
+            ("local3", Facility::LOG_LOCAL3),
+            ("daemon", Facility::LOG_DAEMON),
+            ("user", Facility::LOG_USER),
+        ] {
+            assert_eq!(
+                parse_facility(given).map(|f| f as u32),
+                Ok(want as u32),
+                "{given}"
+            );
+        }
         for bad in ["8", "local8", "kern", "", "-1"] {
             assert!(parse_facility(bad).is_err(), "{bad}");
         }
