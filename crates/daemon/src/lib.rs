@@ -2,6 +2,7 @@
 pub mod checkers;
 pub mod control;
 pub mod demo;
+pub mod dumps;
 pub mod lvs;
 pub mod metrics;
 pub mod notify;
