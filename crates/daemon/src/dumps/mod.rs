@@ -166,6 +166,8 @@ pub struct InstanceConf {
     pub strict_mode: bool,
     pub vmac_ifname: String,
     pub ifp_ifname: String,
+    /// The interface's index (keepalived names it beside an IPv6 multicast group).
+    pub ifindex: u32,
     pub garp_delay: Duration,
     pub garp_refresh: Duration,
     pub garp_rep: u32,
@@ -389,6 +391,7 @@ fn instance(
             })
             .unwrap_or_default(),
         ifp_ifname: e.interface.clone(),
+        ifindex: c.interface.0,
         garp_delay: c.garp.master_delay,
         garp_refresh: c.garp.master_refresh,
         garp_rep: c.garp.master_repeat,

@@ -132,8 +132,13 @@ fn instance(out: &mut String, s: &InstanceStatus, c: &InstanceConf) {
         ),
     );
     if c.unicast_peers.is_empty() {
-        if let Some(m) = c.mcast_group {
-            line(out, format_args!("Multicast address {m}"));
+        match c.mcast_group {
+            Some(m) if m.is_ipv6() => line(
+                out,
+                format_args!("Multicast address {m}, ifindex {}", c.ifindex),
+            ),
+            Some(m) => line(out, format_args!("Multicast address {m}")),
+            None => {}
         }
     }
     line(
