@@ -1,9 +1,10 @@
 //! keepalived's dump files from keepup and from keepalived 2.2.7, on one
-//! configuration, compared field by field. Each daemon runs alone as Master on a
-//! bridge of its own (same addresses, same interface name), so both see the same
-//! world: VI_1 (v2, PASS, VIPs, excluded VIP, a route, a rule, a script adding 10, two
-//! notify scripts) Master, VI_2 in FAULT (a failing weightless script), VI_6 (v3,
-//! IPv6, 0.5 s adverts) Master.
+//! configuration, compared field by field. Each daemon runs on a bridge of its own
+//! (same addresses, same interface name) with the same peer (a keepup at 10.9.0.2),
+//! so both see the same world: VI_1 (v2, PASS, VIPs, excluded VIP, a route, a rule, a
+//! script adding 10, two notify scripts) Master, VI_2 in FAULT (a failing weightless
+//! script), VI_6 (v3, IPv6, 0.5 s adverts) Master, VI_7 (v3) Backup to the peer's
+//! Master (priority 200, 2 s adverts).
 //!
 //! keepalived 2.2.7 does not know `state_file_location`, `stats_file_location`,
 //! `json_file_location` or `json_version` (it logs "Unknown keyword" and goes on):
@@ -14,8 +15,9 @@
 //! tests).
 //!
 //! What is normalised, and why: times (`last_transition`, the data file's "Last
-//! transition"), the count of adverts sent (each daemon started at its own moment),
-//! and in the data file the lines keepup does not write ([`NOT_WRITTEN`], each with
+//! transition"), the counts of adverts sent and received (each daemon started at
+//! its own moment), each host's IPv6 link-local (made from its MAC), and in the data
+//! file the lines keepup does not write ([`NOT_WRITTEN`], each with
 //! its reason). Everything else must be equal. Also checked: none of these signals
 //! ends keepup or takes its VIPs, and STATS_CLEAR writes the counts, then zeroes them.
 //! Root only; CI runs these serially.
@@ -59,7 +61,11 @@ const NOT_WRITTEN: &[(&str, &str)] = &[
 /// Lines of the stats file, or the counts in the JSON, that depend on timing.
 fn normalise_json(text: &str) -> String {
     let mut out = text.to_string();
-    for key in ["\"last_transition\":", "\"advert_sent\":"] {
+    for key in [
+        "\"last_transition\":",
+        "\"advert_sent\":",
+        "\"advert_rcvd\":",
+    ] {
         let mut from = 0;
         while let Some(i) = out[from..].find(key) {
             let start = from + i + key.len();
@@ -69,7 +75,7 @@ fn normalise_json(text: &str) -> String {
             let value: f64 = out[start..end].parse().unwrap();
             // Every instance has made a transition (to MASTER or FAULT) by now.
             assert!(
-                key.contains("advert_sent") || value > 0.0,
+                key.contains("advert_") || value > 0.0,
                 "{key} is {value} in {text}"
             );
             out.replace_range(start..end, "N");
@@ -90,6 +96,8 @@ fn normalise_stats(text: &str) -> String {
         }
         if in_adverts && l.starts_with("    Sent: ") {
             out.push_str("    Sent: N\n");
+        } else if in_adverts && l.starts_with("    Received: ") {
+            out.push_str("    Received: N\n");
         } else {
             out.push_str(l);
             out.push('\n');
@@ -240,7 +248,27 @@ vrrp_instance VI_6 {{
         fd00:9::100/64
     }}
 }}
-"#
+{}"#,
+        vi_7(100, 1)
+    )
+}
+
+/// VI_7, VRRPv3: Backup at 100 in the daemons compared, Master at 200 (2 s adverts)
+/// in the peer.
+fn vi_7(priority: u8, advert_int: u8) -> String {
+    format!(
+        "vrrp_instance VI_7 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 71
+    version 3
+    priority {priority}
+    advert_int {advert_int}
+    virtual_ipaddress {{
+        10.9.0.77/24
+    }}
+}}
+"
     )
 }
 
@@ -263,6 +291,21 @@ fn netns_dump_files_match_keepalived() {
     );
     let ka_host = lab.host("ka", &lan_a, v4, v6).unwrap();
     let ku_host = lab.host("ku", &lan_b, v4, v6).unwrap();
+    // The same peer on each bridge, Master of VI_7 before the daemons compared start
+    // (so theirs is Backup from the start, never Master).
+    let peer_v4 = Ipv4Addr::new(10, 9, 0, 2);
+    let peers: Vec<lab::Proc> = [("pa", &lan_a), ("pb", &lan_b)]
+        .into_iter()
+        .map(|(name, lan)| {
+            let h = lab.host(name, lan, peer_v4, None).unwrap();
+            common::keepup(&lab, &h, &vi_7(200, 2), "peer")
+        })
+        .collect();
+    let peer_master = |p: &lab::Proc| p.log().contains("(VI_7) Entering MASTER STATE");
+    let up = lab::wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        peers.iter().all(peer_master)
+    });
+    assert!(up.is_some(), "a peer is not Master:\n{}", peers[0].log());
     let (ka_dir, ku_dir) = (dir(&lab, "ka-tmp"), dir(&lab, "ku-dumps"));
     let text = conf(&ku_dir, 1);
     let ka_dir_s = ka_dir.display().to_string();
@@ -313,6 +356,27 @@ fn netns_dump_files_match_keepalived() {
         logs()
     );
     let v1: serde_json::Value = serde_json::from_str(&ours).unwrap();
+    // The world is as described: (state, master_priority, master_adver_int).
+    let seen: Vec<_> = (0..4)
+        .map(|i| {
+            let d = &v1[i]["data"];
+            (
+                d["iname"].clone(),
+                d["state"].clone(),
+                d["master_priority"].clone(),
+                d["master_adver_int"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("VI_1".into(), 2.into(), 0.into(), 1.into()),
+            ("VI_2".into(), 3.into(), 0.into(), 1.into()),
+            ("VI_6".into(), 2.into(), 0.into(), 0.5.into()),
+            ("VI_7".into(), 1.into(), 200.into(), 2.into()),
+        ]
+    );
 
     // SIGUSR1: keepalived.data's VRRP topology, line by line.
     // Each host's IPv6 link-local (the source of VI_6's adverts) comes from its own
