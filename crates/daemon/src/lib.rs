@@ -3,6 +3,7 @@ pub mod checkers;
 pub mod control;
 pub mod demo;
 pub mod logging;
+pub mod dumps;
 pub mod lvs;
 pub mod metrics;
 pub mod notify;

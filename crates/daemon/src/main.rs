@@ -230,6 +230,10 @@ struct RunArgs {
     /// keepalived: run only the health checkers (no VRRP instance).
     #[arg(short = 'C', long = "check")]
     check_only: bool,
+    /// keepalived: print the number of the signal for STOP, RELOAD, DATA, STATS,
+    /// STATS_CLEAR or JSON and exit (`kill -s $(keepup --signum=JSON) PID`).
+    #[arg(long = "signum", value_name = "SIGFUNC")]
+    signum: Option<String>,
 }
 
 fn handover(a: HandoverArgs) -> Result<ExitCode> {
@@ -287,7 +291,28 @@ fn status(a: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--signum=NAME`: keepalived's answer, its output and its exit status.
+fn signum(name: &str) -> ExitCode {
+    if name.is_empty() {
+        eprintln!("Missing parameter for option --signum");
+        return ExitCode::from(1);
+    }
+    match keepup::run::signum(name) {
+        Some(n) => {
+            println!("{n}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("Unknown sigfunc {name}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn run(args: RunArgs) -> Result<ExitCode> {
+    if let Some(name) = &args.signum {
+        return Ok(signum(name));
+    }
     if args.config_test {
         return check(CheckArgs {
             config: args.config,

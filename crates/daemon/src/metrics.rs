@@ -9,7 +9,9 @@
 //! - each VRRP instance (labels `vrrp_instance`, `interface`, `vrid`): one 0/1
 //!   `vrrp_state` series per state, `vrrp_priority` and `vrrp_effective_priority`,
 //!   RFC 6527's statistics as counters without a state label (a label that changes
-//!   would start a new series at each transition), `vrrp_transitions_total`,
+//!   would start a new series at each transition; keepalived's STATS_CLEAR signal
+//!   sets them back to zero, which Prometheus takes as a counter reset, as after a
+//!   restart: `rate()` and `increase()` handle it), `vrrp_transitions_total`,
 //!   `vrrp_split_brain_total`, `vrrp_duplicate_address_total`, and each tracker's
 //!   `vrrp_tracker_up`;
 //! - each virtual server (`virtual_server`, keepalived's name): `lvs_quorum_up`,

@@ -1,6 +1,6 @@
 //! Every signal keepalived handles, sent to a keepup Master: none may end it (a
-//! daemon ended by a signal's default action leaves its VIP on the interface). Root
-//! only; CI runs these serially.
+//! daemon ended by a signal's default action leaves its VIP on the interface), and
+//! the dump signals write their files. Root only; CI runs these serially.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -33,7 +33,12 @@ fn netns_no_keepalived_signal_ends_a_master_or_strands_its_vip() {
     }
     let (lab, _lan, hosts) = routers("ksig", 1, false);
     let r1 = &hosts[0];
-    let k = keepup(&lab, r1, &one_instance(150, "", ""), "a");
+    // The dump files go to the lab, not to /tmp (where a real keepalived's may be).
+    let d = lab.dir().display().to_string();
+    let top = format!(
+        "global_defs {{\n state_file_location {d}/\n stats_file_location {d}/\n json_file_location {d}/\n}}\n"
+    );
+    let k = keepup(&lab, r1, &one_instance(150, &top, ""), "a");
     assert!(
         wait_addr(r1, VIP, true, 10).is_some(),
         "never Master:\n{}",
@@ -54,7 +59,10 @@ fn netns_no_keepalived_signal_ends_a_master_or_strands_its_vip() {
         assert!(out.contains("MASTER"), "after SIG{name}:\n{out}");
     }
     let log = k.log();
-    assert!(log.contains("SIGUSR1 received"), "{log}");
+    assert!(log.contains("Printing VRRP data for process"), "{log}");
+    for f in ["keepalived.data", "keepalived.stats", "keepalived.json"] {
+        assert!(lab.dir().join(f).exists(), "no {f}:\n{log}");
+    }
     assert!(log.contains("Reloading"), "{log}");
     assert_eq!(
         log.matches("Entering MASTER STATE").count(),

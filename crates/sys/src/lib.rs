@@ -256,3 +256,44 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// A calendar time in the local time zone (`struct tm`'s fields, as `ctime` prints
+/// them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    /// 0 (January) to 11.
+    pub month: u32,
+    /// 1 to 31.
+    pub day: u32,
+    /// 0 (Sunday) to 6.
+    pub weekday: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// `secs` since the epoch in the local time zone (glibc's `localtime_r`, which reads
+/// TZ and /etc/localtime as keepalived's `ctime` does). None if out of range.
+pub fn local_time(secs: i64) -> Option<LocalTime> {
+    let t: libc::time_t = secs;
+    // SAFETY: an all-zero `tm` is a valid value of this plain C struct (its pointer
+    // field, tm_zone, may be null); localtime_r fills it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals for the whole call; localtime_r is the
+    // reentrant form and keeps neither.
+    let r = unsafe { libc::localtime_r(&t, &mut tm) };
+    if r.is_null() {
+        return None;
+    }
+    let u = |v: libc::c_int| u32::try_from(v).ok();
+    Some(LocalTime {
+        year: tm.tm_year.checked_add(1900)?,
+        month: u(tm.tm_mon)?,
+        day: u(tm.tm_mday)?,
+        weekday: u(tm.tm_wday)?,
+        hour: u(tm.tm_hour)?,
+        minute: u(tm.tm_min)?,
+        second: u(tm.tm_sec)?,
+    })
+}

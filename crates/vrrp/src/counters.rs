@@ -8,6 +8,9 @@ use serde::Serialize;
 pub struct Counters {
     /// vrrpv3StatisticsMasterTransitions
     pub master_transitions: u64,
+    /// keepalived's `release_master`: transitions out of Master (to Backup, Fault or
+    /// Stop). RFC 6527 has no row for it; keepalived's stats and JSON files do.
+    pub release_master: u64,
     /// vrrpv3StatisticsRcvdAdvertisements (adverts that passed every check)
     pub rcvd_advertisements: u64,
     /// vrrpv3StatisticsAdvIntervalErrors (v2: interval differs, dropped)
@@ -49,6 +52,18 @@ pub struct Counters {
     pub send_skipped: u64,
     /// vrrpv3StatisticsNewMasterReason (of the latest time it became Master)
     pub new_master_reason: NewMasterReason,
+}
+
+impl Counters {
+    /// keepalived's STATS_CLEAR: every count back to zero. The reason of the latest
+    /// takeover is a state, not a count, and stays. Readers that keep counters across
+    /// reads (Prometheus) see a counter reset, which they are built to handle.
+    pub fn clear(&mut self) {
+        *self = Counters {
+            new_master_reason: self.new_master_reason,
+            ..Counters::default()
+        };
+    }
 }
 
 /// vrrpv3StatisticsNewMasterReason.

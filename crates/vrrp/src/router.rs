@@ -502,6 +502,14 @@ impl Router {
         &self.global
     }
 
+    /// keepalived's STATS_CLEAR signal: every instance's counters back to zero (the
+    /// router-wide ones, which keepalived keeps nowhere, stay).
+    pub fn clear_counters(&mut self) {
+        for inst in &mut self.instances {
+            inst.counters.clear();
+        }
+    }
+
     /// The sync group an instance belongs to, by name.
     ///
     /// # Panics
@@ -514,6 +522,9 @@ impl Router {
     // ---- transitions ------------------------------------------------------------
 
     fn push_transition(&mut self, i: usize, from: State, to: State, reason: Reason) {
+        if from == State::Master && to != State::Master {
+            self.instances[i].counters.release_master += 1;
+        }
         if from != to {
             self.outputs.push_back(Output::Transition {
                 instance: InstanceId(i),

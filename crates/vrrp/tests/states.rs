@@ -1008,3 +1008,31 @@ fn status_facts_master_priority_link_and_trackers() {
     });
     assert!(!h.r.link_up(ID));
 }
+
+/// keepalived's `release_master` counts each way out of Master (here: a higher
+/// priority Master heard, then a Fault), and STATS_CLEAR sets every count back to
+/// zero while the reason of the latest takeover stays.
+#[test]
+fn release_master_counts_leaving_master_and_clear_zeroes_the_counts() {
+    let c = v2(100);
+    let mut h = master(c.clone());
+    assert_eq!(h.counters().master_transitions, 1);
+    assert_eq!(h.counters().release_master, 0);
+    h.rx(&Peer::of(&c, 200));
+    assert_eq!(h.state(), State::Backup);
+    assert_eq!(h.counters().release_master, 1);
+    assert!(h.counters().rcvd_advertisements >= 1);
+    let reason = h.counters().new_master_reason;
+    h.r.clear_counters();
+    let k = h.counters();
+    assert_eq!(
+        k,
+        keepup_vrrp::Counters {
+            new_master_reason: reason,
+            ..Default::default()
+        }
+    );
+    // Counting goes on from zero.
+    h.rx(&Peer::of(&c, 200));
+    assert_eq!(h.counters().rcvd_advertisements, 1);
+}

@@ -1535,11 +1535,15 @@ fn inherit(vi: &mut VrrpInstance, g: &GlobalView) {
     if !e.garp_master_refresh_repeat {
         vi.garp_master_refresh_repeat = g.garp_master_refresh_repeat;
     }
+    // Without their own keyword these follow the global settings, not the instance's
+    // garp_master_delay/repeat (keepalived 2.2.7 in a lab: an instance with
+    // `garp_master_delay 2` and `garp_master_repeat 3` dumps a lower-priority delay of
+    // 5 and repeat of 5, the global defaults).
     if !e.garp_lower_prio_delay {
-        vi.garp_lower_prio_delay = g.garp_lower_prio_delay.unwrap_or(vi.garp_master_delay);
+        vi.garp_lower_prio_delay = g.garp_lower_prio_delay.unwrap_or(g.garp_master_delay);
     }
     if !e.garp_lower_prio_repeat {
-        vi.garp_lower_prio_repeat = g.garp_lower_prio_repeat.unwrap_or(vi.garp_master_repeat);
+        vi.garp_lower_prio_repeat = g.garp_lower_prio_repeat.unwrap_or(g.garp_master_repeat);
     }
     if !e.lower_prio_no_advert {
         vi.lower_prio_no_advert = g.lower_prio_no_advert;
@@ -2564,6 +2568,21 @@ mod tests {
         assert_eq!(cfg.vrrp_instances[0].version, 3);
         assert_eq!(cfg.vrrp_instances[0].garp_master_repeat, 2);
         assert_eq!(cfg.vrrp_instances[0].garp_lower_prio_repeat, 2);
+    }
+
+    /// keepalived 2.2.7 (its JSON dump, in a lab): the lower-priority GARP delay and
+    /// repeat follow the global settings, not the instance's own garp_master_*.
+    #[test]
+    fn lower_prio_garp_follows_the_globals_not_the_instance() {
+        let l = load(&format!(
+            "global_defs {{\n vrrp_garp_master_delay 3\n}}\n{}",
+            inst(" garp_master_delay 2\n garp_master_repeat 3")
+        ));
+        let v = &l.config.vrrp_instances[0];
+        assert_eq!(v.garp_master_delay, Secs::from_secs(2));
+        assert_eq!(v.garp_lower_prio_delay, Secs::from_secs(3));
+        assert_eq!(v.garp_master_repeat, 3);
+        assert_eq!(v.garp_lower_prio_repeat, 5);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! finished scripts, process events and link events. Each source is read by a task
 //! of its own and forwarded here, so the loop waits on one receiver for all of them
 //! (the VRRP and ARP sockets and the clock are the loop's other branches).
+use crate::dumps::Dump;
 use crate::track::Outcome;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -33,21 +34,39 @@ pub enum Asked {
     Stop,
     /// SIGHUP.
     Reload,
-    /// A signal keepalived answers with a dump or a reset (SIGUSR1 data, SIGUSR2
-    /// stats, its real-time JSON, STATS_CLEAR and thread-dump signals). keepup
-    /// catches them so that none ends the daemon by its default action (which would
-    /// leave the VIPs on the interfaces); they are logged and otherwise ignored.
-    Dump(&'static str),
+    /// A dump file keepalived writes on this signal (SIGUSR1 data, SIGUSR2 stats,
+    /// SIGJSON, STATS_CLEAR).
+    Dump(Dump),
+    /// SIGTDUMP (SIGRTMAX): keepalived's debug builds dump their thread lists; keepup
+    /// has none to dump. Caught so that its default action does not end the daemon
+    /// (which would leave the VIPs on the interfaces), and logged.
+    ThreadDump,
 }
 
 /// keepalived's real-time signals, as its `signals.h` numbers them.
-fn realtime() -> [(i32, &'static str); 3] {
+fn realtime() -> [(i32, Asked); 3] {
     let (min, max) = (nix::libc::SIGRTMIN(), nix::libc::SIGRTMAX());
     [
-        (min + 2, "JSON (SIGRTMIN+2)"),
-        (max - 1, "STATS_CLEAR (SIGRTMAX-1)"),
-        (max, "TDUMP (SIGRTMAX)"),
+        (min + 2, Asked::Dump(Dump::Json)),
+        (max - 1, Asked::Dump(Dump::StatsClear)),
+        (max, Asked::ThreadDump),
     ]
+}
+
+/// The signal number `keepalived --signum=NAME` prints for NAME (keepalived 2.2.7's
+/// `get_signum`: exact, upper-case names; TDUMP only in its debug builds, so not
+/// here). The real-time ones are glibc's numbering (SIGRTMIN is 34 on Linux).
+pub fn signum(name: &str) -> Option<i32> {
+    use nix::libc;
+    Some(match name {
+        "STOP" => libc::SIGTERM,
+        "RELOAD" => libc::SIGHUP,
+        "DATA" => libc::SIGUSR1,
+        "STATS" => libc::SIGUSR2,
+        "STATS_CLEAR" => libc::SIGRTMAX() - 1,
+        "JSON" => libc::SIGRTMIN() + 2,
+        _ => return None,
+    })
 }
 
 /// Every signal keepalived handles, read by one task that forwards what each asks.
@@ -56,13 +75,13 @@ pub fn forward_signals(tx: Sender) -> std::io::Result<()> {
         (SignalKind::terminate(), Asked::Stop),
         (SignalKind::interrupt(), Asked::Stop),
         (SignalKind::hangup(), Asked::Reload),
-        (SignalKind::user_defined1(), Asked::Dump("USR1")),
-        (SignalKind::user_defined2(), Asked::Dump("USR2")),
+        (SignalKind::user_defined1(), Asked::Dump(Dump::Data)),
+        (SignalKind::user_defined2(), Asked::Dump(Dump::Stats)),
     ];
     kinds.extend(
         realtime()
             .into_iter()
-            .map(|(n, name)| (SignalKind::from_raw(n), Asked::Dump(name))),
+            .map(|(n, asked)| (SignalKind::from_raw(n), asked)),
     );
     for (kind, asked) in kinds {
         let mut s = signal(kind)?;
@@ -118,9 +137,7 @@ pub fn forward_processes(
     })
 }
 
-/// Logs that a dump signal arrived; keepalived would write a file here.
-pub fn dump_asked(name: &str) {
-    warn!(
-        "SIG{name} received: keepalived would write a dump file here; keepup does not write one yet (use `keepup status`)"
-    );
+/// SIGTDUMP arrived: logged, nothing else.
+pub fn thread_dump_asked() {
+    warn!("SIGTDUMP (SIGRTMAX) received: keepalived's debug builds dump their threads; keepup has none to dump");
 }

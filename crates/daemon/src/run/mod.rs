@@ -7,7 +7,9 @@
 //! - [`tracking::Tracking`]: scripts, files, processes and interfaces tracked;
 //! - [`handover::Handovers`]: `keepup handover` requests waiting for their answer;
 //! - [`deadlines::Clock`]: every deadline in one table behind one timerfd;
-//! - [`setup::Setup`]: the plan running, and where reload decides what changed.
+//! - [`setup::Setup`]: the plan running, and where reload decides what changed;
+//! - [`crate::dumps::Dumps`]: keepalived's dump files, written off the loop from the
+//!   status snapshot.
 //!
 //! The loop waits on the VRRP sockets, the ARP socket, the clock and one channel
 //! ([`incoming`]) for signals, control requests, scripts, process and link events.
@@ -28,6 +30,7 @@ use anyhow::{Context, Result};
 use deadlines::{Clock, Due};
 use duplicates::{foreign_claim, held_v4, DuplicateWatch};
 use handover::Handovers;
+pub use incoming::signum;
 use incoming::{Asked, Incoming};
 use keepup_sys::{LinkEvent, Monitor, Netlink};
 use keepup_vrrp::{Event, Input, InstanceId, Output, State};
@@ -117,6 +120,8 @@ struct Daemon {
     syncd: crate::syncd::SyncDaemons,
     /// systemd's readiness, status and watchdog (a no-op outside systemd).
     systemd: crate::systemd::Systemd,
+    /// keepalived's dump files (SIGUSR1, SIGUSR2, SIGJSON, STATS_CLEAR).
+    dumps: crate::dumps::Dumps,
 }
 
 impl Daemon {
@@ -173,6 +178,7 @@ impl Daemon {
             checkers: None,
             syncd: crate::syncd::SyncDaemons::default(),
             systemd: crate::systemd::Systemd::from_env(),
+            dumps: crate::dumps::Dumps::default(),
             opts,
             nl,
             setup,
@@ -181,6 +187,7 @@ impl Daemon {
             Due::Watchdog,
             d.systemd.ping_every().map(|p| Instant::now() + p),
         );
+        d.dumps.configure(&config, &d.setup.plan);
         if d.opts.checkers {
             let feed = d.status.checker_feed();
             let lvs = d.opts.lvs(d.status.ipvs_feed());
@@ -337,7 +344,8 @@ impl Daemon {
         match ev {
             Incoming::Signal(Asked::Stop) => return false,
             Incoming::Signal(Asked::Reload) => self.reload_and_report(None).await,
-            Incoming::Signal(Asked::Dump(name)) => incoming::dump_asked(name),
+            Incoming::Signal(Asked::Dump(kind)) => self.dump(kind),
+            Incoming::Signal(Asked::ThreadDump) => incoming::thread_dump_asked(),
             Incoming::Control(req) if req.verb == crate::control::Verb::Reload => {
                 self.reload_and_report(Some(req.reply)).await
             }
@@ -354,6 +362,21 @@ impl Daemon {
             Incoming::Link(Err(e)) => warn!("netlink monitor: {e}"),
         }
         true
+    }
+
+    /// A dump file asked for by signal: the snapshot is made fresh (the periodic
+    /// one may be a second old), then the file is written off the loop. STATS_CLEAR
+    /// writes the stats as they were, then clears the counters, as keepalived does.
+    fn dump(&mut self, kind: crate::dumps::Dump) {
+        self.publish();
+        self.dumps.write(kind, self.status.latest());
+        if kind == crate::dumps::Dump::StatsClear {
+            // The Prometheus counters (metrics.rs) read these: after a clear they go
+            // back to zero, which Prometheus takes as a counter reset (rate() and
+            // increase() handle it), as it does after a restart.
+            self.vrrp.router.clear_counters();
+            self.status.dirty = true;
+        }
     }
 
     async fn input(&mut self, input: Input<'_>) {
@@ -750,6 +773,7 @@ impl Daemon {
         }
         self.refresh_sources().await;
         self.configure_syncd(&new_config);
+        self.dumps.configure(&new_config, &self.setup.plan);
         // The instances started afresh (in Initialize), now that their trackers are fed.
         self.input(Input::Startup).await;
         keepup_sys::release_free_memory();

@@ -31,6 +31,24 @@ pub struct Snapshot {
     /// IPVS side runs (no virtual servers, or `-P`).
     #[serde(default)]
     pub ipvs: Option<IpvsStatus>,
+    /// Each `vrrp_track_process` being watched (keepalived's JSON version 2 lists
+    /// them).
+    #[serde(default)]
+    pub track_processes: Vec<ProcessStatus>,
+}
+
+/// A `vrrp_track_process` now, under keepalived's JSON names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessStatus {
+    pub name: String,
+    /// Matching processes running now.
+    pub current_processes: u32,
+    /// The count is within [quorum, quorum_max] (as the instances were last told).
+    pub have_quorum: bool,
+    /// A rise waits for `fork_delay`.
+    pub fork_delay_timer_running: bool,
+    /// A fall waits for `terminate_delay`.
+    pub terminate_delay_timer_running: bool,
 }
 
 /// The kernel's IPVS table, read when the status is asked for, with what the IPVS side
@@ -132,6 +150,16 @@ pub struct InstanceStatus {
     /// Times another host was found answering for one of its addresses.
     #[serde(default)]
     pub duplicate_address: u64,
+    /// The VIPs are on the interfaces (Master, or holding them for a handover), as
+    /// keepalived's `vipset`.
+    #[serde(default)]
+    pub vipset: bool,
+    /// The advert interval of the Master (ours when Master), in seconds.
+    #[serde(default)]
+    pub master_adver_int: f64,
+    /// The address adverts are sent from (None: no address yet).
+    #[serde(default)]
+    pub src_ip: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +182,9 @@ pub struct Stats {
     pub advert_rcvd: u64,
     pub advert_sent: u64,
     pub become_master: u64,
+    /// Transitions out of MASTER.
+    #[serde(default)]
+    pub release_master: u64,
     pub packet_len_err: u64,
     pub advert_interval_err: u64,
     pub ip_ttl_err: u64,
@@ -238,6 +269,17 @@ pub fn snapshot(
         sync_groups,
         virtual_servers: Vec::new(),
         ipvs: None,
+        track_processes: trackers
+            .processes
+            .iter()
+            .map(|p| ProcessStatus {
+                name: p.name.clone(),
+                current_processes: u32::try_from(p.quorum.pids.len()).unwrap_or(u32::MAX),
+                have_quorum: p.quorum.up == Some(true),
+                fork_delay_timer_running: matches!(p.quorum.pending, Some((_, true))),
+                terminate_delay_timer_running: matches!(p.quorum.pending, Some((_, false))),
+            })
+            .collect(),
     }
 }
 
@@ -306,10 +348,14 @@ fn instance(
         fault_reasons,
         transitions: history.transitions,
         duplicate_address: history.duplicate_address,
+        vipset: held,
+        master_adver_int: router.master_adver_interval(id).as_secs_f64(),
+        src_ip: router.source_address(id).map(|a| a.to_string()),
         stats: Stats {
             advert_rcvd: k.rcvd_advertisements,
             advert_sent: k.sent_advertisements,
             become_master: k.master_transitions,
+            release_master: k.release_master,
             packet_len_err: k.packet_length_errors,
             advert_interval_err: k.adv_interval_errors,
             ip_ttl_err: k.ip_ttl_errors,
@@ -485,6 +531,7 @@ impl Publisher {
             sync_groups: Vec::new(),
             virtual_servers: Vec::new(),
             ipvs: None,
+            track_processes: Vec::new(),
         };
         let (tx, vrrp) = tokio::sync::watch::channel(Arc::new(first));
         let (feed, checkers) = tokio::sync::watch::channel(Arc::default());
@@ -545,6 +592,11 @@ impl Publisher {
         });
         self.daemon.config_digest = format!("{digest:016x}");
         self.dirty = true;
+    }
+
+    /// The snapshot published last.
+    pub fn latest(&self) -> Arc<Snapshot> {
+        self.tx.borrow().clone()
     }
 
     pub fn publish(&mut self, router: &Router, plan: &Plan, trackers: &Trackers) {

@@ -139,6 +139,16 @@ impl Keepalived {
     /// once its VRRP child has started (`Starting VRRP child process`), or an error
     /// carrying the log if keepalived exited or did not get there within 10 s.
     pub fn start(host: &Host, conf_text: &str) -> Result<Keepalived> {
+        Keepalived::start_with_env(host, conf_text, &[])
+    }
+
+    /// [`Keepalived::start`] with `env` (`NAME=VALUE` pairs) in keepalived's
+    /// environment, e.g. `TMPDIR`, where keepalived 2.2.7 writes its dump files.
+    pub fn start_with_env(
+        host: &Host,
+        conf_text: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Keepalived> {
         let base = host.lab_file(&format!("{}-keepalived", host.name()));
         let with = |ext: &str| PathBuf::from(format!("{}.{ext}", base.display()));
         let conf = with("conf");
@@ -166,7 +176,15 @@ impl Keepalived {
             host.name().into(),
             "--vrrp".into(),
         ];
-        let proc = host.spawn("keepalived", &args, with("log"))?;
+        let proc = if env.is_empty() {
+            host.spawn("keepalived", &args, with("log"))?
+        } else {
+            // env(1) execs keepalived: the process (and its PID) stays the same.
+            let mut full: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            full.push("keepalived".into());
+            full.extend(args);
+            host.spawn("env", &full, with("log"))?
+        };
         let ka = Keepalived {
             proc,
             conf,
