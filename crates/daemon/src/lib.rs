@@ -2,8 +2,8 @@
 pub mod checkers;
 pub mod control;
 pub mod demo;
-pub mod logging;
 pub mod dumps;
+pub mod logging;
 pub mod lvs;
 pub mod metrics;
 pub mod notify;

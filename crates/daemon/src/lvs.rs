@@ -278,6 +278,19 @@ fn serve(opts: &Options, commands: &mpsc::Receiver<Command>) {
         }
         side.program();
         side.publish();
+        if std::mem::take(&mut side.large) {
+            // What a large batch built and dropped (the wanted table, the messages,
+            // the replies) goes back to the kernel now; left to itself, the allocator
+            // keeps those pages resident between the live allocations.
+            keepup_sys::release_free_memory();
+            if let Some((used, free, _)) = keepup_sys::malloc_usage() {
+                debug!(
+                    "IPVS: after a large batch, the heap holds {:.1} MB in use, {:.1} MB free",
+                    used as f64 / 1e6,
+                    free as f64 / 1e6
+                );
+            }
+        }
     }
 }
 
@@ -323,6 +336,8 @@ struct Side {
     nft_said: Option<String>,
     /// What the status was last told.
     published: Option<Arc<IpvsKnown>>,
+    /// A batch of at least [`LARGE`] operations ran since the heap was last trimmed.
+    large: bool,
 }
 
 impl Side {
@@ -349,6 +364,7 @@ impl Side {
             nft_table,
             nft_said: None,
             published: None,
+            large: false,
         }
     }
 
@@ -580,18 +596,7 @@ impl Side {
             self.owned.record_results(&ops, &results);
             self.owned.adopt(&want.table, &self.view);
             self.save_owned();
-            if ops.len() >= LARGE {
-                // The batch's buffers (messages, replies) back to the kernel.
-                keepup_sys::release_free_memory();
-                if let Some((used, free, _)) = keepup_sys::malloc_usage() {
-                    debug!(
-                        "IPVS: after {} operations, the heap holds {:.1} MB in use, {:.1} MB free",
-                        ops.len(),
-                        used as f64 / 1e6,
-                        free as f64 / 1e6
-                    );
-                }
-            }
+            self.large |= ops.len() >= LARGE;
             if !raced {
                 return;
             }

@@ -155,7 +155,13 @@ fn guest_director() {
     let runtime = lab.file("run");
 
     // Start: both services with the three real servers.
-    let k = keepup(&dir, &conf, &runtime, "keepup-1.log", &[]);
+    let k = keepup(
+        &dir,
+        &conf,
+        &runtime,
+        "keepup-1.log",
+        &["--metrics-listen", "10.60.0.1:9650"],
+    );
     wait_table(&dir, "three real servers in both services", 20, |t| {
         (1..=3).all(|i| {
             let rs = format!("10.61.0.1{i}");
@@ -168,6 +174,40 @@ fn guest_director() {
         seen.insert(page(8080).expect("DR fetch"));
     }
     assert_eq!(seen, ["rs1", "rs2", "rs3"].map(String::from).into());
+    // The metrics: the kernel's counters for those requests under node_exporter's
+    // names, and the whole output linted by promtool.
+    let metrics = common::fetch(&client, "http://10.60.0.1:9650/metrics").expect("metrics");
+    let nat = format!("local_address=\"{VIP}\",local_port=\"80\",local_mark=\"\",proto=\"TCP\"");
+    let taken: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("keepup_ipvs_backend_connections_total{{{nat},")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        taken >= 9,
+        "NAT connections in the metrics: {taken}\n{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "keepup_ipvs_backend_weight{{{nat},remote_address=\"10.61.0.11\",remote_port=\"80\"}} "
+        )),
+        "{metrics}"
+    );
+    let file = lab.file("director.metrics");
+    std::fs::write(&file, format!("{metrics}\n")).unwrap();
+    let lint = dir
+        .exec([
+            "sh",
+            "-c",
+            &format!("promtool check metrics < {}", file.display()),
+        ])
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
 
     // rs2's nginx stops: out of both services within the checkers' timing.
     webs[1].kill(Signal::SIGTERM).unwrap();
