@@ -194,20 +194,7 @@ fn logged_at(log: &str, needle: &str) -> SystemTime {
         .find(|l| l.contains(needle))
         .unwrap_or_else(|| panic!("no {needle:?} in the log:\n{log}"));
     let ts = line.split_whitespace().next().unwrap();
-    let num = |a: usize, b: usize| ts[a..b].parse::<i64>().unwrap();
-    let (y, m, d) = (num(0, 4), num(5, 7), num(8, 10));
-    // Days since 1970-01-01 (H. Hinnant's days_from_civil).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + num(11, 13) * 3600 + num(14, 16) * 60 + num(17, 19);
-    let frac: f64 = format!("0{}", ts[19..].trim_end_matches('Z'))
-        .parse()
-        .unwrap();
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap()) + Duration::from_secs_f64(frac)
+    UNIX_EPOCH + keepup::demo::parse_utc(ts).unwrap_or_else(|| panic!("no time in {line:?}"))
 }
 
 /// From the logged transition to the mail's arrival at the sink, in ms.

@@ -1,6 +1,8 @@
 //! The SMTP conversation (RFC 5321) on tokio: connecting, reading replies, each
 //! command and its expected codes, and the DATA payload with its RFC 5322 headers.
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use time::format_description::well_known::Rfc2822;
+use time::OffsetDateTime;
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
@@ -262,36 +264,14 @@ pub fn rfc5322_date(t: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let wd = WEEKDAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
-    let mon = MONTHS[usize::try_from(m - 1).unwrap_or(0).min(11)];
-    format!(
-        "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} +0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month 1..12, day 1..31), proleptic Gregorian
-/// (H. Hinnant's "civil_from_days").
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    // Out of `time`'s range (after the year 9999) only with a clock gone mad: the
+    // epoch then, rather than a panic.
+    let at = i64::try_from(secs)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    // RFC 5322 keeps RFC 2822's date-time syntax; `time` names the format after 2822.
+    at.format(&Rfc2822).unwrap_or_default()
 }
 
 /// Connect (each address of the host in turn, `timeout` each) and deliver `mail`.
