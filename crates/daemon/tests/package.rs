@@ -40,7 +40,10 @@ fn netns_package_installs_beside_keepalived() {
         "a keepup package is installed on this machine; this test would replace it"
     );
     let (ka, who) = sh("dpkg -S /usr/bin/genhash");
-    assert!(ka && who.starts_with("keepalived:"), "keepalived's genhash: {who}");
+    assert!(
+        ka && who.starts_with("keepalived:"),
+        "keepalived's genhash: {who}"
+    );
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir: PathBuf = std::env::temp_dir().join(format!("keepup-deb-{}", std::process::id()));
     let build = Command::new(repo.join("scripts/deb"))
@@ -66,18 +69,26 @@ fn netns_package_installs_beside_keepalived() {
     let (ok, out) = sh("MANPAGER=cat MANWIDTH=80 man keepup");
     assert!(ok && out.contains("keepalived.conf"), "man keepup: {out}");
     let (ok, out) = sh("MANPAGER=cat man keepup-run");
-    assert!(ok && out.contains("--metrics-listen"), "man keepup-run: {out}");
-    let (ok, out) = sh("MANPAGER=cat man 5 keepup.conf");
-    assert!(ok && out.contains("WHAT KEEPUP ACCEPTS"), "man 5 keepup.conf: {out}");
-    let (ok, out) = sh(
-        "bash -c '. /usr/share/bash-completion/completions/keepup && complete -p keepup'",
+    assert!(
+        ok && out.contains("--metrics-listen"),
+        "man keepup-run: {out}"
     );
+    let (ok, out) = sh("MANPAGER=cat man 5 keepup.conf");
+    assert!(
+        ok && out.contains("WHAT KEEPUP ACCEPTS"),
+        "man 5 keepup.conf: {out}"
+    );
+    let (ok, out) =
+        sh("bash -c '. /usr/share/bash-completion/completions/keepup && complete -p keepup'");
     assert!(ok && out.contains("keepup"), "bash completion: {out}");
     // genhash: keepup's, called so; keepalived's /usr/bin/genhash stays its own.
     let (_, out) = sh("/usr/lib/keepup/genhash --help");
     assert!(out.contains("-s") && out.contains("-u"), "genhash: {out}");
     let (ok, who) = sh("dpkg -S /usr/bin/genhash && readlink /usr/bin/genhash || true");
-    assert!(ok && who.starts_with("keepalived:") && !who.contains("/usr/lib/keepup"), "{who}");
+    assert!(
+        ok && who.starts_with("keepalived:") && !who.contains("/usr/lib/keepup"),
+        "{who}"
+    );
     let (ok, out) = sh("keepalived --version");
     assert!(ok, "keepalived after installing keepup: {out}");
     // The unit as installed, man pages and all.
@@ -88,6 +99,9 @@ fn netns_package_installs_beside_keepalived() {
     assert!(ok, "dpkg --purge: {out}");
     assert!(!Path::new("/usr/sbin/keepup").exists());
     let (ok, out) = sh("keepalived --version && dpkg -S /usr/bin/genhash");
-    assert!(ok && out.contains("keepalived:"), "keepalived after purging keepup: {out}");
+    assert!(
+        ok && out.contains("keepalived:"),
+        "keepalived after purging keepup: {out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
