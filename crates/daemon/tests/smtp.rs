@@ -130,6 +130,8 @@ fn converse(c: std::net::TcpStream) -> Option<Received> {
         }
     }
     let (head, body) = data.split_once("\r\n\r\n")?;
+    // Unfold long headers (RFC 5322 §2.2.3), as any mail reader does.
+    let head = head.replace("\r\n ", " ").replace("\r\n\t", "\t");
     let headers = head
         .split("\r\n")
         .filter_map(|l| l.split_once(": "))
