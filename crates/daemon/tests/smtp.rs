@@ -173,7 +173,7 @@ fn conf(host: &str, prio: u8, port: u16, global: bool, timeout: u32) -> String {
 fn check_envelope(m: &Received, host: &str) {
     assert_eq!(m.header("From"), format!("keepup-{host}@example.com"));
     assert_eq!(m.header("To"), "ops@example.com, noc@example.com");
-    assert_eq!(m.header("X-Mailer"), "keepup");
+    assert_eq!(m.header("X-Mailer"), "Keepalived");
     assert!(m.header("Date").ends_with(" +0000"), "{m:?}");
     assert_eq!(
         m.commands,
@@ -242,13 +242,13 @@ fn netns_smtp_alert_mails_each_transition() {
         k1.log()
     );
     let m = s1
-        .wait_for(0, "entering MASTER state", 5)
+        .wait_for(0, "Entering MASTER state", 5)
         .unwrap_or_else(|| panic!("no MASTER mail from r1: {:?}\n{}", s1.mails(), k1.log()));
     let d1 = delay(&k1.log(), "Entering MASTER STATE", &m);
     eprintln!("r1: Entering MASTER STATE -> mail in the sink: {d1:.1} ms");
     assert_eq!(
         m.header("Subject"),
-        "[r1] VRRP instance VI_1: entering MASTER state"
+        "[r1] VRRP Instance VI_1 - Entering MASTER state"
     );
     assert!(m.body.contains("now MASTER"), "{}", m.body);
     check_envelope(&m, "r1");
@@ -262,17 +262,17 @@ fn netns_smtp_alert_mails_each_transition() {
     assert_eq!(
         subjects,
         [
-            "[r1] VRRP instance VI_1: entering BACKUP state",
-            "[r1] VRRP instance VI_1: entering MASTER state"
+            "[r1] VRRP Instance VI_1 - Entering BACKUP state",
+            "[r1] VRRP Instance VI_1 - Entering MASTER state"
         ]
     );
     let b = s2
-        .wait_for(0, "entering BACKUP state", 5)
+        .wait_for(0, "Entering BACKUP state", 5)
         .unwrap_or_else(|| panic!("no BACKUP mail from r2:\n{}", k2.log()));
     check_envelope(&b, "r2");
     assert_eq!(
         b.header("Subject"),
-        "[r2] VRRP instance VI_1: entering BACKUP state"
+        "[r2] VRRP Instance VI_1 - Entering BACKUP state"
     );
     k1.wait_for_log("SMTP alert successfully sent.", Duration::from_secs(2))
         .unwrap();
@@ -287,10 +287,10 @@ fn netns_smtp_alert_mails_each_transition() {
         k2.log()
     );
     let m2 = s2
-        .wait_for(n2, "entering MASTER state", 5)
+        .wait_for(n2, "Entering MASTER state", 5)
         .unwrap_or_else(|| panic!("no MASTER mail from r2: {:?}\n{}", s2.mails(), k2.log()));
     let f1 = s1
-        .wait_for(n1, "entering FAULT state", 5)
+        .wait_for(n1, "Entering FAULT state", 5)
         .unwrap_or_else(|| panic!("no FAULT mail from r1: {:?}\n{}", s1.mails(), k1.log()));
     let d2 = delay(&k2.log(), "Entering MASTER STATE", &m2);
     let df = delay(&k1.log(), "Entering FAULT STATE", &f1);
@@ -301,7 +301,7 @@ fn netns_smtp_alert_mails_each_transition() {
     );
     assert_eq!(
         m2.header("Subject"),
-        "[r2] VRRP instance VI_1: entering MASTER state"
+        "[r2] VRRP Instance VI_1 - Entering MASTER state"
     );
     check_envelope(&m2, "r2");
     check_envelope(&f1, "r1");
@@ -321,7 +321,7 @@ fn netns_smtp_alert_mails_each_transition() {
     let stop = s2.mails()[n2..].to_vec();
     assert_eq!(
         stop.iter().map(|m| m.header("Subject")).collect::<Vec<_>>(),
-        ["[r2] VRRP instance VI_1: stopping"],
+        ["[r2] VRRP Instance VI_1 - Stopping"],
         "{}",
         k2.log()
     );

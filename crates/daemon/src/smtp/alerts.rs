@@ -98,26 +98,27 @@ impl Policy {
     }
 }
 
-/// The subject and body for `name` entering `state`.
+/// The subject and body for `name` entering `state`. The subject and the body's
+/// first line are keepalived's (`[R1] VRRP Instance VI_1 - Entering MASTER state`,
+/// `=> VRRP Instance is now owning VRRP VIPs <=`), so mail filters keep working;
+/// keepup's details follow.
 pub fn alert(router_id: &str, kind: Kind, name: &str, state: &str, priority: u8) -> Mail {
     let what = match kind {
-        Kind::Instance => "VRRP instance",
-        Kind::Group => "VRRP sync group",
+        Kind::Instance => "VRRP Instance",
+        Kind::Group => "VRRP Group",
     };
     let subject = match state {
-        "STOP" => format!("[{router_id}] {what} {name}: stopping"),
-        s => format!("[{router_id}] {what} {name}: entering {s} state"),
+        "STOP" => format!("[{router_id}] {what} {name} - Stopping"),
+        s => format!("[{router_id}] {what} {name} - Entering {s} state"),
     };
-    let meaning = match (kind, state) {
-        (Kind::Instance, "MASTER") => "It now holds the virtual addresses.".to_string(),
-        (Kind::Instance, "STOP") => {
-            "keepup is stopping it; it gives up the virtual addresses.".to_string()
-        }
-        (Kind::Instance, _) => "It does not hold the virtual addresses.".to_string(),
-        (Kind::Group, "STOP") => "keepup is stopping every instance of the group.".to_string(),
-        (Kind::Group, s) => format!("Every instance of the group is now {s}."),
+    let keepalived = match (kind, state) {
+        (Kind::Instance, "MASTER") => "=> VRRP Instance is now owning VRRP VIPs <=".to_string(),
+        (Kind::Instance, "STOP") => "=> VRRP Instance stopping <=".to_string(),
+        (Kind::Instance, _) => "=> VRRP Instance is no longer owning VRRP VIPs <=".to_string(),
+        (Kind::Group, "STOP") => "=> All VRRP group instances are now stopping <=".to_string(),
+        (Kind::Group, s) => format!("=> All VRRP group instances are now in {s} state <="),
     };
-    let mut body = format!("{what} {name} on {router_id} is now {state}.\n{meaning}\n");
+    let mut body = format!("{keepalived}\n\n{what} {name} on {router_id} is now {state}.\n");
     if kind == Kind::Instance {
         body.push_str(&format!("Effective priority: {priority}\n"));
     }

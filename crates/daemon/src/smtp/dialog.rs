@@ -259,8 +259,9 @@ pub fn message(s: &Settings, mail: &Mail, now: SystemTime, id: &str) -> Result<V
         .from(s.from.clone())
         .subject(one_line(&mail.subject))
         .raw_header(HeaderValue::new(
+            // keepalived's, which mail filters may match.
             HeaderName::new_from_ascii_str("X-Mailer"),
-            "keepup".into(),
+            "Keepalived".into(),
         ));
     for to in &s.to {
         b = b.to(to.clone());

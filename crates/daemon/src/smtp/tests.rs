@@ -152,7 +152,7 @@ fn settings(port: u16) -> Settings {
 
 fn mail() -> Mail {
     Mail {
-        subject: "[R1] VRRP instance VI_1: entering MASTER state".into(),
+        subject: "[R1] VRRP Instance VI_1 - Entering MASTER state".into(),
         body: "first line\n.starts with a dot\n..two dots\n.\nlast".into(),
     }
 }
@@ -188,10 +188,10 @@ async fn delivers_with_multiline_replies_and_dot_stuffing() {
         "{head}"
     );
     assert!(
-        head.contains("Subject: [R1] VRRP instance VI_1: entering MASTER state\r\n"),
+        head.contains("Subject: [R1] VRRP Instance VI_1 - Entering MASTER state\r\n"),
         "{head}"
     );
-    assert!(head.contains("X-Mailer: keepup\r\n"), "{head}");
+    assert!(head.contains("X-Mailer: Keepalived\r\n"), "{head}");
     assert!(head.contains("Message-ID: <keepup."), "{head}");
     let date = head.lines().find_map(|l| l.strip_prefix("Date: ")).unwrap();
     assert!(date.ends_with(" +0000") && date.len() == 31, "{date}");
@@ -524,12 +524,18 @@ fn who_gets_mail() {
 #[test]
 fn subjects_and_bodies() {
     let m = alert("R1", Kind::Instance, "VI_1", "MASTER", 150);
-    assert_eq!(m.subject, "[R1] VRRP instance VI_1: entering MASTER state");
+    assert_eq!(m.subject, "[R1] VRRP Instance VI_1 - Entering MASTER state");
+    assert!(m
+        .body
+        .starts_with("=> VRRP Instance is now owning VRRP VIPs <=\n"));
     assert!(m.body.contains("now MASTER") && m.body.contains("priority: 150"));
     let g = alert("R1", Kind::Group, "G1", "FAULT", 0);
-    assert_eq!(g.subject, "[R1] VRRP sync group G1: entering FAULT state");
+    assert_eq!(g.subject, "[R1] VRRP Group G1 - Entering FAULT state");
+    assert!(g
+        .body
+        .starts_with("=> All VRRP group instances are now in FAULT state <=\n"));
     let s = alert("R1", Kind::Instance, "VI_1", "STOP", 0);
-    assert_eq!(s.subject, "[R1] VRRP instance VI_1: stopping");
+    assert_eq!(s.subject, "[R1] VRRP Instance VI_1 - Stopping");
 }
 
 fn alerts_to(port: u16, extra: &str) -> Alerts {
@@ -569,11 +575,11 @@ async fn alerts_in_order_once_per_state() {
     assert_eq!(
         subjects,
         [
-            "[R1] VRRP instance VI_1: entering BACKUP state",
-            "[R1] VRRP instance VI_1: entering MASTER state",
-            "[R1] VRRP instance VI_1: entering FAULT state",
-            "[R1] VRRP instance VI_1: entering BACKUP state",
-            "[R1] VRRP sync group G1: entering MASTER state",
+            "[R1] VRRP Instance VI_1 - Entering BACKUP state",
+            "[R1] VRRP Instance VI_1 - Entering MASTER state",
+            "[R1] VRRP Instance VI_1 - Entering FAULT state",
+            "[R1] VRRP Instance VI_1 - Entering BACKUP state",
+            "[R1] VRRP Group G1 - Entering MASTER state",
         ]
     );
 }
