@@ -130,6 +130,8 @@ fn converse(c: std::net::TcpStream) -> Option<Received> {
         }
     }
     let (head, body) = data.split_once("\r\n\r\n")?;
+    // Unfold long headers (RFC 5322 §2.2.3), as any mail reader does.
+    let head = head.replace("\r\n ", " ").replace("\r\n\t", "\t");
     let headers = head
         .split("\r\n")
         .filter_map(|l| l.split_once(": "))
@@ -171,7 +173,7 @@ fn conf(host: &str, prio: u8, port: u16, global: bool, timeout: u32) -> String {
 fn check_envelope(m: &Received, host: &str) {
     assert_eq!(m.header("From"), format!("keepup-{host}@example.com"));
     assert_eq!(m.header("To"), "ops@example.com, noc@example.com");
-    assert_eq!(m.header("X-Mailer"), "keepup");
+    assert_eq!(m.header("X-Mailer"), "Keepalived");
     assert!(m.header("Date").ends_with(" +0000"), "{m:?}");
     assert_eq!(
         m.commands,
@@ -194,20 +196,7 @@ fn logged_at(log: &str, needle: &str) -> SystemTime {
         .find(|l| l.contains(needle))
         .unwrap_or_else(|| panic!("no {needle:?} in the log:\n{log}"));
     let ts = line.split_whitespace().next().unwrap();
-    let num = |a: usize, b: usize| ts[a..b].parse::<i64>().unwrap();
-    let (y, m, d) = (num(0, 4), num(5, 7), num(8, 10));
-    // Days since 1970-01-01 (H. Hinnant's days_from_civil).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + num(11, 13) * 3600 + num(14, 16) * 60 + num(17, 19);
-    let frac: f64 = format!("0{}", ts[19..].trim_end_matches('Z'))
-        .parse()
-        .unwrap();
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap()) + Duration::from_secs_f64(frac)
+    UNIX_EPOCH + keepup::demo::parse_utc(ts).unwrap_or_else(|| panic!("no time in {line:?}"))
 }
 
 /// From the logged transition to the mail's arrival at the sink, in ms.
@@ -253,13 +242,13 @@ fn netns_smtp_alert_mails_each_transition() {
         k1.log()
     );
     let m = s1
-        .wait_for(0, "entering MASTER state", 5)
+        .wait_for(0, "Entering MASTER state", 5)
         .unwrap_or_else(|| panic!("no MASTER mail from r1: {:?}\n{}", s1.mails(), k1.log()));
     let d1 = delay(&k1.log(), "Entering MASTER STATE", &m);
     eprintln!("r1: Entering MASTER STATE -> mail in the sink: {d1:.1} ms");
     assert_eq!(
         m.header("Subject"),
-        "[r1] VRRP instance VI_1: entering MASTER state"
+        "[r1] VRRP Instance VI_1 - Entering MASTER state"
     );
     assert!(m.body.contains("now MASTER"), "{}", m.body);
     check_envelope(&m, "r1");
@@ -273,17 +262,17 @@ fn netns_smtp_alert_mails_each_transition() {
     assert_eq!(
         subjects,
         [
-            "[r1] VRRP instance VI_1: entering BACKUP state",
-            "[r1] VRRP instance VI_1: entering MASTER state"
+            "[r1] VRRP Instance VI_1 - Entering BACKUP state",
+            "[r1] VRRP Instance VI_1 - Entering MASTER state"
         ]
     );
     let b = s2
-        .wait_for(0, "entering BACKUP state", 5)
+        .wait_for(0, "Entering BACKUP state", 5)
         .unwrap_or_else(|| panic!("no BACKUP mail from r2:\n{}", k2.log()));
     check_envelope(&b, "r2");
     assert_eq!(
         b.header("Subject"),
-        "[r2] VRRP instance VI_1: entering BACKUP state"
+        "[r2] VRRP Instance VI_1 - Entering BACKUP state"
     );
     k1.wait_for_log("SMTP alert successfully sent.", Duration::from_secs(2))
         .unwrap();
@@ -298,10 +287,10 @@ fn netns_smtp_alert_mails_each_transition() {
         k2.log()
     );
     let m2 = s2
-        .wait_for(n2, "entering MASTER state", 5)
+        .wait_for(n2, "Entering MASTER state", 5)
         .unwrap_or_else(|| panic!("no MASTER mail from r2: {:?}\n{}", s2.mails(), k2.log()));
     let f1 = s1
-        .wait_for(n1, "entering FAULT state", 5)
+        .wait_for(n1, "Entering FAULT state", 5)
         .unwrap_or_else(|| panic!("no FAULT mail from r1: {:?}\n{}", s1.mails(), k1.log()));
     let d2 = delay(&k2.log(), "Entering MASTER STATE", &m2);
     let df = delay(&k1.log(), "Entering FAULT STATE", &f1);
@@ -312,7 +301,7 @@ fn netns_smtp_alert_mails_each_transition() {
     );
     assert_eq!(
         m2.header("Subject"),
-        "[r2] VRRP instance VI_1: entering MASTER state"
+        "[r2] VRRP Instance VI_1 - Entering MASTER state"
     );
     check_envelope(&m2, "r2");
     check_envelope(&f1, "r1");
@@ -332,7 +321,7 @@ fn netns_smtp_alert_mails_each_transition() {
     let stop = s2.mails()[n2..].to_vec();
     assert_eq!(
         stop.iter().map(|m| m.header("Subject")).collect::<Vec<_>>(),
-        ["[r2] VRRP instance VI_1: stopping"],
+        ["[r2] VRRP Instance VI_1 - Stopping"],
         "{}",
         k2.log()
     );

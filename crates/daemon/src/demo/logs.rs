@@ -2,41 +2,24 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// A UTC timestamp as the daemon logs it (`2026-11-22T00:17:07.842274Z`) or as
-/// `TZ=UTC ip -ts monitor` prints it (`[2026-11-22T00:16:30.555100]`).
+/// `TZ=UTC ip -ts monitor` prints it (`[2026-11-22T00:16:30.555100]`), as time
+/// since the epoch.
 pub fn parse_utc(s: &str) -> Option<Duration> {
+    // Exactly these two shapes: RFC 3339's parser would also take a space or any
+    // other character between date and time, and an offset, which neither writer uses.
+    const SHAPE: &[BorrowedFormatItem<'_>] = format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
     let s = s.trim_start_matches('[').trim_end_matches(']');
     let s = s.strip_suffix('Z').unwrap_or(s);
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|x| x.parse::<i64>().ok());
-    let (y, mo, da) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':').map(|x| x.parse::<i64>().ok());
-    let (h, mi, se) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let nanos: u32 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<9}").parse().ok()?
-    };
-    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se;
-    Some(Duration::new(u64::try_from(secs).ok()?, nanos))
+    let at = PrimitiveDateTime::parse(s, SHAPE).ok()?.assume_utc();
+    let since = at - OffsetDateTime::UNIX_EPOCH;
+    Duration::try_from(since).ok()
 }
 
 /// A router's state as the demo shows it.

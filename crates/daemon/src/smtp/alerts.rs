@@ -3,6 +3,7 @@
 use crate::notify::Kind;
 use keepup_config::model::global::GlobalDefs;
 use keepup_config::model::vrrp::Notify;
+use lettre::message::Mailbox;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -23,6 +24,20 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// `addr` as a mailbox (`user@domain` or `Name <user@domain>`), or a warning that
+/// names `keyword`.
+pub(super) fn mailbox(keyword: &str, addr: &str) -> Option<Mailbox> {
+    match addr.trim().parse::<Mailbox>() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!(
+                "{keyword} {addr:?} is not a mail address ({e}); user@domain or \"Name <user@domain>\" is expected, and no alert goes to it"
+            );
+            None
+        }
+    }
+}
+
 /// What the VRRP side of `global_defs` says about mail.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -38,20 +53,34 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The policy `g` sets. An address that is not one (keepalived would put it in
+    /// the envelope as written) is said in a warning and left out.
     pub fn from_global(g: &GlobalDefs) -> Policy {
         let host = host_name();
         let settings = match &g.smtp_server {
-            Some(srv) if !g.notification_email.is_empty() => Some(Arc::new(Settings {
-                host: srv.host.clone(),
-                port: srv.port,
-                helo: g.smtp_helo_name.clone().unwrap_or_else(|| host.clone()),
-                from: g
+            Some(srv) if !g.notification_email.is_empty() => {
+                let from = g
                     .notification_email_from
                     .clone()
-                    .unwrap_or_else(|| format!("keepalived@{host}")),
-                to: g.notification_email.clone(),
-                timeout: Duration::from_secs(u64::from(g.smtp_connect_timeout.max(1))),
-            })),
+                    .unwrap_or_else(|| format!("keepalived@{host}"));
+                let from = mailbox("notification_email_from", &from);
+                let to: Vec<Mailbox> = g
+                    .notification_email
+                    .iter()
+                    .filter_map(|a| mailbox("notification_email", a))
+                    .collect();
+                match from {
+                    Some(from) if !to.is_empty() => Some(Arc::new(Settings {
+                        host: srv.host.clone(),
+                        port: srv.port,
+                        helo: g.smtp_helo_name.clone().unwrap_or_else(|| host.clone()),
+                        from,
+                        to,
+                        timeout: Duration::from_secs(u64::from(g.smtp_connect_timeout.max(1))),
+                    })),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         Policy {
@@ -69,26 +98,27 @@ impl Policy {
     }
 }
 
-/// The subject and body for `name` entering `state`.
+/// The subject and body for `name` entering `state`. The subject and the body's
+/// first line are keepalived's (`[R1] VRRP Instance VI_1 - Entering MASTER state`,
+/// `=> VRRP Instance is now owning VRRP VIPs <=`), so mail filters keep working;
+/// keepup's details follow.
 pub fn alert(router_id: &str, kind: Kind, name: &str, state: &str, priority: u8) -> Mail {
     let what = match kind {
-        Kind::Instance => "VRRP instance",
-        Kind::Group => "VRRP sync group",
+        Kind::Instance => "VRRP Instance",
+        Kind::Group => "VRRP Group",
     };
     let subject = match state {
-        "STOP" => format!("[{router_id}] {what} {name}: stopping"),
-        s => format!("[{router_id}] {what} {name}: entering {s} state"),
+        "STOP" => format!("[{router_id}] {what} {name} - Stopping"),
+        s => format!("[{router_id}] {what} {name} - Entering {s} state"),
     };
-    let meaning = match (kind, state) {
-        (Kind::Instance, "MASTER") => "It now holds the virtual addresses.".to_string(),
-        (Kind::Instance, "STOP") => {
-            "keepup is stopping it; it gives up the virtual addresses.".to_string()
-        }
-        (Kind::Instance, _) => "It does not hold the virtual addresses.".to_string(),
-        (Kind::Group, "STOP") => "keepup is stopping every instance of the group.".to_string(),
-        (Kind::Group, s) => format!("Every instance of the group is now {s}."),
+    let keepalived = match (kind, state) {
+        (Kind::Instance, "MASTER") => "=> VRRP Instance is now owning VRRP VIPs <=".to_string(),
+        (Kind::Instance, "STOP") => "=> VRRP Instance stopping <=".to_string(),
+        (Kind::Instance, _) => "=> VRRP Instance is no longer owning VRRP VIPs <=".to_string(),
+        (Kind::Group, "STOP") => "=> All VRRP group instances are now stopping <=".to_string(),
+        (Kind::Group, s) => format!("=> All VRRP group instances are now in {s} state <="),
     };
-    let mut body = format!("{what} {name} on {router_id} is now {state}.\n{meaning}\n");
+    let mut body = format!("{keepalived}\n\n{what} {name} on {router_id} is now {state}.\n");
     if kind == Kind::Instance {
         body.push_str(&format!("Effective priority: {priority}\n"));
     }
@@ -121,11 +151,14 @@ impl Alerts {
         let p = Policy::from_global(g);
         if p.settings.is_none() && (p.default_alert || g.smtp_server.is_some()) {
             let missing = if g.smtp_server.is_none() {
-                "smtp_server"
+                "no smtp_server"
+            } else if g.notification_email.is_empty() {
+                "no notification_email"
             } else {
-                "notification_email"
+                // The addresses were refused above, each with its reason.
+                "no usable notification_email or notification_email_from"
             };
-            warn!("smtp_alert: no {missing} in global_defs; no alert mail will be sent");
+            warn!("smtp_alert: {missing} in global_defs; no alert mail will be sent");
         }
         self.policy = Some(p);
         self.warned = false;

@@ -1,226 +1,244 @@
-//! The SMTP conversation (RFC 5321) on tokio: connecting, reading replies, each
-//! command and its expected codes, and the DATA payload with its RFC 5322 headers.
+//! One alert's SMTP session on lettre's connection: each step under
+//! `smtp_connect_timeout`, every recipient tried, and the message lettre writes.
+use lettre::message::header::{ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
+use lettre::transport::smtp::commands::{Data, Mail as MailCmd, Rcpt};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::Message;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
-};
+use time::format_description::well_known::Rfc2822;
+use time::OffsetDateTime;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
 
 use super::{Mail, Settings, SmtpError};
 
-/// The longest reply line we read (RFC 5321 §4.5.3.1.5 allows 512 octets).
-const MAX_LINE: u64 = 2048;
-/// The most lines in one multi-line reply we accept.
-const MAX_LINES: usize = 64;
+/// The most the server may send after each of our writes (the greeting, or one
+/// command's reply). Real replies are a few hundred bytes, RFC 5321 §4.5.3.1.5 has
+/// 512 octets a line. lettre's reader takes a line of any length, and parses a
+/// multi-line reply again from its first line at each new one, so an endless reply
+/// would cost memory and then time.
+const REPLY_CAP: usize = 4096;
 
-/// A server reply: its code and its text lines (without the code).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub code: u16,
-    pub lines: Vec<String>,
+/// What the session has done on the wire, shared between the [`Wire`] lettre owns
+/// and the session that bounds its steps in time.
+#[derive(Debug)]
+struct Progress {
+    start: std::time::Instant,
+    /// Bytes read from the server since our last write.
+    read: AtomicUsize,
+    /// Something was written: the greeting had come, lettre sent EHLO.
+    wrote: AtomicBool,
+    /// When the last write ended, in µs since `start`.
+    last_write_us: AtomicU64,
 }
 
-impl Reply {
-    fn text(&self) -> String {
-        self.lines.join(" / ")
+impl Progress {
+    fn last_write(&self) -> Option<tokio::time::Instant> {
+        self.wrote.load(Ordering::Relaxed).then(|| {
+            let us = self.last_write_us.load(Ordering::Relaxed);
+            tokio::time::Instant::from_std(self.start + Duration::from_micros(us))
+        })
     }
 }
 
-/// One SMTP session over any byte stream; every step has `timeout` to complete.
-struct Session<S> {
-    io: BufReader<S>,
+/// The TCP connection as lettre uses it: reads stop after [`REPLY_CAP`] bytes
+/// since the last write, and writes are noted in [`Progress`].
+#[derive(Debug)]
+struct Wire {
+    tcp: TcpStream,
+    progress: Arc<Progress>,
+}
+
+impl AsyncRead for Wire {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let left = REPLY_CAP.saturating_sub(self.progress.read.load(Ordering::Relaxed));
+        if left == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a reply longer than {REPLY_CAP} bytes"),
+            )));
+        }
+        // Through a bounded buffer of our own: `ReadBuf::take` would need `unsafe`
+        // to hand the bytes back to `buf`.
+        let mut chunk = [0u8; 4096];
+        let n = left.min(buf.remaining()).min(chunk.len());
+        let mut limited = ReadBuf::new(&mut chunk[..n]);
+        match Pin::new(&mut self.tcp).poll_read(cx, &mut limited) {
+            Poll::Ready(Ok(())) => {
+                let got = limited.filled();
+                self.progress.read.fetch_add(got.len(), Ordering::Relaxed);
+                buf.put_slice(got);
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for Wire {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            if n > 0 {
+                let p = &self.progress;
+                let us = u64::try_from(p.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+                p.last_write_us.store(us, Ordering::Relaxed);
+                p.wrote.store(true, Ordering::Relaxed);
+                p.read.store(0, Ordering::Relaxed);
+            }
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Wire {
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.tcp.peer_addr()
+    }
+}
+
+/// How a step ended badly, before it is named.
+enum StepError {
+    Timeout,
+    Smtp(lettre::transport::smtp::Error),
+}
+
+/// One SMTP session: the server (for log lines), the time each step has, and what
+/// went over the wire.
+struct Session {
     server: String,
     timeout: Duration,
+    progress: Arc<Progress>,
 }
 
-impl<S: tokio::io::AsyncRead + AsyncWrite + Unpin> Session<S> {
-    /// Read one reply, multi-line (`250-...` lines up to `250 ...`) or not.
-    async fn reply(&mut self, stage: &'static str) -> Result<Reply, SmtpError> {
-        let limit = self.timeout;
-        match tokio::time::timeout(limit, read_reply(&mut self.io)).await {
-            Err(_) => Err(SmtpError::Timeout {
-                server: self.server.clone(),
-                stage,
-            }),
-            Ok(Err(ReadError::Io(error))) => Err(SmtpError::Io {
-                server: self.server.clone(),
-                stage,
-                error,
-            }),
-            Ok(Err(ReadError::Closed)) => Err(SmtpError::Closed {
-                server: self.server.clone(),
-                stage,
-            }),
-            Ok(Err(ReadError::Garbled(line))) => Err(SmtpError::Garbled {
-                server: self.server.clone(),
-                stage,
-                line,
-            }),
-            Ok(Ok(r)) => Ok(r),
-        }
-    }
-
-    /// A reply whose code is one of `ok`.
-    async fn expect(&mut self, stage: &'static str, ok: &[u16]) -> Result<Reply, SmtpError> {
-        let r = self.reply(stage).await?;
-        if ok.contains(&r.code) {
-            Ok(r)
-        } else {
-            Err(self.rejected(stage, &r))
-        }
-    }
-
-    fn rejected(&self, stage: &'static str, r: &Reply) -> SmtpError {
-        SmtpError::Rejected {
-            server: self.server.clone(),
-            stage,
-            code: r.code,
-            text: r.text(),
-        }
-    }
-
-    async fn send(&mut self, stage: &'static str, bytes: &[u8]) -> Result<(), SmtpError> {
-        let io = self.io.get_mut();
-        let write = async {
-            io.write_all(bytes).await?;
-            io.flush().await
-        };
-        match tokio::time::timeout(self.timeout, write).await {
-            Err(_) => Err(SmtpError::Timeout {
-                server: self.server.clone(),
-                stage,
-            }),
-            Ok(Err(error)) => Err(SmtpError::Io {
-                server: self.server.clone(),
-                stage,
-                error,
-            }),
-            Ok(Ok(())) => Ok(()),
-        }
-    }
-
-    /// A command line, then its reply, which must be one of `ok`.
-    async fn command(
-        &mut self,
-        stage: &'static str,
-        line: &str,
-        ok: &[u16],
-    ) -> Result<Reply, SmtpError> {
-        self.send(stage, format!("{line}\r\n").as_bytes()).await?;
-        self.expect(stage, ok).await
-    }
-
-    /// The whole transaction after the connection is up.
-    async fn deliver(&mut self, s: &Settings, message: &[u8]) -> Result<(), SmtpError> {
-        self.expect("greeting", &[220]).await?;
-        self.send("HELO", format!("EHLO {}\r\n", s.helo).as_bytes())
-            .await?;
-        let ehlo = self.reply("HELO").await?;
-        if ehlo.code != 250 {
-            // An old server: 500/502 (unknown command) or 504 (not implemented).
-            if !matches!(ehlo.code, 500 | 502 | 504) {
-                return Err(self.rejected("HELO", &ehlo));
+impl Session {
+    /// Run one step of the conversation. It has `timeout` from its start, and from
+    /// each of our writes within it: a write is a command whose reply gets its own
+    /// `timeout`, as keepalived bounds each read (lettre's connect reads the
+    /// greeting and then sends EHLO in one step).
+    async fn step<T, F>(&self, fut: F) -> Result<T, StepError>
+    where
+        F: Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    {
+        tokio::pin!(fut);
+        let mut deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, &mut fut).await {
+                Ok(r) => return r.map_err(StepError::Smtp),
+                Err(_) => match self.progress.last_write().map(|w| w + self.timeout) {
+                    Some(later) if later > deadline => deadline = later,
+                    _ => return Err(StepError::Timeout),
+                },
             }
-            self.command("HELO", &format!("HELO {}", s.helo), &[250])
-                .await?;
         }
-        self.command(
-            "MAIL",
-            &format!("MAIL FROM:<{}>", envelope(&s.from)),
-            &[250],
-        )
-        .await?;
+    }
+
+    fn error(&self, stage: &'static str, e: StepError) -> SmtpError {
+        let server = self.server.clone();
+        match e {
+            StepError::Timeout => SmtpError::Timeout { server, stage },
+            StepError::Smtp(error) => match error.status() {
+                Some(code) => SmtpError::Rejected {
+                    server,
+                    stage,
+                    code: u16::from(code),
+                    // lettre keeps the reply's text as the error's source.
+                    text: std::error::Error::source(&error)
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                },
+                None => SmtpError::Failed {
+                    server,
+                    stage,
+                    error,
+                },
+            },
+        }
+    }
+
+    /// The greeting and EHLO (lettre's connect), the envelope, the message, QUIT.
+    async fn deliver(&self, wire: Wire, s: &Settings, message: &[u8]) -> Result<(), SmtpError> {
+        let helo = ClientId::Domain(s.helo.clone());
+        let connect = AsyncSmtpConnection::connect_with_transport(Box::new(wire), &helo);
+        let mut conn = self.step(connect).await.map_err(|e| {
+            // Nothing written yet: lettre was still waiting for the greeting.
+            let stage = if self.progress.wrote.load(Ordering::Relaxed) {
+                "HELO"
+            } else {
+                "greeting"
+            };
+            self.error(stage, e)
+        })?;
+        let from = MailCmd::new(Some(s.from.email.clone()), vec![]);
+        self.step(conn.command(from))
+            .await
+            .map_err(|e| self.error("MAIL", e))?;
         let mut accepted = 0;
         let mut refusal = None;
         for to in &s.to {
-            self.send("RCPT", format!("RCPT TO:<{}>\r\n", envelope(to)).as_bytes())
-                .await?;
-            let r = self.reply("RCPT").await?;
-            if matches!(r.code, 250 | 251) {
-                accepted += 1;
-            } else {
-                // One refused recipient should not cost the others their alert.
-                warn!(
-                    "SMTP server {} refused recipient {to}: {} {}",
-                    self.server,
-                    r.code,
-                    r.text()
-                );
-                refusal = Some(r);
+            match self
+                .step(conn.command(Rcpt::new(to.email.clone(), vec![])))
+                .await
+            {
+                Ok(_) => accepted += 1,
+                Err(StepError::Smtp(e)) if e.status().is_some() => {
+                    // One refused recipient should not cost the others their alert.
+                    let e = self.error("RCPT", StepError::Smtp(e));
+                    if let SmtpError::Rejected { code, text, .. } = &e {
+                        warn!(
+                            "SMTP server {} refused recipient {}: {code} {text}",
+                            self.server, to.email
+                        );
+                    }
+                    refusal = Some(e);
+                }
+                Err(e) => return Err(self.error("RCPT", e)),
             }
         }
         if accepted == 0 {
-            let r = refusal.unwrap_or(Reply {
+            return Err(refusal.unwrap_or(SmtpError::Rejected {
+                server: self.server.clone(),
+                stage: "RCPT",
                 code: 0,
-                lines: vec!["no recipient".into()],
-            });
-            return Err(self.rejected("RCPT", &r));
+                text: "no recipient".into(),
+            }));
         }
-        self.command("DATA", "DATA", &[354]).await?;
-        self.send("DOT", message).await?;
-        self.expect("DOT", &[250]).await?;
+        self.step(conn.command(Data))
+            .await
+            .map_err(|e| self.error("DATA", e))?;
+        // lettre dot-stuffs the message and ends it with `.`.
+        self.step(conn.message(message))
+            .await
+            .map_err(|e| self.error("DOT", e))?;
         // The mail is accepted: a failed QUIT is not worth more than a debug line.
-        if let Err(e) = self.command("QUIT", "QUIT", &[221]).await {
-            debug!("{e}");
+        if let Err(e) = self.step(conn.quit()).await {
+            debug!("{}", self.error("QUIT", e));
         }
         Ok(())
-    }
-}
-
-#[derive(Debug)]
-pub(super) enum ReadError {
-    Io(std::io::Error),
-    Closed,
-    Garbled(String),
-}
-
-/// One reply: lines `CODE-text` continue it, `CODE text` (or `CODE`) ends it.
-pub(super) async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Reply, ReadError> {
-    let mut lines = Vec::new();
-    loop {
-        let mut buf = Vec::new();
-        let n = (&mut *r)
-            .take(MAX_LINE)
-            .read_until(b'\n', &mut buf)
-            .await
-            .map_err(ReadError::Io)?;
-        if n == 0 {
-            return Err(ReadError::Closed);
-        }
-        let line = String::from_utf8_lossy(&buf);
-        let line = line.trim_end_matches(['\r', '\n']);
-        let code = line
-            .get(..3)
-            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|c| c.parse::<u16>().ok())
-            .filter(|c| (200..600).contains(c));
-        let Some(code) = code else {
-            return Err(ReadError::Garbled(line.chars().take(80).collect()));
-        };
-        let more = match line.as_bytes().get(3) {
-            None | Some(b' ') => false,
-            Some(b'-') => true,
-            Some(_) => return Err(ReadError::Garbled(line.chars().take(80).collect())),
-        };
-        lines.push(line.get(4..).unwrap_or("").to_string());
-        if !more {
-            return Ok(Reply { code, lines });
-        }
-        if lines.len() >= MAX_LINES {
-            return Err(ReadError::Garbled(format!(
-                "more than {MAX_LINES} lines in one reply"
-            )));
-        }
-    }
-}
-
-/// The address for the envelope: what is between `<` and `>` when the setting is
-/// written `Name <user@host>`, else the setting itself.
-pub(super) fn envelope(addr: &str) -> &str {
-    match (addr.find('<'), addr.rfind('>')) {
-        (Some(a), Some(b)) if a < b => addr[a + 1..b].trim(),
-        _ => addr.trim(),
     }
 }
 
@@ -232,28 +250,28 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// The DATA payload: headers, a blank line, the body with CRLF line ends and every
-/// line that starts with `.` doubled (RFC 5321 §4.5.2), and the final `.` line.
-pub fn message(s: &Settings, mail: &Mail, now: SystemTime, id: &str) -> Vec<u8> {
-    let mut out = String::new();
-    out.push_str(&format!("Date: {}\r\n", rfc5322_date(now)));
-    out.push_str(&format!("From: {}\r\n", one_line(&s.from)));
-    out.push_str(&format!("To: {}\r\n", one_line(&s.to.join(", "))));
-    out.push_str(&format!("Subject: {}\r\n", one_line(&mail.subject)));
-    out.push_str(&format!("Message-ID: <{id}@{}>\r\n", one_line(&s.helo)));
-    out.push_str("MIME-Version: 1.0\r\n");
-    out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
-    out.push_str("X-Mailer: keepup\r\n");
-    out.push_str("\r\n");
-    for line in mail.body.lines() {
-        if line.starts_with('.') {
-            out.push('.');
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
+/// The message lettre writes: keepalived's headers (Date, From, Subject, X-Mailer,
+/// To) first, then Message-ID and the MIME ones, and the body in a transfer encoding
+/// fit for any server. Dot-stuffing is left to the session.
+pub fn message(s: &Settings, mail: &Mail, now: SystemTime, id: &str) -> Result<Vec<u8>, SmtpError> {
+    let mut b = Message::builder()
+        .date(now)
+        .from(s.from.clone())
+        .subject(one_line(&mail.subject))
+        .raw_header(HeaderValue::new(
+            // keepalived's, which mail filters may match.
+            HeaderName::new_from_ascii_str("X-Mailer"),
+            "Keepalived".into(),
+        ));
+    for to in &s.to {
+        b = b.to(to.clone());
     }
-    out.push_str(".\r\n");
-    out.into_bytes()
+    b.message_id(Some(format!("<{id}@{}>", one_line(&s.helo))))
+        .header(MIME_VERSION_1_0)
+        .header(ContentType::TEXT_PLAIN)
+        .body(mail.body.clone())
+        .map(|m| m.formatted())
+        .map_err(SmtpError::Message)
 }
 
 /// `Tue, 04 Mar 2025 09:05:01 +0000`: RFC 5322 §3.3, in UTC.
@@ -262,41 +280,20 @@ pub fn rfc5322_date(t: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let wd = WEEKDAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
-    let mon = MONTHS[usize::try_from(m - 1).unwrap_or(0).min(11)];
-    format!(
-        "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} +0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month 1..12, day 1..31), proleptic Gregorian
-/// (H. Hinnant's "civil_from_days").
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    // Out of `time`'s range (after the year 9999) only with a clock gone mad: the
+    // epoch then, rather than a panic.
+    let at = i64::try_from(secs)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    // RFC 5322 keeps RFC 2822's date-time syntax; `time` names the format after 2822.
+    at.format(&Rfc2822).unwrap_or_default()
 }
 
 /// Connect (each address of the host in turn, `timeout` each) and deliver `mail`.
 pub async fn send(s: &Settings, mail: &Mail) -> Result<(), SmtpError> {
     let server = s.server();
+    let message = message(s, mail, SystemTime::now(), &message_id())?;
     let addrs: Vec<std::net::SocketAddr> = match tokio::time::timeout(
         s.timeout,
         tokio::net::lookup_host((s.host.as_str(), s.port)),
@@ -328,26 +325,28 @@ pub async fn send(s: &Settings, mail: &Mail) -> Result<(), SmtpError> {
             }
         }
     }
-    let Some(stream) = stream else {
+    let Some(tcp) = stream else {
         return Err(last.unwrap_or(SmtpError::Resolve {
             server,
-            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            error: io::Error::new(io::ErrorKind::NotFound, "no address"),
         }));
     };
     info!("Remote SMTP server {server} connected.");
-    let mut session = Session {
-        io: BufReader::new(stream),
+    let progress = Arc::new(Progress {
+        start: std::time::Instant::now(),
+        read: AtomicUsize::new(0),
+        wrote: AtomicBool::new(false),
+        last_write_us: AtomicU64::new(0),
+    });
+    let session = Session {
         server,
         timeout: s.timeout,
+        progress: progress.clone(),
     };
-    let id = message_id();
-    session
-        .deliver(s, &message(s, mail, SystemTime::now(), &id))
-        .await
+    session.deliver(Wire { tcp, progress }, s, &message).await
 }
 
 fn message_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)

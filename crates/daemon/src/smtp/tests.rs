@@ -1,7 +1,7 @@
 //! The SMTP client against a small SMTP sink on 127.0.0.1 (a real TCP conversation).
 #![allow(clippy::unwrap_used)]
 
-use super::dialog::{envelope, read_reply, ReadError};
+use super::alerts::mailbox;
 use super::*;
 use crate::notify::Kind;
 use keepup_config::model::global::GlobalDefs;
@@ -14,6 +14,10 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Clone)]
 struct Behaviour {
     greeting: &'static str,
+    /// After the greeting, bytes without a line end until the client hangs up.
+    flood: bool,
+    /// Close the connection after the greeting.
+    hang_up: bool,
     ehlo: &'static str,
     mail: &'static str,
     /// RCPT TO lines containing this are refused with 550.
@@ -27,6 +31,8 @@ impl Default for Behaviour {
     fn default() -> Self {
         Behaviour {
             greeting: "220 sink ready\r\n",
+            flood: false,
+            hang_up: false,
             ehlo: "250 sink\r\n",
             mail: "250 ok\r\n",
             refuse: None,
@@ -84,6 +90,14 @@ async fn converse(c: TcpStream, b: &Behaviour) -> Session {
         return s;
     }
     io.get_mut().write_all(b.greeting.as_bytes()).await.unwrap();
+    if b.flood {
+        let chunk = [b'x'; 8192];
+        while io.get_mut().write_all(&chunk).await.is_ok() {}
+        return s;
+    }
+    if b.hang_up {
+        return s;
+    }
     loop {
         let mut line = String::new();
         if io.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -127,15 +141,18 @@ fn settings(port: u16) -> Settings {
         host: "127.0.0.1".into(),
         port,
         helo: "r1.example".into(),
-        from: "keepup@r1.example".into(),
-        to: vec!["ops@example.com".into(), "pager@example.com".into()],
+        from: "keepup@r1.example".parse().unwrap(),
+        to: vec![
+            "ops@example.com".parse().unwrap(),
+            "pager@example.com".parse().unwrap(),
+        ],
         timeout: Duration::from_secs(3),
     }
 }
 
 fn mail() -> Mail {
     Mail {
-        subject: "[R1] VRRP instance VI_1: entering MASTER state".into(),
+        subject: "[R1] VRRP Instance VI_1 - Entering MASTER state".into(),
         body: "first line\n.starts with a dot\n..two dots\n.\nlast".into(),
     }
 }
@@ -171,10 +188,10 @@ async fn delivers_with_multiline_replies_and_dot_stuffing() {
         "{head}"
     );
     assert!(
-        head.contains("Subject: [R1] VRRP instance VI_1: entering MASTER state\r\n"),
+        head.contains("Subject: [R1] VRRP Instance VI_1 - Entering MASTER state\r\n"),
         "{head}"
     );
-    assert!(head.contains("X-Mailer: keepup\r\n"), "{head}");
+    assert!(head.contains("X-Mailer: Keepalived\r\n"), "{head}");
     assert!(head.contains("Message-ID: <keepup."), "{head}");
     let date = head.lines().find_map(|l| l.strip_prefix("Date: ")).unwrap();
     assert!(date.ends_with(" +0000") && date.len() == 31, "{date}");
@@ -184,18 +201,30 @@ async fn delivers_with_multiline_replies_and_dot_stuffing() {
     );
 }
 
-/// A server without EHLO (502) is greeted with HELO.
+/// A server that refuses EHLO fails the mail at HELO with its code: lettre does
+/// not fall back to HELO, and RFC 5321 §2.2.1 has every server support EHLO.
 #[tokio::test]
-async fn falls_back_to_helo() {
+async fn a_refused_ehlo_is_an_error_at_helo() {
     let mut sink = Sink::start(Behaviour {
         ehlo: "502 command not implemented\r\n",
         ..Behaviour::default()
     })
     .await;
-    send(&settings(sink.port), &mail()).await.unwrap();
+    let e = send(&settings(sink.port), &mail()).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SmtpError::Rejected {
+                stage: "HELO",
+                code: 502,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let s = sink.next().await;
-    assert_eq!(s.commands[..2], ["EHLO r1.example", "HELO r1.example"]);
-    assert!(s.data.contains("Subject: "));
+    assert_eq!(s.commands[0], "EHLO r1.example");
+    assert!(s.data.is_empty());
 }
 
 /// A 5xx reply to MAIL FROM fails the mail with the stage and code in the message.
@@ -212,7 +241,7 @@ async fn a_5xx_reply_is_an_error_naming_stage_and_code() {
             stage, code, text, ..
         } => {
             assert_eq!((*stage, *code), ("MAIL", 553));
-            assert_eq!(text, "sender refused / policy says no");
+            assert_eq!(text, "sender refused policy says no");
         }
         other => panic!("{other:?}"),
     }
@@ -263,7 +292,7 @@ async fn refused_recipients() {
     assert!(s.data.contains("Subject: "), "{s:?}");
 
     let mut only_pager = settings(sink.port);
-    only_pager.to = vec!["pager@example.com".into()];
+    only_pager.to = vec!["pager@example.com".parse().unwrap()];
     let e = send(&only_pager, &mail()).await.unwrap_err();
     assert!(
         matches!(
@@ -326,37 +355,77 @@ async fn connection_refused() {
     );
 }
 
+/// Servers that do not speak SMTP: each mail fails with an error naming the
+/// stage, quickly, and a reply line that never ends stops being read at the cap
+/// (lettre alone would buffer it until the timeout).
 #[tokio::test]
-async fn replies_are_parsed_and_garbage_is_refused() {
-    async fn parse(bytes: &'static [u8]) -> Result<Reply, ReadError> {
-        let mut r = BufReader::new(bytes);
-        read_reply(&mut r).await
+async fn lying_servers_fail_the_mail() {
+    for greeting in [
+        "hello\r\n",
+        "25x ok\r\n",
+        "220_ok\r\n",
+        "999 no\r\n",
+        "220-a\r\n",
+        "",
+    ] {
+        let sink = Sink::start(Behaviour {
+            greeting,
+            hang_up: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let mut s = settings(sink.port);
+        s.timeout = Duration::from_secs(2);
+        let t = Instant::now();
+        let e = send(&s, &mail()).await.unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(1), "{greeting:?}: {e}");
+        assert!(
+            matches!(
+                e,
+                SmtpError::Failed {
+                    stage: "greeting",
+                    ..
+                } | SmtpError::Rejected {
+                    stage: "greeting",
+                    ..
+                }
+            ),
+            "{greeting:?}: {e:?}"
+        );
     }
-    let r = parse(b"250-a\r\n250-b\r\n250 c\r\nnext").await.unwrap();
-    assert_eq!((r.code, r.lines.len()), (250, 3));
-    assert_eq!(parse(b"354\r\n").await.unwrap().code, 354);
-    // A bare LF line end is taken too.
-    assert_eq!(parse(b"221 bye\n").await.unwrap().lines, ["bye"]);
-    assert!(matches!(
-        parse(b"hello\r\n").await,
-        Err(ReadError::Garbled(_))
-    ));
-    assert!(matches!(
-        parse(b"25x ok\r\n").await,
-        Err(ReadError::Garbled(_))
-    ));
-    assert!(matches!(
-        parse(b"250_ok\r\n").await,
-        Err(ReadError::Garbled(_))
-    ));
-    assert!(matches!(
-        parse(b"999 no\r\n").await,
-        Err(ReadError::Garbled(_))
-    ));
-    assert!(matches!(parse(b"250-a\r\n").await, Err(ReadError::Closed)));
-    assert!(matches!(parse(b"").await, Err(ReadError::Closed)));
-    let endless: &'static [u8] = Box::leak("250-x\r\n".repeat(100).into_boxed_str()).as_bytes();
-    assert!(matches!(parse(endless).await, Err(ReadError::Garbled(_))));
+    let sink = Sink::start(Behaviour {
+        greeting: "220-",
+        flood: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let t = Instant::now();
+    let e = send(&settings(sink.port), &mail()).await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(
+        e.to_string().contains("a reply longer than 4096 bytes"),
+        "{e}"
+    );
+    // A reply of endless continuation lines: lettre's own limit on a reply.
+    let endless: &'static str = Box::leak("220-x\r\n".repeat(20_000).into_boxed_str());
+    let sink = Sink::start(Behaviour {
+        greeting: endless,
+        ..Behaviour::default()
+    })
+    .await;
+    let t = Instant::now();
+    let e = send(&settings(sink.port), &mail()).await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(
+        matches!(
+            e,
+            SmtpError::Failed {
+                stage: "greeting",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -367,11 +436,27 @@ fn dates_are_rfc5322() {
     assert_eq!(at(1_741_079_101), "Tue, 04 Mar 2025 09:05:01 +0000");
 }
 
+/// The envelope takes the address of `Name <user@host>`; what is no address is
+/// refused (with a warning), not sent to the server as written.
 #[test]
-fn envelope_addresses() {
-    assert_eq!(envelope("a@b.c"), "a@b.c");
-    assert_eq!(envelope("Keepalived <k@x.y>"), "k@x.y");
-    assert_eq!(envelope(" a@b "), "a@b");
+fn addresses_are_mailboxes() {
+    assert_eq!(mailbox("k", "a@b.c").unwrap().email.to_string(), "a@b.c");
+    let named = mailbox("k", "Keepalived <k@x.y>").unwrap();
+    assert_eq!(named.email.to_string(), "k@x.y");
+    assert_eq!(named.to_string(), "Keepalived <k@x.y>");
+    assert_eq!(mailbox("k", " a@b ").unwrap().email.to_string(), "a@b");
+    assert!(mailbox("k", "root").is_none());
+    assert!(mailbox("k", "a@").is_none());
+
+    let p = Policy::from_global(&global(
+        "global_defs {\n notification_email {\n root\n ops@x.y\n }\n smtp_server 127.0.0.1\n}\n",
+    ));
+    let s = p.settings.unwrap();
+    assert_eq!(s.to, [mailbox("k", "ops@x.y").unwrap()]);
+    let none = Policy::from_global(&global(
+        "global_defs {\n notification_email {\n root\n }\n smtp_server 127.0.0.1\n}\n",
+    ));
+    assert!(none.settings.is_none());
 }
 
 fn global(text: &str) -> GlobalDefs {
@@ -424,7 +509,7 @@ fn who_gets_mail() {
         (s.host.as_str(), s.port, s.to.len()),
         ("127.0.0.1", 2525, 1)
     );
-    assert_eq!(s.from, format!("keepalived@{}", host_name()));
+    assert_eq!(s.from.to_string(), format!("keepalived@{}", host_name()));
     assert_eq!(s.helo, host_name());
     assert_eq!(s.timeout, Duration::from_secs(30));
     assert_eq!(none.router_id, host_name());
@@ -439,12 +524,18 @@ fn who_gets_mail() {
 #[test]
 fn subjects_and_bodies() {
     let m = alert("R1", Kind::Instance, "VI_1", "MASTER", 150);
-    assert_eq!(m.subject, "[R1] VRRP instance VI_1: entering MASTER state");
+    assert_eq!(m.subject, "[R1] VRRP Instance VI_1 - Entering MASTER state");
+    assert!(m
+        .body
+        .starts_with("=> VRRP Instance is now owning VRRP VIPs <=\n"));
     assert!(m.body.contains("now MASTER") && m.body.contains("priority: 150"));
     let g = alert("R1", Kind::Group, "G1", "FAULT", 0);
-    assert_eq!(g.subject, "[R1] VRRP sync group G1: entering FAULT state");
+    assert_eq!(g.subject, "[R1] VRRP Group G1 - Entering FAULT state");
+    assert!(g
+        .body
+        .starts_with("=> All VRRP group instances are now in FAULT state <=\n"));
     let s = alert("R1", Kind::Instance, "VI_1", "STOP", 0);
-    assert_eq!(s.subject, "[R1] VRRP instance VI_1: stopping");
+    assert_eq!(s.subject, "[R1] VRRP Instance VI_1 - Stopping");
 }
 
 fn alerts_to(port: u16, extra: &str) -> Alerts {
@@ -484,11 +575,11 @@ async fn alerts_in_order_once_per_state() {
     assert_eq!(
         subjects,
         [
-            "[R1] VRRP instance VI_1: entering BACKUP state",
-            "[R1] VRRP instance VI_1: entering MASTER state",
-            "[R1] VRRP instance VI_1: entering FAULT state",
-            "[R1] VRRP instance VI_1: entering BACKUP state",
-            "[R1] VRRP sync group G1: entering MASTER state",
+            "[R1] VRRP Instance VI_1 - Entering BACKUP state",
+            "[R1] VRRP Instance VI_1 - Entering MASTER state",
+            "[R1] VRRP Instance VI_1 - Entering FAULT state",
+            "[R1] VRRP Instance VI_1 - Entering BACKUP state",
+            "[R1] VRRP Group G1 - Entering MASTER state",
         ]
     );
 }
