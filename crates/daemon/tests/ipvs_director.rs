@@ -193,21 +193,9 @@ fn guest_director() {
         )),
         "{metrics}"
     );
-    let file = lab.file("director.metrics");
-    std::fs::write(&file, format!("{metrics}\n")).unwrap();
-    let lint = dir
-        .exec([
-            "sh",
-            "-c",
-            &format!("promtool check metrics < {}", file.display()),
-        ])
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    if let Err(e) = common::promtool_check(&dir, &lab.file("director.metrics"), &metrics) {
+        panic!("promtool check metrics: {e}\n{metrics}");
+    }
 
     // rs2's nginx stops: out of both services within the checkers' timing.
     webs[1].kill(Signal::SIGTERM).unwrap();

@@ -106,21 +106,9 @@ fn netns_metrics_linted_and_scraped_by_prometheus() {
         text.contains("keepup_lvs_real_server_up{") && text.contains("state=\"MASTER\"} 1")
     });
     assert!(served.is_some(), "{text}\n{}", k1.log());
-    let file = lab.dir().join("r1.metrics");
-    std::fs::write(&file, &text).unwrap();
-    let lint = r3
-        .exec([
-            "sh",
-            "-c",
-            &format!("promtool check metrics < {}", file.display()),
-        ])
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    if let Err(e) = common::promtool_check(r3, &lab.dir().join("r1.metrics"), &text) {
+        panic!("promtool check metrics: {e}\n{text}");
+    }
     assert!(
         text.contains(
             "keepup_lvs_real_server_up{virtual_server=\"[10.9.0.200]:tcp:80\",real_server=\"[10.9.0.3]:tcp:9090\"} 1"

@@ -52,6 +52,33 @@ pub fn fetch(client: &Host, url: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// `promtool check metrics` (Debian's `prometheus`) in `host` on `text`, kept in
+/// `file`: what it said when it finds a problem.
+pub fn promtool_check(host: &Host, file: &std::path::Path, text: &str) -> Result<(), String> {
+    let text = if text.ends_with('\n') {
+        text.to_string()
+    } else {
+        format!("{text}\n")
+    };
+    std::fs::write(file, &text).map_err(|e| e.to_string())?;
+    let lint = host
+        .exec([
+            "sh",
+            "-c",
+            &format!("promtool check metrics < {}", file.display()),
+        ])
+        .map_err(|e| e.to_string())?;
+    if lint.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        ))
+    }
+}
+
 /// `keepup run` in `host` on `conf` (written to `<host>-<tag>.conf`), with `-i
 /// <host>` and one runtime dir per host that survives restarts.
 pub fn keepup(lab: &Lab, host: &Host, conf: &str, tag: &str) -> Proc {
