@@ -139,11 +139,16 @@ fn netns_metrics_linted_and_scraped_by_prometheus() {
         std::fs::read_to_string(lab.dir().join("prometheus.log")).unwrap_or_default()
     );
     assert!(last.contains("vrrp_instance=\"VI_1\""), "{last}");
-    let backup = query(
-        r3,
-        "keepup_vrrp_state{state=\"BACKUP\",instance=\"10.9.0.2:9650\"}",
-    );
-    assert!(backup.contains("=> 1 @"), "{backup}");
+    // The backup's series: scraped on its own schedule, so waited for too.
+    let mut backup = String::new();
+    let seen = wait_until(Duration::from_secs(20), Duration::from_millis(500), || {
+        backup = query(
+            r3,
+            "keepup_vrrp_state{state=\"BACKUP\",instance=\"10.9.0.2:9650\"}",
+        );
+        backup.contains("=> 1 @")
+    });
+    assert!(seen.is_some(), "the backup's state: {backup:?}");
     // A counter that moves: the backup hears the master's adverts.
     let heard = wait_until(Duration::from_secs(20), Duration::from_millis(500), || {
         last = query(

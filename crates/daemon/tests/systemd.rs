@@ -118,16 +118,12 @@ fn netns_notify_ready_status_reload_watchdog_stop() {
         "{ready}\n{}",
         k.log()
     );
-    // The watchdog is fed every half WatchdogSec (200 ms): several in a second.
-    let start = Instant::now();
+    // The watchdog is fed every half WatchdogSec (200 ms): pings keep coming (how
+    // fast is not asserted: a loaded machine may be late, and systemd allows up to
+    // WatchdogSec).
     for _ in 0..4 {
         notify.wait(2, "WATCHDOG=1", |m| m == "WATCHDOG=1\n");
     }
-    assert!(
-        start.elapsed() < Duration::from_millis(1500),
-        "{:#?}",
-        notify.seen
-    );
     // A change of state shows in STATUS=. Meanwhile nobody reads the socket: its queue
     // (10 datagrams) fills with pings, and the loop must not block on it.
     assert!(wait_addr(r1, VIP, true, 10).is_some(), "{}", k.log());
