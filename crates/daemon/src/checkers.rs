@@ -82,6 +82,7 @@ pub struct CheckerSide {
 impl CheckerSide {
     /// Start checking, if the configuration has virtual servers, and the IPVS side
     /// that programs their decisions.
+    ///
     /// `heartbeat`: beaten at least each period while its loop runs (systemd's
     /// watchdog is fed only while it does).
     pub fn start(
