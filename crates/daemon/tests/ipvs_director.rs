@@ -176,16 +176,25 @@ fn guest_director() {
     assert_eq!(seen, ["rs1", "rs2", "rs3"].map(String::from).into());
     // The metrics: the kernel's counters for those requests under node_exporter's
     // names, and the whole output linted by promtool.
-    let metrics = common::fetch(&client, "http://10.60.0.1:9650/metrics").expect("metrics");
     let nat = format!("local_address=\"{VIP}\",local_port=\"80\",local_mark=\"\",proto=\"TCP\"");
-    let taken: u64 = metrics
-        .lines()
-        .filter(|l| l.starts_with(&format!("keepup_ipvs_backend_connections_total{{{nat},")))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum();
+    let taken = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(&format!("keepup_ipvs_backend_connections_total{{{nat},")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    // The kernel folds its per-CPU counters into what it reports every 2 s: wait for
+    // the 9 NAT requests to show.
+    let mut metrics = String::new();
+    let counted = wait_until(Duration::from_secs(10), Duration::from_millis(500), || {
+        metrics = common::fetch(&client, "http://10.60.0.1:9650/metrics").unwrap_or_default();
+        taken(&metrics) >= 9
+    });
     assert!(
-        taken >= 9,
-        "NAT connections in the metrics: {taken}\n{metrics}"
+        counted.is_some(),
+        "NAT connections in the metrics: {}\n{metrics}",
+        taken(&metrics)
     );
     assert!(
         metrics.contains(&format!(
