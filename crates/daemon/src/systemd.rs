@@ -96,7 +96,6 @@ impl Default for Heartbeat {
 
 /// The daemon's side of the protocol; every call is a no-op outside systemd.
 pub struct Systemd {
-    on: bool,
     /// To the sending thread (None: not under systemd, or the thread is gone).
     to: Option<SyncSender<Message>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -137,7 +136,6 @@ impl Systemd {
             }
         }
         Systemd {
-            on,
             to,
             thread,
             watchdog,
@@ -145,11 +143,6 @@ impl Systemd {
             checkers: None,
             said_late: false,
         }
-    }
-
-    /// Whether systemd listens.
-    pub fn on(&self) -> bool {
-        self.on
     }
 
     fn send(&mut self, m: Message) {
@@ -319,7 +312,6 @@ mod tests {
     #[test]
     fn a_late_checker_loop_starves_the_watchdog() {
         let mut s = Systemd {
-            on: true,
             to: None,
             thread: None,
             watchdog: Some(Duration::from_millis(100)),
