@@ -117,6 +117,14 @@ impl GuestKernel {
 const GUEST_CPUS: u32 = 2;
 const GUEST_MEMORY_MB: u32 = 2048;
 
+/// The top directory under /tmp of the running test binary, if it lives there.
+fn tmp_checkout() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let mut parts = exe.strip_prefix("/tmp").ok()?.components();
+    let top = parts.next()?;
+    Some(Path::new("/tmp").join(top))
+}
+
 /// One boot's job directory, `/tmp/keepup-vm-<pid>-<n>-<tag>`, shared with the guest at the
 /// same path. Removed on drop unless `KEEPUP_KEEP_LAB=1`.
 pub struct VmJob {
@@ -182,11 +190,16 @@ impl VmJob {
             format!("# written by keepup_testkit::vm\nexport KEEPUP_VM=1\n{script}\n"),
         )?;
         let console = self.dir.join("console.log");
-        let append = format!(
+        let mut append = format!(
             "console=ttyS0 quiet panic=-1 keepup.job={} keepup.kroot={}",
             self.dir.display(),
             kernel.root.display()
         );
+        // The guest's /tmp is fresh: a checkout under the host's /tmp (its test
+        // binaries) is shown through it.
+        if let Some(dir) = tmp_checkout() {
+            append.push_str(&format!(" keepup.bind={}", dir.display()));
+        }
         let start = Instant::now();
         let child = Command::new("qemu-system-x86_64")
             .args([
