@@ -2,12 +2,13 @@
 //! quorum and sorry server, each real server with its weight and notifiers, each
 //! checker with its timing. The probe settings (URLs, payloads, scripts) stay in the
 //! config's [`Checker`], which each [`CheckerPlan`] carries for the probe side.
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use keepup_config::model::lvs::{
-    Checker, CheckerKind, Protocol, RealServer, VirtualServer, VirtualServerGroup, VsAddress,
-    VsgEntry,
+    Checker, CheckerKind, Protocol, RealServer, SmtpCheck, VirtualServer, VirtualServerGroup,
+    VsAddress, VsgEntry,
 };
 use keepup_config::model::{Script, Secs, TrackFile};
 use keepup_config::Config;
@@ -289,18 +290,30 @@ impl RsPlan {
                 .checkers
                 .iter()
                 .flat_map(checkers_of)
-                .map(|c| std::sync::Arc::new(CheckerPlan::from_config(c, files)))
+                .map(|c| std::sync::Arc::new(CheckerPlan::from_config(&c, files)))
                 .collect(),
         }
     }
 }
 
-/// A checker block, and for SMTP_CHECK each deprecated `host { }` block as a checker
-/// of its own (as keepalived runs them).
-fn checkers_of(c: &Checker) -> Vec<&Checker> {
+/// A checker block, and for SMTP_CHECK each deprecated `host { }` block as an
+/// SMTP_CHECK of its own with the block's connection and the parent's `helo_name` (as
+/// keepalived runs them; the parser reads a host block's options only).
+fn checkers_of(c: &Checker) -> Vec<Cow<'_, Checker>> {
     match &c.kind {
-        CheckerKind::SmtpCheck(s) if !s.host.is_empty() => s.host.iter().collect(),
-        _ => vec![c],
+        CheckerKind::SmtpCheck(s) if !s.host.is_empty() => s
+            .host
+            .iter()
+            .map(|h| {
+                let mut h = h.clone();
+                h.kind = CheckerKind::SmtpCheck(SmtpCheck {
+                    helo_name: s.helo_name.clone(),
+                    host: Vec::new(),
+                });
+                Cow::Owned(h)
+            })
+            .collect(),
+        _ => vec![Cow::Borrowed(c)],
     }
 }
 

@@ -125,6 +125,29 @@ fn an_smtp_greeting_not_220_is_answer() {
     });
 }
 
+/// A deprecated `host { }` block of SMTP_CHECK is an SMTP_CHECK of its own (with the
+/// parent's helo_name), not a bare connection: a server that greets with 554 fails it.
+#[test]
+fn an_smtp_host_block_speaks_smtp() {
+    block_on(async {
+        let addr = answering(b"554 go away\r\n", true).await;
+        let checker = format!(
+            "  SMTP_CHECK {{\n   helo_name probe.example\n   host {{\n    connect_ip 127.0.0.1\n    connect_port {}\n   }}\n  }}",
+            addr.port()
+        );
+        let c = plan(1, &checker);
+        match &c.checker.kind {
+            keepup_config::model::lvs::CheckerKind::SmtpCheck(s) => {
+                assert_eq!(s.helo_name.as_deref(), Some("probe.example"));
+            }
+            k => panic!("host block planned as {}", k.name()),
+        }
+        let (kind, reason) = failed(run(&c, 1).await);
+        assert_eq!(kind, FailKind::Answer, "{reason}");
+        assert!(reason.starts_with("SMTP greeting 554"), "{reason}");
+    });
+}
+
 /// A UDP_CHECK that requires a reply: a closed port's ICMP error is connect, a wrong
 /// reply answer, silence timeout.
 #[test]
