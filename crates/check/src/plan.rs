@@ -249,7 +249,11 @@ impl Plan {
 
 impl VsPlan {
     fn from_config(v: &VirtualServer, smtp_default: bool, files: &[TrackFile]) -> VsPlan {
-        let p = proto(v.protocol);
+        // keepalived clears a fwmark service's protocol: its servers are `[ip]:none:0`.
+        let p = match v.address {
+            VsAddress::Fwmark { .. } => "none",
+            _ => proto(v.protocol),
+        };
         let smtp_alert = v.smtp_alert.unwrap_or(smtp_default);
         VsPlan {
             name: vs_name(v),

@@ -6,6 +6,10 @@
 //!
 //! For keepup, `keepup status` must show the same table as `ipvsadm -Ln --sort`.
 //!
+//! Each daemon is also sent SIGUSR1 once its table is complete: the keepalived_check.data
+//! each writes (virtual servers, real servers, checkers and their start states) must
+//! be the same, but for what [`check_data`] leaves out, with its reasons.
+//!
 //! Checkers cannot reach any real server in the VM (a dummy interface carries the default
 //! route, so their connections time out): each table is read as soon as it is complete
 //! and stable, before the first check could fail, so both daemons show their start table.
@@ -271,6 +275,80 @@ fn sample_cases() -> Vec<Case> {
     out
 }
 
+/// keepalived_check.data lines keepalived 2.2.7 writes and keepup does not, by their
+/// start (after the indent); the reasons are in crates/daemon/src/dumps/check.rs.
+const CHECK_DATA_NOT_WRITTEN: &[&str] = &[
+    "Alive: ",
+    "reloaded = ",
+    "previous effective_weight = ",
+    "Current weight = ",
+    "Retries iterations = ",
+    "Default delay before retry = ",
+    "Last ran = ",
+    "Last status = ",
+];
+
+/// keepalived_check.data as compared: from "LVS Topology" on (keepup writes neither
+/// "Global definitions" nor "SSL definitions"), without [`CHECK_DATA_NOT_WRITTEN`].
+/// A real server's "Using smtp notification" is left out of both: keepalived 2.2.7
+/// prints its "unset" marker (-1) as "yes", keepup the value it acts on. keepup's
+/// FILE_CHECK entries are left out (keepalived lists none), and its MISC_CHECKs of a
+/// script that does not exist (keepalived drops those checkers).
+fn check_data(text: &str, ours: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_rs = false;
+    let mut skip_checker = false;
+    let mut entry: Vec<String> = Vec::new();
+    for l in text
+        .lines()
+        .skip_while(|l| !l.starts_with("------< LVS Topology"))
+    {
+        let t = l.trim_start();
+        if CHECK_DATA_NOT_WRITTEN.iter().any(|p| t.starts_with(p)) {
+            continue;
+        }
+        if t.starts_with("------< Real server") {
+            in_rs = true;
+        } else if t.starts_with("------<") || l.starts_with(" VS ") {
+            in_rs = false;
+        }
+        if in_rs && t.starts_with("Using smtp notification") {
+            continue;
+        }
+        // A checker's entry starts at a one-space line after the section header.
+        if l.starts_with(' ') && !l.starts_with("  ") && t.contains(" -> ") {
+            if !skip_checker {
+                out.append(&mut entry);
+            }
+            entry.clear();
+            skip_checker = false;
+        }
+        if ours && t == "Keepalive method = FILE_CHECK" {
+            skip_checker = true;
+        }
+        // A MISC_CHECK whose script does not exist: keepalived drops the checker at
+        // load (its real server then counts as up); keepup keeps it, and it fails.
+        if let Some(path) = t
+            .strip_prefix("script = '")
+            .and_then(|r| r.split('\'').next())
+        {
+            skip_checker |= ours && !Path::new(path).is_file();
+        }
+        entry.push(l.to_owned());
+    }
+    if !skip_checker {
+        out.append(&mut entry);
+    }
+    // The checkers' header with no checker left under it.
+    if out
+        .last()
+        .is_some_and(|l| l.starts_with("------< Health checkers"))
+    {
+        out.pop();
+    }
+    out
+}
+
 /// Differences between the two tables that are keepalived 2.2.7's, not ours: (case,
 /// the line as keepup has it, as keepalived has it, why).
 const KNOWN: &[(&str, &str, &str, &str)] = &[];
@@ -305,6 +383,13 @@ run_case() {  # name conf daemon command...
     ipvsadm -Ln --thresholds | awk '/^(TCP|UDP|SCTP|FWM)/ {svc=$1" "$2}
       /->/ && $2 != "RemoteAddress:Port" {print "thresholds " svc " -> " $2 " " $3 " " $4}'
   } | sort > "$name.$daemon.table"
+  # keepalived_check.data on SIGUSR1 (keepalived writes it in place: a moment more).
+  rm -f /tmp/keepalived_check.data
+  kill -USR1 $pid
+  i=0
+  while [ ! -s /tmp/keepalived_check.data ] && [ $i -lt 30 ]; do i=$((i+1)); sleep 0.1; done
+  sleep 0.3
+  cp /tmp/keepalived_check.data "$name.$daemon.checkdata" 2>/dev/null
   if [ "$daemon" = keepup ]; then
     # keepup status shows the kernel's table as ipvsadm -Ln --sort (read when asked;
     # the retries are for the kernel's counters, which may move between the two reads).
@@ -372,6 +457,33 @@ fn qemu_ipvs_tables_match_keepalived() {
             report.push_str(&format!(
                 "{}: keepup status differs from ipvsadm -Ln --sort:\n{status}\n---\n{ipvsadm}\n",
                 c.name
+            ));
+        }
+        let ka_data = check_data(
+            &job.read(&format!("{}.keepalived.checkdata", c.name))
+                .unwrap_or_default(),
+            false,
+        );
+        let ku_data = check_data(
+            &job.read(&format!("{}.keepup.checkdata", c.name))
+                .unwrap_or_default(),
+            true,
+        );
+        if ka_data.is_empty() || ka_data != ku_data {
+            let at = ka_data
+                .iter()
+                .zip(&ku_data)
+                .position(|(a, b)| a != b)
+                .unwrap_or(ka_data.len().min(ku_data.len()));
+            let from = at.saturating_sub(3);
+            report.push_str(&format!(
+                "{}: keepalived_check.data differs at line {} (of {} / {}):\n  keepalived:\n{}\n  keepup:\n{}\n",
+                c.name,
+                at + 1,
+                ka_data.len(),
+                ku_data.len(),
+                ka_data.iter().skip(from).take(8).cloned().collect::<Vec<_>>().join("\n"),
+                ku_data.iter().skip(from).take(8).cloned().collect::<Vec<_>>().join("\n"),
             ));
         }
         if ka.is_empty() && ku.is_empty() {

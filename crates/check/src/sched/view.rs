@@ -100,6 +100,12 @@ struct RsMoment {
 }
 
 impl Moment {
+    /// The plan it was taken under (what keepalived_check.data prints of each checker's
+    /// settings).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// The view: each virtual server of the plan with its state.
     pub fn view(&self) -> Vec<VsView> {
         let mut rss = self.rss.iter();

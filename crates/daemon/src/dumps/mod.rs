@@ -18,6 +18,7 @@
 //! `state_file_location`, `stats_file_location` and `json_file_location` move a file:
 //! a path ending in `/` is a directory for the usual name, anything else the file's
 //! full name.
+mod check;
 mod format;
 mod json;
 #[cfg(test)]
@@ -69,6 +70,8 @@ impl Dump {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Files {
     pub data: PathBuf,
+    /// keepalived_check.data: beside the data file.
+    pub check_data: PathBuf,
     pub stats: PathBuf,
     pub json: PathBuf,
 }
@@ -97,8 +100,10 @@ impl Files {
             Some(l) if l.ends_with('/') => Path::new(l).join(name),
             Some(l) => PathBuf::from(l),
         };
+        let data = place(&g.state_file_location, &data_name);
         Files {
-            data: place(&g.state_file_location, &data_name),
+            check_data: data.with_file_name("keepalived_check.data"),
+            data,
             stats: place(&g.stats_file_location, "keepalived.stats"),
             json: place(&g.json_file_location, "keepalived.json"),
         }
@@ -219,6 +224,8 @@ pub struct DumpConfig {
     pub files: Files,
     pub instances: Vec<InstanceConf>,
     pub processes: Vec<ProcessConf>,
+    /// keepalived_check.data's configuration part (None: no checker side runs).
+    pub check: Option<check::CheckConf>,
 }
 
 fn duration(s: keepup_config::model::Secs) -> Duration {
@@ -230,7 +237,8 @@ fn argv(s: &Script) -> Vec<String> {
 }
 
 impl DumpConfig {
-    pub fn new(cfg: &Config, plan: &Plan) -> DumpConfig {
+    /// `checkers`: whether the checker side runs (virtual servers, and no `-P`).
+    pub fn new(cfg: &Config, plan: &Plan, checkers: bool) -> DumpConfig {
         let g = &cfg.global_defs;
         let instances = plan
             .instances
@@ -274,6 +282,7 @@ impl DumpConfig {
             files: Files::new(g, std::env::var_os("TMPDIR").as_deref()),
             instances,
             processes,
+            check: checkers.then(|| check::CheckConf::new(cfg)),
         }
     }
 }
@@ -525,15 +534,25 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 /// The loop's part: the configuration side of the dumps, and the writer it starts.
-#[derive(Debug, Default)]
 pub struct Dumps {
     conf: Arc<DumpConfig>,
+    /// Where keepalived_check.data's states come from (the checker side's moment and
+    /// the kernel's table).
+    reader: crate::status::Reader,
 }
 
 impl Dumps {
-    /// After a (re)load: what the files will say of the configuration.
-    pub fn configure(&mut self, cfg: &Config, plan: &Plan) {
-        self.conf = Arc::new(DumpConfig::new(cfg, plan));
+    pub fn new(reader: crate::status::Reader) -> Dumps {
+        Dumps {
+            conf: Arc::default(),
+            reader,
+        }
+    }
+
+    /// After a (re)load: what the files will say of the configuration (`checkers`:
+    /// whether the checker side runs).
+    pub fn configure(&mut self, cfg: &Config, plan: &Plan, checkers: bool) {
+        self.conf = Arc::new(DumpConfig::new(cfg, plan, checkers));
     }
 
     /// Write the file `kind` asks for from `snapshot`, on a blocking thread: the loop
@@ -541,7 +560,21 @@ impl Dumps {
     pub fn write(&self, kind: Dump, snapshot: Arc<Snapshot>) {
         info!("{}", kind.log_line());
         let conf = self.conf.clone();
+        let reader = self.reader.clone();
+        if kind == Dump::Data && conf.check.is_some() {
+            info!(
+                "Printing checker data for process({}) on signal",
+                std::process::id()
+            );
+        }
         tokio::task::spawn_blocking(move || {
+            if let (Dump::Data, Some(check)) = (kind, &conf.check) {
+                let text = check::render(check, &reader.checkers(), reader.ipvs().as_ref());
+                let path = &conf.files.check_data;
+                if let Err(e) = write_atomically(path, text.as_bytes()) {
+                    warn!("Can't open {} ({e})", path.display());
+                }
+            }
             let path = match kind {
                 Dump::Data => &conf.files.data,
                 Dump::Stats | Dump::StatsClear => &conf.files.stats,

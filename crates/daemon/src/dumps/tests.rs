@@ -134,7 +134,7 @@ const LAB_JSON: &str = r#"[{"data":{"iname":"VI_1","dont_track_primary":0,"skip_
 #[test]
 fn json_v1_is_keepalived_2_2_7s_byte_for_byte() {
     let (cfg, plan) = load(LAB);
-    let conf = DumpConfig::new(&cfg, &plan);
+    let conf = DumpConfig::new(&cfg, &plan, false);
     let mut s = snapshot(&cfg, &plan);
     as_keepalived_had(&mut s, &[160, 100], &[1796508945.859492, 1796508946.087764]);
     assert_eq!(json::render(&s, &conf).unwrap(), LAB_JSON);
@@ -254,7 +254,7 @@ vrrp_instance VI_6 {
 }
 ",
     );
-    let conf = DumpConfig::new(&cfg, &plan);
+    let conf = DumpConfig::new(&cfg, &plan, false);
     let (v4, v6) = (&conf.instances[0], &conf.instances[1]);
     assert_eq!(
         v4.vips,
@@ -329,7 +329,7 @@ fn strings_are_escaped_as_keepalived_escapes_them() {
     let (cfg, plan) = load(
         "vrrp_instance VI_1 {\n interface veth0\n virtual_router_id 1\n notify_master \"/usr/bin/printf a\\\\\\\\z 'q r'\"\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
     );
-    let conf = DumpConfig::new(&cfg, &plan);
+    let conf = DumpConfig::new(&cfg, &plan, false);
     let s = snapshot(&cfg, &plan);
     let out = json::render(&s, &conf).unwrap();
     // keepalived 2.2.7 wrote '\/usr\/bin\/echo' 'x\nz' 'q r' for `x\\z`: its
@@ -345,7 +345,7 @@ fn json_v2_follows_keepalived_s_vrrp_json_c() {
     let (cfg, plan) = load(
         "global_defs {\n json_version 2\n}\nvrrp_track_process nginx {\n process nginx -g daemon\n param_match partial\n quorum 2\n quorum_max 4\n weight 10 reverse\n delay 0.5\n}\nvrrp_track_process sshd {\n process sshd\n}\nvrrp_instance VI_1 {\n interface veth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n track_process {\n  nginx\n }\n}\n",
     );
-    let conf = DumpConfig::new(&cfg, &plan);
+    let conf = DumpConfig::new(&cfg, &plan, false);
     assert_eq!(conf.json_version, 2);
     let mut s = snapshot(&cfg, &plan);
     s.track_processes = vec![crate::status::ProcessStatus {
@@ -391,7 +391,7 @@ fn json_v2_follows_keepalived_s_vrrp_json_c() {
 #[test]
 fn no_instance_no_json_file() {
     let (cfg, plan) = load("global_defs {\n router_id x\n}\n");
-    let conf = DumpConfig::new(&cfg, &plan);
+    let conf = DumpConfig::new(&cfg, &plan, false);
     let s = snapshot(&cfg, &plan);
     assert_eq!(render(Dump::Json, &s, &conf), None);
     assert_eq!(render(Dump::Stats, &s, &conf).as_deref(), Some(""));
@@ -489,7 +489,7 @@ fn scripts_are_quoted_and_resolved_as_keepalived_does() {
 #[test]
 fn data_file_has_keepalived_s_topology_lines() {
     let (cfg, plan) = load(LAB);
-    let conf = DumpConfig::new(&cfg, &plan);
+    let conf = DumpConfig::new(&cfg, &plan, false);
     let mut s = snapshot(&cfg, &plan);
     as_keepalived_had(&mut s, &[160, 100], &[1796508945.859492, 1796508946.087764]);
     s.instances[0].src_ip = Some("10.77.0.1".into());

@@ -157,6 +157,7 @@ impl Daemon {
             info!("metrics: serving http://{addr}/metrics");
             tokio::spawn(crate::metrics::serve(l, reader.clone()));
         }
+        let dumps = crate::dumps::Dumps::new(reader.clone());
         match crate::control::Listener::bind(&opts.runtime_dir, access, reader) {
             Ok(l) => incoming::forward_control(l, tx.clone()),
             Err(e) => {
@@ -178,7 +179,7 @@ impl Daemon {
             checkers: None,
             syncd: crate::syncd::SyncDaemons::default(),
             systemd: crate::systemd::Systemd::from_env(),
-            dumps: crate::dumps::Dumps::default(),
+            dumps,
             opts,
             nl,
             setup,
@@ -187,7 +188,8 @@ impl Daemon {
             Due::Watchdog,
             d.systemd.ping_every().map(|p| Instant::now() + p),
         );
-        d.dumps.configure(&config, &d.setup.plan);
+        let checkers = d.opts.checkers && !config.virtual_servers.is_empty();
+        d.dumps.configure(&config, &d.setup.plan, checkers);
         if d.opts.checkers {
             let feed = d.status.checker_feed();
             let lvs = d.opts.lvs(d.status.ipvs_feed());
@@ -773,7 +775,9 @@ impl Daemon {
         }
         self.refresh_sources().await;
         self.configure_syncd(&new_config);
-        self.dumps.configure(&new_config, &self.setup.plan);
+        let checkers = self.opts.checkers && !new_config.virtual_servers.is_empty();
+        self.dumps
+            .configure(&new_config, &self.setup.plan, checkers);
         // The instances started afresh (in Initialize), now that their trackers are fed.
         self.input(Input::Startup).await;
         keepup_sys::release_free_memory();

@@ -508,11 +508,23 @@ impl Reader {
     /// call it off the daemon's loop.
     pub fn read(&self) -> Snapshot {
         let mut s = Snapshot::clone(&self.vrrp.borrow());
-        let checkers = self.checkers.borrow().clone();
-        s.virtual_servers = checkers.view();
-        let known = self.ipvs.borrow().clone();
-        s.ipvs = known.map(|k| k.read_kernel());
+        s.virtual_servers = self.checkers().view();
+        s.ipvs = self.ipvs();
         s
+    }
+}
+
+impl Reader {
+    /// The checker side's latest moment (its plan and states).
+    pub fn checkers(&self) -> Arc<keepup_check::sched::Moment> {
+        self.checkers.borrow().clone()
+    }
+
+    /// The kernel's IPVS table now (None when no IPVS side runs). Blocking: call it
+    /// off the daemon's loop.
+    pub fn ipvs(&self) -> Option<IpvsStatus> {
+        let known = self.ipvs.borrow().clone();
+        known.map(|k| k.read_kernel())
     }
 }
 
