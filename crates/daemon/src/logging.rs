@@ -132,6 +132,16 @@ fn destinations(o: &LogOptions, under_journal: bool, socket: PathBuf) -> (Sink, 
     (sink, stderr)
 }
 
+/// Levels as journald priorities, as they go to syslog (tracing-journald's default
+/// makes INFO a notice): INFO is syslog's info, as keepalived logs its state changes.
+const JOURNAL_PRIORITIES: tracing_journald::PriorityMappings = tracing_journald::PriorityMappings {
+    error: tracing_journald::Priority::Error,
+    warn: tracing_journald::Priority::Warning,
+    info: tracing_journald::Priority::Informational,
+    debug: tracing_journald::Priority::Debug,
+    trace: tracing_journald::Priority::Debug,
+};
+
 /// Sets up logging for `keepup run`. A problem (a bad `-S`, no syslog socket) is said
 /// on stderr, and logging goes on without it.
 pub fn init(o: &LogOptions) {
@@ -164,6 +174,7 @@ pub fn init(o: &LogOptions) {
             Sink::Journal => match tracing_journald::layer() {
                 Ok(l) => journal.push(
                     l.with_syslog_identifier(ident.to_string())
+                        .with_priority_mappings(JOURNAL_PRIORITIES)
                         .with_custom_fields([(
                             "SYSLOG_FACILITY",
                             ((facility as u32) >> 3).to_string(),

@@ -133,3 +133,89 @@ fn netns_syslog_local0_reaches_rsyslogs_rule() {
         k2.log()
     );
 }
+
+/// Under systemd without `-S`: journald's native protocol, each line once (not also
+/// through stderr, which systemd hands to journald too), under keepalived's
+/// identifiers with the priority and facility as fields. A real systemd-journald runs in
+/// a mount namespace of the test's own (a tmpfs on /run), and keepup's stderr is a
+/// journal stream with `JOURNAL_STREAM` naming it, as systemd starts a service.
+#[test]
+fn netns_journald_native_fields_one_copy() {
+    if !lab::root_or_skip("netns_journald_native_fields_one_copy") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kjrn", 1, false);
+    let r1 = &hosts[0];
+    let dir = lab.dir().to_path_buf();
+    let conf = dir.join("r1.conf");
+    std::fs::write(&conf, one_instance(150, "", "")).unwrap();
+    let out = dir.join("journal.json");
+    let script = format!(
+        r#"set -e
+# This mount namespace's own /run; `ip netns exec` left /sys without its cgroup
+# mount, which journald needs.
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd /run/log
+mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup
+/lib/systemd/systemd-journald &
+journald=$!
+i=0; while [ ! -S /run/systemd/journal/socket ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+systemd-cat -t keepup-stderr sh -c 'JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec {keepup} run -f {conf} --runtime-dir {run}' &
+keepup=$!  # systemd-cat and sh exec: keepup's own PID
+i=0
+until journalctl -D /run/log/journal --no-pager -o cat 2>/dev/null | grep -q 'Entering MASTER STATE'; do
+  i=$((i+1)); [ $i -lt 150 ] || break; sleep 0.1
+done
+sleep 1
+journalctl -D /run/log/journal --no-pager -o json > {out}
+kill -TERM $keepup
+wait $keepup || true
+kill $journald
+"#,
+        keepup = env!("CARGO_BIN_EXE_keepup"),
+        conf = conf.display(),
+        run = runtime_dir(&lab, r1).display(),
+        out = out.display(),
+    );
+    let script_path = dir.join("journal.sh");
+    std::fs::write(&script_path, script).unwrap();
+    let run = r1
+        .spawn(
+            "unshare",
+            &["-m", "sh", script_path.to_str().unwrap()],
+            "journal.log",
+        )
+        .unwrap();
+    assert!(
+        run.wait_timeout(Duration::from_secs(40)).is_some(),
+        "the journal script did not end:\n{}",
+        run.log()
+    );
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let field = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or_default().to_string();
+    let master: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| field(e, "MESSAGE").contains("(VI_1) Entering MASTER STATE"))
+        .collect();
+    assert_eq!(
+        master.len(),
+        1,
+        "one copy of the line expected in the journal:\n{text}\nscript:\n{}",
+        run.log()
+    );
+    let e = master[0];
+    assert_eq!(field(e, "SYSLOG_IDENTIFIER"), "Keepalived_vrrp", "{e}");
+    assert_eq!(field(e, "PRIORITY"), "6", "{e}");
+    assert_eq!(field(e, "SYSLOG_FACILITY"), "3", "{e}");
+    // Nothing of keepup's through the stderr stream.
+    let via_stderr: Vec<String> = entries
+        .iter()
+        .filter(|e| field(e, "SYSLOG_IDENTIFIER") == "keepup-stderr")
+        .map(|e| field(e, "MESSAGE"))
+        .collect();
+    assert!(via_stderr.is_empty(), "stderr copies: {via_stderr:?}");
+}
