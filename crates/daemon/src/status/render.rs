@@ -215,6 +215,8 @@ fn virtual_servers(
             "CHECKER",
             "SINCE",
             "NEXT",
+            "TOOK",
+            "FAILED",
             "WHY",
         ];
         let mut rows = vec![head.map(String::from).to_vec()];
@@ -250,6 +252,8 @@ fn virtual_servers(
                         Some(t) => in_(t, now),
                         None => "running".into(),
                     },
+                    c.last_duration.map_or("-".into(), took),
+                    failed(&c.failures),
                     c.last_error.clone().unwrap_or_default(),
                 ]);
             }
@@ -268,6 +272,37 @@ fn virtual_servers(
         }
     }
     out
+}
+
+/// How long a check's last run took: `850us`, `12ms`, `1.5s`.
+fn took(secs: f64) -> String {
+    if secs < 0.001 {
+        format!("{:.0}us", secs * 1e6)
+    } else if secs < 1.0 {
+        format!("{:.0}ms", secs * 1e3)
+    } else {
+        format!("{secs:.1}s")
+    }
+}
+
+/// A checker's failed runs since start, with the kinds when more than one: `0`,
+/// `3 timeout`, `5 (connect 3, timeout 2)`.
+fn failed(f: &keepup_check::sched::Failures) -> String {
+    let kinds: Vec<(keepup_check::sched::FailKind, u64)> =
+        f.iter().filter(|(_, n)| *n > 0).collect();
+    match kinds.as_slice() {
+        [] => "0".into(),
+        [(k, n)] => format!("{n} {}", k.as_str()),
+        _ => format!(
+            "{} ({})",
+            f.total(),
+            kinds
+                .iter()
+                .map(|(k, n)| format!("{} {n}", k.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// How long until `then`: `in 3s`, `now`.

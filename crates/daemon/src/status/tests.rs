@@ -235,7 +235,17 @@ fn a_suspended_virtual_server_says_so() {
             effective_weight: 1,
             pool_weight: Some(1),
             inhibit_on_failure: false,
-            checkers: vec![checker("TCP_CHECK"), checker("FILE_CHECK")],
+            checkers: vec![
+                {
+                    let mut c = checker("TCP_CHECK");
+                    c.last_duration = Some(0.012);
+                    c.failures.count(keepup_check::sched::FailKind::Timeout);
+                    c.failures.count(keepup_check::sched::FailKind::Timeout);
+                    c.failures.count(keepup_check::sched::FailKind::Connect);
+                    c
+                },
+                checker("FILE_CHECK"),
+            ],
         }],
     }];
     let out = table(&s, epoch(1_080));
@@ -252,8 +262,29 @@ fn a_suspended_virtual_server_says_so() {
             .unwrap_or_default()
             .to_string()
     };
-    assert!(line("TCP_CHECK ok").ends_with("suspended"), "{out}");
-    assert!(line("FILE_CHECK ok").ends_with("in 5s"), "{out}");
+    let cells = |kind: &str| -> Vec<String> {
+        line(kind)
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    // NEXT, TOOK and FAILED (with the kinds when more than one).
+    let tcp = cells("TCP_CHECK ok");
+    assert!(
+        tcp.ends_with(&[
+            "suspended".into(),
+            "12ms".into(),
+            "3 (connect 1, timeout 2)".into()
+        ]),
+        "{out}"
+    );
+    assert!(
+        cells("FILE_CHECK ok").ends_with(&["in 5s".into(), "-".into(), "0".into()]),
+        "{out}"
+    );
+    assert!(line("REAL SERVER").contains("TOOK  FAILED"), "{out}");
     // An older status without the field still reads (not suspended).
     let json = serde_json::to_string(&s.virtual_servers[0]).unwrap();
     let old = json.replace(",\"suspended\":true", "");
