@@ -35,7 +35,7 @@ enum Command {
     ///
     /// keepalived's own options are accepted, so existing unit files keep working;
     /// `keepup -n -l -D ...` without a subcommand means `keepup run ...`.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Hand mastership over to another router without stopping (planned maintenance).
     ///
     /// Each named instance (all of them without names), with its sync group, sends a
@@ -198,6 +198,61 @@ struct RunArgs {
     /// keepalived: VRRP child pid file (keepup writes its own pid there).
     #[arg(short = 'r', long = "vrrp_pid")]
     vrrp_pid: Option<PathBuf>,
+    /// keepalived: checkers child pid file (keepup writes its own pid there).
+    #[arg(short = 'c', long = "checkers_pid")]
+    checkers_pid: Option<PathBuf>,
+    /// keepalived: BFD child pid file (keepup writes its own pid there; it runs no
+    /// BFD).
+    #[arg(short = 'b', long = "bfd_pid")]
+    bfd_pid: Option<PathBuf>,
+    /// keepalived: umask for the files it creates (octal, as `-u 0027`).
+    #[arg(short = 'u', long = "umask", value_name = "MASK", value_parser = parse_umask)]
+    umask: Option<u32>,
+    /// keepalived: do not run the BFD subsystem (keepup has none).
+    #[arg(short = 'B', long = "no_bfd")]
+    no_bfd: bool,
+    /// keepalived: run every child process even without configuration (keepup is one
+    /// process).
+    #[arg(long = "all")]
+    all: bool,
+    /// keepalived: do not respawn child processes (keepup is one process; run it
+    /// under systemd's Restart= for respawning).
+    #[arg(short = 'R', long = "dont-respawn")]
+    dont_respawn: bool,
+    /// keepalived: produce a core dump on a crash (set the core limit with ulimit or
+    /// LimitCORE=; keepup leaves it as it finds it).
+    #[arg(short = 'm', long = "core-dump")]
+    core_dump: bool,
+    /// keepalived: run in this network namespace. keepup does not switch namespaces
+    /// yet and refuses to start: run it with `ip netns exec NAME keepup ...`.
+    #[arg(short = 's', long = "namespace", value_name = "NAME")]
+    namespace: Option<String>,
+    /// keepalived: drop the VIPs on a transition forced by a signal (not done by
+    /// keepup: said at start).
+    #[arg(short = 'X', long = "release-vips")]
+    release_vips: bool,
+    /// keepalived: log every address added or removed (not done by keepup: said at
+    /// start).
+    #[arg(short = 'a', long = "address-monitoring")]
+    address_monitoring: bool,
+    /// keepalived: dump the configuration to the log (`keepup check --dump` prints
+    /// it).
+    #[arg(short = 'd', long = "dump-conf")]
+    dump_conf: bool,
+    /// keepalived: an error if any configuration file is missing (not done by keepup:
+    /// `keepup check` names a missing file).
+    #[arg(short = 'e', long = "all-config")]
+    all_config: bool,
+    /// keepalived: enable SNMP (keepup serves no SNMP; `--metrics-listen` serves
+    /// Prometheus metrics).
+    #[arg(short = 'x', long = "snmp")]
+    snmp: bool,
+    /// keepalived: the SNMP master agent's socket (no SNMP in keepup).
+    #[arg(short = 'A', long = "snmp-agent-socket", value_name = "FILE")]
+    snmp_agent_socket: Option<String>,
+    /// keepalived: set the kernel's core_pattern (not done by keepup).
+    #[arg(short = 'M', long = "core-dump-pattern", value_name = "PATN", num_args = 0..=1)]
+    core_dump_pattern: Option<Option<String>>,
     /// keepalived: do not remove VRRP VIPs and routes on stop.
     #[arg(short = 'V', long = "dont-release-vrrp")]
     dont_release_vrrp: bool,
@@ -291,6 +346,22 @@ fn status(a: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `-u MASK` as keepalived reads it (C's base 0): `0027` octal, `0x17` hex, `23`
+/// decimal.
+fn parse_umask(s: &str) -> Result<u32, String> {
+    let parsed = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u32::from_str_radix(hex, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        u32::from_str_radix(&s[1..], 8)
+    } else {
+        s.parse()
+    };
+    parsed
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{s:?} is not a umask (0000-0777, octal with a leading 0)"))
+}
+
 /// `--signum=NAME`: keepalived's answer, its output and its exit status.
 fn signum(name: &str) -> ExitCode {
     if name.is_empty() {
@@ -321,18 +392,74 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             no_interface_check: false,
         });
     }
+    if let Some(ns) = &args.namespace {
+        anyhow::bail!(
+            "-s {ns}: keepup does not switch network namespaces yet; start it in the \
+             namespace instead: ip netns exec {ns} keepup run ..."
+        );
+    }
     keepup::logging::init(&keepup::logging::LogOptions {
         detail: args.log_detail,
         console: args.log_console,
         facility: args.log_facility,
         no_syslog: args.no_syslog,
     });
-    let _ = args.dont_fork;
+    for (given, flag, what) in [
+        (
+            args.release_vips,
+            "-X",
+            "VIPs are not dropped on a transition forced by a signal",
+        ),
+        (
+            args.address_monitoring,
+            "-a",
+            "address changes are not logged",
+        ),
+        (
+            args.dump_conf,
+            "-d",
+            "the configuration is not dumped to the log (keepup check --dump prints it)",
+        ),
+        (
+            args.all_config,
+            "-e",
+            "a missing configuration file is not an error (keepup check names it)",
+        ),
+        (
+            args.snmp || args.snmp_agent_socket.is_some(),
+            "-x/-A",
+            "no SNMP is served (--metrics-listen serves Prometheus metrics)",
+        ),
+        (
+            args.core_dump_pattern.is_some(),
+            "-M",
+            "the kernel's core_pattern is left as it is",
+        ),
+    ] {
+        if given {
+            tracing::warn!("keepalived's {flag} is not supported by keepup: {what}");
+        }
+    }
+    // Options of keepalived's process model that keepup, one process, has nothing to
+    // do for (each flag's help says why).
+    let _ = (
+        args.dont_fork,
+        args.no_bfd,
+        args.all,
+        args.dont_respawn,
+        args.core_dump,
+    );
+    if let Some(mask) = args.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
     keepup::run::run(keepup::run::RunOptions {
         file: args.config.file,
         config_id: args.config.config_id,
         runtime_dir: args.runtime_dir,
-        pid_files: args.pid.into_iter().chain(args.vrrp_pid).collect(),
+        pid_files: [args.pid, args.vrrp_pid, args.checkers_pid, args.bfd_pid]
+            .into_iter()
+            .flatten()
+            .collect(),
         dont_release_vrrp: args.dont_release_vrrp,
         dont_release_ipvs: args.dont_release_ipvs,
         status_group: args.status_group,
@@ -394,6 +521,11 @@ fn main() -> ExitCode {
         let args: Vec<String> = argv.iter().skip(1).map(lossy).collect();
         return genhash::main(&prog, &args);
     }
+    // keepalived's genhash mode: `keepalived -T ARGS`.
+    if argv.get(1).is_some_and(|a| a == "-T" || a == "--genhash") {
+        let args: Vec<String> = argv.iter().skip(2).map(lossy).collect();
+        return genhash::main(&format!("{prog} -T"), &args);
+    }
     let keepalived_style = argv.get(1).is_some_and(|a| {
         let a = a.to_string_lossy();
         a.starts_with('-') && !matches!(a.as_ref(), "-h" | "--help" | "-v" | "--version")
@@ -404,7 +536,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(argv);
     let r = match cli.command {
         Command::Check(a) => check(a),
-        Command::Run(a) => run(a),
+        Command::Run(a) => run(*a),
         Command::Demo => keepup::demo::run(),
         Command::Handover(a) => handover(a),
         Command::Status(a) => status(a),

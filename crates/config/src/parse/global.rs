@@ -1095,12 +1095,38 @@ pub fn net_namespace(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
                 return;
             }
         }
-        c.global_defs.net_namespace = Some(v);
+        c.global_defs.net_namespace = Some(v.clone());
+        namespace_refused(s, cx, &format!("ip netns exec {v} keepup run ..."));
     }
 }
 
+/// keepup does not switch network namespaces yet: running on would put the addresses
+/// and IPVS entries in the namespace it was started in, so the configuration is refused
+/// with the way to run it.
+fn namespace_refused(s: &Stmt, cx: &mut Ctx, how: &str) {
+    let kw = &s.keyword().text;
+    cx.push(
+        Diagnostic::new(
+            Severity::Fatal,
+            "unsupported",
+            format!("{kw}: keepup does not switch network namespaces yet"),
+        )
+        .at(s.keyword().span)
+        .help(format!(
+            "remove the line and start keepup in the namespace: {how}"
+        ))
+        .note("running on would add the addresses and IPVS entries in the namespace keepup was started in"),
+    );
+}
+
 pub fn net_namespace_ipvs(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
-    c.global_defs.net_namespace_ipvs = Some(opt_word(s, cx));
+    let v = opt_word(s, cx);
+    // An empty name is the default namespace: where keepup runs anyway without
+    // net_namespace.
+    if !v.is_empty() || c.global_defs.net_namespace.is_some() {
+        namespace_refused(s, cx, "one keepup per namespace, each with `ip netns exec`");
+    }
+    c.global_defs.net_namespace_ipvs = Some(v);
 }
 
 pub fn namespace_with_ipsets(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
@@ -1598,10 +1624,9 @@ mod tests {
     #[test]
     fn top_level_daemon_keywords() {
         let l = clean(
-            "net_namespace blue\nnet_namespace_ipvs\nnamespace_with_ipsets\ninstance i1\nuse_pid_dir\nlinkbeat_use_polling\nchild_wait_time 20\n",
+            "net_namespace_ipvs\nnamespace_with_ipsets\ninstance i1\nuse_pid_dir\nlinkbeat_use_polling\nchild_wait_time 20\n",
         );
         let g = &l.config.global_defs;
-        assert_eq!(g.net_namespace.as_deref(), Some("blue"));
         assert_eq!(g.net_namespace_ipvs.as_deref(), Some(""));
         assert!(g.namespace_with_ipsets && g.use_pid_dir && g.linkbeat_use_polling);
         assert_eq!(g.instance.as_deref(), Some("i1"));
@@ -1609,8 +1634,29 @@ mod tests {
         let l = load("instance\nchild_wait_time abc\nnet_namespace a\nnet_namespace b\n");
         assert_eq!(
             codes(&l),
-            vec!["missing-parameter", "not-a-number", "duplicate"]
+            vec![
+                "missing-parameter",
+                "not-a-number",
+                "unsupported",
+                "duplicate"
+            ]
         );
+    }
+
+    /// Running on in the wrong namespace would put the VIPs there: refused, with the
+    /// way to run it.
+    #[test]
+    fn a_network_namespace_is_refused_with_the_way_to_run_it() {
+        for text in ["net_namespace blue\n", "net_namespace_ipvs blue\n"] {
+            let l = load(text);
+            assert_eq!(l.verdict(), crate::Verdict::Refused, "{text}");
+            let d = &l.diagnostics[0];
+            assert_eq!(d.severity, crate::Severity::Fatal, "{text}");
+            assert_eq!(d.code, "unsupported", "{text}");
+        }
+        assert!(load("net_namespace blue\n")
+            .render()
+            .contains("ip netns exec blue keepup run"));
     }
 
     fn with_ifs(text: &str) -> Loaded {
