@@ -517,3 +517,124 @@ fn netns_track_weight0_script_holds_init_until_first_result() {
     assert!(!k2.log().contains("Entering MASTER"), "{}", k2.log());
     assert!(!has(&r2, VIP));
 }
+
+/// The classic maintenance switch, written where /bin/sh is bash:
+/// `[[ -f FILE ]] && exit 1 || exit 0`. Under dash `[[` is "not found" and the line
+/// exits 0 whatever the file: keepup runs it under bash, so the file moves the VIP
+/// and its removal brings it back. A script's stderr reaches the log with its new
+/// status. Where bash cannot be run (`KEEPUP_BASH` names a missing one), the script
+/// fails loudly and never passes, and `keepup check` warns.
+#[test]
+fn netns_track_bash_maintenance_switch_on_a_dash_host() {
+    if !lab::root_or_skip("netns_track_bash_maintenance_switch_on_a_dash_host") {
+        return;
+    }
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    eprintln!("/bin/sh is {}", sh.display());
+    let (lab, _lan, r1, r2) = two("tbash");
+    let dir = lab.dir().to_path_buf();
+    let script = |host: &str, say: &str| {
+        format!(
+            "vrrp_script chk {{
+    script \"[[ -f {d}/down-{host} ]] && {{ {say} exit 1; }} || exit 0\"
+    interval 1
+}}",
+            d = dir.display()
+        )
+    };
+    let track = "    track_script {\n        chk\n    }";
+    let k1 = keepup(&lab, &r1, &one_instance(150, &script("r1", ""), track), "a");
+    let r2_conf = one_instance(100, &script("r2", "echo r2 is in maintenance >&2;"), track);
+    let k2 = keepup(&lab, &r2, &r2_conf, "a");
+    assert!(
+        wait_addr(&r1, VIP, true, 10).is_some(),
+        "r1 never became master:\n{}",
+        k1.log()
+    );
+    k1.wait_for_log("VRRP_Script(chk) succeeded", Duration::from_secs(5))
+        .unwrap();
+
+    // The down file: r1's script fails (under dash it would pass), r2 takes over.
+    std::fs::write(dir.join("down-r1"), "").unwrap();
+    assert!(
+        wait_addr(&r2, VIP, true, 10).is_some(),
+        "r2 did not take over:\nr1:\n{}\nr2:\n{}",
+        k1.log(),
+        k2.log()
+    );
+    assert!(wait_addr(&r1, VIP, false, 3).is_some(), "{}", k1.log());
+    assert!(
+        k1.log().contains("Script `chk` now returning 1"),
+        "{}",
+        k1.log()
+    );
+    // Removed: r1 comes back.
+    std::fs::remove_file(dir.join("down-r1")).unwrap();
+    assert!(
+        wait_addr(&r1, VIP, true, 10).is_some(),
+        "r1 did not come back:\n{}",
+        k1.log()
+    );
+
+    // r2's script says why on stderr: the line with its new status carries it.
+    std::fs::write(dir.join("down-r2"), "").unwrap();
+    k2.wait_for_log(
+        "Script `chk` now returning 1 (stderr: r2 is in maintenance)",
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|e| panic!("{e}:\n{}", k2.log()));
+    std::fs::remove_file(dir.join("down-r2")).unwrap();
+    k2.wait_for_log("Script `chk` now returning 0", Duration::from_secs(5))
+        .unwrap();
+
+    // No bash to run it: r1, restarted so, fails the script loudly and never holds
+    // the VIP (r2 takes it over).
+    k1.kill(Signal::SIGTERM).unwrap();
+    k1.wait_timeout(Duration::from_secs(10));
+    let conf = dir.join("r1-nobash.conf");
+    std::fs::write(&conf, one_instance(150, &script("r1", ""), track)).unwrap();
+    let runtime = common::runtime_dir(&lab, &r1);
+    let k1 = r1
+        .spawn(
+            "env",
+            &[
+                "KEEPUP_BASH=/nonexistent/bash",
+                env!("CARGO_BIN_EXE_keepup"),
+                "run",
+                "-f",
+                conf.to_str().unwrap(),
+                "--runtime-dir",
+                runtime.to_str().unwrap(),
+            ],
+            "r1-nobash.log",
+        )
+        .unwrap();
+    k1.wait_for_log(
+        "Script `chk` cannot run: the line uses bash syntax, and bash is not installed",
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("{e}:\n{}", k1.log()));
+    assert!(wait_addr(&r2, VIP, true, 10).is_some(), "{}", k2.log());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !has(&r1, VIP),
+        "r1 holds the VIP with a script that cannot run:\n{}",
+        k1.log()
+    );
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_keepup"))
+        .args([
+            "check",
+            "--no-interface-check",
+            "-f",
+            conf.to_str().unwrap(),
+        ])
+        .env("KEEPUP_BASH", "/nonexistent/bash")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        said.contains("uses bash's `[[`, but bash is not installed here"),
+        "{said}"
+    );
+    assert_eq!(check.status.code(), Some(1), "{said}");
+}

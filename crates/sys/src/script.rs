@@ -16,13 +16,14 @@ pub struct ScriptSpec {
 
 /// Split a script line into argv the way keepalived does (words, with single and
 /// double quotes and backslash escapes); a line with shell syntax runs under
-/// `/bin/sh -c`.
+/// `/bin/sh -c`, or `bash -c` when it uses bash's (see
+/// [`keepup_config::parse::scripts::shell_for`]).
 pub fn script_argv(command: &str) -> Vec<String> {
-    const SHELL: &[&str] = &[
-        "&&", "||", ";", "|", ">", "<", "$", "`", "[", "*", "?", "~", "(", ")", "&",
-    ];
-    if SHELL.iter().any(|s| command.contains(s)) {
-        return vec!["/bin/sh".into(), "-c".into(), command.into()];
+    use keepup_config::parse::scripts::{bash_program, shell_for, Shell};
+    match shell_for(command) {
+        Shell::Sh => return vec!["/bin/sh".into(), "-c".into(), command.into()],
+        Shell::Bash(_) => return vec![bash_program(), "-c".into(), command.into()],
+        Shell::None => {}
     }
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -104,27 +105,82 @@ impl Outcome {
     }
 }
 
+/// A started script: the child, its process group, and the file its stderr goes to.
+#[derive(Debug)]
+pub struct Started {
+    pub child: tokio::process::Child,
+    pub pgid: i32,
+    /// An anonymous file (memfd): a script that writes much never blocks on it, and
+    /// what it wrote is read after it ends (None where memfd is not available).
+    stderr: Option<std::fs::File>,
+}
+
+/// How much of a script's stderr is kept for the log.
+const STDERR_KEPT: usize = 512;
+
 /// Start a script in its own process group (whose id is the child's pid).
-pub fn start_script(spec: &ScriptSpec) -> Result<(tokio::process::Child, i32), String> {
+pub fn start_script(spec: &ScriptSpec) -> Result<Started, String> {
     let Some((prog, args)) = spec.argv.split_first() else {
         return Err("empty script".into());
+    };
+    let stderr = nix::sys::memfd::memfd_create(
+        c"keepup-script-stderr",
+        nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+    )
+    .ok()
+    .map(std::fs::File::from);
+    let child_stderr = match stderr.as_ref().map(std::fs::File::try_clone) {
+        Some(Ok(f)) => std::process::Stdio::from(f),
+        _ => std::process::Stdio::null(),
     };
     let mut cmd = tokio::process::Command::new(prog);
     cmd.args(args)
         .process_group(0)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(child_stderr)
         .kill_on_drop(true);
     if let Some((uid, gid)) = spec.user {
         cmd.uid(uid).gid(gid);
     }
-    let child = cmd.spawn().map_err(|e| format!("{prog}: {e}"))?;
+    let child = cmd.spawn().map_err(|e| {
+        if *prog == keepup_config::parse::scripts::bash_program()
+            && e.kind() == std::io::ErrorKind::NotFound
+        {
+            "the line uses bash syntax, and bash is not installed".to_string()
+        } else {
+            format!("{prog}: {e}")
+        }
+    })?;
     let pgid = child
         .id()
         .and_then(|p| i32::try_from(p).ok())
         .ok_or("no pid")?;
-    Ok((child, pgid))
+    Ok(Started {
+        child,
+        pgid,
+        stderr,
+    })
+}
+
+impl Started {
+    /// What the script wrote to stderr (its start, as one line), once it has ended.
+    fn stderr_text(&mut self) -> String {
+        use std::io::{Read as _, Seek as _};
+        let Some(f) = self.stderr.as_mut() else {
+            return String::new();
+        };
+        let mut buf = vec![0; STDERR_KEPT];
+        let n = f
+            .seek(std::io::SeekFrom::Start(0))
+            .and_then(|_| f.read(&mut buf))
+            .unwrap_or(0);
+        buf.truncate(n);
+        String::from_utf8_lossy(&buf)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// Kill a script's whole process group, so children it left behind go too.
@@ -135,24 +191,32 @@ pub fn kill_group(pgid: i32) {
     );
 }
 
+/// How a run ended, with the start of what the script wrote to stderr (empty when
+/// nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub outcome: Outcome,
+    pub stderr: String,
+}
+
 /// Wait for a started script; at the timeout its whole group is killed (SIGKILL).
-pub async fn wait_script(
-    mut child: tokio::process::Child,
-    pgid: i32,
-    timeout: Duration,
-) -> Outcome {
+pub async fn wait_script(mut s: Started, timeout: Duration) -> Finished {
     use std::os::unix::process::ExitStatusExt;
-    match tokio::time::timeout(timeout, child.wait()).await {
+    let outcome = match tokio::time::timeout(timeout, s.child.wait()).await {
         Ok(Ok(status)) => match (status.code(), status.signal()) {
             (Some(c), _) => Outcome::Exited(c),
-            (None, Some(s)) => Outcome::Signaled(s),
+            (None, Some(sig)) => Outcome::Signaled(sig),
             (None, None) => Outcome::CannotRun("no exit status".into()),
         },
         Ok(Err(e)) => Outcome::CannotRun(e.to_string()),
         Err(_) => {
-            kill_group(pgid);
-            let _ = child.wait().await;
+            kill_group(s.pgid);
+            let _ = s.child.wait().await;
             Outcome::TimedOut
         }
+    };
+    Finished {
+        outcome,
+        stderr: s.stderr_text(),
     }
 }

@@ -33,7 +33,7 @@ pub async fn run(m: &MiscCheck, timeout: Duration) -> Verdict {
         user,
         timeout,
     };
-    let (child, pgid) = match script::start_script(&spec) {
+    let started = match script::start_script(&spec) {
         Ok(c) => c,
         Err(e) => {
             let reason = format!("cannot run {}: {e}", path.command);
@@ -41,10 +41,17 @@ pub async fn run(m: &MiscCheck, timeout: Duration) -> Verdict {
         }
     };
     // Dropped with the future (the scheduler's cancel): the group goes too.
-    let guard = KillGroup(pgid);
-    let outcome = script::wait_script(child, pgid, timeout).await;
+    let guard = KillGroup(started.pgid);
+    let done = script::wait_script(started, timeout).await;
     std::mem::forget(guard);
-    verdict(&outcome, m.misc_dynamic)
+    match verdict(&done.outcome, m.misc_dynamic) {
+        // What the script said on stderr is the reason an operator reads.
+        Verdict::Fail { kind, reason } if !done.stderr.is_empty() => Verdict::Fail {
+            kind,
+            reason: format!("{reason}: {}", done.stderr),
+        },
+        v => v,
+    }
 }
 
 /// Kills a script's process group if its run is dropped before it ended.

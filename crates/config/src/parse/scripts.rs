@@ -86,21 +86,79 @@ fn program(command: &str) -> &str {
         .trim_matches(|c| c == '"' || c == '\'')
 }
 
-/// Shell syntax that an exec without a shell would pass as literal arguments.
+/// Shell syntax that an exec without a shell would pass as literal arguments: such a
+/// line runs under a shell (see [`shell_for`]).
 pub fn uses_shell_syntax(command: &str) -> bool {
-    let c = command.trim_start();
-    c.starts_with('<')
-        || c.starts_with('[')
-        || ["&&", "||", "|", ";", ">", "<", "$(", "`", "*", "~/"]
-            .iter()
-            .any(|m| c.contains(m))
+    const SHELL: &[&str] = &[
+        "&&", "||", ";", "|", ">", "<", "$", "`", "[", "*", "?", "~", "(", ")", "&",
+    ];
+    SHELL.iter().any(|s| command.contains(s))
 }
 
-/// Whether /bin/sh is bash (Debian's is dash).
-fn sh_is_bash() -> bool {
-    std::fs::canonicalize("/bin/sh")
-        .map(|p| p.to_string_lossy().contains("bash"))
-        .unwrap_or(false)
+/// The first piece of bash-only syntax in `command`, if any: what dash (Debian's and
+/// Ubuntu's /bin/sh) does not run as bash would. Several fail in a way that looks like
+/// success under dash: in `[[ -f /etc/keepalived/down ]] && exit 1 || exit 0`, `[[` is
+/// "not found", so the `||` branch exits 0. A false alarm costs nothing (the line then
+/// runs under bash, which runs POSIX sh lines alike); a miss is what matters.
+pub fn bash_syntax(command: &str) -> Option<&'static str> {
+    const BASH: &[&str] = &[
+        "[[",
+        "]]",
+        "==",
+        "<<<",
+        "<(",
+        ">(",
+        "&>",
+        "$'",
+        "${!",
+        "//}",
+        "{1..",
+        "{0..",
+        "/dev/tcp/",
+        "/dev/udp/",
+        "pipefail",
+        "function ",
+        "source ",
+        "declare ",
+        "shopt ",
+        "let ",
+        "select ",
+        "mapfile",
+        "readarray",
+        "$RANDOM",
+        "$BASH",
+        "=(",
+    ];
+    BASH.iter().copied().find(|b| command.contains(b))
+}
+
+/// The bash that runs lines with bash syntax: `bash` from PATH, or `KEEPUP_BASH` (a
+/// test names a missing one to see such a script fail).
+pub fn bash_program() -> String {
+    std::env::var("KEEPUP_BASH").unwrap_or_else(|_| "bash".into())
+}
+
+/// How keepup runs a script line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// Split into words and executed, as keepalived does.
+    None,
+    /// `/bin/sh -c LINE`.
+    Sh,
+    /// `bash -c LINE`: the line uses this bash-only syntax.
+    Bash(&'static str),
+}
+
+/// How keepup runs `command`: without a shell when it has no shell syntax, under bash
+/// when it uses bash's, else under /bin/sh.
+pub fn shell_for(command: &str) -> Shell {
+    if !uses_shell_syntax(command) {
+        Shell::None
+    } else if let Some(b) = bash_syntax(command) {
+        Shell::Bash(b)
+    } else {
+        Shell::Sh
+    }
 }
 
 /// Where `prog` resolves: itself if it holds a '/', else the first match in PATH
@@ -271,15 +329,29 @@ pub fn validate(cfg: &Config, cx: &mut Ctx) {
                 format!("{what} uses shell syntax: {cmd}"),
             )
             .at(script.span);
-            d = if cmd.starts_with('<') {
-                d.note("a leading redirection is handed to /bin/sh by keepalived, and by keepup")
-            } else {
-                d.note("keepalived 2.2.7 runs this without a shell, so the shell syntax is passed as arguments and the check cannot work as written; keepup runs it with /bin/sh -c")
+            let shell = match shell_for(cmd) {
+                Shell::Bash(b) => format!("bash (it uses bash's `{b}`)"),
+                _ => "/bin/sh".to_string(),
             };
-            if (cmd.contains("/dev/tcp/") || cmd.contains("/dev/udp/")) && !sh_is_bash() {
-                d = d.help("/dev/tcp and /dev/udp are bash features and /bin/sh here is not bash: use \"bash -c '<...'\" or \"nc -z HOST PORT\"");
-            }
+            d = if cmd.starts_with('<') {
+                d.note(format!("a leading redirection is handed to a shell by keepalived; keepup runs it with {shell} -c"))
+            } else {
+                d.note(format!("keepalived 2.2.7 runs this without a shell, so the shell syntax is passed as arguments and the check cannot work as written; keepup runs it with {shell} -c"))
+            };
             cx.push(d);
+            if let Shell::Bash(b) = shell_for(cmd) {
+                if resolve_program(&bash_program()).is_none() {
+                    cx.push(
+                        Diagnostic::new(
+                            Severity::Warning,
+                            "script-needs-bash",
+                            format!("{what} uses bash's `{b}`, but bash is not installed here: the script cannot run, and counts as failing"),
+                        )
+                        .at(script.span)
+                        .help("install bash, or write the line in POSIX sh (`[ -f FILE ]` for `[[ -f FILE ]]`)"),
+                    );
+                }
+            }
             continue;
         }
         let prog = program(cmd);
@@ -405,6 +477,27 @@ mod tests {
         assert!(uses_shell_syntax("</dev/tcp/127.0.0.1/80"));
         assert!(uses_shell_syntax("pidof nginx > /dev/null"));
         assert!(!uses_shell_syntax("/usr/bin/killall -0 sshd"));
+    }
+
+    /// The classic maintenance switch is bash's; its POSIX form and plain commands are
+    /// not.
+    #[test]
+    fn which_shell_runs_a_line() {
+        assert_eq!(
+            shell_for("[[ -f /etc/keepalived/down ]] && exit 1 || exit 0"),
+            Shell::Bash("[[")
+        );
+        assert_eq!(
+            shell_for("</dev/tcp/127.0.0.1/80"),
+            Shell::Bash("/dev/tcp/")
+        );
+        assert_eq!(shell_for("test \"$(cat /x)\" == up"), Shell::Bash("=="));
+        assert_eq!(
+            shell_for("[ -f /etc/keepalived/down ] && exit 1 || exit 0"),
+            Shell::Sh
+        );
+        assert_eq!(shell_for("pidof nginx > /dev/null"), Shell::Sh);
+        assert_eq!(shell_for("/usr/bin/killall -0 sshd"), Shell::None);
     }
 
     #[test]

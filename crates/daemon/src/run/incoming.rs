@@ -3,14 +3,13 @@
 //! of its own and forwarded here, so the loop waits on one receiver for all of them
 //! (the VRRP and ARP sockets and the clock are the loop's other branches).
 use crate::dumps::Dump;
-use crate::track::Outcome;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tracing::warn;
 
 /// A finished `vrrp_script` run: its name, its process group (0 if it never
 /// started) and how it ended.
-pub type ScriptDone = (String, i32, Outcome);
+pub type ScriptDone = (String, i32, crate::track::Finished);
 
 pub enum Incoming {
     Signal(Asked),

@@ -124,24 +124,37 @@ impl Tracking {
             let tx = self.tx.clone();
             let name = s.spec.name.clone();
             match crate::track::start_script(&s.spec) {
-                Ok((child, pgid)) => {
+                Ok(started) => {
+                    let pgid = started.pgid;
                     s.running = Some(pgid);
                     let timeout = s.spec.timeout;
                     tokio::spawn(async move {
-                        let outcome = crate::track::wait_script(child, pgid, timeout).await;
-                        let _ = tx.send(Incoming::ScriptDone((name, pgid, outcome)));
+                        let done = crate::track::wait_script(started, timeout).await;
+                        let _ = tx.send(Incoming::ScriptDone((name, pgid, done)));
                     });
                 }
                 Err(e) => {
                     s.running = Some(0);
-                    let _ = tx.send(Incoming::ScriptDone((name, 0, Outcome::CannotRun(e))));
+                    let done = crate::track::Finished {
+                        outcome: Outcome::CannotRun(e),
+                        stderr: String::new(),
+                    };
+                    let _ = tx.send(Incoming::ScriptDone((name, 0, done)));
                 }
             }
         }
     }
 
     /// A script run ended: keepalived's log lines, then the new effects.
-    pub fn script_done(&mut self, (name, pgid, outcome): ScriptDone) -> TrackInputs {
+    pub fn script_done(&mut self, (name, pgid, done): ScriptDone) -> TrackInputs {
+        let outcome = done.outcome;
+        // What it said on stderr, for the lines below (logged when its status changes,
+        // not at every run).
+        let said = if done.stderr.is_empty() {
+            String::new()
+        } else {
+            format!(" (stderr: {})", done.stderr)
+        };
         // A run of a script a reload dropped or changed belongs to no tracker.
         let Some(s) = self
             .trackers
@@ -162,11 +175,11 @@ impl Tracking {
         match &outcome {
             Outcome::Exited(code) => {
                 if s.last_status != Some(*code) {
-                    info!("Script `{name}` now returning {code}");
+                    info!("Script `{name}` now returning {code}{said}");
                     s.last_status = Some(*code);
                 }
             }
-            Outcome::TimedOut => warn!("Script `{name}` timed out"),
+            Outcome::TimedOut => warn!("Script `{name}` timed out{said}"),
             Outcome::Signaled(_) => s.last_status = None,
             Outcome::CannotRun(e) => error!("Script `{name}` cannot run: {e}"),
         }

@@ -16,7 +16,7 @@ mod process;
 mod script;
 pub(crate) use keepup_sys::script::resolve_user;
 pub use keepup_sys::script::{
-    kill_group, script_argv, start_script, wait_script, Outcome, ScriptSpec,
+    kill_group, script_argv, start_script, wait_script, Finished, Outcome, ScriptSpec,
 };
 pub use process::ProcessTracker;
 pub use script::{ScriptState, ScriptTracker};
