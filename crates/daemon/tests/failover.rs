@@ -278,7 +278,12 @@ fn netns_keepup_wrong_password_never_takes_over() {
         !k2.log().contains("Entering BACKUP STATE\n")
             || k2.log().matches("Entering BACKUP STATE").count() == 1
     );
-    assert!(k2.log().contains("auth (wrong password)"), "{}", k2.log());
+    assert!(
+        k2.log()
+            .contains("uses a different password (auth_pass): its adverts are ignored"),
+        "{}",
+        k2.log()
+    );
     drop(k1);
 }
 
@@ -490,4 +495,67 @@ fn netns_keepup_puts_back_a_vip_deleted_under_it() {
         Duration::from_secs(2),
     )
     .unwrap();
+}
+
+/// What an operator reads on a shared LAN. r1 runs VI_1 (VRID 51). r2 is a
+/// neighbouring cluster (VRID 52, its own VIP) and, by mistake, also claims r1's VIP
+/// in VRID 53; r3 is a router of VRID 51 with the wrong advert_int. After many
+/// adverts, r1 has said each thing once, by interface name: the neighbour at info
+/// level (no warning), the claimed VIP with its VRID and sender, the interval
+/// mismatch with the setting to fix; and nothing is called "discarded" for adverts it
+/// used.
+#[test]
+fn netns_keepup_names_each_mistake_once_and_stays_quiet_about_neighbours() {
+    if !lab::root_or_skip("netns_keepup_names_each_mistake_once_and_stays_quiet_about_neighbours") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kname", 3, false);
+    let (r1, r2, r3) = (&hosts[0], &hosts[1], &hosts[2]);
+    let instance = |name: &str, vrid: u8, prio: u8, int: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    state BACKUP\n    interface eth0\n    \
+             virtual_router_id {vrid}\n    priority {prio}\n    advert_int {int}\n    \
+             virtual_ipaddress {{\n        {vip}/24\n    }}\n}}\n"
+        )
+    };
+    let k1 = keepup(&lab, r1, &instance("VI_1", 51, 150, 1, "10.9.0.100"), "a");
+    let k2 = keepup(
+        &lab,
+        r2,
+        &(instance("NEIGHBOUR", 52, 100, 1, "10.9.0.152")
+            + &instance("CLAIM", 53, 100, 1, "10.9.0.100")),
+        "a",
+    );
+    let k3 = keepup(&lab, r3, &instance("VI_1", 51, 100, 2, "10.9.0.100"), "a");
+    assert!(wait_addr(r1, VIP, true, 10).is_some(), "{}", k1.log());
+    // Many adverts from each: the lines below must still be one each.
+    std::thread::sleep(Duration::from_secs(8));
+    let log = k1.log();
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    let lines = |needle: &str| {
+        log.lines()
+            .filter(|l| l.contains(needle))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let neighbour = "adverts for VRID 52 from 10.9.0.2 on eth0: another virtual router's";
+    assert_eq!(count(neighbour), 1, "{log}");
+    assert!(lines(neighbour).contains("INFO"), "{log}");
+    assert_eq!(
+        count("adverts for VRID 53 from 10.9.0.2 on eth0"),
+        1,
+        "{log}"
+    );
+    let claimed = "VIP 10.9.0.100 is also claimed by VRID 53 from 10.9.0.2";
+    assert_eq!(count(claimed), 1, "{log}");
+    let interval = "10.9.0.3 advertises every 2 s, this router every 1 s: its adverts are \
+                    ignored; every router of this virtual router needs the same advert_int";
+    assert_eq!(count(interval), 1, "{log}");
+    assert_eq!(count("discarded advert"), 0, "{log}");
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("WARN") && l.contains("VRID 52")),
+        "{log}"
+    );
+    drop((k2, k3));
 }

@@ -68,6 +68,35 @@ impl Discard {
 /// A log-worthy event. `instance` names are resolved by the driver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Event {
+    /// A peer of this virtual router disagrees on a setting (`reason`: which), named
+    /// once per peer and kind, then counted. `ignored`: its adverts are dropped (else
+    /// used anyway).
+    Mismatch {
+        instance: InstanceId,
+        from: IpAddr,
+        reason: Discard,
+        detail: String,
+        ignored: bool,
+    },
+    /// Adverts for a VRID no instance here runs, on an interface we run on: a
+    /// neighbouring virtual router, named once per sender (info), then counted.
+    ForeignVrid {
+        interface: crate::IfIndex,
+        vrid: u8,
+        from: IpAddr,
+    },
+    /// Another VRID's adverts list one of this instance's VIPs.
+    VipClaimed {
+        instance: InstanceId,
+        vip: IpAddr,
+        vrid: u8,
+        from: IpAddr,
+    },
+    /// The instance's own source address is in its `unicast_peer` list.
+    OwnAddressAsPeer {
+        instance: InstanceId,
+        address: IpAddr,
+    },
     /// A discarded packet (rate-limited per instance and reason, RX-15).
     /// `suppressed`: how many of the same were not logged since the last line.
     Discarded {
@@ -145,9 +174,85 @@ pub enum Handover {
     Cut,
 }
 
+/// [`Event::ForeignVrid`]'s line, with the interface as the driver names it.
+pub fn foreign_vrid_line(vrid: u8, from: IpAddr, interface: &str) -> String {
+    format!(
+        "adverts for VRID {vrid} from {from} on {interface}: another virtual router's, none \
+         runs here (counted, not logged again)"
+    )
+}
+
+impl Discard {
+    /// The setting routers of one virtual router must share, for a mismatch of this
+    /// kind.
+    fn setting(self) -> &'static str {
+        match self {
+            Discard::Auth | Discard::AuthType | Discard::InvalidAuthType => "authentication",
+            Discard::Interval | Discard::IntervalZero => "advert_int",
+            Discard::Version => "version",
+            Discard::AddressList => "virtual_ipaddress list",
+            _ => "settings",
+        }
+    }
+}
+
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Event::Mismatch {
+                from,
+                reason: Discard::NotLinkLocal,
+                detail,
+                ignored,
+                ..
+            } => write!(
+                f,
+                "{from} {detail}: {} (RFC 5798 wants its link-local address first; FRR \
+                 sends only the VIPs); counted, not logged again",
+                if *ignored {
+                    "its adverts are ignored in strict mode"
+                } else {
+                    "its adverts are used"
+                }
+            ),
+            Event::Mismatch {
+                from,
+                reason,
+                detail,
+                ignored,
+                ..
+            } => write!(
+                f,
+                "{from} {detail}: {}; every router of this virtual router needs the same {} \
+                 (counted, not logged again)",
+                if *ignored {
+                    "its adverts are ignored"
+                } else {
+                    "its adverts are used anyway"
+                },
+                reason.setting()
+            ),
+            Event::ForeignVrid {
+                interface,
+                vrid,
+                from,
+            } => f.write_str(&foreign_vrid_line(
+                *vrid,
+                *from,
+                &format!("interface {}", interface.0),
+            )),
+            Event::VipClaimed {
+                vip, vrid, from, ..
+            } => write!(
+                f,
+                "VIP {vip} is also claimed by VRID {vrid} from {from}: two virtual routers \
+                 hold one address; keep it in one of them"
+            ),
+            Event::OwnAddressAsPeer { address, .. } => write!(
+                f,
+                "unicast_peer {address} is this router's own address: its adverts to itself \
+                 are ignored; remove it from unicast_peer"
+            ),
             Event::Discarded {
                 reason,
                 from,

@@ -106,6 +106,8 @@ pub(crate) struct Instance {
     pub rate: HashMap<Discard, RateLimit>,
     pub rate_other: HashMap<&'static str, RateLimit>,
     pub equal_peers: BTreeSet<IpAddr>,
+    /// (peer, what): the mismatches already named (then only counted).
+    pub named: crate::named::Once<(IpAddr, Discard)>,
     /// The interval last logged as adopted (RX-13: log once per change).
     pub logged_interval: Option<u16>,
     /// When it last became Master, newest last (TMR-09 flap detection).
@@ -160,6 +162,7 @@ impl Instance {
             rate: HashMap::new(),
             rate_other: HashMap::new(),
             equal_peers: BTreeSet::new(),
+            named: crate::named::Once::new(64),
             logged_interval: None,
             master_entries: VecDeque::new(),
             rival: None,

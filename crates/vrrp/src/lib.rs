@@ -11,6 +11,7 @@ pub mod config;
 pub mod counters;
 pub mod event;
 mod instance;
+mod named;
 mod router;
 pub mod time;
 

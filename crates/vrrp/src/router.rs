@@ -7,6 +7,7 @@ use crate::config::{Auth, InitialState, InstanceConfig, SyncGroupConfig};
 use crate::counters::{Counters, GlobalCounters, NewMasterReason};
 use crate::event::{Discard, Event, Handover};
 use crate::instance::{addr_key, same_secret, Instance, RateLimit, Timer, TIMERS};
+use crate::named::Once;
 use crate::time::Instant;
 use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEffect, TxAdvert};
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
@@ -42,6 +43,10 @@ pub struct Router {
     outputs: VecDeque<Output>,
     global: GlobalCounters,
     global_rate: HashMap<Discard, RateLimit>,
+    /// (interface, VRID, sender) of neighbouring virtual routers already named.
+    foreign: Once<(u32, u8, IpAddr)>,
+    /// (instance, VIP, other VRID, sender) of VIPs another VRID claims, named.
+    claims: Once<(usize, IpAddr, u8, IpAddr)>,
     /// Every timer armed, earliest first: (deadline, instance, timer). An entry is
     /// stale once the instance's slot no longer holds that deadline (cancelled or
     /// re-armed); stale entries are skipped, and never left on top.
@@ -184,6 +189,8 @@ impl Router {
             outputs: VecDeque::new(),
             global: GlobalCounters::default(),
             global_rate: HashMap::new(),
+            foreign: Once::new(256),
+            claims: Once::new(256),
             heap: BinaryHeap::new(),
         })
     }
@@ -238,6 +245,17 @@ impl Router {
             Input::SourceAddress { instance, address } => {
                 if let Some(inst) = self.instances.get_mut(instance.0) {
                     inst.source = address;
+                    let own =
+                        address.filter(|a| inst.cfg.unicast_peers.iter().any(|p| p.address == *a));
+                    if let Some(a) = own {
+                        if inst.named.first((a, Discard::Source)) {
+                            self.outputs
+                                .push_back(Output::Event(Event::OwnAddressAsPeer {
+                                    instance,
+                                    address: a,
+                                }));
+                        }
+                    }
                 }
             }
             Input::Track {
@@ -1120,6 +1138,67 @@ impl Router {
         }
     }
 
+    /// A setting a peer disagrees on: counted (when its advert is dropped), and named
+    /// the first time for this peer and kind.
+    fn mismatch(
+        &mut self,
+        i: usize,
+        reason: Discard,
+        from: IpAddr,
+        ignored: bool,
+        detail: impl FnOnce() -> String,
+    ) {
+        let inst = &mut self.instances[i];
+        if ignored {
+            inst.count(reason);
+        }
+        if inst.named.first((from, reason)) {
+            self.outputs.push_back(Output::Event(Event::Mismatch {
+                instance: InstanceId(i),
+                from,
+                reason,
+                detail: detail(),
+                ignored,
+            }));
+        }
+    }
+
+    /// An advert for a VRID no instance runs on this interface: a neighbouring virtual
+    /// router, counted and named once per sender. Its address list is read for our
+    /// VIPs: one address in two virtual routers is a real mistake.
+    fn foreign_vrid(&mut self, interface: u32, vrid: u8, from: IpAddr, bytes: &[u8]) {
+        self.global.vr_id_errors += 1;
+        if self.foreign.first((interface, vrid, from)) {
+            self.outputs.push_back(Output::Event(Event::ForeignVrid {
+                interface: crate::IfIndex(interface),
+                vrid,
+                from,
+            }));
+        }
+        let v6 = from.is_ipv6();
+        let Ok(packet) = vrrp::Packet::new_checked(bytes, v6) else {
+            return;
+        };
+        for k in 0..usize::from(packet.count()) {
+            let Some(vip) = packet.address(k, v6) else {
+                break;
+            };
+            for (i, inst) in self.instances.iter().enumerate() {
+                if inst.cfg.interface.0 == interface
+                    && inst.cfg.vips.contains(&vip)
+                    && self.claims.first((i, vip, vrid, from))
+                {
+                    self.outputs.push_back(Output::Event(Event::VipClaimed {
+                        instance: InstanceId(i),
+                        vip,
+                        vrid,
+                        from,
+                    }));
+                }
+            }
+        }
+    }
+
     /// A rate-limited event that is not a discard.
     fn note(&mut self, now: Instant, i: usize, key: &'static str, event: Event) {
         if self.instances[i]
@@ -1186,10 +1265,7 @@ impl Router {
         }
         // RX-06: an instance for this VRID on this interface and family.
         let Some(&i) = self.by_vrid.get(&(p.interface.0, vrid, v6)) else {
-            self.global.vr_id_errors += 1;
-            self.discard(now, None, Discard::VrId, src, || {
-                format!("no instance for VRID {vrid} on interface {}", p.interface.0)
-            });
+            self.foreign_vrid(p.interface.0, vrid, src, bytes);
             return;
         };
         let holding = self.instances[i].holding;
@@ -1232,8 +1308,11 @@ impl Router {
         let want = inst.cfg.version;
         if version != want.number() {
             self.global.version_errors += 1;
-            self.discard(now, Some(i), Discard::Version, src, || {
-                format!("version {version}, instance runs {}", want.number())
+            self.mismatch(i, Discard::Version, src, true, || {
+                format!(
+                    "speaks VRRP version {version}, this router version {}",
+                    want.number()
+                )
             });
             return;
         }
@@ -1283,7 +1362,12 @@ impl Router {
         // RX-11: authentication (v2).
         if want == Version::V2 {
             if let Err((reason, detail)) = self.check_auth(i, &repr, src, ah_hdr, whole) {
-                self.discard(now, Some(i), reason, src, || detail);
+                // A replayed AH sequence number is an attack or a glitch, not a setting.
+                if detail.starts_with("AH sequence") {
+                    self.discard(now, Some(i), reason, src, || detail);
+                } else {
+                    self.mismatch(i, reason, src, true, || detail);
+                }
                 return;
             }
         }
@@ -1291,11 +1375,9 @@ impl Router {
         // RX-12 (v2 drops a different interval); RX-13 (v3 adopts it, below).
         if want == Version::V2 && repr.interval != inst.wire_interval() {
             let mine = inst.wire_interval();
-            self.discard(now, Some(i), Discard::Interval, src, || {
-                format!(
-                    "advertisement interval mismatch: {} s, ours {mine} s",
-                    repr.interval
-                )
+            let theirs = repr.interval;
+            self.mismatch(i, Discard::Interval, src, true, || {
+                format!("advertises every {theirs} s, this router every {mine} s")
             });
             return;
         }
@@ -1307,54 +1389,32 @@ impl Router {
             let same = got.iter().all(|a| mine.contains(a)) && mine.iter().all(|a| got.contains(a));
             if !same {
                 let drop = inst.cfg.strict || (want == Version::V2 && repr.priority != 255);
-                let (n_got, n_mine) = (got.len(), mine.len());
-                let detail =
-                    move || format!("address list differs: {n_got} addresses, ours {n_mine}");
+                let list = |a: &[IpAddr]| {
+                    a.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                let (theirs, ours) = (list(got), list(mine));
+                self.mismatch(i, Discard::AddressList, src, drop, || {
+                    format!("advertises the addresses [{theirs}], this router [{ours}]")
+                });
                 if drop {
-                    self.discard(now, Some(i), Discard::AddressList, src, detail);
                     return;
-                }
-                let d = detail();
-                if let Some(s) = self.instances[i]
-                    .rate
-                    .entry(Discard::AddressList)
-                    .or_default()
-                    .allow(now)
-                {
-                    self.outputs.push_back(Output::Event(Event::Discarded {
-                        instance: Some(InstanceId(i)),
-                        reason: Discard::AddressList,
-                        from: src,
-                        detail: format!("{d} (processed anyway)"),
-                        suppressed: s,
-                    }));
                 }
             }
         }
         // RX-10 / KA-19: IPv6, the first address should be link-local.
         if let Some(IpAddr::V6(first)) = repr.addresses.first() {
             if (first.segments()[0] & 0xffc0) != 0xfe80 {
-                if self.instances[i].cfg.strict {
-                    self.discard(now, Some(i), Discard::NotLinkLocal, src, || {
-                        format!("first address {first} is not link-local")
-                    });
+                let strict = self.instances[i].cfg.strict;
+                let first = *first;
+                self.mismatch(i, Discard::NotLinkLocal, src, strict, || {
+                    format!("lists {first} first, not a link-local address")
+                });
+                if strict {
                     return;
                 }
-                let first = *first;
-                self.note(
-                    now,
-                    i,
-                    "not-link-local",
-                    Event::Discarded {
-                        instance: Some(InstanceId(i)),
-                        reason: Discard::NotLinkLocal,
-                        from: src,
-                        detail: format!(
-                            "first address {first} should be link-local (processed anyway)"
-                        ),
-                        suppressed: 0,
-                    },
-                );
             }
         }
         // Accepted.
@@ -1400,17 +1460,35 @@ impl Router {
         whole: Option<&[u8]>,
     ) -> Result<(), (Discard, String)> {
         let inst = &mut self.instances[i];
+        let name = |t: AuthType| match t {
+            AuthType::None => "none".to_string(),
+            AuthType::Pass => "PASS".to_string(),
+            AuthType::Ah => "AH".to_string(),
+            AuthType::Unknown(n) => format!("type {n}"),
+        };
+        let ours = match &inst.cfg.auth {
+            Auth::None => AuthType::None,
+            Auth::Pass(_) => AuthType::Pass,
+            Auth::Ah(_) => AuthType::Ah,
+        };
         let kind = |t: AuthType| match t {
-            AuthType::Unknown(n) => (Discard::InvalidAuthType, format!("auth type {n}")),
+            AuthType::Unknown(n) => (
+                Discard::InvalidAuthType,
+                format!("sends an undefined authentication type {n}"),
+            ),
             other => (
                 Discard::AuthType,
-                format!("auth type {} differs from ours", u8::from(other)),
+                format!(
+                    "uses authentication {}, this router {}",
+                    name(other),
+                    name(ours)
+                ),
             ),
         };
         match &inst.cfg.auth {
             Auth::None => {
                 if ah_hdr.is_some() {
-                    return Err((Discard::AuthType, "AH advert, we use none".into()));
+                    return Err(kind(AuthType::Ah));
                 }
                 if repr.auth_type != AuthType::None {
                     return Err(kind(repr.auth_type));
@@ -1425,7 +1503,10 @@ impl Router {
                     }));
                 }
                 if !same_secret(secret, &repr.auth_data) {
-                    return Err((Discard::Auth, "wrong password".into()));
+                    return Err((
+                        Discard::Auth,
+                        "uses a different password (auth_pass)".into(),
+                    ));
                 }
             }
             Auth::Ah(key) => {
@@ -1434,7 +1515,10 @@ impl Router {
                 };
                 let ok = whole.is_some_and(|w| ah::verify(w, key).is_ok());
                 if !ok {
-                    return Err((Discard::Auth, "AH ICV does not verify".into()));
+                    return Err((
+                        Discard::Auth,
+                        "uses a different AH key (auth_pass): its ICV does not verify".into(),
+                    ));
                 }
                 // Anti-replay: a sequence number below the last one accepted from this
                 // sender is a replay.

@@ -2,7 +2,7 @@
 //! opposite input that passes. A discarded advert never re-arms the down timer.
 mod harness;
 use harness::*;
-use keepup_vrrp::{Auth, Discard, Event, InitialState, InstanceId, State, UnicastPeer};
+use keepup_vrrp::{Auth, Discard, Event, InitialState, Input, InstanceId, State, UnicastPeer};
 use keepup_wire::vrrp::{AuthType, ChecksumForm, Packet, Version};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -24,10 +24,12 @@ fn backup(c: keepup_vrrp::InstanceConfig) -> (H, Option<Instant>) {
     (h, d)
 }
 
+/// Whether a line was given for `reason`: a discard, or a peer's mismatch named.
 fn discarded(h: &H, reason: Discard) -> bool {
-    h.events_since(0)
-        .iter()
-        .any(|e| matches!(e, Event::Discarded { reason: r, .. } if *r == reason))
+    h.events_since(0).iter().any(|e| {
+        matches!(e, Event::Discarded { reason: r, .. } | Event::Mismatch { reason: r, .. }
+            if *r == reason)
+    })
 }
 
 /// Ledger: RX-01
@@ -171,6 +173,118 @@ fn unknown_vrid_is_dropped() {
     h.rx(&Peer::of(&other, 200));
     assert_eq!(h.r.global_counters().vr_id_errors, 1);
     assert_eq!(h.r.poll_timeout(), deadline);
+}
+
+/// A neighbouring virtual router (another VRID on the LAN) is normal: named once per
+/// sender at most, whatever it sends, and counted each time; a second sender is named
+/// too. One that lists one of our VIPs is a real mistake, named with its VRID and
+/// address.
+#[test]
+fn a_neighbouring_vrid_is_named_once_per_sender_and_a_claimed_vip_said() {
+    let (mut h, _) = backup(v2(100));
+    let mut other = v2(100);
+    other.vrid = 52;
+    other.vips = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 52))];
+    let neighbour = Peer::of(&other, 200);
+    for k in 0..300u64 {
+        h.run_until(t(2.0) + ns(k * 11_000_000_000));
+        h.rx(&neighbour);
+    }
+    let second = Peer::of(&other, 150).from(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)));
+    h.rx(&second);
+    assert_eq!(h.r.global_counters().vr_id_errors, 301);
+    let named: Vec<String> = h
+        .events_since(0)
+        .iter()
+        .filter(|e| matches!(e, Event::ForeignVrid { vrid: 52, .. }))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(named.len(), 2, "{named:?}");
+    assert!(
+        named[0].starts_with("adverts for VRID 52 from "),
+        "{}",
+        named[0]
+    );
+    assert!(!h
+        .events_since(0)
+        .iter()
+        .any(|e| matches!(e, Event::Discarded { .. } | Event::VipClaimed { .. })));
+
+    // VRID 53 lists our VIP.
+    let mut claimer = v2(100);
+    claimer.vrid = 53;
+    h.rx(&Peer::of(&claimer, 200));
+    h.rx(&Peer::of(&claimer, 200));
+    let claims: Vec<String> = h
+        .events_since(0)
+        .iter()
+        .filter(|e| matches!(e, Event::VipClaimed { .. }))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    assert!(
+        claims[0].contains("is also claimed by VRID 53 from "),
+        "{}",
+        claims[0]
+    );
+}
+
+/// A peer with the wrong password is named once, with the setting to fix, and every
+/// advert counted; another peer with the same mistake is named too.
+#[test]
+fn a_mismatched_peer_is_named_once_then_counted() {
+    let mut c = v2(100);
+    c.auth = Auth::pass("secret1");
+    let (mut h, _) = backup(c.clone());
+    let mut p = Peer::of(&c, 200);
+    p.repr.auth_data = *b"secret2\0";
+    for _ in 0..50 {
+        h.rx(&p);
+    }
+    h.rx(&p.clone().from(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9))));
+    assert_eq!(h.counters().auth_failures, 51);
+    let named: Vec<String> = h
+        .events_since(0)
+        .iter()
+        .filter(|e| matches!(e, Event::Mismatch { .. }))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(named.len(), 2, "{named:?}");
+    assert!(
+        named[0].contains("uses a different password (auth_pass): its adverts are ignored; every router of this virtual router needs the same authentication"),
+        "{}",
+        named[0]
+    );
+}
+
+/// A router's own address in its unicast_peer list is said once.
+#[test]
+fn own_address_in_unicast_peers_is_said() {
+    let mut c = v2(100);
+    c.unicast_peers = vec![UnicastPeer {
+        address: IpAddr::V4(ME4),
+        min_ttl: None,
+        max_ttl: None,
+    }];
+    let mut h = H::started(c);
+    for _ in 0..3 {
+        h.input(Input::SourceAddress {
+            instance: ID,
+            address: Some(IpAddr::V4(ME4)),
+        });
+    }
+    let said: Vec<String> = h
+        .events_since(0)
+        .iter()
+        .filter(|e| matches!(e, Event::OwnAddressAsPeer { .. }))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("is this router's own address"),
+        "{}",
+        said[0]
+    );
 }
 
 /// Ledger: RX-08
@@ -317,10 +431,9 @@ fn v2_interval_mismatch_is_dropped() {
     h.rx(&p);
     assert_eq!(h.counters().adv_interval_errors, 1);
     assert_eq!(h.r.poll_timeout(), deadline);
-    assert!(h
-        .events_since(0)
-        .iter()
-        .any(|e| e.to_string().contains("advertisement interval mismatch")));
+    assert!(h.events_since(0).iter().any(|e| e
+        .to_string()
+        .contains("advertises every 2 s, this router every 1 s")));
 }
 
 /// Ledger: RX-13

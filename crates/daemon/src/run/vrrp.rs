@@ -238,8 +238,30 @@ pub fn sources(plan: &Plan, present: &[keepup_sys::Address]) -> Vec<(InstanceId,
 
 /// An engine event in keepalived's words, at its level.
 pub fn log_event(setup: &Setup, e: &Event) {
+    // A neighbouring virtual router: named by the interface's name, at info.
+    if let Event::ForeignVrid {
+        interface,
+        vrid,
+        from,
+    } = e
+    {
+        let ifname = setup
+            .ifindex
+            .iter()
+            .find(|(_, &i)| i == interface.0)
+            .map_or_else(|| format!("interface {}", interface.0), |(n, _)| n.clone());
+        info!(
+            "{}",
+            keepup_vrrp::event::foreign_vrid_line(*vrid, *from, &ifname)
+        );
+        return;
+    }
     let who = match e {
         Event::Discarded { instance, .. } => instance.map(|i| setup.name(i)),
+        Event::Mismatch { instance, .. }
+        | Event::VipClaimed { instance, .. }
+        | Event::OwnAddressAsPeer { instance, .. } => Some(setup.name(*instance)),
+        Event::ForeignVrid { .. } => None,
         Event::IntervalAdopted { instance, .. }
         | Event::LowerPriority { instance, .. }
         | Event::SecondOwner { instance, .. }
@@ -257,10 +279,20 @@ pub fn log_event(setup: &Setup, e: &Event) {
         None => e.to_string(),
     };
     match e {
-        Event::SplitBrain { .. } | Event::SecondOwner { .. } | Event::Flapping { .. } => {
-            error!("{line}")
-        }
-        Event::Discarded { .. } | Event::AddressConflict { .. } => warn!("{line}"),
+        Event::SplitBrain { .. }
+        | Event::SecondOwner { .. }
+        | Event::Flapping { .. }
+        | Event::VipClaimed { .. } => error!("{line}"),
+        // FRR's IPv6 adverts list only the VIPs: normal, and used.
+        Event::Mismatch {
+            reason: keepup_vrrp::Discard::NotLinkLocal,
+            ignored: false,
+            ..
+        } => info!("{line}"),
+        Event::Discarded { .. }
+        | Event::AddressConflict { .. }
+        | Event::Mismatch { .. }
+        | Event::OwnAddressAsPeer { .. } => warn!("{line}"),
         _ => info!("{line}"),
     }
 }
