@@ -37,6 +37,31 @@ pub enum Error {
     /// AH ICV does not verify.
     #[error("AH authentication failed")]
     AhAuth,
+    /// An `auth_hmac` trailer (keepalived 2.4.2+) whose extension type is not
+    /// HMAC-SHA256-128 (1) or whose reserved field is not zero. keepalived counts it
+    /// as `auth_ext_malformed`.
+    #[error("malformed auth_hmac trailer: {0}")]
+    HmacMalformed(&'static str),
+    /// An `auth_hmac` trailer naming a key id that is not configured
+    /// (keepalived: `auth_ext_unknown_key`).
+    #[error("auth_hmac key id {0} is not configured")]
+    HmacUnknownKey(u8),
+    /// The `auth_hmac` HMAC does not verify (keepalived: `auth_ext_invalid_hmac`).
+    #[error("auth_hmac HMAC does not verify")]
+    HmacAuth,
+    /// `anti_replay time`: the trailer's seconds are more than `time_window` away from
+    /// the receiver's clock. `skew` = receiver's seconds − trailer's seconds
+    /// (keepalived: `auth_ext_stale`).
+    #[error("stale auth_hmac trailer: clock skew {skew} s is outside the window")]
+    HmacStale { skew: i32 },
+    /// The trailer's sequence does not grow past the last one accepted from the
+    /// same sender (keepalived: `auth_ext_replay`).
+    #[error("replayed auth_hmac trailer")]
+    HmacReplay,
+    /// `mode enforce` and the advert carries no trailer (keepalived:
+    /// `auth_ext_missing`).
+    #[error("missing auth_hmac trailer")]
+    HmacMissing,
     /// An ARP or neighbour-advertisement frame that is not the kind this crate reads
     /// (wrong EtherType, hardware or protocol type, ICMPv6 type, option layout), or
     /// whose ICMPv6 checksum does not verify.

@@ -8,6 +8,8 @@
 //! - [`checksum`]: the Internet checksum and the IPv4/IPv6 pseudo-headers.
 //! - [`ipv4`]: the IPv4 header keepup builds (IP_HDRINCL) and reads from raw sockets.
 //! - [`ah`]: IPsec AH with HMAC-MD5-96 as keepalived uses it for `auth_type AH`.
+//! - [`hmac_auth`]: the `auth_hmac` trailer of keepalived 2.4.2+ (HMAC-SHA256-128, a
+//!   time-based sequence, anti-replay, key values).
 //! - [`arp`]: gratuitous ARP frames.
 //! - [`ndisc`]: unsolicited IPv6 neighbour advertisements.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
@@ -16,6 +18,7 @@ pub mod ah;
 pub mod arp;
 mod bytes;
 pub mod checksum;
+pub mod hmac_auth;
 pub mod ipv4;
 pub mod ndisc;
 pub mod vrrp;
