@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{has, keepup, routers, wait_addr};
+use common::{client, has, keepup, one_instance, routers, wait_addr};
 
 use keepup_testkit::lab::Signal;
 use keepup_testkit::lab::{self, wait_until, Host, Lab};
@@ -558,4 +558,39 @@ fn netns_keepup_names_each_mistake_once_and_stays_quiet_about_neighbours() {
         "{log}"
     );
     drop((k2, k3));
+}
+
+/// `vrrp_startup_delay`: the instances wait in INIT (no adverts, no VIPs) for the
+/// delay, then start. r2 (100) is Master; r1 (150) starts with a 6 s delay: while it
+/// waits r2 keeps the VIP and r1's status says INIT; then r1 starts and preempts.
+#[test]
+fn netns_keepup_startup_delay_holds_the_instances_in_init() {
+    if !lab::root_or_skip("netns_keepup_startup_delay_holds_the_instances_in_init") {
+        return;
+    }
+    let (lab, _lan, r1, r2) = two("kdelay");
+    let k2 = keepup(&lab, &r2, &one_instance(100, "", ""), "a");
+    assert!(wait_addr(&r2, VIP, true, 10).is_some(), "{}", k2.log());
+    let top = "global_defs {\n    vrrp_startup_delay 6\n}";
+    let k1 = keepup(&lab, &r1, &one_instance(150, top, ""), "a");
+    k1.wait_for_log("Delaying startup for 6 seconds", Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}:\n{}", k1.log()));
+    // Still waiting (the delay ends with its own line).
+    let (_, status, _) = client(&lab, &r1, &["status"]);
+    if !k1.log().contains("Startup delay over") {
+        assert!(status.contains("INIT"), "{status}\n{}", k1.log());
+        assert!(has(&r2, VIP), "r2 lost the VIP during r1's delay");
+        assert!(!has(&r1, VIP));
+    }
+    k1.wait_for_log("Startup delay over", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}:\n{}", k1.log()));
+    assert!(
+        wait_addr(&r1, VIP, true, 10).is_some(),
+        "r1 did not take over after its delay:\n{}",
+        k1.log()
+    );
+    let log = k1.log();
+    let delay_over = log.find("Startup delay over").unwrap();
+    let first_state = log.find("Entering BACKUP STATE").unwrap();
+    assert!(delay_over < first_state, "{log}");
 }

@@ -24,10 +24,13 @@ pub enum Due {
     StatusRefresh,
     /// The next ping of systemd's watchdog.
     Watchdog,
+    /// The VRRP instances' delayed start (`vrrp_startup_delay`,
+    /// `vrrp_delay_after_boot`).
+    Startup,
 }
 
 impl Due {
-    const ALL: [Due; 9] = [
+    const ALL: [Due; 10] = [
         Due::Engine,
         Due::DuplicateProbe,
         Due::ClaimGrace,
@@ -37,6 +40,7 @@ impl Due {
         Due::ProcessPoll,
         Due::StatusRefresh,
         Due::Watchdog,
+        Due::Startup,
     ];
 }
 
@@ -49,6 +53,11 @@ pub struct Table {
 impl Table {
     pub fn set(&mut self, row: Due, at: Option<Instant>) {
         self.at[row as usize] = at;
+    }
+
+    /// Whether `row` is armed.
+    pub fn armed(&self, row: Due) -> bool {
+        self.at[row as usize].is_some()
     }
 
     /// The earliest armed row's deadline: what the timer is set to.

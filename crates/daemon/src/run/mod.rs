@@ -208,6 +208,7 @@ impl Daemon {
             info!("-C: checkers only; no VRRP instance runs");
         }
         d.configure_syncd(&config);
+        let delay = startup_delay(&config.global_defs, uptime());
         drop(config);
         d.addresses.remove_stale(&d.setup).await?;
         d.vrrp.join_groups(&d.setup.plan)?;
@@ -219,7 +220,15 @@ impl Daemon {
         }
         let inputs = d.tracking.initial().await;
         d.track(inputs).await;
-        d.input(Input::Startup).await;
+        if delay.is_zero() {
+            d.input(Input::Startup).await;
+        } else {
+            // The instances wait in Initialize: no adverts, no VIPs, deaf to others'.
+            info!("Delaying startup for {} seconds", delay.as_secs_f64());
+            d.clock
+                .table
+                .set(Due::Startup, Some(Instant::now() + delay));
+        }
         // The probe runs at once (it also fills the MAC cache), then every 10 s.
         d.clock.table.set(Due::DuplicateProbe, Some(Instant::now()));
         // What reading the configuration used and freed goes back to the kernel.
@@ -328,6 +337,10 @@ impl Daemon {
                 }
                 // The counters moved on, maybe: a fresh snapshot.
                 Due::StatusRefresh => self.status.dirty = true,
+                Due::Startup => {
+                    info!("Startup delay over: the VRRP instances start");
+                    self.input(Input::Startup).await;
+                }
                 Due::Watchdog => {
                     self.systemd.ping();
                     let next = self.systemd.ping_every().map(|p| Instant::now() + p);
@@ -778,8 +791,11 @@ impl Daemon {
         let checkers = self.opts.checkers && !new_config.virtual_servers.is_empty();
         self.dumps
             .configure(&new_config, &self.setup.plan, checkers);
-        // The instances started afresh (in Initialize), now that their trackers are fed.
-        self.input(Input::Startup).await;
+        // The instances started afresh (in Initialize), now that their trackers are fed;
+        // during the startup delay they all wait for its end.
+        if !self.clock.table.armed(Due::Startup) {
+            self.input(Input::Startup).await;
+        }
         keepup_sys::release_free_memory();
         let summary = format!(
             "reload: {} instance(s), {restarted} started afresh, {added} address(es) added, {removed} removed",
@@ -793,8 +809,54 @@ impl Daemon {
 }
 
 /// keepalived's pid files (`-p`, `-r`) and our own in the runtime dir.
+/// How long the VRRP instances wait after start: `vrrp_startup_delay`, or what is left
+/// of `vrrp_delay_after_boot` since the system booted (`uptime`), the longer.
+fn startup_delay(g: &keepup_config::model::GlobalDefs, uptime: Duration) -> Duration {
+    let us = |s: keepup_config::model::Secs| Duration::from_micros(s.micros);
+    us(g.vrrp_startup_delay).max(us(g.vrrp_delay_after_boot).saturating_sub(uptime))
+}
+
+/// How long ago the system booted (/proc/uptime; zero if unreadable, which errs on
+/// the side of waiting).
+fn uptime() -> Duration {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs_f64)
+}
+
 fn pid_files(opts: &RunOptions) -> Vec<PathBuf> {
     let mut files = opts.pid_files.clone();
     files.push(opts.runtime_dir.join("keepup.pid"));
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::startup_delay;
+    use keepup_config::model::{GlobalDefs, Secs};
+    use std::time::Duration;
+
+    /// The longer of `vrrp_startup_delay` and what is left of `vrrp_delay_after_boot`
+    /// since boot (none once the system has been up that long: a restart does not wait).
+    #[test]
+    fn startup_waits_the_longer_delay() {
+        let mut g = GlobalDefs::default();
+        let up = Duration::from_secs;
+        assert_eq!(startup_delay(&g, up(1000)), Duration::ZERO);
+        g.vrrp_startup_delay = Secs::from_secs(5);
+        assert_eq!(startup_delay(&g, up(1000)), up(5));
+        g.vrrp_delay_after_boot = Secs::from_secs(60);
+        assert_eq!(
+            startup_delay(&g, up(40)),
+            up(20),
+            "20 s left of 60 after boot"
+        );
+        assert_eq!(
+            startup_delay(&g, up(58)),
+            up(5),
+            "the startup delay is longer"
+        );
+        assert_eq!(startup_delay(&g, up(1000)), up(5), "long after boot");
+    }
 }
