@@ -22,9 +22,15 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ("doc/samples/keepalived.conf.SSL_GET", &["warning:ah-master"], "same finding as keepalived"),
     (
         "doc/samples/keepalived.conf.conditional_conf",
-        &["error:missing-script", "error:unknown-reference", "note:timeout-exceeds-interval"],
+        &[
+            "error:missing-script",
+            "error:unknown-reference",
+            "note:timeout-exceeds-interval",
+            "warning:unsupported",
+        ],
         "keepalived reports the dropped script and the track_script that names it; \
-         we add a note that its timeout (10) exceeds its interval (1)",
+         we add a note that its timeout (10) exceeds its interval (1), and that its \
+         use_vmac is not supported by keepup yet",
     ),
     ("doc/samples/keepalived.conf.fwmark", &["warning:protocol-with-fwmark"], "same finding"),
     ("doc/samples/keepalived.conf.inhibit", &[], ""),
