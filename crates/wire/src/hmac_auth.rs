@@ -822,12 +822,7 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::hex;
 
     /// The key of keepalived's vectors and of its documentation: 00 01 … 1f.
     fn vector_key() -> Key {

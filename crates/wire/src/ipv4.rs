@@ -215,12 +215,7 @@ pub fn emit_advert(header: Repr, ah: Option<(ah::Repr, &[u8])>, vrrp: &[u8]) -> 
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::hex;
 
     /// IPv4 + AH + VRRPv2 built by a few lines of Python (struct, hmac, hashlib)
     /// following keepalived's vrrp_update_pkt: ICV over the header with TOS,

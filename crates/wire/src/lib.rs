@@ -24,6 +24,15 @@ pub mod ndisc;
 pub mod vrrp;
 
 mod error;
+
+/// Hex text to bytes, for the unit tests' packet images.
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
+        .collect()
+}
 pub use error::Error;
 
 /// A 48-bit Ethernet address.

@@ -564,12 +564,7 @@ mod tests {
         }
     }
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::hex;
 
     // Vectors computed independently (a few lines of Python with struct.unpack and
     // the RFC 1071 fold), not by this crate.
