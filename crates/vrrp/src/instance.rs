@@ -245,6 +245,20 @@ impl Instance {
         interval * self.cfg.down_timer_adverts.max(1) + self.skew_time()
     }
 
+    /// How long a stopping Master keeps answering for its VIPs while its successor
+    /// takes over. A Backup that hears the priority-0 advert becomes Master after its
+    /// Skew_Time (RFC 9568 §6.4.2): at most 255/256 of a second (v2) or of the
+    /// advert interval it learned from us (v3); a second more is allowed for its
+    /// advert to arrive. Never longer than the down interval. So a lone Master (no
+    /// Backup to take over) with `advert_int 255` stops in two seconds, not minutes.
+    pub fn handover_bound(&self) -> Duration {
+        let base = match self.cfg.version {
+            Version::V2 => Duration::from_secs(1),
+            Version::V3 => self.cfg.advert_int,
+        };
+        (base * 255 / 256 + Duration::from_secs(1)).min(self.down_interval())
+    }
+
     /// keepalived's first down timer for `state MASTER` below 255 (KA-02): one
     /// interval plus 1/256 of it (v3) or 1/256 s (v2).
     pub fn initial_master_down(&self) -> Duration {

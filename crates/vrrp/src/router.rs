@@ -1020,7 +1020,7 @@ impl Router {
                 inst.cancel(Timer::MasterDown);
                 inst.wants_master = false;
                 if inst.timers[Timer::Release as usize].is_none() {
-                    let bound = inst.down_interval();
+                    let bound = inst.handover_bound();
                     arm(&mut self.heap, inst, i, Timer::Release, now + bound);
                 }
             }
@@ -1030,7 +1030,7 @@ impl Router {
                 inst.cancel_all();
                 inst.wants_master = false;
                 inst.holding = true;
-                let bound = inst.down_interval();
+                let bound = inst.handover_bound();
                 arm(&mut self.heap, inst, i, Timer::Release, now + bound);
             }
             _ => self.resign(i),

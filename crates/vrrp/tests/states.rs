@@ -82,18 +82,38 @@ fn handover_keeps_the_vips_until_the_new_master_is_heard() {
     assert!(!h.r.holding());
     assert_eq!(h.r.poll_timeout(), None);
 
-    // Nobody takes over: the VIPs go at the down interval (3 × 1 s + skew 0.414 s).
+    // Nobody takes over: the VIPs go once the slowest Backup (priority 1, skew
+    // 255/256 s) would have advertised, a second later: 1.996 s.
     let mut h = master(c.clone());
     h.input(Input::Shutdown);
     let mark = h.mark();
-    h.run_until(t(1.5 + 3.41));
+    h.run_until(t(1.5 + 1.99));
     assert!(h.r.holding());
-    h.run_until(t(1.5 + 3.42));
+    h.run_until(t(1.5 + 2.0));
     assert!(!h.r.holding());
     assert!(h
         .since(mark)
         .iter()
         .any(|o| matches!(o, Output::Vips { install: false, .. })));
+
+    // A large advert_int does not make a lone Master's stop take minutes (the down
+    // interval would be 3 × 255 s): the same 1.996 s in v2 (in v3 the bound scales
+    // with the interval, as the Backups' skew does).
+    let mut slow = c.clone();
+    slow.advert_int = std::time::Duration::from_secs(255);
+    slow.state = InitialState::Master;
+    let mut h = H::started(slow);
+    h.run_until(t(300.0));
+    assert_eq!(h.state(), State::Master);
+    h.input(Input::Shutdown);
+    let stopped = h.now;
+    h.run_until(stopped + ns(1_990_000_000));
+    assert!(h.r.holding());
+    h.run_until(stopped + ns(2_000_000_000));
+    assert!(
+        !h.r.holding(),
+        "a lone v2 Master with advert_int 255 lets go in 2 s"
+    );
 
     // The driver cannot wait.
     let mut h = master(c.clone());
