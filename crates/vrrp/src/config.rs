@@ -139,7 +139,8 @@ pub struct InstanceConfig {
     pub checksum_form: ChecksumForm,
     /// Planned switchover without loss: on Shutdown a Master sends its priority-0
     /// advert as the RFC says but keeps its VIPs (so clients are still answered)
-    /// until it hears the new Master's advert, or for at most its down interval.
+    /// until it hears the new Master's advert, or at most for the slowest successor's
+    /// Skew_Time and a second (`Instance::handover_bound`).
     /// Off: the VIPs go with the priority-0 advert (RFC 3768 / 9568, keepalived).
     pub handover: bool,
 }
