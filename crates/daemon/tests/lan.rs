@@ -1,0 +1,208 @@
+//! What a Master and a Backup send and answer on the LAN, seen from a client and a
+//! capture on the bridge: where adverts go and with what TTL and source, who answers
+//! ARP and Neighbor Solicitations for the VIPs, and that a Backup accepts nothing sent
+//! to them. r1 (150) is Master and r2 (100) Backup of VI_4 (VRRPv2, 10.9.0.100) and
+//! VI_6 (VRRPv3, fd00:9::100); r3 is a client. Root only; CI runs these serially.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{has, keepup, routers, wait_addr};
+
+use keepup_testkit::lab::pcap::vrrp_adverts;
+use keepup_testkit::lab::{self, Host};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+const VIP4: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 100));
+const VIP6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 0x100));
+
+fn conf(prio: u8) -> String {
+    format!(
+        "vrrp_instance VI_4 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority {prio}
+    advert_int 1
+    virtual_ipaddress {{
+        10.9.0.100/24
+    }}
+}}
+vrrp_instance VI_6 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 61
+    version 3
+    priority {prio}
+    advert_int 1
+    virtual_ipaddress {{
+        fd00:9::100/64
+    }}
+}}
+"
+    )
+}
+
+/// One UDP datagram from `h` to `ip` port 9 (the discard port), through bash's
+/// /dev/udp: the kernel resolves the address first (ARP or NS).
+fn send_udp(h: &Host, ip: &str) {
+    let _ = h.exec(["bash", "-c", &format!("echo x > /dev/udp/{ip}/9")]);
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+/// `eth0`'s MAC in `h`.
+fn mac(h: &Host) -> [u8; 6] {
+    let out = h.run(["ip", "-o", "link", "show", "eth0"]).unwrap();
+    let text = out
+        .split("link/ether ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap();
+    let mut m = [0u8; 6];
+    for (i, b) in text.split(':').enumerate() {
+        m[i] = u8::from_str_radix(b, 16).unwrap();
+    }
+    m
+}
+
+/// Ledger: TX-01
+/// Ledger: TX-03
+/// Ledger: TX-04
+/// Ledger: MST-01
+/// Ledger: MST-02
+/// Ledger: BKP-01
+/// Ledger: BKP-02
+/// Ledger: BKP-05
+#[test]
+fn netns_lan_adverts_and_who_answers_for_the_vips() {
+    if !lab::root_or_skip("netns_lan_adverts_and_who_answers_for_the_vips") {
+        return;
+    }
+    let (lab, lan, hosts) = routers("klan", 3, true);
+    let (r1, r2, client) = (&hosts[0], &hosts[1], &hosts[2]);
+    // A second address on r1's interface: adverts must still come from the first.
+    r1.run(["ip", "addr", "add", "10.9.0.201/24", "dev", "eth0"])
+        .unwrap();
+    let k1 = keepup(&lab, r1, &conf(150), "a");
+    let k2 = keepup(&lab, r2, &conf(100), "a");
+    for vip in [VIP4, VIP6] {
+        assert!(wait_addr(r1, vip, true, 10).is_some(), "{}", k1.log());
+    }
+    k2.wait_for_log("(VI_6) Entering BACKUP STATE", Duration::from_secs(3))
+        .unwrap();
+
+    // TX-01, TX-03, TX-04: where adverts go, their TTL / hop limit and source.
+    let cap = lan.capture("ip proto 112 or ip6 proto 112").unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let adverts = vrrp_adverts(&cap.stop().unwrap());
+    let (mut v4, mut v6) = (0, 0);
+    for a in &adverts {
+        assert_eq!(a.ttl, 255, "{a:?}");
+        match (a.src, a.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                v4 += 1;
+                assert_eq!(dst, Ipv4Addr::new(224, 0, 0, 18), "{a:?}");
+                assert_eq!(
+                    src,
+                    Ipv4Addr::new(10, 9, 0, 1),
+                    "the primary address: {a:?}"
+                );
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                v6 += 1;
+                assert_eq!(dst, "ff02::12".parse::<Ipv6Addr>().unwrap(), "{a:?}");
+                assert_eq!(src.segments()[0] & 0xffc0, 0xfe80, "link-local: {a:?}");
+            }
+            _ => panic!("{a:?}"),
+        }
+        assert_eq!(a.src_mac.0, mac(r1), "only the Master advertises: {a:?}");
+    }
+    assert!(v4 >= 2 && v6 >= 2, "{v4} IPv4 and {v6} IPv6 adverts");
+
+    // MST-01, BKP-01: only the Master answers ARP for the IPv4 VIP.
+    let r1_mac = mac(r1);
+    client.run(["ip", "neigh", "flush", "dev", "eth0"]).unwrap();
+    let cap = client.capture("eth0", "arp").unwrap();
+    // A datagram to the VIP makes the client resolve it (no ping on a minimal host).
+    send_udp(client, "10.9.0.100");
+    let frames = cap.stop().unwrap();
+    let replies: Vec<[u8; 6]> = frames
+        .iter()
+        .filter_map(|p| keepup_wire::arp::Repr::parse(&p.data).ok())
+        .filter(|a| a.operation == 2)
+        .filter(|a| IpAddr::V4(a.sender_ip) == VIP4)
+        .map(|a| a.sender_mac.0)
+        .collect();
+    assert!(!replies.is_empty(), "no ARP reply for the VIP");
+    assert!(replies.iter().all(|m| *m == r1_mac), "{replies:?}");
+
+    // MST-02, BKP-02: only the Master answers Neighbor Solicitations for the IPv6 VIP,
+    // and it is in the VIP's solicited-node group.
+    client
+        .run(["ip", "-6", "neigh", "flush", "dev", "eth0"])
+        .unwrap();
+    let cap = client.capture("eth0", "icmp6").unwrap();
+    send_udp(client, "fd00:9::100");
+    let mut answered = Vec::new();
+    for p in cap.stop().unwrap() {
+        let Some((_, src_mac, 0x86dd, ip6)) = p.ethernet() else {
+            continue;
+        };
+        // ICMPv6 (next header 58) type 136, target at octets 8..24 of the message.
+        if ip6.get(6) == Some(&58) && ip6.get(40) == Some(&136) {
+            let target: Option<[u8; 16]> = ip6.get(48..64).and_then(|t| t.try_into().ok());
+            if target.map(Ipv6Addr::from).map(IpAddr::V6) == Some(VIP6) {
+                answered.push(src_mac.0);
+            }
+        }
+    }
+    assert!(!answered.is_empty(), "no NA for the VIP");
+    assert!(answered.iter().all(|m| *m == r1_mac), "{answered:?}");
+    let groups = r1
+        .run(["ip", "-6", "maddr", "show", "dev", "eth0"])
+        .unwrap();
+    assert!(groups.contains("ff02::1:ff00:100"), "{groups}");
+
+    // BKP-05: the Backup holds no VIP and answers nothing sent to one, even when the
+    // client is made to send it there.
+    for vip in [VIP4, VIP6] {
+        assert!(!has(r2, vip), "the Backup holds {vip}");
+    }
+    let r2_mac = mac(r2)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    client
+        .run([
+            "ip",
+            "neigh",
+            "replace",
+            "10.9.0.100",
+            "lladdr",
+            &r2_mac,
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
+        ])
+        .unwrap();
+    // A TCP connection to the VIP, sent to the Backup's MAC: an address it held would
+    // answer (a reset, "Connection refused"); it must stay silent until the timeout.
+    let steered = client
+        .exec([
+            "timeout",
+            "2",
+            "bash",
+            "-c",
+            "exec 3<>/dev/tcp/10.9.0.100/9",
+        ])
+        .unwrap();
+    assert_eq!(
+        steered.status.code(),
+        Some(124),
+        "the Backup answered for the VIP:\n{}",
+        String::from_utf8_lossy(&steered.stderr)
+    );
+    drop((k1, k2));
+}
