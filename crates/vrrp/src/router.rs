@@ -47,6 +47,9 @@ pub struct Router {
     foreign: Once<(u32, u8, IpAddr)>,
     /// (instance, VIP, other VRID, sender) of VIPs another VRID claims, named.
     claims: Once<(usize, IpAddr, u8, IpAddr)>,
+    /// (interface, VRID, sender, hash of its address list) already read for our VIPs:
+    /// a neighbour's list is read once, not at every advert.
+    lists_read: Once<(u32, u8, IpAddr, u64)>,
     /// Every timer armed, earliest first: (deadline, instance, timer). An entry is
     /// stale once the instance's slot no longer holds that deadline (cancelled or
     /// re-armed); stale entries are skipped, and never left on top.
@@ -191,6 +194,7 @@ impl Router {
             global_rate: HashMap::new(),
             foreign: Once::new(256),
             claims: Once::new(256),
+            lists_read: Once::new(1024),
             heap: BinaryHeap::new(),
         })
     }
@@ -1179,6 +1183,15 @@ impl Router {
         let Ok(packet) = vrrp::Packet::new_checked(bytes, v6) else {
             return;
         };
+        let list = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            packet.addresses_raw(v6).hash(&mut h);
+            h.finish()
+        };
+        if !self.lists_read.first((interface, vrid, from, list)) {
+            return;
+        }
         for k in 0..usize::from(packet.count()) {
             let Some(vip) = packet.address(k, v6) else {
                 break;
