@@ -34,8 +34,8 @@ use crate::cfg::{down_interval, skew_time};
 use crate::peek::{self, Peek};
 use crate::rng::SplitMix64;
 use keepup_vrrp::{
-    Event, IfIndex, InitialState, Input, InstanceConfig, InstanceId, Instant, Output, Reason,
-    Router, RxData, RxPacket, State, SyncGroupConfig, TrackEffect, TxAdvert,
+    Event, IfIndex, Input, InstanceConfig, InstanceId, Instant, Output, Reason, Router, RxData,
+    RxPacket, State, SyncGroupConfig, TrackEffect, TxAdvert,
 };
 use keepup_wire::vrrp::Version;
 use std::collections::BTreeMap;
@@ -878,13 +878,11 @@ impl Sim {
         for (k, tr) in node.track.iter_mut().enumerate() {
             *tr = Track::new();
             let c = &node.configs[k];
-            // INI-02 (TMR-06): a non-owner waits a whole down interval at Startup;
-            // KA-02: `state MASTER` waits one advert interval (+ a little).
-            tr.earliest_master_down = Some(if c.state == InitialState::Master {
-                now + c.advert_int
-            } else {
-                now + down_interval(c.version, c.priority, c.advert_int, c.down_timer_adverts)
-            });
+            // INI-02 (TMR-06), KA-02: a non-owner waits a whole down interval at
+            // Startup, whatever its configured state.
+            tr.earliest_master_down = Some(
+                now + down_interval(c.version, c.priority, c.advert_int, c.down_timer_adverts),
+            );
         }
         for i in node.ifaces.clone() {
             if !i.up {

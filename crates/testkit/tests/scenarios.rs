@@ -830,27 +830,22 @@ fn ah_master_restart_reconverges() {
 
 // ---- more start-up and independence cases -------------------------------------------
 
-/// Ledger: KA-02 — `state MASTER` below 255 starts as Backup with a short first
-/// down timer (1 s + 1/256 s in v2) and becomes MASTER then; a 200 Backup started
-/// with it discards its 100 adverts and preempts at its own 3.21875 s (BKP-11).
+/// Ledger: KA-02 — `state MASTER` below 255 starts as Backup with the full down
+/// interval, as `state BACKUP` does (INI-02, and keepalived 2.2.7 as measured): a
+/// 200 Backup started with it times out first, at 3.21875 s, and the 100 never
+/// becomes MASTER.
 #[test]
-fn state_master_non_owner_short_first_timer() {
+fn state_master_non_owner_waits_the_full_down_interval() {
     let mut sim = Sim::new(1);
     let lan = sim.lan();
     let r1 = sim.router(lan, v2(51, 100).state_master());
     let r2 = sim.router(lan, v2(51, 200));
     sim.run_until(secs(10.0));
     assert_eq!(
-        became_master(&sim, r1, secs(0.0)),
-        (
-            secs(1.0) + Duration::from_nanos(1_000_000_000 / 256),
-            Reason::MasterDown
-        )
-    );
-    assert_eq!(
         became_master(&sim, r2, secs(0.0)),
-        (secs(3.21875), Reason::Preempt)
+        (secs(3.21875), Reason::MasterDown)
     );
+    never_master(&sim, r1, secs(0.0));
     assert_eq!(sim.masters(51), vec![r2]);
     insta::assert_snapshot!(sim.transcript());
 }

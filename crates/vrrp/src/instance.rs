@@ -259,16 +259,6 @@ impl Instance {
         (base * 255 / 256 + Duration::from_secs(1)).min(self.down_interval())
     }
 
-    /// keepalived's first down timer for `state MASTER` below 255 (KA-02): one
-    /// interval plus 1/256 of it (v3) or 1/256 s (v2).
-    pub fn initial_master_down(&self) -> Duration {
-        let extra = match self.cfg.version {
-            Version::V2 => Duration::from_nanos(1_000_000_000 / 256),
-            Version::V3 => self.cfg.advert_int / 256,
-        };
-        self.cfg.advert_int + extra
-    }
-
     /// The interval as the wire carries it: v2 whole seconds, v3 centiseconds.
     pub fn wire_interval(&self) -> u16 {
         match self.cfg.version {

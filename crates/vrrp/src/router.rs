@@ -988,21 +988,18 @@ impl Router {
             return;
         }
         let inst = &mut self.instances[i];
-        // KA-02: only an owner configured `state MASTER` starts as Master; a
-        // non-owner `state MASTER` starts Backup with a short first down timer.
-        // With AH it must learn the peer's sequence number first (KA-20).
-        let ah = matches!(inst.cfg.auth, Auth::Ah(_));
+        // KA-02: only an owner configured `state MASTER` starts as Master. Every
+        // other instance starts Backup with the full down interval (INI-02), as
+        // keepalived 2.2.7 does when an instance leaves INIT: a short first timer
+        // would let one lost advert from a better Master make a restarting
+        // router claim the VIPs and flap.
         if inst.is_owner() && inst.cfg.state == InitialState::Master {
             self.become_master(i, now, Reason::Startup);
             return;
         }
         inst.state = State::Backup;
         inst.down_reason = Reason::MasterDown;
-        let down = if inst.cfg.state == InitialState::Master && !ah {
-            inst.initial_master_down()
-        } else {
-            inst.down_interval()
-        };
+        let down = inst.down_interval();
         arm(&mut self.heap, inst, i, Timer::MasterDown, now + down);
         self.push_transition(i, from, State::Backup, Reason::Startup);
     }

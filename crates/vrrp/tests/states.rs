@@ -5,16 +5,25 @@ use keepup_vrrp::{
     Event, InitialState, Input, InstanceConfig, InstanceId, Output, Reason, State, SyncGroupConfig,
     TrackEffect,
 };
+use keepup_wire::vrrp::Version;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 const ID: InstanceId = InstanceId(0);
 
-/// A Master at `prio` (owner config forced MASTER at start, then the priority set).
+/// A Master at `c.priority`, alone on its LAN, run to t(1.5). It is started one
+/// down interval (INI-02) before it becomes Master at one advert interval and
+/// 1/256 (of a second in v2, of the interval in v3), the instant these tests'
+/// advert times count from.
 fn master(c: InstanceConfig) -> H {
     let mut c = c;
     c.state = InitialState::Master;
-    let mut h = H::started(c);
+    let down = down_interval(&c);
+    let first = match c.version {
+        Version::V2 => t(1.0) + ns(3_906_250),
+        Version::V3 => t(0.0) + c.advert_int + c.advert_int / 256,
+    };
+    let mut h = H::started_at(c, first - down);
     h.run_until(t(1.5));
     assert_eq!(h.state(), State::Master);
     h
@@ -103,7 +112,7 @@ fn handover_keeps_the_vips_until_the_new_master_is_heard() {
     slow.advert_int = std::time::Duration::from_secs(255);
     slow.state = InitialState::Master;
     let mut h = H::started(slow);
-    h.run_until(t(300.0));
+    h.run_until(t(800.0));
     assert_eq!(h.state(), State::Master);
     h.input(Input::Shutdown);
     let stopped = h.now;

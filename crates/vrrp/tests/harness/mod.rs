@@ -22,8 +22,22 @@ pub const PEER6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 3);
 pub const VLL6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x100);
 pub const VIP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x100);
 
+/// Where t(0) sits on the engine's clock: late enough that a test may start a
+/// router before t(0) (see `H::started_at`).
+const EPOCH_SECS: f64 = 100.0;
+
 pub fn t(secs: f64) -> Instant {
-    Instant::from_nanos((secs * 1e9).round() as u64)
+    Instant::from_nanos(((EPOCH_SECS + secs) * 1e9).round() as u64)
+}
+
+/// Master_Down_Interval at start (the configured interval, no trackers), as the
+/// engine arms it for a Backup (INI-02).
+pub fn down_interval(c: &InstanceConfig) -> Duration {
+    let base = match c.version {
+        Version::V2 => Duration::from_secs(1),
+        Version::V3 => c.advert_int,
+    };
+    c.advert_int * c.down_timer_adverts.max(1) + base * (256 - u32::from(c.priority)) / 256
 }
 
 pub fn ns(n: u64) -> Duration {
@@ -188,14 +202,20 @@ impl H {
     pub fn with_groups(cfgs: Vec<InstanceConfig>, groups: Vec<SyncGroupConfig>) -> H {
         H {
             r: Router::new(cfgs, groups).unwrap(),
-            now: Instant::ZERO,
+            now: t(0.0),
             log: Vec::new(),
         }
     }
 
     /// One instance, started at t=0.
     pub fn started(cfg: InstanceConfig) -> H {
+        H::started_at(cfg, t(0.0))
+    }
+
+    /// One instance, started at `at` (which may be before t(0)).
+    pub fn started_at(cfg: InstanceConfig, at: Instant) -> H {
         let mut h = H::new(vec![cfg]);
+        h.now = at;
         h.input(Input::Startup);
         h
     }
