@@ -213,3 +213,69 @@ interop!(
     netns_interop_v3_ipv6_keepalived_master,
     "    virtual_ipaddress {\n        fe80::100/64\n        fd00:9::100/64\n    }"
 );
+
+/// Ledger: KA-02
+/// A keepup with `state MASTER` (priority 100) restarting next to a keepalived Master
+/// (150) while that Master's first advert after each start is lost (an nft rule in
+/// keepup's namespace drops one, then the test removes it) stays Backup: no
+/// `Entering MASTER STATE`, the VIP never on r2, keepalived never hears a rival.
+/// Three restarts, so three phases against keepalived's adverts.
+#[test]
+fn netns_restart_with_state_master_survives_one_lost_advert() {
+    if !lab::root_or_skip("netns_restart_with_state_master_survives_one_lost_advert") {
+        return;
+    }
+    let (lab, _lan, mut hosts) = common::routers("krestart", 2, false);
+    let r2 = hosts.pop().unwrap();
+    let r1 = hosts.pop().unwrap();
+    let text = conf("").replace("@r2 priority 100", "@r2 priority 100\n@r2 state MASTER");
+    let ka = r1.keepalived(&text).unwrap();
+    assert!(
+        wait(&r1, VIP4, true, 10),
+        "keepalived not master\n{}",
+        ka.log()
+    );
+    let drop_one = "table inet kr_lost {
+    chain input {
+        type filter hook input priority -10;
+        ip protocol vrrp counter drop
+    }
+}";
+    for round in 0..3 {
+        r2.nft(drop_one).unwrap();
+        let tag = format!("r{round}");
+        let d = common::keepup(&lab, &r2, &text, &tag);
+        let dropped = || {
+            let out = r2
+                .run(["nft", "list", "table", "inet", "kr_lost"])
+                .unwrap_or_default();
+            out.split("packets ")
+                .nth(1)
+                .and_then(|s| s.split(' ').next()?.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
+        let seen = lab::wait_until(Duration::from_secs(5), Duration::from_millis(5), || {
+            dropped() > 0
+        });
+        let n = dropped();
+        r2.nft("delete table inet kr_lost").unwrap();
+        assert!(seen.is_some() && n == 1, "{n} adverts dropped\n{}", d.log());
+        // Past keepup's down interval (3.61 s from start) with margin.
+        std::thread::sleep(Duration::from_secs(5));
+        let log = d.log();
+        assert!(log.contains("Entering BACKUP STATE"), "{log}");
+        assert!(
+            !log.contains("Entering MASTER STATE"),
+            "round {round}:\n{log}"
+        );
+        assert!(!has(&r2, VIP4) && has(&r1, VIP4), "round {round}:\n{log}");
+        d.kill(Signal::SIGTERM).unwrap();
+        assert!(d.wait_timeout(Duration::from_secs(10)).is_some());
+    }
+    let kalog = ka.log();
+    let as_master = kalog.split_once("Entering MASTER STATE").unwrap().1;
+    assert!(
+        !as_master.contains("Entering BACKUP STATE") && !as_master.contains("higher priority"),
+        "{kalog}"
+    );
+}
