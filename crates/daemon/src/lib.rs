@@ -7,6 +7,7 @@ pub mod logging;
 pub mod lvs;
 pub mod metrics;
 pub mod notify;
+pub mod ownership;
 pub mod plan;
 pub mod run;
 pub mod smtp;

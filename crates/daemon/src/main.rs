@@ -390,6 +390,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             json: false,
             dump: false,
             no_interface_check: false,
+            runtime_dir: args.runtime_dir.clone(),
         });
     }
     if let Some(ns) = &args.namespace {
@@ -479,9 +480,14 @@ struct CheckArgs {
     /// Print the resolved configuration model as JSON.
     #[arg(long)]
     dump: bool,
-    /// Do not check that interfaces named in the configuration exist on this host.
+    /// Do not compare the configuration with this host's interfaces (that they exist,
+    /// and which virtual addresses they already hold).
     #[arg(long)]
     no_interface_check: bool,
+    /// A running keepup's runtime directory: the addresses it added are its own, not
+    /// this host's (`keepup run --runtime-dir`).
+    #[arg(long, default_value = "/run/keepup")]
+    runtime_dir: PathBuf,
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode> {
@@ -492,7 +498,11 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     if args.no_interface_check {
         opts.interfaces = None;
     }
-    let loaded = keepup_config::load_file(&args.config.file, &opts);
+    let mut loaded = keepup_config::load_file(&args.config.file, &opts);
+    if !args.no_interface_check && loaded.verdict() != Verdict::Refused {
+        let found = keepup::ownership::diagnostics(&loaded.config, &args.runtime_dir);
+        loaded.diagnostics.extend(found);
+    }
     let verdict = loaded.verdict();
     if args.json {
         let mut v = loaded.diagnostics_json();

@@ -206,3 +206,115 @@ fn netns_lan_adverts_and_who_answers_for_the_vips() {
     );
     drop((k1, k2));
 }
+
+/// Ledger: OWN-01
+/// A VIP that is already an address of the interface belongs to an owner: with
+/// priority 100, `keepup check` names it before the start, and `keepup run` removes it
+/// (as keepalived does) with a warning that says to use priority 255 if this router
+/// owns it; an instance at 255 that holds none of its VIPs is named at start and runs
+/// as owner (Master at once with `state MASTER`).
+#[test]
+fn netns_lan_vip_already_on_the_interface_is_named() {
+    if !lab::root_or_skip("netns_lan_vip_already_on_the_interface_is_named") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kown", 1, false);
+    let r1 = &hosts[0];
+    r1.run(["ip", "addr", "add", "10.9.0.100/24", "dev", "eth0"])
+        .unwrap();
+    let text = format!(
+        "{}vrrp_instance VI_2 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 52
+    priority 255
+    virtual_ipaddress {{
+        10.9.0.102/24
+    }}
+}}
+",
+        common::one_instance(100, "", "")
+    );
+    let path = lab.dir().join("own.conf");
+    std::fs::write(&path, &text).unwrap();
+    let out = r1
+        .exec([
+            env!("CARGO_BIN_EXE_keepup"),
+            "check",
+            "-f",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("(VI_1) 10.9.0.100 is already an address of eth0, but the priority is 100")
+            && said.contains("give VI_1 priority 255")
+            && said.contains("(VI_2) priority 255 says this router owns"),
+        "{said}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+
+    let k = keepup(&lab, r1, &text, "a");
+    k.wait_for_log(
+        "(VI_1) removed 10.9.0.100/24 from eth0: it is a virtual address",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    k.wait_for_log(
+        "(VI_2) priority 255 (the address owner), but none of its virtual addresses",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    k.wait_for_log("(VI_2) Entering MASTER STATE", Duration::from_secs(5))
+        .unwrap();
+    assert!(!has(r1, VIP4) || k.log().contains("(VI_1) Entering MASTER STATE"));
+}
+
+/// Ledger: TX-02
+/// A router never relays adverts between interfaces: r1 routes between two LANs
+/// (forwarding on) and is Master on the first; r2 on the first LAN advertises VRID
+/// 52. On the second LAN, in 3.5 s, no VRRP packet appears at all.
+#[test]
+fn netns_lan_adverts_are_never_relayed_between_interfaces() {
+    if !lab::root_or_skip("netns_lan_adverts_are_never_relayed_between_interfaces") {
+        return;
+    }
+    let (lab, lan, mut hosts) = routers("krelay", 2, true);
+    let other = lab.bridge().unwrap();
+    hosts[0]
+        .join(
+            &other,
+            Ipv4Addr::new(10, 19, 0, 1),
+            Some("fd00:19::1".parse().unwrap()),
+        )
+        .unwrap();
+    let (r1, r2) = (&hosts[0], &hosts[1]);
+    r1.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    r1.sysctl("net.ipv6.conf.all.forwarding", "1").unwrap();
+    let k1 = keepup(&lab, r1, &conf(150), "a");
+    let k2 = keepup(
+        &lab,
+        r2,
+        &conf(150)
+            .replace("virtual_router_id 51", "virtual_router_id 52")
+            .replace("virtual_router_id 61", "virtual_router_id 62")
+            .replace("10.9.0.100", "10.9.0.110")
+            .replace("fd00:9::100", "fd00:9::110"),
+        "a",
+    );
+    for vip in [VIP4, VIP6] {
+        assert!(wait_addr(r1, vip, true, 10).is_some(), "{}", k1.log());
+    }
+    k2.wait_for_log("(VI_6) Entering MASTER STATE", Duration::from_secs(10))
+        .unwrap();
+    let here = lan.capture("ip proto 112 or ip6 proto 112").unwrap();
+    let there = other.capture("ip proto 112 or ip6 proto 112").unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let seen_here = vrrp_adverts(&here.stop().unwrap());
+    let seen_there = vrrp_adverts(&there.stop().unwrap());
+    assert!(
+        seen_here.iter().any(|a| a.repr.vrid == 51) && seen_here.iter().any(|a| a.repr.vrid == 52),
+        "{seen_here:?}"
+    );
+    assert!(seen_there.is_empty(), "relayed: {seen_there:?}");
+}

@@ -9,7 +9,7 @@ use keepup_config::model::VirtualAddress;
 use keepup_sys::{Address, FrameSender, Netlink};
 use keepup_vrrp::InstanceId;
 use keepup_wire::MacAddr;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::rc::Rc;
 use tracing::{error, info, warn};
@@ -35,39 +35,90 @@ impl Addresses {
     /// Before the first advert: remove every address a previous run recorded, and
     /// every address the config names that is on an interface now (we hold none
     /// yet). An owner's (priority 255) own addresses are left alone unless recorded.
+    /// A VIP that was there though no run of ours added it (a host's own address, or
+    /// keepalived's leftover) is named as such (OWN-01), as is an owner that holds
+    /// none of its VIPs.
     pub async fn remove_stale(&mut self, setup: &Setup) -> Result<()> {
-        // A set: an address both recorded and named by the config is removed once.
-        let mut doomed: BTreeSet<Recorded> = self.record.addresses.iter().cloned().collect();
+        // A set: an address both recorded and named by the config is removed once;
+        // the instance is kept for one named only by the config.
+        let mut doomed: BTreeMap<Recorded, Option<InstanceId>> = self
+            .record
+            .addresses
+            .iter()
+            .map(|r| (r.clone(), None))
+            .collect();
         for id in setup.ids() {
             if setup.plan.instances[id.0].priority == 255 {
                 continue;
             }
             for a in setup.effects(id).addresses() {
-                doomed.insert(recorded(setup, id, a));
+                doomed.entry(recorded(setup, id, a)).or_insert(Some(id));
             }
         }
         let present = self.nl.addresses(None).await.context("listing addresses")?;
-        for r in doomed {
+        self.name_owners_without_address(setup, &present).await;
+        for (r, named_by) in doomed {
             let Ok(ifindex) = self.nl.ifindex(&r.interface).await else {
                 continue;
             };
             let found = present
                 .iter()
                 .find(|p| p.ifindex == ifindex && p.addr == r.address);
-            if let Some(p) = found {
-                match self.nl.del_address(p).await {
-                    Ok(()) => info!(
-                        "removed stale address {}/{} from {} (left by an earlier run)",
-                        r.address, p.prefix_len, r.interface
-                    ),
-                    Err(e) => error!("cannot remove stale address {}: {e}", r.address),
+            let Some(p) = found else { continue };
+            match (self.nl.del_address(p).await, named_by) {
+                (Ok(()), None) => info!(
+                    "removed stale address {}/{} from {} (left by an earlier run)",
+                    r.address, p.prefix_len, r.interface
+                ),
+                (Ok(()), Some(id)) => {
+                    let name = setup.name(id);
+                    warn!(
+                        "({name}) removed {}/{} from {}: it is a virtual address of \
+                         ({name}), priority {}, held only while MASTER (as keepalived \
+                         does); if this router owns it, give ({name}) priority 255",
+                        r.address, p.prefix_len, r.interface, setup.plan.instances[id.0].priority
+                    )
                 }
+                (Err(e), _) => error!("cannot remove stale address {}: {e}", r.address),
             }
         }
         self.record.addresses.clear();
         self.record
             .save()
             .with_context(|| format!("cannot write {}", self.record.path().display()))
+    }
+
+    /// OWN-01: an instance at priority 255 none of whose VIPs is an address of its
+    /// interface runs as owner anyway (as keepalived does); say so once at start.
+    async fn name_owners_without_address(&self, setup: &Setup, present: &[Address]) {
+        for id in setup.ids() {
+            if setup.plan.instances[id.0].priority != 255 {
+                continue;
+            }
+            let mut vips = setup.effects(id).addresses().peekable();
+            if vips.peek().is_none() {
+                continue;
+            }
+            let mut owned = false;
+            for a in vips {
+                if self.record.addresses.contains(&recorded(setup, id, a)) {
+                    continue; // ours, from an earlier run
+                }
+                let Ok(ifindex) = self.nl.ifindex(setup.device(id, a)).await else {
+                    continue;
+                };
+                owned |= present
+                    .iter()
+                    .any(|p| p.ifindex == ifindex && p.addr == a.address);
+            }
+            if !owned {
+                info!(
+                    "({}) priority 255 (the address owner), but none of its virtual \
+                     addresses is an address of this host: it runs as the owner anyway",
+                    setup.name(id)
+                );
+            }
+        }
     }
 
     /// Master: addresses first, then routes and rules (a route may use a VIP as
