@@ -125,6 +125,9 @@ fn instance(
     // keepup hands over without loss on a planned stop (see InstanceConfig::handover).
     c.handover = true;
     c.higher_prio_send_advert = vi.higher_prio_send_advert;
+    c.router_advert = vi
+        .router_advert
+        .map(|s| std::time::Duration::from_secs(u64::from(s)));
     c.down_timer_adverts = vi.down_timer_adverts;
     c.checksum_form = if vi.v3_checksum_as_v2 {
         ChecksumForm::MessageOnly

@@ -993,6 +993,19 @@ impl Sim {
                         self.log(format!("{who} announce {}{times}", list.join(" ")));
                     }
                 }
+                Output::RouterAdvert { instance } => {
+                    // BKP-03: only a Master advertises the virtual router.
+                    let state = self.nodes[r.0].track.get(instance.0).map(|t| t.state);
+                    if state != Some(State::Master) {
+                        self.violation(format!(
+                            "{r}: a Router Advertisement for {instance:?} in {state:?}"
+                        ));
+                    }
+                    if self.show_vips {
+                        let who = self.who(r, instance);
+                        self.log(format!("{who} router advert"));
+                    }
+                }
                 Output::Transition {
                     instance,
                     from,

@@ -143,6 +143,10 @@ pub struct InstanceConfig {
     /// Skew_Time and a second (`Instance::handover_bound`).
     /// Off: the VIPs go with the priority-0 advert (RFC 3768 / 9568, keepalived).
     pub handover: bool,
+    /// `keepup_router_advert`: while Master, send IPv6 Router Advertisements for the
+    /// virtual router with this router lifetime (ARP-07; keepalived sends none,
+    /// KA-21). `None`: none are sent.
+    pub router_advert: Option<Duration>,
 }
 
 impl InstanceConfig {
@@ -176,6 +180,7 @@ impl InstanceConfig {
             down_timer_adverts: 3,
             checksum_form: ChecksumForm::PseudoHeader,
             handover: false,
+            router_advert: None,
         }
     }
 

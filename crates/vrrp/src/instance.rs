@@ -26,15 +26,18 @@ pub(crate) enum Timer {
     GarpRefresh = 4,
     /// A stopping Master holding its VIPs for the handover lets them go.
     Release = 5,
+    /// The next IPv6 Router Advertisement (`keepup_router_advert`, ARP-07).
+    RouterAdvert = 6,
 }
 
-pub(crate) const TIMERS: [Timer; 6] = [
+pub(crate) const TIMERS: [Timer; 7] = [
     Timer::Adver,
     Timer::MasterDown,
     Timer::GarpRound,
     Timer::GarpDelay,
     Timer::GarpRefresh,
     Timer::Release,
+    Timer::RouterAdvert,
 ];
 
 /// How often one kind of discard may be logged per instance (RX-15).
@@ -87,7 +90,9 @@ pub(crate) struct Instance {
     pub master: Option<IpAddr>,
     /// The priority in the last advert accepted from the Master (Backup).
     pub master_priority: Option<u8>,
-    pub timers: [Option<Instant>; 6],
+    pub timers: [Option<Instant>; 7],
+    /// Router Advertisements sent since this instance became Master.
+    pub ra_sent: u32,
     /// Rounds left in the current announcement burst.
     pub garp_rounds_left: u32,
     /// Size of a burst scheduled by `GarpDelay`.
@@ -149,7 +154,8 @@ impl Instance {
             master_adver_interval: interval,
             master: None,
             master_priority: None,
-            timers: [None; 6],
+            timers: [None; 7],
+            ra_sent: 0,
             garp_rounds_left: 0,
             garp_delayed_repeat: 0,
             wants_master: false,
@@ -218,7 +224,8 @@ impl Instance {
     }
 
     pub fn cancel_all(&mut self) {
-        self.timers = [None; 6];
+        self.timers = [None; 7];
+        self.ra_sent = 0;
         self.garp_rounds_left = 0;
         self.rival = None;
     }
@@ -257,6 +264,28 @@ impl Instance {
             Version::V3 => self.cfg.advert_int,
         };
         (base * 255 / 256 + Duration::from_secs(1)).min(self.down_interval())
+    }
+
+    /// When the next Router Advertisement is due after `now` (RFC 4861 §6.2.4):
+    /// MaxRtrAdvInterval is a third of the router lifetime (4 s to 1800 s),
+    /// MinRtrAdvInterval a third of that, the interval uniform between them, and the
+    /// three after the first at most 16 s after the one before. The "random" draw is a hash of `now` and the
+    /// VRID, so the engine stays deterministic.
+    pub fn next_router_advert(&self, now: Instant, lifetime: Duration) -> Duration {
+        let max = (lifetime / 3).clamp(Duration::from_secs(4), Duration::from_secs(1800));
+        let min = max / 3;
+        let mut x = now.as_nanos() ^ (u64::from(self.cfg.vrid) << 56);
+        // splitmix64's finaliser
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        let span = (max - min).as_nanos() as u64;
+        let pick = min + Duration::from_nanos(if span == 0 { 0 } else { x % span });
+        if self.ra_sent < 3 {
+            pick.min(Duration::from_secs(16))
+        } else {
+            pick
+        }
     }
 
     /// The interval as the wire carries it: v2 whole seconds, v3 centiseconds.

@@ -208,6 +208,12 @@ pub enum Output {
         instance: InstanceId,
         addresses: Vec<IpAddr>,
     },
+    /// Send one IPv6 Router Advertisement for the virtual router (ARP-07): from its
+    /// link-local VIP, with the lifetime of `keepup_router_advert`. Only a Master
+    /// asks for it (BKP-03).
+    RouterAdvert {
+        instance: InstanceId,
+    },
     /// A state change (notify scripts, logs, metrics).
     Transition {
         instance: InstanceId,

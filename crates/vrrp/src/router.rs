@@ -692,6 +692,22 @@ impl Router {
                 now + garp.master_refresh,
             );
         }
+        self.router_advert(i, now);
+    }
+
+    /// ARP-07: a Master with `keepup_router_advert` sends a Router Advertisement now
+    /// and arms the next one.
+    fn router_advert(&mut self, i: usize, now: Instant) {
+        let inst = &mut self.instances[i];
+        let Some(lifetime) = inst.cfg.router_advert else {
+            return;
+        };
+        let next = inst.next_router_advert(now, lifetime);
+        inst.ra_sent = inst.ra_sent.saturating_add(1);
+        arm(&mut self.heap, inst, i, Timer::RouterAdvert, now + next);
+        self.outputs.push_back(Output::RouterAdvert {
+            instance: InstanceId(i),
+        });
     }
 
     /// Enter Backup with a full down timer; a Master also releases its VIPs.
@@ -1103,6 +1119,7 @@ impl Router {
                 );
                 self.start_burst(i, now, garp.master_refresh_repeat.max(1));
             }
+            Timer::RouterAdvert => self.router_advert(i, now),
         }
     }
 

@@ -12,6 +12,7 @@
 //!   time-based sequence, anti-replay, key values).
 //! - [`arp`]: gratuitous ARP frames.
 //! - [`ndisc`]: unsolicited IPv6 neighbour advertisements.
+//! - [`ra`]: IPv6 router advertisements for a virtual router, router solicitations.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod ah;
@@ -21,6 +22,7 @@ pub mod checksum;
 pub mod hmac_auth;
 pub mod ipv4;
 pub mod ndisc;
+pub mod ra;
 pub mod vrrp;
 
 mod error;

@@ -230,6 +230,10 @@ pub struct VrrpInstance {
     pub down_timer_adverts: u32,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
+    /// `keepup_router_advert [LIFETIME]` (keepup only; keepalived sends no Router
+    /// Advertisements): the router lifetime in seconds of the RAs a Master sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router_advert: Option<u32>,
     /// `timer_expired_backup [PRIO]` (newer keepalived; default priority 254).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer_expired_backup: Option<u8>,
@@ -316,6 +320,7 @@ impl Default for VrrpInstance {
             down_timer_adverts: 3,
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
+            router_advert: None,
             timer_expired_backup: None,
             virtual_router_id: None,
             priority: 100,

@@ -1158,6 +1158,13 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
             i.explicit.higher_prio_send_advert = true;
         }
     }),
+    kw("keepup_router_advert", |i, s, cx| {
+        i.router_advert = if s.args().is_empty() {
+            Some(1800)
+        } else {
+            values::int(s, 12, 9000, cx).or(i.router_advert)
+        }
+    }),
     kw("timer_expired_backup", |i, s, cx| {
         i.timer_expired_backup = if s.args().is_empty() {
             Some(254)
@@ -1679,6 +1686,28 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
             .at(sp)
             .help("add `interface IF`; only unicast instances may leave it out"),
         );
+    }
+
+    // Router Advertisements come from the virtual router's link-local address.
+    let link_local = vi.virtual_ipaddress.iter().any(|a| match a.address {
+        std::net::IpAddr::V6(v6) => v6.is_unicast_link_local(),
+        _ => false,
+    });
+    if vi.router_advert.is_some() && !link_local {
+        cx.push(
+            Diagnostic::new(
+                Severity::Error,
+                "router-advert-without-link-local",
+                format!(
+                    "({n}) keepup_router_advert needs a link-local virtual address (the \
+                     virtual router's, which hosts take as their default router); no \
+                     router advertisements are sent"
+                ),
+            )
+            .at(sp)
+            .help("add the virtual router's link-local address first in virtual_ipaddress, e.g. fe80::1/64"),
+        );
+        vi.router_advert = None;
     }
 
     // Family and version.

@@ -363,6 +363,39 @@ impl Addresses {
             }
         }
     }
+
+    /// ARP-07: one Router Advertisement for the virtual router of `id`, to all nodes
+    /// out of its interface: from its link-local VIP (the virtual router's address,
+    /// which hosts then use as their default router), from the interface's MAC, with
+    /// the router lifetime of `keepup_router_advert`.
+    pub async fn router_advert(&mut self, setup: &Setup, id: InstanceId) {
+        let cfg = &setup.plan.instances[id.0];
+        let Some(lifetime) = cfg.router_advert else {
+            return;
+        };
+        let Some(src) = cfg.vips.iter().find_map(|a| match a {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(*v6),
+            _ => None,
+        }) else {
+            return; // the config refuses keepup_router_advert without one
+        };
+        let ifx = cfg.interface.0;
+        let Some(mac) = self.mac(ifx).await else {
+            warn!(
+                "({}) no MAC on interface {ifx} for a router advertisement",
+                setup.name(id)
+            );
+            return;
+        };
+        let secs = u16::try_from(lifetime.as_secs()).unwrap_or(u16::MAX);
+        let frame = keepup_wire::ra::Repr::virtual_router(mac, src, secs).emit();
+        if let Err(e) = self.frames.send(ifx, &frame) {
+            warn!(
+                "({}) cannot send a router advertisement: {e}",
+                setup.name(id)
+            );
+        }
+    }
 }
 
 /// How the address record names `a`, an address of instance `id`.

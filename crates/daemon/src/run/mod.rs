@@ -458,6 +458,9 @@ impl Daemon {
                     .announce(&self.setup, instance, &addresses)
                     .await;
             }
+            Output::RouterAdvert { instance } => {
+                self.addresses.router_advert(&self.setup, instance).await
+            }
             Output::Transition {
                 instance,
                 to,
