@@ -83,7 +83,8 @@ fn mac_text(m: [u8; 6]) -> String {
 /// `accept_ra`. Only r1 sends RAs, from fe80::100 with its MAC in the source
 /// link-layer option and lifetime 1800; the client's default route goes via
 /// fe80::100. r1 killed: r2 sends an RA at once, the client's router entry moves to
-/// r2's MAC, its default route stays; the Backup never sent one.
+/// r2's MAC, its default route stays; the Backup never sent one. Once r2's first
+/// four have gone, a client whose interface comes up solicits and is answered.
 #[test]
 fn netns_router_adverts_come_from_the_active_only() {
     if !lab::root_or_skip("netns_router_adverts_come_from_the_active_only") {
@@ -91,7 +92,11 @@ fn netns_router_adverts_come_from_the_active_only() {
     }
     let (lab, lan, hosts) = routers("kra", 3, true);
     let (r1, r2, client) = (&hosts[0], &hosts[1], &hosts[2]);
+    // The lab turns router discovery off on its hosts; the client is a plain host.
     client.sysctl("net/ipv6/conf/eth0/accept_ra", "1").unwrap();
+    client
+        .sysctl("net/ipv6/conf/eth0/router_solicitations", "3")
+        .unwrap();
     let cap = lan.capture("icmp6 and ip6[40] == 134").unwrap();
     let k1 = keepup(&lab, r1, &conf(150), "a");
     let k2 = keepup(&lab, r2, &conf(100), "a");
@@ -140,10 +145,39 @@ fn netns_router_adverts_come_from_the_active_only() {
         k2.log()
     );
     assert!(default_router(client).0.contains("via fe80::100"));
+    // After its first four (at once, then within 16 s each) the next one is due
+    // 200-600 s later: wait for them, so that what follows can only be an answer.
+    let burst = lab::wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+        let ras = cap.packets().unwrap_or_default();
+        ras.iter()
+            .filter(|p| keepup_wire::ra::Repr::parse(&p.data).is_ok())
+            .count()
+            >= 4
+    });
+    assert!(burst.is_some(), "{}", k2.log());
     let seen = router_adverts(cap);
-    assert!(!seen.is_empty(), "no RA from the new Active");
     assert!(
         seen.iter().all(|ra| ra.eth_src.0 == m2 && ra.src == VLL),
         "{seen:?}"
+    );
+
+    // A client coming up solicits (the kernel sends Router Solicitations when its
+    // interface comes up) and learns its default router from the answer, not 200 s
+    // later from the next periodic one.
+    let cap = lan.capture("icmp6 and ip6[40] == 133").unwrap();
+    client.link_set("eth0", false).unwrap();
+    let gone = default_router(client);
+    assert!(!gone.0.contains("via"), "{gone:?}");
+    client.link_set("eth0", true).unwrap();
+    let relearned = lab::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        default_router(client).0.contains("via fe80::100")
+    });
+    let solicitations = cap.stop().unwrap();
+    assert!(!solicitations.is_empty(), "the client sent no solicitation");
+    assert!(
+        relearned.is_some(),
+        "{:?}\n{}",
+        default_router(client),
+        k2.log()
     );
 }

@@ -34,6 +34,7 @@ mod nl;
 mod procmon;
 pub mod script;
 mod socket;
+mod solicit;
 mod timer;
 pub use frame::{ArpListener, FrameSender};
 pub use ipvs::{module_available as ipvs_module_available, Ipvs, IpvsError, KernelError};
@@ -42,6 +43,7 @@ pub use netlink::Netlink;
 pub use nft::{nft_apply, nft_program, nft_usable, NftError};
 pub use procmon::{ProcEvent, ProcessMonitor};
 pub use socket::{Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
+pub use solicit::{Solicitation, SolicitationSocket};
 pub use timer::PreciseTimer;
 
 /// Errors from the kernel, with what was being done.

@@ -93,6 +93,8 @@ pub(crate) struct Instance {
     pub timers: [Option<Instant>; 7],
     /// Router Advertisements sent since this instance became Master.
     pub ra_sent: u32,
+    /// When the last one was sent.
+    pub ra_last: Option<Instant>,
     /// Rounds left in the current announcement burst.
     pub garp_rounds_left: u32,
     /// Size of a burst scheduled by `GarpDelay`.
@@ -156,6 +158,7 @@ impl Instance {
             master_priority: None,
             timers: [None; 7],
             ra_sent: 0,
+            ra_last: None,
             garp_rounds_left: 0,
             garp_delayed_repeat: 0,
             wants_master: false,
@@ -226,6 +229,7 @@ impl Instance {
     pub fn cancel_all(&mut self) {
         self.timers = [None; 7];
         self.ra_sent = 0;
+        self.ra_last = None;
         self.garp_rounds_left = 0;
         self.rival = None;
     }
@@ -269,23 +273,38 @@ impl Instance {
     /// When the next Router Advertisement is due after `now` (RFC 4861 §6.2.4):
     /// MaxRtrAdvInterval is a third of the router lifetime (4 s to 1800 s),
     /// MinRtrAdvInterval a third of that, the interval uniform between them, and the
-    /// three after the first at most 16 s after the one before. The "random" draw is a hash of `now` and the
-    /// VRID, so the engine stays deterministic.
+    /// three after the first at most 16 s after the one before (see `draw`).
     pub fn next_router_advert(&self, now: Instant, lifetime: Duration) -> Duration {
         let max = (lifetime / 3).clamp(Duration::from_secs(4), Duration::from_secs(1800));
         let min = max / 3;
-        let mut x = now.as_nanos() ^ (u64::from(self.cfg.vrid) << 56);
-        // splitmix64's finaliser
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^= x >> 31;
-        let span = (max - min).as_nanos() as u64;
-        let pick = min + Duration::from_nanos(if span == 0 { 0 } else { x % span });
+        let pick = min + self.draw(now, max - min);
         if self.ra_sent < 3 {
             pick.min(Duration::from_secs(16))
         } else {
             pick
         }
+    }
+
+    /// When to answer a Router Solicitation heard at `now` (RFC 4861 §6.2.6): after
+    /// a delay of up to MAX_RA_DELAY_TIME (0.5 s), and no sooner than
+    /// MIN_DELAY_BETWEEN_RAS (3 s) after the last advertisement.
+    pub fn solicited_router_advert(&self, now: Instant) -> Instant {
+        let at = now + self.draw(now, Duration::from_millis(500));
+        match self.ra_last {
+            Some(last) if last + Duration::from_secs(3) > at => last + Duration::from_secs(3),
+            _ => at,
+        }
+    }
+
+    /// A duration in `[0, span)` drawn from `now` and the VRID (splitmix64's
+    /// finaliser): spread like a random one, but the engine stays deterministic.
+    fn draw(&self, now: Instant, span: Duration) -> Duration {
+        let mut x = now.as_nanos() ^ (u64::from(self.cfg.vrid) << 56);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(if span == 0 { 0 } else { x % span })
     }
 
     /// The interval as the wire carries it: v2 whole seconds, v3 centiseconds.

@@ -170,6 +170,10 @@ pub enum Input<'a> {
     /// instance does not preempt: it takes over only when no Master is heard for
     /// the down interval (which also ends the yield). `on: false` restores preemption.
     Yield { instance: InstanceId, on: bool },
+    /// A valid IPv6 Router Solicitation arrived on `interface`: a Master there with
+    /// `keepup_router_advert` answers with a Router Advertisement soon (RFC 4861
+    /// §6.2.6: within 0.5 s, and no sooner than 3 s after its last one).
+    RouterSolicitation { interface: IfIndex },
     /// A tracker's effect on one instance changed. `tracker` identifies it (the driver
     /// numbers its trackers); the latest effect per tracker counts. `Weight(0)` is the
     /// same as no tracker: it forgets that id (the driver's way to drop a tracker).

@@ -234,6 +234,21 @@ impl Router {
                     self.refresh_fault(i, now);
                 }
             }
+            Input::RouterSolicitation { interface } => {
+                for i in 0..self.instances.len() {
+                    let inst = &mut self.instances[i];
+                    if inst.cfg.interface != interface
+                        || inst.state != State::Master
+                        || inst.cfg.router_advert.is_none()
+                    {
+                        continue;
+                    }
+                    let at = inst.solicited_router_advert(now);
+                    if inst.timers[Timer::RouterAdvert as usize].is_none_or(|due| at < due) {
+                        arm(&mut self.heap, inst, i, Timer::RouterAdvert, at);
+                    }
+                }
+            }
             Input::Yield { instance, on } => {
                 if instance.0 < self.instances.len() {
                     for m in self.members(instance.0) {
@@ -704,6 +719,7 @@ impl Router {
         };
         let next = inst.next_router_advert(now, lifetime);
         inst.ra_sent = inst.ra_sent.saturating_add(1);
+        inst.ra_last = Some(now);
         arm(&mut self.heap, inst, i, Timer::RouterAdvert, now + next);
         self.outputs.push_back(Output::RouterAdvert {
             instance: InstanceId(i),

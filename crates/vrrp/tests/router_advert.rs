@@ -103,3 +103,50 @@ fn none_without_the_keyword() {
     assert_eq!(h.state(), State::Master);
     assert!(router_adverts(&h).is_empty());
 }
+
+/// Ledger: ARP-07
+/// A Router Solicitation is answered within 0.5 s (MAX_RA_DELAY_TIME), but never
+/// sooner than 3 s after the last advertisement (MIN_DELAY_BETWEEN_RAS); a Backup,
+/// or a Master without the keyword, ignores it.
+#[test]
+fn a_solicitation_is_answered_soon() {
+    let mut h = H::started(with_ra(100));
+    h.run_until(t(100.0));
+    assert_eq!(h.state(), State::Master);
+    let before = router_adverts(&h).len();
+    let last = *router_adverts(&h).last().unwrap();
+    // Long after the last one: within half a second.
+    let asked = h.now;
+    assert!(asked - last > Duration::from_secs(3));
+    h.input(Input::RouterSolicitation { interface: IF });
+    h.run_until(asked + Duration::from_millis(500));
+    let ras = router_adverts(&h);
+    assert_eq!(ras.len(), before + 1);
+    let answered = *ras.last().unwrap();
+    // Right after that one: at its third second.
+    h.input(Input::RouterSolicitation { interface: IF });
+    h.run_until(answered + Duration::from_secs(3));
+    let ras = router_adverts(&h);
+    assert_eq!(ras.len(), before + 2);
+    assert_eq!(*ras.last().unwrap(), answered + Duration::from_secs(3));
+    // The periodic schedule goes on from there.
+    h.run_until(t(2000.0));
+    let gaps: Vec<Duration> = router_adverts(&h)[before + 1..]
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .collect();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_secs(3)),
+        "{gaps:?}"
+    );
+
+    let mut b = H::started(with_ra(100));
+    b.input(Input::RouterSolicitation { interface: IF });
+    b.run_until(t(2.0));
+    assert!(router_adverts(&b).is_empty());
+    let mut m = H::started(v3_6(100));
+    m.run_until(t(100.0));
+    m.input(Input::RouterSolicitation { interface: IF });
+    m.run_until(t(200.0));
+    assert!(router_adverts(&m).is_empty());
+}

@@ -17,6 +17,8 @@ pub enum Incoming {
     ScriptDone(ScriptDone),
     Process(keepup_sys::Result<keepup_sys::ProcEvent>),
     Link(keepup_sys::Result<keepup_sys::LinkEvent>),
+    /// A Router Solicitation (see [`Solicitations`]), or why listening stopped.
+    Solicitation(keepup_sys::Result<keepup_sys::Solicitation>),
 }
 
 pub type Sender = UnboundedSender<Incoming>;
@@ -139,4 +141,60 @@ pub fn forward_processes(
 /// SIGTDUMP arrived: logged, nothing else.
 pub fn thread_dump_asked() {
     warn!("SIGTDUMP (SIGRTMAX) received: keepalived's debug builds dump their threads; keepup has none to dump");
+}
+
+/// Router Solicitations on the interfaces where a virtual router sends Router
+/// Advertisements (`keepup_router_advert`): the socket is opened when the first such
+/// instance appears (at start or at a reload) and read by a task of its own.
+pub struct Solicitations {
+    socket: Option<std::sync::Arc<keepup_sys::SolicitationSocket>>,
+    tx: Sender,
+}
+
+impl Solicitations {
+    pub fn new(tx: Sender) -> Solicitations {
+        Solicitations { socket: None, tx }
+    }
+
+    /// Listen on the interface of every instance of `plan` that advertises.
+    pub fn listen(&mut self, plan: &crate::plan::Plan) {
+        let wanted: std::collections::BTreeSet<u32> = plan
+            .instances
+            .iter()
+            .filter(|c| c.router_advert.is_some())
+            .map(|c| c.interface.0)
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        if self.socket.is_none() {
+            match keepup_sys::SolicitationSocket::open() {
+                Ok(s) => {
+                    let s = std::sync::Arc::new(s);
+                    let (reader, tx) = (s.clone(), self.tx.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            let got = reader.recv().await;
+                            let failed = got.is_err();
+                            if tx.send(Incoming::Solicitation(got)).is_err() || failed {
+                                return;
+                            }
+                        }
+                    });
+                    self.socket = Some(s);
+                }
+                Err(e) => {
+                    warn!("{e}; router advertisements are sent periodically only");
+                    return;
+                }
+            }
+        }
+        if let Some(s) = &self.socket {
+            for ifindex in wanted {
+                if let Err(e) = s.join(ifindex) {
+                    warn!("{e}");
+                }
+            }
+        }
+    }
 }

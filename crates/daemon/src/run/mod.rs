@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use tracking::Tracking;
 use vrrp::VrrpSide;
 
@@ -122,6 +122,8 @@ struct Daemon {
     systemd: crate::systemd::Systemd,
     /// keepalived's dump files (SIGUSR1, SIGUSR2, SIGJSON, STATS_CLEAR).
     dumps: crate::dumps::Dumps,
+    /// Router Solicitations for the instances with `keepup_router_advert`.
+    solicitations: incoming::Solicitations,
 }
 
 impl Daemon {
@@ -170,6 +172,7 @@ impl Daemon {
             vrrp: VrrpSide::new(&setup.plan)?,
             addresses: Addresses::new(nl.clone(), record)?,
             duplicates: DuplicateWatch::new()?,
+            solicitations: incoming::Solicitations::new(tx.clone()),
             tracking: Tracking::new(&config, &setup.plan, nl.clone(), tx),
             handovers: Handovers::default(),
             notifier,
@@ -212,6 +215,7 @@ impl Daemon {
         drop(config);
         d.addresses.remove_stale(&d.setup).await?;
         d.vrrp.join_groups(&d.setup.plan)?;
+        d.solicitations.listen(&d.setup.plan);
         d.refresh_sources().await;
         d.refresh_links().await;
         // The first announcement after a takeover should not wait for netlink.
@@ -375,6 +379,16 @@ impl Daemon {
             }
             Incoming::Link(Ok(ev)) => self.link_event(ev).await,
             Incoming::Link(Err(e)) => warn!("netlink monitor: {e}"),
+            Incoming::Solicitation(Ok(s)) if s.valid => {
+                let interface = keepup_vrrp::IfIndex(s.ifindex);
+                self.input(Input::RouterSolicitation { interface }).await
+            }
+            Incoming::Solicitation(Ok(s)) => {
+                debug!("router solicitation from {} ignored: not valid", s.source)
+            }
+            Incoming::Solicitation(Err(e)) => {
+                warn!("{e}; router solicitations are no longer answered")
+            }
         }
         true
     }
@@ -789,6 +803,7 @@ impl Daemon {
         if let Err(e) = self.vrrp.join_groups(&self.setup.plan) {
             warn!("reload: {e}");
         }
+        self.solicitations.listen(&self.setup.plan);
         self.refresh_sources().await;
         self.configure_syncd(&new_config);
         let checkers = self.opts.checkers && !new_config.virtual_servers.is_empty();
