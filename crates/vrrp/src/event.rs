@@ -40,6 +40,18 @@ pub enum Discard {
     OwnAdvert,
     /// The instance is in Initialize, Fault or Stop.
     NotListening,
+    /// auth_hmac `mode enforce`: no trailer.
+    HmacMissing,
+    /// auth_hmac: a trailer of another extension type or with reserved bits.
+    HmacMalformed,
+    /// auth_hmac: a key id not configured here.
+    HmacUnknownKey,
+    /// auth_hmac: the HMAC does not verify.
+    HmacAuth,
+    /// auth_hmac `anti_replay time`: outside `time_window` of our clock.
+    HmacStale,
+    /// auth_hmac: a sequence not after the sender's last one (a replay).
+    HmacReplay,
 }
 
 impl Discard {
@@ -61,7 +73,26 @@ impl Discard {
             Discard::Source => "source",
             Discard::OwnAdvert => "own-advert",
             Discard::NotListening => "not-listening",
+            Discard::HmacMissing => "auth-hmac-missing",
+            Discard::HmacMalformed => "auth-hmac-malformed",
+            Discard::HmacUnknownKey => "auth-hmac-unknown-key",
+            Discard::HmacAuth => "auth-hmac-invalid",
+            Discard::HmacStale => "auth-hmac-stale",
+            Discard::HmacReplay => "auth-hmac-replay",
         }
+    }
+
+    /// An `auth_hmac` check (named with its own words, not as a setting).
+    pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            Discard::HmacMissing
+                | Discard::HmacMalformed
+                | Discard::HmacUnknownKey
+                | Discard::HmacAuth
+                | Discard::HmacStale
+                | Discard::HmacReplay
+        )
     }
 }
 
@@ -214,6 +245,17 @@ impl fmt::Display for Event {
                 } else {
                     "its adverts are used"
                 }
+            ),
+            Event::Mismatch {
+                from,
+                reason,
+                detail,
+                ..
+            } if reason.is_hmac() => write!(
+                f,
+                "{from} {detail}: its adverts are ignored (auth_hmac, counted as {}, not \
+                 logged again for this sender)",
+                reason.as_str()
             ),
             Event::Mismatch {
                 from,
