@@ -859,19 +859,9 @@ fn auth_hmac(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
             );
         }
     }
-    // Read and checked above, but the engine does not sign or verify yet (the trailer's
-    // codec is keepup_wire::hmac_auth): running on would send unsigned adverts, which
-    // peers in `mode enforce` ignore (two Masters), and accept unsigned ones.
-    cx.push(
-        Diagnostic::new(
-            Severity::Fatal,
-            "unsupported",
-            format!("({}) auth_hmac is not supported by keepup yet", vi.name),
-        )
-        .at(s.keyword().span)
-        .help("run this virtual router with keepalived 2.4.2 or later until keepup supports it, or remove auth_hmac on every router of it")
-        .note("running on would send unsigned adverts, which routers in `mode enforce` ignore: two Masters"),
-    );
+    // Keys are decoded (and `file:` keys read) when the daemon plans its run
+    // (crates/daemon/src/plan.rs): a key that cannot be used stops the start or the
+    // reload there, naming the instance and the key.
     vi.auth_hmac = Some(h);
 }
 
@@ -2957,9 +2947,10 @@ mod tests {
         let l = load(&inst(
             " timer_expired_backup\n v3_checksum_as_v2\n use_ipvlan ipv1 10.0.0.5/24 private\n auth_hmac {\n  key 1 hex:00\n  active_key 1\n  anti_replay monotonic\n  time_window 10\n  mode permissive\n }",
         ));
-        // use_ipvlan is read and said not supported yet; auth_hmac is read whole, then
-        // refused until the engine signs (see auth_hmac).
-        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
+        // use_ipvlan is read and said not supported yet; auth_hmac is read whole and
+        // runs (its keys are decoded when the daemon plans: `hex:00` is refused
+        // there, not here).
+        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.timer_expired_backup, Some(254));
         assert_eq!(v.auth_hmac.as_ref().unwrap().mode, "permissive");
