@@ -187,6 +187,16 @@ pub enum Event {
         count: u32,
         window_ms: u64,
     },
+    /// auth_hmac `anti_replay time`: an accepted advert's time is more than half of
+    /// `time_window` away from this router's clock (said once per sender, before
+    /// the drift makes its adverts stale).
+    HmacClockSkew {
+        instance: InstanceId,
+        from: IpAddr,
+        /// This router's clock minus the sender's, seconds.
+        skew: i32,
+        window: u32,
+    },
     /// A stopping Master that kept its VIPs after its priority-0 advert
     /// ([`crate::InstanceConfig::handover`]) let them go, and why.
     HandedOver { instance: InstanceId, how: Handover },
@@ -351,6 +361,13 @@ impl fmt::Display for Event {
                 }
                 Handover::Cut => write!(f, "releasing the VIPs without waiting further"),
             },
+            Event::HmacClockSkew {
+                from, skew, window, ..
+            } => write!(
+                f,
+                "authentication clock skew {skew} sec from {from} approaching window {window} sec; \
+                 check NTP on both routers (said once per sender)"
+            ),
             Event::SplitBrain { peer, vrid, .. } => write!(
                 f,
                 "split brain: {peer} also claims VRID {vrid} and does not hear us; check that IP protocol 112 (vrrp) is accepted on {peer}"

@@ -44,14 +44,28 @@ pub(crate) const MCAST_SENDERS: usize = 4;
 
 /// One instance's `auth_hmac` state: what it sent last, and what it accepted from
 /// whom. Kept across a reload that keeps the instance.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct HmacState {
     pub send: SendSequence,
+    /// Senders whose clock skew was said to approach the window (once each).
+    pub skew_named: crate::named::Once<IpAddr>,
     /// Per configured unicast peer.
     peers: HashMap<IpAddr, ReplayState>,
     /// Multicast senders: (address, mark, last use); `MCAST_SENDERS` at most.
     mcast: Vec<(IpAddr, ReplayState, u64)>,
     lru_clock: u64,
+}
+
+impl Default for HmacState {
+    fn default() -> HmacState {
+        HmacState {
+            send: SendSequence::default(),
+            skew_named: crate::named::Once::new(64),
+            peers: HashMap::new(),
+            mcast: Vec::new(),
+            lru_clock: 0,
+        }
+    }
 }
 
 impl HmacState {
@@ -160,16 +174,17 @@ pub(crate) struct Received<'a> {
 
 /// Check one advert's trailer (or its absence) for an instance with `cfg`. `Err`:
 /// the discard and, for the log, what the sender did. The sender's mark moves only
-/// when everything passed.
+/// when everything passed. `Ok(Some(skew))`: accepted, but with `anti_replay time`
+/// the sender's clock is more than half the window away (keepalived warns then).
 pub(crate) fn check(
     cfg: &HmacConfig,
     state: &mut HmacState,
     peers: &[UnicastPeer],
     rx: &Received<'_>,
     wall: Duration,
-) -> Result<(), (Discard, String)> {
+) -> Result<Option<i32>, (Discard, String)> {
     let Some(trailer) = rx.trailer else {
-        return cfg.mode.check_missing().map_err(|_| {
+        return cfg.mode.check_missing().map(|()| None).map_err(|_| {
             (
                 Discard::HmacMissing,
                 "sends adverts without an auth_hmac trailer, and this router's mode is \
@@ -201,7 +216,11 @@ pub(crate) fn check(
         // The HMAC verified: this sender is real.
         state.keep(unicast, rx.src, mark);
     }
-    result.map(drop).map_err(|e| explain(cfg, e))
+    let (_, skew) = result.map_err(|e| explain(cfg, e))?;
+    Ok(match cfg.anti_replay {
+        hmac_auth::AntiReplay::Time { window } if skew.unsigned_abs() > window / 2 => Some(skew),
+        _ => None,
+    })
 }
 
 fn explain(cfg: &HmacConfig, e: WireError) -> (Discard, String) {

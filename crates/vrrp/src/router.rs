@@ -1395,7 +1395,12 @@ impl Router {
         // rule). On IPv6 the checksum then covers it too, so it is checked here.
         let (message, trailer) = match inst.cfg.auth_hmac {
             Some(_) => hmac::split(bytes, v6),
-            None => (bytes, None),
+            None => {
+                if self.signed_but_not_here(i, src, dst, bytes) {
+                    return;
+                }
+                (bytes, None)
+            }
         };
         let summed = match (trailer, src, dst) {
             (Some(_), IpAddr::V6(s), IpAddr::V6(d)) => {
@@ -1469,15 +1474,30 @@ impl Router {
                 message,
                 trailer,
             };
-            if let Err((reason, detail)) =
-                hmac::check(h, &mut inst.hmac, &inst.cfg.unicast_peers, &rx, wall)
-            {
-                if reason == Discard::Source {
-                    self.discard(now, Some(i), reason, src, || detail);
-                } else {
-                    self.mismatch(i, reason, src, true, || detail);
+            match hmac::check(h, &mut inst.hmac, &inst.cfg.unicast_peers, &rx, wall) {
+                Ok(None) => {}
+                Ok(Some(skew)) => {
+                    if inst.hmac.skew_named.first(src) {
+                        let window = match h.anti_replay {
+                            hmac_auth::AntiReplay::Time { window } => window,
+                            hmac_auth::AntiReplay::Monotonic => 0,
+                        };
+                        self.outputs.push_back(Output::Event(Event::HmacClockSkew {
+                            instance: InstanceId(i),
+                            from: src,
+                            skew,
+                            window,
+                        }));
+                    }
                 }
-                return;
+                Err((reason, detail)) => {
+                    if reason == Discard::Source {
+                        self.discard(now, Some(i), reason, src, || detail);
+                    } else {
+                        self.mismatch(i, reason, src, true, || detail);
+                    }
+                    return;
+                }
             }
         }
         // RX-11: authentication (v2).
@@ -1570,6 +1590,31 @@ impl Router {
             State::Stop if holding && repr.priority > 0 => self.successor_heard(i, now, src),
             _ => {}
         }
+    }
+
+    /// An instance without `auth_hmac` hears a signed advert: say so once for that
+    /// sender. IPv4: the trailer is only trailing octets (KA-11), the advert is used.
+    /// IPv6: its checksum covers the trailer, so it cannot be taken without
+    /// `auth_hmac`; it is dropped (`true`) and counted as another authentication.
+    fn signed_but_not_here(&mut self, i: usize, src: IpAddr, dst: IpAddr, bytes: &[u8]) -> bool {
+        let v6 = src.is_ipv6();
+        let (_, Some(trailer)) = hmac::split(bytes, v6) else {
+            return false;
+        };
+        if hmac_auth::Repr::parse(trailer).is_err() {
+            return false;
+        }
+        let dropped = match (src, dst) {
+            (IpAddr::V6(s), IpAddr::V6(d)) => hmac_auth::verify_ipv6_checksum(s, d, bytes),
+            _ => false,
+        };
+        if v6 && !dropped {
+            return false;
+        }
+        self.mismatch(i, Discard::AuthType, src, dropped, || {
+            "signs its adverts (auth_hmac), this router has no auth_hmac".into()
+        });
+        dropped
     }
 
     fn check_auth(

@@ -498,3 +498,81 @@ fn impossible_auth_hmac_settings_are_refused() {
     ah.auth = keepup_vrrp::Auth::ah("secret");
     assert!(keepup_vrrp::Router::new(vec![ah], vec![]).is_err());
 }
+
+/// A sender whose clock is more than half of `time_window` away is still heard,
+/// and said once (keepalived's warning before the drift makes it stale).
+#[test]
+fn clock_skew_near_the_window_is_said_once() {
+    let mut lan = Lan::new(
+        with(v4(150, 2), hmac(Mode::Enforce, 1)),
+        with(v4(100, 3), hmac(Mode::Enforce, 1)),
+    );
+    lan.r[0]
+        .r
+        .set_wall(lan.r[0].now, EPOCH + Duration::from_secs(4));
+    lan.run_until(t(10.0));
+    assert_eq!(lan.r[1].state(), State::Backup);
+    no_hmac_errors(&lan.r[1]);
+    let said: Vec<String> = lan.r[1]
+        .events_since(0)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::HmacClockSkew {
+                    skew: -4,
+                    window: 5,
+                    ..
+                }
+            )
+        })
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with("authentication clock skew -4 sec from 10.0.0.2"));
+}
+
+/// A router without auth_hmac hears a signed advert: named once. IPv4: used (the
+/// trailer is only trailing octets); IPv6: its checksum covers the trailer, so it
+/// is dropped and counted as another authentication.
+#[test]
+fn signed_adverts_reaching_a_router_without_auth_hmac_are_named() {
+    for (a, b) in [(v4(150, 2), v4(100, 3)), (v6(150, 2), v6(100, 3))] {
+        let v6 = a.is_v6();
+        let mut lan = Lan::new(with(a, hmac(Mode::Enforce, 1)), b);
+        lan.run_until(t(10.0));
+        let k = lan.r[1].counters();
+        let names: Vec<String> = lan.r[1]
+            .events_since(0)
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Mismatch {
+                        reason: Discard::AuthType,
+                        ..
+                    }
+                )
+            })
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(
+            names[0].contains("signs its adverts (auth_hmac)"),
+            "{}",
+            names[0]
+        );
+        if v6 {
+            assert!(
+                k.auth_type_mismatch >= 5 && k.rcvd_advertisements == 0,
+                "{k:?}"
+            );
+        } else {
+            assert!(
+                k.rcvd_advertisements >= 5 && k.trailing_octets >= 5,
+                "{k:?}"
+            );
+            assert_eq!(lan.r[1].state(), State::Backup);
+        }
+    }
+}
