@@ -275,6 +275,7 @@ pub fn log_event(setup: &Setup, e: &Event) {
         | Event::PriorityChanged { instance, .. }
         | Event::PreemptDelayed { instance, .. }
         | Event::SplitBrain { instance, .. }
+        | Event::HmacClockSkew { instance, .. }
         | Event::HandedOver { instance, .. }
         | Event::Flapping { instance, .. } => Some(setup.name(*instance)),
         Event::SyncGroup { .. } => None,
@@ -296,6 +297,7 @@ pub fn log_event(setup: &Setup, e: &Event) {
         } => info!("{line}"),
         Event::Discarded { .. }
         | Event::AddressConflict { .. }
+        | Event::HmacClockSkew { .. }
         | Event::Mismatch { .. }
         | Event::OwnAddressAsPeer { .. } => warn!("{line}"),
         _ => info!("{line}"),
