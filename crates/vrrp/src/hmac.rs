@@ -162,6 +162,31 @@ pub(crate) fn split(payload: &[u8], v6: bool) -> (&[u8], Option<&[u8]>) {
     }
 }
 
+/// For an instance without `auth_hmac`: `Some` when `bytes` (what followed the IP
+/// header) end in what looks like a trailer, to be named once for the sender. IPv4:
+/// `Some(false)`, the trailer is only trailing octets (KA-11) and the advert is used.
+/// IPv6: `Some(true)` when the checksum verifies over the trailer too, so the advert
+/// cannot be taken without `auth_hmac` (dropped, counted as another
+/// authentication); otherwise `None` and the usual checks decide.
+pub(crate) fn unexpected_signature(src: IpAddr, dst: IpAddr, bytes: &[u8]) -> Option<bool> {
+    let (_, trailer) = split(bytes, src.is_ipv6());
+    hmac_auth::Repr::parse(trailer?).ok()?;
+    match (src, dst) {
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            hmac_auth::verify_ipv6_checksum(s, d, bytes).then_some(true)
+        }
+        _ => Some(false),
+    }
+}
+
+/// `time_window` (0 with `anti_replay monotonic`).
+pub(crate) fn window(cfg: &HmacConfig) -> u32 {
+    match cfg.anti_replay {
+        hmac_auth::AntiReplay::Time { window } => window,
+        hmac_auth::AntiReplay::Monotonic => 0,
+    }
+}
+
 /// What a receiver needs to know about the advert being checked.
 pub(crate) struct Received<'a> {
     pub src: IpAddr,
@@ -226,10 +251,7 @@ pub(crate) fn check(
 fn explain(cfg: &HmacConfig, e: WireError) -> (Discard, String) {
     match e {
         WireError::HmacStale { skew } => {
-            let window = match cfg.anti_replay {
-                hmac_auth::AntiReplay::Time { window } => window,
-                hmac_auth::AntiReplay::Monotonic => 0,
-            };
+            let window = window(cfg);
             (
                 Discard::HmacStale,
                 format!(

@@ -1396,8 +1396,13 @@ impl Router {
         let (message, trailer) = match inst.cfg.auth_hmac {
             Some(_) => hmac::split(bytes, v6),
             None => {
-                if self.signed_but_not_here(i, src, dst, bytes) {
-                    return;
+                if let Some(dropped) = hmac::unexpected_signature(src, dst, bytes) {
+                    self.mismatch(i, Discard::AuthType, src, dropped, || {
+                        "signs its adverts (auth_hmac), this router has no auth_hmac".into()
+                    });
+                    if dropped {
+                        return;
+                    }
                 }
                 (bytes, None)
             }
@@ -1478,10 +1483,7 @@ impl Router {
                 Ok(None) => {}
                 Ok(Some(skew)) => {
                     if inst.hmac.skew_named.first(src) {
-                        let window = match h.anti_replay {
-                            hmac_auth::AntiReplay::Time { window } => window,
-                            hmac_auth::AntiReplay::Monotonic => 0,
-                        };
+                        let window = hmac::window(h);
                         self.outputs.push_back(Output::Event(Event::HmacClockSkew {
                             instance: InstanceId(i),
                             from: src,
@@ -1590,31 +1592,6 @@ impl Router {
             State::Stop if holding && repr.priority > 0 => self.successor_heard(i, now, src),
             _ => {}
         }
-    }
-
-    /// An instance without `auth_hmac` hears a signed advert: say so once for that
-    /// sender. IPv4: the trailer is only trailing octets (KA-11), the advert is used.
-    /// IPv6: its checksum covers the trailer, so it cannot be taken without
-    /// `auth_hmac`; it is dropped (`true`) and counted as another authentication.
-    fn signed_but_not_here(&mut self, i: usize, src: IpAddr, dst: IpAddr, bytes: &[u8]) -> bool {
-        let v6 = src.is_ipv6();
-        let (_, Some(trailer)) = hmac::split(bytes, v6) else {
-            return false;
-        };
-        if hmac_auth::Repr::parse(trailer).is_err() {
-            return false;
-        }
-        let dropped = match (src, dst) {
-            (IpAddr::V6(s), IpAddr::V6(d)) => hmac_auth::verify_ipv6_checksum(s, d, bytes),
-            _ => false,
-        };
-        if v6 && !dropped {
-            return false;
-        }
-        self.mismatch(i, Discard::AuthType, src, dropped, || {
-            "signs its adverts (auth_hmac), this router has no auth_hmac".into()
-        });
-        dropped
     }
 
     fn check_auth(
