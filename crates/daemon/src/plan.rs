@@ -4,9 +4,14 @@
 //! keepalived's defaults and strict-mode rules, so this is a translation, not a
 //! second validation; what cannot run here (an interface that does not exist) is
 //! reported with the instance's name.
-use keepup_config::model::vrrp::{AuthType, Family, Notify, State as CfgState, VrrpInstance};
+use keepup_config::model::vrrp::{
+    AuthHmac, AuthType, Family, Notify, State as CfgState, VrrpInstance,
+};
 use keepup_config::model::{Config, Route, Rule, Secs, VirtualAddress};
-use keepup_vrrp::{Auth, IfIndex, InitialState, InstanceConfig, SyncGroupConfig, UnicastPeer};
+use keepup_vrrp::{
+    Auth, HmacConfig, IfIndex, InitialState, InstanceConfig, SyncGroupConfig, UnicastPeer,
+};
+use keepup_wire::hmac_auth::{self, AntiReplay, Key, KeyValue, Mode};
 use keepup_wire::vrrp::{ChecksumForm, Version};
 use std::time::Duration;
 
@@ -63,6 +68,50 @@ fn duration(s: Secs) -> Duration {
     Duration::from_micros(s.micros)
 }
 
+/// `auth_hmac` for the engine: every key decoded (a `file:` key read now), the
+/// window's default filled in. Any key that cannot be used is an error naming the
+/// instance and the key: running with a key missing would leave this router unheard
+/// by (or deaf to) its peers.
+fn auth_hmac(name: &str, h: &AuthHmac, advert_int: Duration) -> Result<HmacConfig, String> {
+    let mut keys = Vec::new();
+    for k in &h.key {
+        let what = |e: &dyn std::fmt::Display| format!("({name}) auth_hmac key {}: {e}", k.id);
+        let bytes = match hmac_auth::parse_key_value(&k.value).map_err(|e| what(&e))? {
+            KeyValue::Bytes(b) => b,
+            KeyValue::File(path) => {
+                let contents = std::fs::read(path)
+                    .map_err(|e| what(&format!("cannot read key file {path}: {e}")))?;
+                hmac_auth::key_from_file(&contents)
+                    .map_err(|e| what(&format!("key file {path}: {e}")))?
+            }
+        };
+        keys.push(Key::new(k.id, bytes).map_err(|e| what(&e))?);
+    }
+    // keepalived's default for a missing active_key was not read; the first key
+    // (in the file's order) signs, which is what a single-key block means.
+    let active_key = h
+        .active_key
+        .or_else(|| h.key.first().map(|k| k.id))
+        .unwrap_or(0);
+    // time_window: max(3 x advert_int, 5) s (keepalived.conf(5)), a fractional
+    // advert_int rounded up, within the keyword's 1-300.
+    let window = h.time_window.unwrap_or_else(|| {
+        let three = (advert_int * 3).as_secs_f64().ceil();
+        // Bounded to 300 before the cast.
+        (three.min(f64::from(hmac_auth::TIME_WINDOW_MAX)) as u32).max(5)
+    });
+    let anti_replay = match h.anti_replay.as_str() {
+        "monotonic" => AntiReplay::Monotonic,
+        _ => AntiReplay::Time { window },
+    };
+    Ok(HmacConfig {
+        keys,
+        active_key,
+        anti_replay,
+        mode: Mode::from_keyword(&h.mode).unwrap_or_default(),
+    })
+}
+
 /// Translate one instance; `ifindex` resolves interface names on this host.
 fn instance(
     vi: &VrrpInstance,
@@ -116,6 +165,11 @@ fn instance(
         }
         _ => Auth::None,
     };
+    c.auth_hmac = vi
+        .auth_hmac
+        .as_ref()
+        .map(|h| auth_hmac(name, h, c.advert_int))
+        .transpose()?;
     c.preempt = !vi.nopreempt;
     c.preempt_delay = duration(vi.preempt_delay);
     c.accept = vi.accept;
@@ -268,6 +322,75 @@ mod tests {
         );
         let e = plan(&cfg, &ifindex).unwrap_err();
         assert_eq!(e, vec!["(VI_1) interface eth9 does not exist".to_string()]);
+    }
+
+    fn hmac_conf(block: &str, advert_int: u32) -> String {
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n advert_int {advert_int}\n auth_hmac {{\n{block} }}\n virtual_ipaddress {{\n  10.0.0.100\n }}\n}}\n"
+        )
+    }
+
+    /// Inline (ASCII, hex) and file keys are decoded; the active key, the window's
+    /// default max(3 x advert_int, 5) and the mode reach the engine.
+    #[test]
+    fn auth_hmac_keys_and_defaults_reach_the_engine() {
+        let dir = std::env::temp_dir().join(format!("keepup-plan-hmac-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("key3");
+        std::fs::write(&file, format!("hex:{}\n", "ab".repeat(40))).unwrap();
+        let block = format!(
+            "  key 1 abcdefghijklmnopqrstuvwxyz012345\n  key 2 hex:{}\n  key 3 file:{}\n  active_key 2\n  mode permissive\n",
+            "00".repeat(32),
+            file.display()
+        );
+        let p = plan(&load(&hmac_conf(&block, 1)), &ifindex).unwrap();
+        let h = p.instances[0].auth_hmac.clone().unwrap();
+        let got: Vec<(u8, Vec<u8>)> = h
+            .keys
+            .iter()
+            .map(|k| (k.id(), k.bytes().to_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, b"abcdefghijklmnopqrstuvwxyz012345".to_vec()),
+                (2, vec![0; 32]),
+                (3, vec![0xab; 40]),
+            ]
+        );
+        assert_eq!(h.active_key, 2);
+        assert_eq!(h.mode, Mode::Permissive);
+        assert_eq!(h.anti_replay, AntiReplay::Time { window: 5 });
+        // Defaults: the first key signs; 3 x 3 s = 9 s; monotonic has no window.
+        let one = "  key 4 abcdefghijklmnopqrstuvwxyz012345\n";
+        let p = plan(&load(&hmac_conf(one, 3)), &ifindex).unwrap();
+        let h = p.instances[0].auth_hmac.clone().unwrap();
+        assert_eq!((h.active_key, h.mode), (4, Mode::Enforce));
+        assert_eq!(h.anti_replay, AntiReplay::Time { window: 9 });
+        let mono = format!("{one}  anti_replay monotonic\n  time_window 30\n");
+        let p = plan(&load(&hmac_conf(&mono, 1)), &ifindex).unwrap();
+        assert_eq!(
+            p.instances[0].auth_hmac.as_ref().unwrap().anti_replay,
+            AntiReplay::Monotonic
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A key that cannot be used stops the start (or the reload), naming the
+    /// instance, the key and what is wrong.
+    #[test]
+    fn a_bad_auth_hmac_key_is_a_config_error() {
+        for (block, want) in [
+            ("  key 1 short\n", "(VI_1) auth_hmac key 1: key is 5 octets; 32 to 64 are needed"),
+            ("  key 1 hex:zz\n", "(VI_1) auth_hmac key 1: hex: value is not a hex string"),
+            (
+                "  key 7 file:/nonexistent/keepup-key\n",
+                "(VI_1) auth_hmac key 7: cannot read key file /nonexistent/keepup-key: No such file",
+            ),
+        ] {
+            let e = plan(&load(&hmac_conf(block, 1)), &ifindex).unwrap_err();
+            assert!(e.len() == 1 && e[0].starts_with(want), "{e:?}");
+        }
     }
 
     #[test]

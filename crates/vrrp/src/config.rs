@@ -1,5 +1,6 @@
 //! What one virtual router and one sync group are told at start. The daemon builds
 //! these from keepalived.conf (names follow its keywords); tests build them directly.
+use keepup_wire::hmac_auth::{AntiReplay, Key, Mode};
 use keepup_wire::vrrp::{ChecksumForm, Version};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -42,6 +43,32 @@ impl Auth {
             *d = s;
         }
         Auth::Ah(b.to_vec())
+    }
+}
+
+/// `auth_hmac { ... }` (keepalived 2.4.2/2.4.3, draft-cassen-vrrp-auth-hmac): a
+/// 28-octet HMAC-SHA256-128 trailer after each advert (`keepup_wire::hmac_auth`).
+/// Keys are decoded already (the daemon reads `file:` keys); `time_window` is inside
+/// `anti_replay`.
+///
+/// Only keepalived 2.2.7 is installable in keepup's lab, which has no `auth_hmac`:
+/// the format is proven by keepalived's published vectors and by round trips
+/// between keepup routers, not against a live keepalived 2.4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HmacConfig {
+    /// Every configured key: a receiver accepts a trailer signed with any of them
+    /// (make-before-break rotation).
+    pub keys: Vec<Key>,
+    /// `active_key`: the key adverts are signed with.
+    pub active_key: u8,
+    pub anti_replay: AntiReplay,
+    pub mode: Mode,
+}
+
+impl HmacConfig {
+    /// The active key, if it is configured (validated at `Router::new`).
+    pub fn signing_key(&self) -> Option<&Key> {
+        keepup_wire::hmac_auth::find_key(&self.keys, self.active_key)
     }
 }
 
@@ -118,6 +145,8 @@ pub struct InstanceConfig {
     /// is discarded.
     pub check_unicast_src: bool,
     pub auth: Auth,
+    /// `auth_hmac`: sign and verify adverts (any version, either family).
+    pub auth_hmac: Option<HmacConfig>,
     /// `!nopreempt` (nopreempt only counts with `state BACKUP`, KA-17).
     pub preempt: bool,
     /// `preempt_delay`.
@@ -169,6 +198,7 @@ impl InstanceConfig {
             mcast_group: None,
             check_unicast_src: false,
             auth: Auth::None,
+            auth_hmac: None,
             preempt: true,
             preempt_delay: Duration::ZERO,
             accept: true,

@@ -50,6 +50,23 @@ pub struct Counters {
     pub split_brain: u64,
     /// keepup: adverts that could not be sent (no source address yet, TX-05)
     pub send_skipped: u64,
+    /// keepalived `auth_ext_missing`: `auth_hmac mode enforce` and an advert without
+    /// a trailer
+    pub auth_ext_missing: u64,
+    /// keepalived `auth_ext_malformed`: a trailer of another extension type, or with
+    /// its reserved field set
+    pub auth_ext_malformed: u64,
+    /// keepalived `auth_ext_unknown_key`: signed with a key id not configured here
+    pub auth_ext_unknown_key: u64,
+    /// keepalived `auth_ext_invalid_hmac`: the HMAC does not verify (another key
+    /// under the same id, or a forged or altered advert)
+    pub auth_ext_invalid_hmac: u64,
+    /// keepalived `auth_ext_stale`: `anti_replay time` and the trailer's time is
+    /// more than `time_window` away from this router's clock
+    pub auth_ext_stale: u64,
+    /// keepalived `auth_ext_replay`: the sequence is not after the last one
+    /// accepted from that sender (a replayed advert)
+    pub auth_ext_replay: u64,
     /// vrrpv3StatisticsNewMasterReason (of the latest time it became Master)
     pub new_master_reason: NewMasterReason,
 }

@@ -40,6 +40,18 @@ pub enum Discard {
     OwnAdvert,
     /// The instance is in Initialize, Fault or Stop.
     NotListening,
+    /// auth_hmac `mode enforce`: no trailer.
+    HmacMissing,
+    /// auth_hmac: a trailer of another extension type or with reserved bits.
+    HmacMalformed,
+    /// auth_hmac: a key id not configured here.
+    HmacUnknownKey,
+    /// auth_hmac: the HMAC does not verify.
+    HmacAuth,
+    /// auth_hmac `anti_replay time`: outside `time_window` of our clock.
+    HmacStale,
+    /// auth_hmac: a sequence not after the sender's last one (a replay).
+    HmacReplay,
 }
 
 impl Discard {
@@ -61,7 +73,26 @@ impl Discard {
             Discard::Source => "source",
             Discard::OwnAdvert => "own-advert",
             Discard::NotListening => "not-listening",
+            Discard::HmacMissing => "auth-hmac-missing",
+            Discard::HmacMalformed => "auth-hmac-malformed",
+            Discard::HmacUnknownKey => "auth-hmac-unknown-key",
+            Discard::HmacAuth => "auth-hmac-invalid",
+            Discard::HmacStale => "auth-hmac-stale",
+            Discard::HmacReplay => "auth-hmac-replay",
         }
+    }
+
+    /// An `auth_hmac` check (named with its own words, not as a setting).
+    pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            Discard::HmacMissing
+                | Discard::HmacMalformed
+                | Discard::HmacUnknownKey
+                | Discard::HmacAuth
+                | Discard::HmacStale
+                | Discard::HmacReplay
+        )
     }
 }
 
@@ -156,6 +187,16 @@ pub enum Event {
         count: u32,
         window_ms: u64,
     },
+    /// auth_hmac `anti_replay time`: an accepted advert's time is more than half of
+    /// `time_window` away from this router's clock (said once per sender, before
+    /// the drift makes its adverts stale).
+    HmacClockSkew {
+        instance: InstanceId,
+        from: IpAddr,
+        /// This router's clock minus the sender's, seconds.
+        skew: i32,
+        window: u32,
+    },
     /// A stopping Master that kept its VIPs after its priority-0 advert
     /// ([`crate::InstanceConfig::handover`]) let them go, and why.
     HandedOver { instance: InstanceId, how: Handover },
@@ -214,6 +255,17 @@ impl fmt::Display for Event {
                 } else {
                     "its adverts are used"
                 }
+            ),
+            Event::Mismatch {
+                from,
+                reason,
+                detail,
+                ..
+            } if reason.is_hmac() => write!(
+                f,
+                "{from} {detail}: its adverts are ignored (auth_hmac, counted as {}, not \
+                 logged again for this sender)",
+                reason.as_str()
             ),
             Event::Mismatch {
                 from,
@@ -309,6 +361,13 @@ impl fmt::Display for Event {
                 }
                 Handover::Cut => write!(f, "releasing the VIPs without waiting further"),
             },
+            Event::HmacClockSkew {
+                from, skew, window, ..
+            } => write!(
+                f,
+                "authentication clock skew {skew} sec from {from} approaching window {window} sec; \
+                 check NTP on both routers (said once per sender)"
+            ),
             Event::SplitBrain { peer, vrid, .. } => write!(
                 f,
                 "split brain: {peer} also claims VRID {vrid} and does not hear us; check that IP protocol 112 (vrrp) is accepted on {peer}"

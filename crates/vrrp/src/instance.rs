@@ -107,6 +107,8 @@ pub(crate) struct Instance {
     pub preempt_until: Option<Instant>,
     pub counters: Counters,
     pub ah_seq: u32,
+    /// `auth_hmac`: the sequence sent last and the marks of its senders.
+    pub hmac: crate::hmac::HmacState,
     /// Highest AH sequence number accepted, per sender (anti-replay).
     pub ah_seen: HashMap<IpAddr, u32>,
     pub ip_ident: u16,
@@ -166,6 +168,7 @@ impl Instance {
             preempt_until: None,
             counters: Counters::default(),
             ah_seq: 0,
+            hmac: crate::hmac::HmacState::default(),
             ah_seen: HashMap::new(),
             ip_ident: 0,
             rate: HashMap::new(),
@@ -365,15 +368,44 @@ impl Instance {
     }
 
     /// Build the packets of one advert (one per destination). `None`: no source
-    /// address yet (TX-05: never send from an unspecified address).
-    pub fn build_adverts(&mut self, priority: u8) -> Option<Vec<(IpAddr, u8, Vec<u8>)>> {
+    /// address yet (TX-05: never send from an unspecified address). `wall`: Unix
+    /// time now, for the `auth_hmac` sequence.
+    pub fn build_adverts(
+        &mut self,
+        priority: u8,
+        wall: Duration,
+    ) -> Option<Vec<(IpAddr, u8, Vec<u8>)>> {
         let src = self.source?;
         let repr = self.advert_repr(priority);
+        let destinations = self.destinations();
+        // One trailer per advert, shared by every copy (the checksum, the only octets
+        // that differ between copies, is not covered).
+        let trailer = match (&self.cfg.auth_hmac, destinations.first()) {
+            (Some(h), Some(&(dst, _))) => repr
+                .to_bytes(IpPair { src, dst }, self.cfg.checksum_form)
+                .ok()
+                .and_then(|msg| {
+                    crate::hmac::sign(
+                        h,
+                        &mut self.hmac,
+                        self.cfg.version,
+                        self.cfg.vrid,
+                        src,
+                        &msg,
+                        wall,
+                    )
+                }),
+            _ => None,
+        };
         let mut out = Vec::new();
-        for (dst, ttl) in self.destinations() {
+        for (dst, ttl) in destinations {
             let ip = IpPair { src, dst };
             let Ok(msg) = repr.to_bytes(ip, self.cfg.checksum_form) else {
                 continue;
+            };
+            let msg = match &trailer {
+                Some(t) => crate::hmac::append(msg, t, src, dst),
+                None => msg,
             };
             let packet = match (src, dst) {
                 (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -444,6 +476,12 @@ impl Instance {
             Discard::Auth => c.auth_failures += 1,
             Discard::Source => c.source_errors += 1,
             Discard::OwnAdvert => c.own_adverts += 1,
+            Discard::HmacMissing => c.auth_ext_missing += 1,
+            Discard::HmacMalformed => c.auth_ext_malformed += 1,
+            Discard::HmacUnknownKey => c.auth_ext_unknown_key += 1,
+            Discard::HmacAuth => c.auth_ext_invalid_hmac += 1,
+            Discard::HmacStale => c.auth_ext_stale += 1,
+            Discard::HmacReplay => c.auth_ext_replay += 1,
             // Counted by the router (global) or not at all.
             Discard::Version | Discard::Checksum | Discard::VrId | Discard::NotListening => {}
         }

@@ -10,13 +10,15 @@
 pub mod config;
 pub mod counters;
 pub mod event;
+mod hmac;
 mod instance;
 mod named;
 mod router;
 pub mod time;
 
 pub use config::{
-    Auth, GarpConfig, IfIndex, InitialState, InstanceConfig, SyncGroupConfig, UnicastPeer,
+    Auth, GarpConfig, HmacConfig, IfIndex, InitialState, InstanceConfig, SyncGroupConfig,
+    UnicastPeer,
 };
 pub use counters::{Counters, GlobalCounters};
 pub use event::{Discard, Event, Handover};

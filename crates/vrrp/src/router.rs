@@ -6,12 +6,13 @@
 use crate::config::{Auth, InitialState, InstanceConfig, SyncGroupConfig};
 use crate::counters::{Counters, GlobalCounters, NewMasterReason};
 use crate::event::{Discard, Event, Handover};
+use crate::hmac;
 use crate::instance::{addr_key, same_secret, Instance, RateLimit, Timer, TIMERS};
 use crate::named::Once;
 use crate::time::Instant;
 use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEffect, TxAdvert};
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
-use keepup_wire::{ah, ipv4, Error as WireError};
+use keepup_wire::{ah, hmac_auth, ipv4, Error as WireError};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -54,6 +55,11 @@ pub struct Router {
     /// stale once the instance's slot no longer holds that deadline (cancelled or
     /// re-armed); stale entries are skipped, and never left on top.
     heap: BinaryHeap<Reverse<(Instant, usize, Timer)>>,
+    /// The wall clock as the driver last gave it: (engine time, Unix time then).
+    wall: (Instant, Duration),
+    /// The latest engine time seen (inputs, timeouts), for what runs without one
+    /// (`retire`).
+    last_now: Instant,
 }
 
 /// Arm instance `i`'s timer `t` for `at` (its slot, and the router's heap).
@@ -120,6 +126,34 @@ fn validate(cfg: &InstanceConfig) -> Result<(), ConfigError> {
     }
     if matches!(cfg.auth, Auth::Ah(_)) && (v6 || cfg.version != Version::V2) {
         return Err(instance_error(cfg, "auth_type AH needs VRRPv2 over IPv4"));
+    }
+    if let Some(h) = &cfg.auth_hmac {
+        if matches!(cfg.auth, Auth::Ah(_)) {
+            return Err(instance_error(
+                cfg,
+                "auth_hmac and auth_type AH cannot be combined (use auth_hmac alone)",
+            ));
+        }
+        if h.keys.is_empty() {
+            return Err(instance_error(cfg, "auth_hmac has no key"));
+        }
+        for (n, k) in h.keys.iter().enumerate() {
+            if h.keys[..n].iter().any(|o| o.id() == k.id()) {
+                return Err(instance_error(
+                    cfg,
+                    format!("auth_hmac key {} is defined twice", k.id()),
+                ));
+            }
+        }
+        if h.mode.signs() && h.signing_key().is_none() {
+            return Err(instance_error(
+                cfg,
+                format!(
+                    "auth_hmac active_key {} is not one of its keys",
+                    h.active_key
+                ),
+            ));
+        }
     }
     for p in &cfg.unicast_peers {
         if p.address.is_ipv6() != v6 {
@@ -196,11 +230,34 @@ impl Router {
             claims: Once::new(256),
             lists_read: Once::new(1024),
             heap: BinaryHeap::new(),
+            wall: (Instant::ZERO, Duration::ZERO),
+            last_now: Instant::ZERO,
         })
+    }
+
+    /// The wall clock (time since the Unix epoch) at engine time `now`, for
+    /// `auth_hmac`: its sequence is the sender's Unix time and `anti_replay time`
+    /// compares it with the receiver's. Between calls the engine moves it on with
+    /// its own time, so a driver may call this before each batch of inputs (the
+    /// daemon does, so a stepped clock is seen at once) or once (tests and the
+    /// simulator: every router on one virtual clock). Never called: Unix time is
+    /// the engine's time, which routers on one virtual clock agree on.
+    ///
+    /// A setter rather than an argument of `handle`: only `auth_hmac` reads it, and
+    /// every other caller (the simulator, hundreds of tests) stays as it is.
+    pub fn set_wall(&mut self, now: Instant, unix: Duration) {
+        self.wall = (now, unix);
+    }
+
+    /// Unix time at the latest engine time seen.
+    fn wall_now(&self) -> Duration {
+        let (at, unix) = self.wall;
+        unix + self.last_now.saturating_since(at)
     }
 
     /// Feed one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        self.last_now = self.last_now.max(now);
         self.input(now, input);
         self.settle();
     }
@@ -322,6 +379,7 @@ impl Router {
 
     /// Fire every timer due at or before `now`, earliest first.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         while let Some(&Reverse((at, i, t))) = self.heap.peek() {
             if self.stale(at, i, t) {
                 self.heap.pop();
@@ -396,8 +454,11 @@ impl Router {
             let same = old.iter().position(|o| {
                 o.as_ref().is_some_and(|o| {
                     o.state != State::Stop && o.cfg.name == new.cfg.name && {
+                        // auth_hmac too: a key rotation must not restart (no flap);
+                        // the sequence and the senders' marks stay.
                         let mut a = o.cfg.clone();
                         a.vips.clone_from(&new.cfg.vips);
+                        a.auth_hmac.clone_from(&new.cfg.auth_hmac);
                         a == new.cfg
                     }
                 })
@@ -574,8 +635,9 @@ impl Router {
 
     /// Send one advert with `priority` now (0: resignation).
     fn send_advert(&mut self, i: usize, priority: u8) {
+        let wall = self.wall_now();
         let inst = &mut self.instances[i];
-        match inst.build_adverts(priority) {
+        match inst.build_adverts(priority, wall) {
             Some(packets) => {
                 let interface = inst.cfg.interface;
                 for (dst, ttl, packet) in packets {
@@ -1359,9 +1421,43 @@ impl Router {
             });
             return;
         }
+        // auth_hmac: a trailer is exactly 28 octets after the message (keepalived's
+        // rule). On IPv6 the checksum then covers it too, so it is checked here.
+        let (message, trailer) = match inst.cfg.auth_hmac {
+            Some(_) => hmac::split(bytes, v6),
+            None => {
+                if let Some(dropped) = hmac::unexpected_signature(src, dst, bytes) {
+                    self.mismatch(i, Discard::AuthType, src, dropped, || {
+                        "signs its adverts (auth_hmac), this router has no auth_hmac".into()
+                    });
+                    if dropped {
+                        return;
+                    }
+                }
+                (bytes, None)
+            }
+        };
+        let summed = match (trailer, src, dst) {
+            (Some(_), IpAddr::V6(s), IpAddr::V6(d)) => {
+                Some(hmac_auth::verify_ipv6_checksum(s, d, bytes))
+            }
+            _ => None,
+        };
+        if summed == Some(false) {
+            self.global.checksum_errors += 1;
+            self.discard(now, Some(i), Discard::Checksum, src, || {
+                "checksum over the message and its auth_hmac trailer".into()
+            });
+            return;
+        }
         // RX-03, RX-04, RX-05, RX-08, RX-09
-        let packet = vrrp::Packet::new_unchecked(bytes);
-        let (repr, info) = match vrrp::Repr::parse(&packet, IpPair { src, dst }) {
+        let packet = vrrp::Packet::new_unchecked(message);
+        let parsed = if summed == Some(true) {
+            vrrp::Repr::parse_checksum_verified(&packet, IpPair { src, dst })
+        } else {
+            vrrp::Repr::parse(&packet, IpPair { src, dst })
+        };
+        let (repr, info) = match parsed {
             Ok(r) => r,
             Err(e) => {
                 let reason = match e {
@@ -1401,6 +1497,40 @@ impl Router {
                 );
             }
             return;
+        }
+        // auth_hmac: checked before any field reaches the state machine.
+        let wall = self.wall_now();
+        let inst = &mut self.instances[i];
+        if let Some(h) = &inst.cfg.auth_hmac {
+            let rx = hmac::Received {
+                src,
+                version: want,
+                vrid,
+                message,
+                trailer,
+            };
+            match hmac::check(h, &mut inst.hmac, &inst.cfg.unicast_peers, &rx, wall) {
+                Ok(None) => {}
+                Ok(Some(skew)) => {
+                    if inst.hmac.skew_named.first(src) {
+                        let window = hmac::window(h);
+                        self.outputs.push_back(Output::Event(Event::HmacClockSkew {
+                            instance: InstanceId(i),
+                            from: src,
+                            skew,
+                            window,
+                        }));
+                    }
+                }
+                Err((reason, detail)) => {
+                    if reason == Discard::Source {
+                        self.discard(now, Some(i), reason, src, || detail);
+                    } else {
+                        self.mismatch(i, reason, src, true, || detail);
+                    }
+                    return;
+                }
+            }
         }
         // RX-11: authentication (v2).
         if want == Version::V2 {

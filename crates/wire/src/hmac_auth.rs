@@ -80,7 +80,8 @@
 //!   caller's: keepalived keeps it per configured unicast peer (a unicast source that
 //!   is not a peer is refused) and, for multicast, in 4 slots per instance keyed by
 //!   source address, least recently used evicted, touched only after the HMAC
-//!   verified. A receiver restart forgets every mark.
+//!   verified. A receiver restart forgets every mark. (keepup's engine keeps the
+//!   marks, signs and checks in `keepup_vrrp`'s `hmac` module.)
 //! - **Modes** ([`Mode`]): `enforce` (default) signs and refuses an advert without a
 //!   trailer; `permissive` signs and accepts one without; `receive-only` sends no
 //!   trailer and accepts one without. In every mode a trailer that is present must

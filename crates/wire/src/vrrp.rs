@@ -403,6 +403,25 @@ impl Repr {
         packet: &Packet<T>,
         ip: IpPair,
     ) -> Result<(Repr, ParseInfo), Error> {
+        Repr::parse_inner(packet, ip, true)
+    }
+
+    /// [`Repr::parse`] without the checksum, for an advert whose checksum the caller
+    /// verified another way: an IPv6 advert with an `auth_hmac` trailer, whose
+    /// checksum covers the trailer too (`hmac_auth::verify_ipv6_checksum`). `packet`
+    /// is the message alone. The form reported is `PseudoHeader`.
+    pub fn parse_checksum_verified<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        ip: IpPair,
+    ) -> Result<(Repr, ParseInfo), Error> {
+        Repr::parse_inner(packet, ip, false)
+    }
+
+    fn parse_inner<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        ip: IpPair,
+        check_sum: bool,
+    ) -> Result<(Repr, ParseInfo), Error> {
         let have = packet.bytes().len();
         if have < HEADER_LEN {
             return Err(Error::Truncated {
@@ -426,7 +445,11 @@ impl Repr {
         if ip.v6().is_none() {
             return Err(Error::IpHeader);
         }
-        let checksum_form = packet.verify_checksum(ip).ok_or(Error::Checksum)?;
+        let checksum_form = if check_sum {
+            packet.verify_checksum(ip).ok_or(Error::Checksum)?
+        } else {
+            ChecksumForm::PseudoHeader
+        };
         if version == Version::V3 {
             if packet.count() == 0 {
                 return Err(Error::NoAddress);
@@ -678,6 +701,24 @@ mod tests {
         let (repr, info) = Repr::parse(&p, v4pair()).unwrap();
         assert_eq!(repr, v3_repr());
         assert_eq!(info.trailing, 3);
+    }
+
+    /// A checksum verified elsewhere (IPv6 with an auth_hmac trailer): every other
+    /// check still runs; `parse` refuses the same bytes for their checksum.
+    #[test]
+    fn parse_checksum_verified_skips_only_the_checksum() {
+        let mut bytes = hex(V3_PSEUDO);
+        bytes[6] ^= 0xff;
+        let p = Packet::new_checked(&bytes[..], false).unwrap();
+        assert_eq!(Repr::parse(&p, v4pair()), Err(Error::Checksum));
+        let (repr, _) = Repr::parse_checksum_verified(&p, v4pair()).unwrap();
+        assert_eq!(repr, v3_repr());
+        bytes[0] = 0x32;
+        let p = Packet::new_unchecked(&bytes[..]);
+        assert_eq!(
+            Repr::parse_checksum_verified(&p, v4pair()),
+            Err(Error::Type(2))
+        );
     }
 
     /// Ledger: RX-04 — RFC 9568 §7.1: "MUST verify that the received packet

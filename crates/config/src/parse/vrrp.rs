@@ -806,6 +806,23 @@ static HMAC: &[Kw<AuthHmac>] = &[
             );
             return;
         }
+        // An inline key is decoded here, so `keepup check` names the line; a `file:`
+        // key is read when the daemon plans its run. keepalived ignores a bad key and
+        // runs on; keepup refuses: a router missing a key signs nothing its peers take
+        // (or refuses theirs), which is two Masters.
+        if let Err(e) = keepup_wire::hmac_auth::parse_key_value(&a[1].text) {
+            cx.push(
+                Diagnostic::new(
+                    Severity::Fatal,
+                    "bad-value",
+                    format!("auth_hmac key {id}: {e}"),
+                )
+                .at(a[1].span)
+                .help(
+                    "32 to 64 octets: a plain string, hex: and two digits per octet, or file:PATH",
+                ),
+            );
+        }
         h.key.push(HmacKey {
             id,
             value: a[1].text.clone(),
@@ -859,19 +876,9 @@ fn auth_hmac(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
             );
         }
     }
-    // Read and checked above, but the engine does not sign or verify yet (the trailer's
-    // codec is keepup_wire::hmac_auth): running on would send unsigned adverts, which
-    // peers in `mode enforce` ignore (two Masters), and accept unsigned ones.
-    cx.push(
-        Diagnostic::new(
-            Severity::Fatal,
-            "unsupported",
-            format!("({}) auth_hmac is not supported by keepup yet", vi.name),
-        )
-        .at(s.keyword().span)
-        .help("run this virtual router with keepalived 2.4.2 or later until keepup supports it, or remove auth_hmac on every router of it")
-        .note("running on would send unsigned adverts, which routers in `mode enforce` ignore: two Masters"),
-    );
+    // Keys are decoded (and `file:` keys read) when the daemon plans its run
+    // (crates/daemon/src/plan.rs): a key that cannot be used stops the start or the
+    // reload there, naming the instance and the key.
     vi.auth_hmac = Some(h);
 }
 
@@ -2984,11 +2991,11 @@ mod tests {
     #[test]
     fn newer_keywords() {
         let l = load(&inst(
-            " timer_expired_backup\n v3_checksum_as_v2\n use_ipvlan ipv1 10.0.0.5/24 private\n auth_hmac {\n  key 1 hex:00\n  active_key 1\n  anti_replay monotonic\n  time_window 10\n  mode permissive\n }",
+            " timer_expired_backup\n v3_checksum_as_v2\n use_ipvlan ipv1 10.0.0.5/24 private\n auth_hmac {\n  key 1 hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n  active_key 1\n  anti_replay monotonic\n  time_window 10\n  mode permissive\n }",
         ));
-        // use_ipvlan is read and said not supported yet; auth_hmac is read whole, then
-        // refused until the engine signs (see auth_hmac).
-        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
+        // use_ipvlan is read and said not supported yet; auth_hmac is read whole and
+        // runs.
+        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.timer_expired_backup, Some(254));
         assert_eq!(v.auth_hmac.as_ref().unwrap().mode, "permissive");
@@ -2998,5 +3005,26 @@ mod tests {
         );
         let l = load(&inst(" use_vmac 00:00:5e:00:01:33"));
         assert_eq!(codes(&l), ["unsupported", "bad-value"]);
+    }
+
+    /// An inline auth_hmac key that cannot be used refuses the file at its line
+    /// (keepalived would drop the key and run on: two Masters); a `file:` key is
+    /// left to the daemon, which reads it when it plans.
+    #[test]
+    fn a_bad_inline_auth_hmac_key_is_fatal() {
+        for (key, says) in [
+            ("hex:00", "key is 1 octets; 32 to 64 are needed"),
+            ("hex:0g", "not a hex string"),
+            ("short", "key is 5 octets"),
+        ] {
+            let l = load(&inst(&format!(" auth_hmac {{\n  key 1 {key}\n }}")));
+            assert_eq!(codes(&l), ["bad-value"], "{}", l.render());
+            assert!(l.render().contains(says), "{}", l.render());
+            assert_eq!(l.verdict(), crate::Verdict::Refused);
+        }
+        let l = load(&inst(
+            " auth_hmac {\n  key 1 file:/etc/keepalived/vrrp.key\n }",
+        ));
+        assert!(codes(&l).is_empty(), "{}", l.render());
     }
 }

@@ -62,6 +62,7 @@ fn stats(sent: u64, became: u64) -> Stats {
         pri_zero_sent: 0,
         source_err: 0,
         split_brain: 0,
+        ..Stats::default()
     }
 }
 
@@ -196,6 +197,7 @@ fn stats_file_is_keepalived_2_2_7s() {
         pri_zero_sent: 14,
         source_err: 0,
         split_brain: 0,
+        ..Stats::default()
     };
     let out = text::stats(&s);
     let numbers: Vec<&str> = out

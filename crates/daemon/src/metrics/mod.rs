@@ -303,6 +303,27 @@ fn vrrp(out: &mut Out, s: &Snapshot) -> fmt::Result {
         each(|i| i.stats.auth_failure),
     )?;
     out.counter(
+        "vrrp_auth_hmac_errors",
+        "Advertisements refused by auth_hmac, by reason (keepalived's auth_ext_* stats)",
+        s.instances.iter().flat_map(|i| {
+            let st = &i.stats;
+            [
+                ("missing", st.auth_ext_missing),
+                ("malformed", st.auth_ext_malformed),
+                ("unknown_key", st.auth_ext_unknown_key),
+                ("invalid_hmac", st.auth_ext_invalid_hmac),
+                ("stale", st.auth_ext_stale),
+                ("replay", st.auth_ext_replay),
+            ]
+            .into_iter()
+            .map(move |(reason, n)| {
+                let mut l = id(i);
+                l.push(("reason", reason.to_string()));
+                (l, n)
+            })
+        }),
+    )?;
+    out.counter(
         "vrrp_source_errors",
         "Advertisements from a source address not accepted",
         each(|i| i.stats.source_err),

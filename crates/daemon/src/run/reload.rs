@@ -16,8 +16,9 @@ pub enum Change {
         added: Vec<String>,
         removed: Vec<String>,
     },
-    /// Kept; only settings that take effect without a restart changed (notify).
-    Kept,
+    /// Kept; only settings that take effect without a restart changed (notify
+    /// scripts, `auth_hmac`: a key rotation must not flap), named.
+    Kept(&'static str),
     /// Restarted (in Initialize, then as configured), and why.
     Restarted(Vec<String>),
     Added,
@@ -39,7 +40,7 @@ impl Decision {
             n == name
                 && matches!(
                     c,
-                    Change::Unchanged | Change::Kept | Change::Addresses { .. }
+                    Change::Unchanged | Change::Kept(_) | Change::Addresses { .. }
                 )
         })
     }
@@ -84,6 +85,8 @@ fn restart_reasons(
     // Anything else the engine runs on (auth, unicast peers, timers, ...).
     let mut x = a.clone();
     x.vips.clone_from(&b.vips);
+    // auth_hmac takes effect in place (the engine keeps the instance).
+    x.auth_hmac.clone_from(&b.auth_hmac);
     let named = [
         x.interface == b.interface,
         x.vrid == b.vrid,
@@ -126,10 +129,13 @@ pub fn decide(old: &Plan, new: &Plan) -> Decision {
                 .collect();
             if !added.is_empty() || !removed.is_empty() || o.vips != n.vips {
                 Change::Addresses { added, removed }
-            } else if oe.notify != ne.notify {
-                Change::Kept
             } else {
-                Change::Unchanged
+                match (oe.notify != ne.notify, o.auth_hmac != n.auth_hmac) {
+                    (true, true) => Change::Kept("notify and auth_hmac settings changed"),
+                    (true, false) => Change::Kept("notify settings changed"),
+                    (false, true) => Change::Kept("auth_hmac settings changed"),
+                    (false, false) => Change::Unchanged,
+                }
             }
         };
         changes.push((n.name.clone(), change));
@@ -147,7 +153,7 @@ pub fn decide(old: &Plan, new: &Plan) -> Decision {
 fn line(name: &str, c: &Change) -> String {
     match c {
         Change::Unchanged => format!("{name}: unchanged"),
-        Change::Kept => format!("{name}: kept (notify settings changed)"),
+        Change::Kept(what) => format!("{name}: kept ({what})"),
         Change::Addresses { added, removed } => {
             let mut d: Vec<String> = added.iter().map(|a| format!("+{a}")).collect();
             d.extend(removed.iter().map(|a| format!("-{a}")));
@@ -336,7 +342,35 @@ mod tests {
             " notify_master /bin/true\n",
         ));
         let d = decide(&a, &b);
-        assert_eq!(d.changes, vec![("VI_1".into(), Change::Kept)]);
+        assert_eq!(
+            d.changes,
+            vec![("VI_1".into(), Change::Kept("notify settings changed"))]
+        );
         assert!(d.keeps("VI_1"));
+    }
+
+    /// A key rotation (`active_key` moved, a key added) keeps the instance: no
+    /// resignation, no flap; the line says what changed.
+    #[test]
+    fn auth_hmac_changes_keep_the_instance() {
+        let keys = " auth_hmac {\n  key 1 abcdefghijklmnopqrstuvwxyz012345\n  key 2 ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\n  active_key 1\n }\n";
+        let a = plan(&conf("VI_1", 100, "  10.0.0.1/24\n", keys));
+        let b = plan(&conf(
+            "VI_1",
+            100,
+            "  10.0.0.1/24\n",
+            &keys.replace("active_key 1", "active_key 2"),
+        ));
+        let d = decide(&a, &b);
+        assert_eq!(
+            d.changes,
+            vec![("VI_1".into(), Change::Kept("auth_hmac settings changed"))]
+        );
+        assert!(d.keeps("VI_1"));
+        assert_eq!(
+            d.lines,
+            vec!["VI_1: kept (auth_hmac settings changed)".to_string()]
+        );
+        assert!(!same_plan(&a, &b), "a rotation is not an unchanged reload");
     }
 }

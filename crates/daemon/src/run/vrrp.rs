@@ -75,9 +75,13 @@ impl VrrpSide {
         })
     }
 
-    /// The engine's time now.
-    pub fn now(&self) -> keepup_vrrp::Instant {
-        engine_time(self.start)
+    /// The engine's time now; the wall clock is handed to the engine with it
+    /// (`auth_hmac` signs and checks Unix time), so a stepped clock is seen at the
+    /// next input.
+    pub fn now(&mut self) -> keepup_vrrp::Instant {
+        let now = engine_time(self.start);
+        self.router.set_wall(now, unix_time());
+        now
     }
 
     /// The engine's next deadline, on the loop's clock.
@@ -167,6 +171,7 @@ impl VrrpSide {
         };
         // One clock reading for the batch: it is read within microseconds.
         let now = engine_time(self.start);
+        router.set_wall(now, unix_time());
         let r = sock.try_recv_batch(BURST, |d| {
             let data = match d.v6 {
                 Some((src, dst, hop_limit)) => RxData::V6 {
@@ -270,6 +275,7 @@ pub fn log_event(setup: &Setup, e: &Event) {
         | Event::PriorityChanged { instance, .. }
         | Event::PreemptDelayed { instance, .. }
         | Event::SplitBrain { instance, .. }
+        | Event::HmacClockSkew { instance, .. }
         | Event::HandedOver { instance, .. }
         | Event::Flapping { instance, .. } => Some(setup.name(*instance)),
         Event::SyncGroup { .. } => None,
@@ -291,6 +297,7 @@ pub fn log_event(setup: &Setup, e: &Event) {
         } => info!("{line}"),
         Event::Discarded { .. }
         | Event::AddressConflict { .. }
+        | Event::HmacClockSkew { .. }
         | Event::Mismatch { .. }
         | Event::OwnAddressAsPeer { .. } => warn!("{line}"),
         _ => info!("{line}"),
@@ -317,6 +324,13 @@ pub fn interfaces(plan: &Plan) -> Vec<keepup_vrrp::IfIndex> {
 }
 
 /// The engine's time: since `start`.
+/// Time since the Unix epoch (zero if the clock is set before 1970).
+fn unix_time() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 fn engine_time(start: Instant) -> keepup_vrrp::Instant {
     let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     keepup_vrrp::Instant::from_nanos(ns)

@@ -177,7 +177,7 @@ pub struct TrackerStatus {
 }
 
 /// keepalived's `stats` names, and keepup's own after them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub advert_rcvd: u64,
     pub advert_sent: u64,
@@ -197,6 +197,21 @@ pub struct Stats {
     pub pri_zero_sent: u64,
     pub source_err: u64,
     pub split_brain: u64,
+    /// auth_hmac refusals, by keepalived's stats names (`mode enforce` and no
+    /// trailer; malformed trailer; unknown key id; HMAC that does not verify;
+    /// outside `time_window`; replayed sequence).
+    #[serde(default)]
+    pub auth_ext_missing: u64,
+    #[serde(default)]
+    pub auth_ext_malformed: u64,
+    #[serde(default)]
+    pub auth_ext_unknown_key: u64,
+    #[serde(default)]
+    pub auth_ext_invalid_hmac: u64,
+    #[serde(default)]
+    pub auth_ext_stale: u64,
+    #[serde(default)]
+    pub auth_ext_replay: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -368,6 +383,12 @@ fn instance(
             pri_zero_sent: k.sent_pri_zero_packets,
             source_err: k.source_errors,
             split_brain: k.split_brain,
+            auth_ext_missing: k.auth_ext_missing,
+            auth_ext_malformed: k.auth_ext_malformed,
+            auth_ext_unknown_key: k.auth_ext_unknown_key,
+            auth_ext_invalid_hmac: k.auth_ext_invalid_hmac,
+            auth_ext_stale: k.auth_ext_stale,
+            auth_ext_replay: k.auth_ext_replay,
         },
     }
 }
