@@ -35,6 +35,7 @@ mod procmon;
 pub mod script;
 mod socket;
 mod timer;
+mod vip_filter;
 pub use frame::{ArpListener, FrameSender};
 pub use ipvs::{module_available as ipvs_module_available, Ipvs, IpvsError, KernelError};
 pub use monitor::Monitor;
@@ -43,6 +44,7 @@ pub use nft::{nft_apply, nft_program, nft_usable, NftError};
 pub use procmon::{ProcEvent, ProcessMonitor};
 pub use socket::{Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
 pub use timer::PreciseTimer;
+pub use vip_filter::{delete_vip_filter, VipFilter, DEFAULT_TABLE as VIP_FILTER_TABLE};
 
 /// Errors from the kernel, with what was being done.
 #[derive(Debug, thiserror::Error)]
