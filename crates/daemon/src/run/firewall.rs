@@ -1,0 +1,258 @@
+//! The firewall part: `no_accept`. While an instance that is not the address owner
+//! (priority 255) and does not accept (`no_accept`, or strict mode's default) holds its
+//! VIPs, what is addressed to them is dropped by keepup's nftables table (RFC 3768 and
+//! RFC 9568 §6.4.3, Ledger MST-04; the owner accepts whatever the mode, OWN-02;
+//! Neighbor Solicitations and Advertisements pass, MST-05). keepalived's default is to
+//! accept (KA-16), and so is keepup's.
+//!
+//! The part decides which addresses to drop; `keepup_sys::VipFilter` writes them. The
+//! filter is written before an instance's VIPs are added and after they are removed,
+//! so a VIP is never up without its filter. The table is made at start when any
+//! instance may need it (and a leftover of a killed keepup, recorded in
+//! `<runtime dir>/vrrp-nft`, is replaced or removed), and removed at a clean stop. A
+//! write that fails is logged, counted and tried again until it succeeds.
+use crate::plan::Plan;
+use keepup_config::Config;
+use keepup_sys::{NftError, VipFilter};
+use keepup_vrrp::InstanceId;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+use super::setup::Setup;
+
+/// How long after a failed write the filter is written again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+pub struct Firewall {
+    /// `nftables NAME` (default `keepup`) and `nftables_priority`.
+    table: String,
+    priority: i32,
+    /// The instances holding their VIPs.
+    held: BTreeSet<InstanceId>,
+    /// The filter in the kernel as last written; `None`: no table of ours known to be
+    /// there (none made yet, or the last write failed).
+    applied: Option<VipFilter>,
+    /// A table of ours may be in the kernel (the record says which).
+    recorded: Option<String>,
+    record: PathBuf,
+    /// Writes that failed since start.
+    pub failures: u64,
+    /// A failed write waits to be tried again.
+    pub retry: bool,
+    /// The last failure logged (the same one is logged once).
+    said: Option<String>,
+}
+
+/// Whether instance `i` of `plan` drops what is sent to its VIPs while it holds them.
+pub fn drops(plan: &Plan, i: usize) -> bool {
+    plan.instances
+        .get(i)
+        .is_some_and(|c| c.priority != 255 && !c.accept)
+}
+
+/// The table's name and priority as the configuration gives them.
+fn table_of(config: &Config) -> (String, i32) {
+    let g = &config.global_defs;
+    let name = g
+        .nftables
+        .clone()
+        .unwrap_or_else(|| keepup_sys::VIP_FILTER_TABLE.to_string());
+    (name, g.nftables_priority)
+}
+
+impl Firewall {
+    pub fn new(config: &Config, runtime_dir: &Path) -> Firewall {
+        let (table, priority) = table_of(config);
+        let record = runtime_dir.join("vrrp-nft");
+        let recorded = std::fs::read_to_string(&record)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        Firewall {
+            table,
+            priority,
+            held: BTreeSet::new(),
+            applied: None,
+            recorded,
+            record,
+            failures: 0,
+            retry: false,
+            said: None,
+        }
+    }
+
+    /// At start (nothing held yet): the table is made, empty, when an instance may
+    /// need it, and any table a previous keepup left is replaced or removed. Without
+    /// nft, an instance that needs it is named loudly: its VIPs would accept.
+    pub fn start(&mut self, setup: &Setup) {
+        let needing: Vec<&str> = setup
+            .ids()
+            .filter(|id| drops(&setup.plan, id.0))
+            .map(|id| setup.name(id))
+            .collect();
+        if let Some(old) = self.recorded.clone() {
+            if needing.is_empty() || old != self.filter().table() {
+                info!(
+                    "no_accept: removing the nftables table inet {old} left by a previous keepup"
+                );
+                self.delete(&old);
+            }
+        }
+        if needing.is_empty() {
+            return;
+        }
+        if let Err(e) = keepup_sys::nft_usable() {
+            error!(
+                "no_accept: {e}: packets addressed to the VIPs of {} would be ACCEPTED while \
+                 it is MASTER; install nftables (or set `accept`)",
+                needing
+                    .iter()
+                    .map(|n| format!("({n})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        self.write(setup, true);
+    }
+
+    /// The filter as `setup` and the instances held want it.
+    fn wanted(&self, setup: &Setup) -> VipFilter {
+        let mut f = self.filter();
+        for &id in &self.held {
+            if id.0 >= setup.plan.instances.len() || !drops(&setup.plan, id.0) {
+                continue;
+            }
+            for a in setup.effects(id).addresses() {
+                let dev = setup.device(id, a);
+                if !f.insert(a.address, dev) {
+                    warn!(
+                        "({}) no_accept: {} on interface '{dev}' cannot be filtered (the name \
+                         cannot be written in an nftables set)",
+                        setup.name(id),
+                        a.address
+                    );
+                }
+            }
+        }
+        f
+    }
+
+    fn filter(&self) -> VipFilter {
+        VipFilter::new(&self.table, self.priority)
+    }
+
+    /// `id` is about to add its VIPs (`install`) or has removed them: the filter is
+    /// written first on the way up and last on the way down (the caller's order).
+    pub fn vips(&mut self, setup: &Setup, id: InstanceId, install: bool) {
+        let changed = if install {
+            self.held.insert(id)
+        } else {
+            self.held.remove(&id)
+        };
+        if changed && drops(&setup.plan, id.0) {
+            let what = if install { "setting" } else { "removing" };
+            info!("({}) {what} firewall drop rule", setup.name(id));
+            self.write(setup, false);
+        }
+    }
+
+    /// After a reload: the table's name or priority may have changed, and which
+    /// instances drop; `held` is which instances hold their VIPs now.
+    pub fn reloaded(
+        &mut self,
+        config: &Config,
+        setup: &Setup,
+        held: impl Iterator<Item = InstanceId>,
+    ) {
+        let (table, priority) = table_of(config);
+        let renamed = table != self.table || priority != self.priority;
+        if renamed {
+            let old = self.filter().table().to_owned();
+            if self.applied.is_some() || self.recorded.is_some() {
+                self.delete(&old);
+            }
+            self.table = table;
+            self.priority = priority;
+            self.applied = None;
+        }
+        self.held = held.collect();
+        let needed = setup.ids().any(|id| drops(&setup.plan, id.0));
+        if needed {
+            self.write(setup, renamed);
+        } else if self.applied.is_some() || self.recorded.is_some() {
+            let t = self.filter().table().to_owned();
+            self.delete(&t);
+        }
+    }
+
+    /// Write the wanted filter if it differs from the kernel's (`fresh`: the whole
+    /// table, as at start).
+    pub fn write(&mut self, setup: &Setup, fresh: bool) {
+        let want = self.wanted(setup);
+        if !fresh && self.applied.as_ref() == Some(&want) {
+            self.retry = false;
+            return;
+        }
+        let table = want.table().to_owned();
+        if self.recorded.as_deref() != Some(table.as_str()) {
+            // Recorded before it is made, so a crash leaves no table unrecorded.
+            if let Err(e) = std::fs::write(&self.record, format!("{table}\n")) {
+                warn!("cannot write {}: {e}", self.record.display());
+            }
+            self.recorded = Some(table.clone());
+        }
+        match want.apply(fresh || self.applied.is_none()) {
+            Ok(()) => {
+                if self.said.take().is_some() {
+                    info!("no_accept: the nftables table inet {table} is written again");
+                }
+                self.applied = Some(want);
+                self.retry = false;
+            }
+            Err(e) => self.failed(&table, &e),
+        }
+    }
+
+    fn failed(&mut self, table: &str, e: &NftError) {
+        self.failures += 1;
+        self.applied = None;
+        self.retry = true;
+        let line = format!(
+            "no_accept: cannot write the nftables table inet {table}: {e}; packets to the \
+             VIPs it should drop are accepted until it is written (tried again every {}s)",
+            RETRY_AFTER.as_secs()
+        );
+        if self.said.as_ref() != Some(&line) {
+            error!("{line} (failure {})", self.failures);
+            self.said = Some(line);
+        }
+    }
+
+    fn delete(&mut self, table: &str) {
+        match keepup_sys::delete_vip_filter(table) {
+            Ok(()) => {
+                if self.recorded.as_deref() == Some(table) {
+                    let _ = std::fs::remove_file(&self.record);
+                    self.recorded = None;
+                }
+            }
+            Err(e) => {
+                self.failures += 1;
+                error!("no_accept: cannot remove the nftables table inet {table}: {e}");
+            }
+        }
+        self.applied = None;
+    }
+
+    /// A clean stop: the table goes (`-V` leaves it, with the VIPs).
+    pub fn stop(&mut self, keep: bool) {
+        if keep {
+            return;
+        }
+        if let Some(t) = self.recorded.clone() {
+            self.delete(&t);
+        }
+    }
+}
