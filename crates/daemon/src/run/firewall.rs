@@ -256,3 +256,36 @@ impl Firewall {
         }
     }
 }
+
+/// What `keepup check` adds about `no_accept`: which instances have what is sent to
+/// their VIPs dropped while they are Master, by which table, and a warning when nft or
+/// nf_tables is missing (their VIPs would accept).
+pub fn accept_notes(config: &Config) -> String {
+    let dropping: Vec<String> = config
+        .vrrp_instances
+        .iter()
+        .filter(|vi| vi.priority != 255 && !vi.accept)
+        .map(|vi| format!("({})", vi.name))
+        .collect();
+    if dropping.is_empty() {
+        return String::new();
+    }
+    let (table, _) = table_of(config);
+    let table = VipFilter::new(&table, 0).table().to_owned();
+    let names = dropping.join(", ");
+    let note = format!(
+        "note: no_accept: while MASTER, {names} drop what is sent to their VIPs \
+         (nftables table inet {table})\n"
+    );
+    match keepup_sys::nft_usable() {
+        Ok(()) => note,
+        // Not root, most often: nf_tables cannot be asked from here.
+        Err(e @ (NftError::Refused(_) | NftError::Io(_) | NftError::Timeout)) => {
+            format!("{note}note: no_accept: nft could not be asked here ({e})\n")
+        }
+        Err(e) => format!(
+            "warning: no_accept: {e}: packets to the VIPs of {names} would be ACCEPTED \
+             while MASTER; install nftables, or write `accept`\n"
+        ),
+    }
+}

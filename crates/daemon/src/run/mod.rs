@@ -32,6 +32,7 @@ use addresses::Addresses;
 use anyhow::{Context, Result};
 use deadlines::{Clock, Due};
 use duplicates::{foreign_claim, held_v4, DuplicateWatch};
+pub use firewall::accept_notes;
 use firewall::Firewall;
 use handover::Handovers;
 pub use incoming::signum;
