@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{keepup, routers, wait_addr};
+use common::{client, has, keepup, routers, wait_addr};
 
 use keepup_testkit::lab::{self, wait_until, Host};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -281,4 +281,68 @@ fn netns_accept_killed_keepup_leaves_no_stale_table() {
     assert!(gone.is_some(), "{:?}\n{}", table(r1), k3.log());
     assert!(wait_addr(r1, DROP4, true, 10).is_some(), "{}", k3.log());
     assert!(answers(client, DROP4), "the accept VIP is not answered");
+}
+
+/// A reload while Master: `no_accept` -> `accept` takes the VIP out of the set (it
+/// answers), back to `no_accept` puts it in again, and `nftables NAME` moves the
+/// filter to a table of that name, the old one removed.
+///
+/// Ledger: MST-04
+#[test]
+fn netns_accept_reload_changes_the_filter() {
+    if !lab::root_or_skip("netns_accept_reload_changes_the_filter") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("kacr", 2, false);
+    let (r1, peer) = (&hosts[0], &hosts[1]);
+    let v4 = |top: &str, mode: &str| {
+        let c = conf(150, mode);
+        let c = c.split("vrrp_instance VI_6").next().unwrap();
+        format!("{top}{c}")
+    };
+    let k1 = keepup(&lab, r1, &v4("", "no_accept"), "a");
+    assert!(wait_addr(r1, DROP4, true, 10).is_some(), "{}", k1.log());
+    let in_set = |h: &Host| set(h, "vips4").contains("10.9.0.101");
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || in_set(r1)
+    )
+    .is_some());
+    let path = lab.dir().join("r1-a.conf");
+    let reload = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        let (code, out, err) = client(&lab, r1, &["reload"]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+
+    reload(&v4("", "accept"));
+    let open = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        !in_set(r1) && has(r1, DROP4)
+    });
+    assert!(open.is_some(), "{:?}\n{}", table(r1), k1.log());
+    assert!(
+        answers(peer, DROP4),
+        "the VIP does not answer after `accept`"
+    );
+
+    reload(&v4("", "no_accept"));
+    let shut = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        in_set(r1) && has(r1, DROP4)
+    });
+    assert!(shut.is_some(), "{:?}\n{}", table(r1), k1.log());
+    assert!(!answers(peer, DROP4), "the VIP answers after `no_accept`");
+
+    reload(&v4("global_defs {\n    nftables kup2\n}\n", "no_accept"));
+    let moved = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        let l = r1.run(["nft", "list", "tables"]).unwrap();
+        !l.contains("table inet keepup") && l.contains("table inet kup2")
+    });
+    assert!(moved.is_some(), "{}", k1.log());
+    let kup2 = r1
+        .run(["nft", "list", "set", "inet", "kup2", "vips4"])
+        .unwrap();
+    assert!(kup2.contains("10.9.0.101"), "{kup2}");
+    assert!(k1.terminate(Duration::from_secs(10)).is_some());
+    assert!(!r1.run(["nft", "list", "tables"]).unwrap().contains("kup2"));
 }
