@@ -19,9 +19,10 @@ use std::time::Duration;
 const ACCEPT4: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 100));
 const DROP4: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 9, 0, 101));
 const DROP6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 0x101));
+const LINK6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x101));
 
-/// VI_A accepts (10.9.0.100), VI_N does not (10.9.0.101), VI_6 does not (fd00:9::101,
-/// VRRPv3); all at `prio` (255 makes r1 the owner of all three).
+/// VI_A accepts (10.9.0.100), VI_N does not (10.9.0.101), VI_6 does not (fe80::101
+/// and fd00:9::101, VRRPv3); all at `prio` (255 makes r1 the owner of all three).
 fn conf(prio: u8, n_mode: &str) -> String {
     format!(
         "vrrp_instance VI_A {{
@@ -55,6 +56,7 @@ vrrp_instance VI_6 {{
     advert_int 1
     no_accept
     virtual_ipaddress {{
+        fe80::101/64
         fd00:9::101/64
     }}
 }}
@@ -67,6 +69,8 @@ vrrp_instance VI_6 {{
 fn answers(client: &Host, ip: IpAddr) -> bool {
     let target = match ip {
         IpAddr::V4(a) => a.to_string(),
+        // A link-local address is reached through the client's one interface.
+        IpAddr::V6(a) if a.segments()[0] == 0xfe80 => format!("{a}%eth0"),
         IpAddr::V6(a) => a.to_string(),
     };
     let out = client
@@ -175,6 +179,18 @@ fn netns_accept_no_accept_drops_and_counts_but_resolves() {
     let before6 = dropped(r1, "ip6 daddr @vips6");
     assert!(!answers(client, DROP6), "the no_accept IPv6 VIP answered");
     assert!(dropped(r1, "ip6 daddr @vips6") > before6);
+    // A link-local VIP is dropped on its interface (the set holds address and name).
+    assert!(
+        set(r1, "vips6_link").contains("fe80::101 . \"eth0\""),
+        "{:?}",
+        table(r1)
+    );
+    let before_ll = dropped(r1, "ip6 daddr . iifname @vips6_link");
+    assert!(
+        !answers(client, LINK6),
+        "the no_accept link-local VIP answered"
+    );
+    assert!(dropped(r1, "ip6 daddr . iifname @vips6_link") > before_ll);
     let r1_mac = mac(r1);
     let neigh = client
         .run(["ip", "-6", "neigh", "show", "fd00:9::101", "dev", "eth0"])
@@ -191,7 +207,9 @@ fn netns_accept_no_accept_drops_and_counts_but_resolves() {
     let k2 = keepup(&lab, r2, &conf(200, "no_accept"), "a");
     assert!(wait_addr(r1, DROP4, false, 10).is_some(), "{}", k1.log());
     let empty = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        set(r1, "vips4").trim().is_empty() && set(r1, "vips6").trim().is_empty()
+        ["vips4", "vips6", "vips6_link"]
+            .iter()
+            .all(|s| set(r1, s).trim().is_empty())
     });
     assert!(empty.is_some(), "{:?}", table(r1));
     assert_eq!(tables(r1), 1, "the table stays while keepup runs");
@@ -225,6 +243,10 @@ fn netns_accept_owner_answers_with_no_accept() {
     }
     assert!(answers(client, DROP4), "the owner dropped its VIP");
     assert!(answers(client, DROP6), "the owner dropped its IPv6 VIP");
+    assert!(
+        answers(client, LINK6),
+        "the owner dropped its link-local VIP"
+    );
     assert!(set(r1, "vips4").trim().is_empty(), "{:?}", table(r1));
     assert!(set(r1, "vips6").trim().is_empty(), "{:?}", table(r1));
     assert!(
