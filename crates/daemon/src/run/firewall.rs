@@ -52,6 +52,28 @@ pub fn drops(plan: &Plan, i: usize) -> bool {
         .is_some_and(|c| c.priority != 255 && !c.accept)
 }
 
+/// `base` with the addresses of the `held` instances that drop (VIPs and excluded
+/// VIPs, each with the interface it is added on).
+fn wanted(setup: &Setup, held: &BTreeSet<InstanceId>, mut f: VipFilter) -> VipFilter {
+    for &id in held {
+        if id.0 >= setup.plan.instances.len() || !drops(&setup.plan, id.0) {
+            continue;
+        }
+        for a in setup.effects(id).addresses() {
+            let dev = setup.device(id, a);
+            if !f.insert(a.address, dev) {
+                warn!(
+                    "({}) no_accept: {} on interface '{dev}' cannot be filtered (the name \
+                     cannot be written in an nftables set)",
+                    setup.name(id),
+                    a.address
+                );
+            }
+        }
+    }
+    f
+}
+
 /// The table's name and priority as the configuration gives them.
 fn table_of(config: &Config) -> (String, i32) {
     let g = &config.global_defs;
@@ -119,24 +141,7 @@ impl Firewall {
 
     /// The filter as `setup` and the instances held want it.
     fn wanted(&self, setup: &Setup) -> VipFilter {
-        let mut f = self.filter();
-        for &id in &self.held {
-            if id.0 >= setup.plan.instances.len() || !drops(&setup.plan, id.0) {
-                continue;
-            }
-            for a in setup.effects(id).addresses() {
-                let dev = setup.device(id, a);
-                if !f.insert(a.address, dev) {
-                    warn!(
-                        "({}) no_accept: {} on interface '{dev}' cannot be filtered (the name \
-                         cannot be written in an nftables set)",
-                        setup.name(id),
-                        a.address
-                    );
-                }
-            }
-        }
-        f
+        wanted(setup, &self.held, self.filter())
     }
 
     fn filter(&self) -> VipFilter {
@@ -287,5 +292,101 @@ pub fn accept_notes(config: &Config) -> String {
             "warning: no_accept: {e}: packets to the VIPs of {names} would be ACCEPTED \
              while MASTER; install nftables, or write `accept`\n"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepup_config::LoadOptions;
+    use std::collections::HashMap;
+
+    fn setup(text: &str) -> (Setup, Config) {
+        let opts = LoadOptions {
+            interfaces: None,
+            check_scripts: false,
+            ..LoadOptions::for_this_host()
+        };
+        let config = keepup_config::load_str("t.conf", text, &opts).config;
+        let ifindex = |n: &str| match n {
+            "eth0" => Some(2),
+            "eth1" => Some(3),
+            _ => None,
+        };
+        let plan = crate::plan::plan(&config, &ifindex).expect("plan");
+        let names = HashMap::from([("eth0".to_string(), 2), ("eth1".to_string(), 3)]);
+        let s = Setup {
+            plan,
+            ifindex: names,
+            digest: 0,
+        };
+        (s, config)
+    }
+
+    fn inst(name: &str, vrid: u8, body: &str, vips: &str) -> String {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n{body}\n \
+             virtual_ipaddress {{\n{vips}\n }}\n}}\n"
+        )
+    }
+
+    /// MST-04 / OWN-02 / KA-16: only a held, non-owner instance that does not accept
+    /// has its addresses (excluded ones too, each on its own interface) in the filter.
+    #[test]
+    fn only_non_owners_without_accept_drop() {
+        let text = [
+            inst("ACC", 1, " priority 100", "  10.0.0.1/24"),
+            inst(
+                "NOACC",
+                2,
+                " priority 100\n no_accept",
+                "  10.0.0.2/24",
+            ),
+            inst("OWNER", 3, " priority 255\n no_accept", "  10.0.0.3/24"),
+            inst("IDLE", 4, " priority 100\n no_accept", "  10.0.0.4/24"),
+        ]
+        .concat()
+        .replace(
+            "vrrp_instance NOACC {",
+            "vrrp_instance NOACC {\n virtual_ipaddress_excluded {\n  fd00::9\n  fe80::2/64 dev eth1\n }",
+        );
+        let (s, config) = setup(&text);
+        let drop: Vec<bool> = (0..4).map(|i| drops(&s.plan, i)).collect();
+        assert_eq!(drop, [false, true, false, true]);
+        let held: BTreeSet<InstanceId> = (0..3).map(InstanceId).collect();
+        let f = wanted(&s, &held, VipFilter::new("keepup", -1));
+        let ip = |t: &str| t.parse::<std::net::IpAddr>().expect("ip");
+        for (a, want) in [
+            ("10.0.0.1", false),
+            ("10.0.0.2", true),
+            ("fe80::2", true),
+            ("fd00::9", true),
+            ("10.0.0.3", false),
+            ("10.0.0.4", false),
+        ] {
+            assert_eq!(f.contains(ip(a)), want, "{a}");
+        }
+        assert!(f.script().contains("fe80::2 . \"eth1\""), "{}", f.script());
+        let notes = accept_notes(&config);
+        assert!(notes.contains("(NOACC), (IDLE)"), "{notes}");
+        assert!(
+            !notes.contains("OWNER") && !notes.contains("(ACC)"),
+            "{notes}"
+        );
+    }
+
+    /// Strict mode drops for non-owners that say nothing; `nftables NAME` names the table.
+    #[test]
+    fn strict_defaults_and_table_name() {
+        let text = format!(
+            "global_defs {{\n vrrp_strict\n nftables kup\n nftables_priority 5\n}}\n{}{}",
+            inst("S", 1, " priority 100", "  10.0.0.1/24"),
+            inst("O", 2, " priority 255", "  10.0.0.2/24")
+        );
+        let (s, config) = setup(&text);
+        assert!(drops(&s.plan, 0) && !drops(&s.plan, 1));
+        let (t, p) = table_of(&config);
+        assert_eq!((t.as_str(), p), ("kup", 5));
+        assert!(table_of(&Config::default()).0 == "keepup");
     }
 }
