@@ -243,6 +243,9 @@ impl Firewall {
                     self.recorded = None;
                 }
             }
+            // Without nft there is no table of ours to remove (the record stays for a
+            // start that has nft again).
+            Err(NftError::Missing) => {}
             Err(e) => {
                 self.failures += 1;
                 error!("no_accept: cannot remove the nftables table inet {table}: {e}");
