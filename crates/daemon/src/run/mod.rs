@@ -218,7 +218,10 @@ impl Daemon {
         let delay = startup_delay(&config.global_defs, uptime());
         drop(config);
         d.addresses.remove_stale(&d.setup).await?;
-        d.firewall.start(&d.setup);
+        // With -C no instance runs: the VRRP side's table is not ours to touch.
+        if d.opts.vrrp {
+            d.firewall.start(&d.setup);
+        }
         d.firewall_armed();
         d.vrrp.join_groups(&d.setup.plan)?;
         d.refresh_sources().await;
@@ -665,7 +668,8 @@ impl Daemon {
         }
         self.vrrp.router.release_all();
         self.drain_stopping().await;
-        self.firewall.stop(self.opts.dont_release_vrrp);
+        self.firewall
+            .stop(self.opts.dont_release_vrrp || !self.opts.vrrp);
         if let Some(side) = self.checkers.take() {
             let _ = tokio::task::spawn_blocking(move || side.stop()).await;
         }
