@@ -814,15 +814,18 @@ impl Daemon {
             added += a;
             removed += r;
         }
+        // With -C no instance runs: the VRRP side's table is not ours to touch.
+        if self.opts.vrrp {
+            let router = &self.vrrp.router;
+            let held = self
+                .setup
+                .ids()
+                .filter(|&id| router.state(id) == State::Master);
+            self.firewall.reloaded(&new_config, &self.setup, held);
+            self.firewall_armed();
+        }
         // Trackers: the new bindings are fed first, then the engine forgets the old
         // ones of the instances it kept, so a kept instance sees no transient change.
-        let router = &self.vrrp.router;
-        let held = self
-            .setup
-            .ids()
-            .filter(|&id| router.state(id) == State::Master);
-        self.firewall.reloaded(&new_config, &self.setup, held);
-        self.firewall_armed();
         let forget = self.tracking.rebuild(&new_config, &self.setup.plan, &kept);
         let inputs = self.tracking.initial().await;
         self.track(inputs).await;
