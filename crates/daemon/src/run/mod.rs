@@ -796,6 +796,17 @@ impl Daemon {
         if let Err(e) = self.vrrp.reconfigured(&self.setup.plan) {
             error!("reload: {e:#}");
         }
+        // The filter first: a kept Master's new VIPs are dropped from their first
+        // moment (with -C no instance runs, and the table is not ours to touch).
+        if self.opts.vrrp {
+            let router = &self.vrrp.router;
+            let held = self
+                .setup
+                .ids()
+                .filter(|&id| router.state(id) == State::Master);
+            self.firewall.reloaded(&new_config, &self.setup, held);
+            self.firewall_armed();
+        }
         let (mut added, mut removed, mut restarted) = (0, 0, 0);
         for (i, k) in kept.iter().enumerate() {
             let id = InstanceId(i);
@@ -813,16 +824,6 @@ impl Daemon {
                 .await;
             added += a;
             removed += r;
-        }
-        // With -C no instance runs: the VRRP side's table is not ours to touch.
-        if self.opts.vrrp {
-            let router = &self.vrrp.router;
-            let held = self
-                .setup
-                .ids()
-                .filter(|&id| router.state(id) == State::Master);
-            self.firewall.reloaded(&new_config, &self.setup, held);
-            self.firewall_armed();
         }
         // Trackers: the new bindings are fed first, then the engine forgets the old
         // ones of the instances it kept, so a kept instance sees no transient change.
