@@ -36,6 +36,7 @@ pub mod script;
 mod socket;
 mod solicit;
 mod timer;
+mod vip_filter;
 pub use frame::{ArpListener, FrameSender};
 pub use ipvs::{module_available as ipvs_module_available, Ipvs, IpvsError, KernelError};
 pub use monitor::Monitor;
@@ -45,6 +46,7 @@ pub use procmon::{ProcEvent, ProcessMonitor};
 pub use socket::{Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
 pub use solicit::{Solicitation, SolicitationSocket};
 pub use timer::PreciseTimer;
+pub use vip_filter::{delete_vip_filter, VipFilter, DEFAULT_TABLE as VIP_FILTER_TABLE};
 
 /// Errors from the kernel, with what was being done.
 #[derive(Debug, thiserror::Error)]

@@ -77,7 +77,8 @@ fn run(args: &[&str], script: &str) -> Result<(), NftError> {
             let _ = child.wait();
             return Err(NftError::Timeout);
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // nft takes a few milliseconds; the no_accept filter is on the takeover path.
+        std::thread::sleep(Duration::from_millis(1));
     };
     if status.success() {
         return Ok(());

@@ -63,7 +63,7 @@ impl Lan {
     fn new(a: InstanceConfig, b: InstanceConfig) -> Lan {
         let mut r = [H::new(vec![a]), H::new(vec![b])];
         for h in &mut r {
-            h.r.set_wall(Instant::ZERO, EPOCH);
+            h.r.set_wall(t(0.0), EPOCH);
             h.input(keepup_vrrp::Input::Startup);
         }
         let mut lan = Lan {
@@ -304,7 +304,7 @@ fn unsigned_advert_in_each_mode() {
     ] {
         let c = with(v4(100, 2), hmac(mode, 1));
         let mut h = H::new(vec![c.clone()]);
-        h.r.set_wall(Instant::ZERO, EPOCH);
+        h.r.set_wall(t(0.0), EPOCH);
         h.input(keepup_vrrp::Input::Startup);
         h.run_until(t(1.0));
         let plain = Peer::of(&c, 200);
@@ -460,7 +460,7 @@ fn unicast_signed_advert_from_a_non_peer_is_refused() {
     let mut c = with(v4(200, 4), hmac(Mode::Enforce, 1));
     c.unicast_peers = vec![peer(3)];
     let mut other = H::new(vec![c]);
-    other.r.set_wall(Instant::ZERO, EPOCH);
+    other.r.set_wall(t(0.0), EPOCH);
     other.now = lan.r[1].now;
     other.input(keepup_vrrp::Input::Startup);
     other.run_for(Duration::from_secs(4));

@@ -1605,13 +1605,18 @@ fn inherit(vi: &mut VrrpInstance, g: &GlobalView) {
     if !e.check_unicast_src {
         vi.check_unicast_src = g.check_unicast_src;
     }
-    if !e.accept {
-        vi.accept = !vi.strict_mode;
-    }
     // keepalived: an instance that starts as MASTER without a priority is the
-    // address owner.
+    // address owner, and the owner without a state starts as MASTER (KA-02).
     if !e.priority && vi.state == State::Master {
         vi.priority = 255;
+    }
+    if !e.state && vi.priority == 255 {
+        vi.state = State::Master;
+    }
+    // keepalived accepts by default (KA-16); strict mode does not, except for the
+    // address owner, which accepts whatever the mode (RFC 5798 6.4.3, OWN-02).
+    if !e.accept {
+        vi.accept = vi.priority == 255 || !vi.strict_mode;
     }
     if let Some(v) = &mut vi.use_vmac {
         if v.name.is_empty() {
@@ -1720,11 +1725,13 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
     // Family and version.
     if vi.family == Family::Ipv6 && vi.version == 2 {
         if vi.explicit.version {
-            cx.note(
-                "version-forced",
-                sp,
-                format!("({n}) IPv6 needs VRRP version 3; version 3 is used"),
-            );
+            // keepalived reports it as a configuration error in strict mode only.
+            let msg = format!("({n}) IPv6 needs VRRP version 3; version 3 is used");
+            if vi.strict_mode {
+                cx.warning("version-forced", sp, msg);
+            } else {
+                cx.note("version-forced", sp, msg);
+            }
         }
         vi.version = 3;
     }
@@ -1798,8 +1805,26 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
         vi.advert_int = Secs::from_millis(r * 10);
     }
 
-    // VIPs.
-    if vi.virtual_ipaddress.is_empty() && !vi.no_virtual_ipaddress {
+    // VIPs. VRRPv3 and strict mode need one (RFC 5798 5.2.5: Count IPvX Addr is at
+    // least 1); keepalived 2.2.7 then refuses to run its VRRP side at all (KA-23).
+    if vi.virtual_ipaddress.is_empty() && (vi.version == 3 || vi.strict_mode) {
+        let why = if vi.strict_mode {
+            "strict mode"
+        } else {
+            "VRRPv3"
+        };
+        cx.push(
+            Diagnostic::new(
+                Severity::Fatal,
+                "no-vip",
+                format!("({n}) has no virtual_ipaddress; {why} requires at least one"),
+            )
+            .at(sp)
+            .help(
+                "add a virtual_ipaddress block (keepalived 2.2.7 also refuses to run without one)",
+            ),
+        );
+    } else if vi.virtual_ipaddress.is_empty() && !vi.no_virtual_ipaddress {
         let why = if vi.version == 3 {
             "VRRPv3 requires at least one"
         } else {
@@ -1881,6 +1906,17 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
                 "set `priority 255`, or use `state BACKUP`",
             );
             vi.state = State::Backup;
+        } else if vi.state == State::Backup && vi.priority == 255 {
+            warn(
+                cx,
+                "strict-owner-not-master",
+                sp,
+                format!(
+                    "({n}) in strict mode the address owner (priority 255) starts as MASTER; state BACKUP is ignored"
+                ),
+                "remove `state BACKUP`, or lower the priority",
+            );
+            vi.state = State::Master;
         }
         if vi.explicit.preempt_delay && vi.preempt_delay.micros > 0 {
             warn(
@@ -1922,7 +1958,7 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
             );
         }
         vi.lower_prio_no_advert = true;
-        if vi.higher_prio_send_advert {
+        if vi.explicit.higher_prio_send_advert && vi.higher_prio_send_advert {
             warn(
                 cx,
                 "strict-conflict",
@@ -1932,9 +1968,42 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
                 ),
                 "remove higher_prio_send_advert or strict mode",
             );
-            vi.higher_prio_send_advert = false;
         }
-        if vi.version == 2 && vi.explicit.accept && vi.accept {
+        vi.higher_prio_send_advert = false;
+        // No repeated gratuitous ARPs towards a lower-priority master (KA-07, KA-15);
+        // the global settings are not inherited here.
+        if vi.explicit.garp_lower_prio_repeat && vi.garp_lower_prio_repeat > 0 {
+            warn(
+                cx,
+                "strict-conflict",
+                sp,
+                format!("({n}) strict mode sends no repeated gratuitous ARPs: garp_lower_prio_repeat is reset to 0"),
+                "remove garp_lower_prio_repeat or strict mode",
+            );
+        }
+        vi.garp_lower_prio_repeat = 0;
+        if vi.explicit.garp_lower_prio_delay && vi.garp_lower_prio_delay.micros > 0 {
+            warn(
+                cx,
+                "strict-conflict",
+                sp,
+                format!("({n}) strict mode sends no repeated gratuitous ARPs: garp_lower_prio_delay is reset to 0"),
+                "remove garp_lower_prio_delay or strict mode",
+            );
+        }
+        vi.garp_lower_prio_delay = Secs::default();
+        // Unicast is not VRRP (KA-22). keepalived 2.2.7 runs it in strict mode anyway
+        // (seen in a lab; later releases refuse such an instance), and so does keepup.
+        if !vi.unicast_peer.is_empty() {
+            cx.note(
+                "strict-unicast",
+                sp,
+                format!("({n}) unicast peers are not part of VRRP (RFC 3768, RFC 5798 send adverts by multicast); they are used, as keepalived 2.2.7 does, although strict mode is on"),
+            );
+        }
+        // Accept_Mode does not exist in VRRPv2 (RFC 3768 6.4.3): a non-owner Master
+        // drops what is sent to its VIPs.
+        if vi.version == 2 && vi.priority != 255 && vi.explicit.accept && vi.accept {
             warn(cx, "strict-conflict", sp, format!("({n}) accept mode is not part of VRRPv2 (RFC 3768); in strict mode it is turned off"), "remove `accept`, or use `version 3`");
             vi.accept = false;
         }
@@ -2756,6 +2825,114 @@ mod tests {
             "{}",
             l.render()
         );
+    }
+
+    /// An instance in strict mode with one VIP and `body`.
+    fn strict(body: &str) -> crate::Loaded {
+        load(&inst(&format!(
+            " strict_mode\n virtual_ipaddress {{\n  10.0.0.1/24\n }}\n{body}"
+        )))
+    }
+
+    /// keepalived 2.2.7: "(A) State MASTER must match being address owner", both ways.
+    #[test]
+    fn strict_owner_is_master_and_master_is_owner() {
+        let l = strict(" state BACKUP\n priority 255");
+        assert_eq!(codes(&l), ["strict-owner-not-master"], "{}", l.render());
+        assert_eq!(l.config.vrrp_instances[0].state, State::Master);
+        let l = strict(" state MASTER\n priority 254");
+        assert_eq!(codes(&l), ["strict-master-not-owner"]);
+        assert_eq!(l.config.vrrp_instances[0].state, State::Backup);
+        // Outside strict mode an owner may start as BACKUP (KA-02).
+        let l = load(&inst(" state BACKUP\n priority 255"));
+        assert_eq!(l.config.vrrp_instances[0].state, State::Backup);
+        // Without a state the owner starts as MASTER, in any mode.
+        let l = load(&inst(" priority 255"));
+        assert_eq!(l.config.vrrp_instances[0].state, State::Master);
+        assert!(codes(&l).is_empty(), "{}", l.render());
+    }
+
+    /// KA-16: accept by default; strict mode drops for non-owners; the owner accepts.
+    #[test]
+    fn accept_defaults() {
+        let v = |l: &crate::Loaded| l.config.vrrp_instances[0].accept;
+        assert!(v(&load(&inst(" priority 100"))));
+        assert!(!v(&load(&inst(" priority 100\n no_accept"))));
+        assert!(!v(&strict(" priority 100")));
+        assert!(v(&strict(" priority 255")));
+        assert!(v(&strict(" priority 100\n version 3\n accept")));
+    }
+
+    /// keepalived 2.2.7: "(B) warning - accept mode for VRRP version 2 does not comply
+    /// with RFC3768 - resetting", for non-owners only.
+    #[test]
+    fn strict_v2_accept_is_reset_for_non_owners() {
+        let l = strict(" priority 100\n accept");
+        assert_eq!(codes(&l), ["strict-conflict"]);
+        assert!(!l.config.vrrp_instances[0].accept);
+        let l = strict(" priority 255\n accept");
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        assert!(l.config.vrrp_instances[0].accept);
+        let l = strict(" priority 100\n version 3\n accept");
+        assert!(codes(&l).is_empty(), "{}", l.render());
+    }
+
+    /// keepalived 2.2.7: "Strict mode requires no repeat garps" / "no repeat garp
+    /// delay. resetting"; the global settings are silently not inherited.
+    #[test]
+    fn strict_no_lower_priority_garp_repeats() {
+        let l = strict(" garp_lower_prio_repeat 3\n garp_lower_prio_delay 2");
+        assert_eq!(codes(&l), ["strict-conflict", "strict-conflict"]);
+        let v = &l.config.vrrp_instances[0];
+        assert_eq!(v.garp_lower_prio_repeat, 0);
+        assert_eq!(v.garp_lower_prio_delay, Secs::default());
+        let l = load(&format!(
+            "global_defs {{\n vrrp_strict\n vrrp_garp_lower_prio_repeat 2\n vrrp_higher_prio_send_advert\n}}\n{}",
+            inst(" virtual_ipaddress {\n  10.0.0.1/24\n }")
+        ));
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        let v = &l.config.vrrp_instances[0];
+        assert_eq!(v.garp_lower_prio_repeat, 0);
+        assert!(!v.higher_prio_send_advert && v.lower_prio_no_advert);
+    }
+
+    /// keepalived 2.2.7: "(D) No VIP specified; at least one is required" stops its
+    /// VRRP side; keepup refuses the configuration.
+    #[test]
+    fn strict_and_v3_need_a_vip() {
+        let fatal = |l: &crate::Loaded| {
+            l.diagnostics
+                .iter()
+                .any(|d| d.code == "no-vip" && d.severity == Severity::Fatal)
+        };
+        assert!(fatal(&load(&inst(" strict_mode"))));
+        assert!(fatal(&load(&inst(" version 3"))));
+        let l = load(&inst(" version 2"));
+        assert!(!fatal(&l) && l.diagnostics.iter().any(|d| d.code == "no-vip"));
+    }
+
+    /// keepalived 2.2.7: "(E) cannot use IPv6 with VRRP version 2; setting version 3"
+    /// is an error in strict mode only; unicast peers are used in strict mode, as
+    /// keepalived 2.2.7 does (noted).
+    #[test]
+    fn strict_ipv6_v2_and_unicast() {
+        let l = load(&inst(
+            " strict_mode\n version 2\n virtual_ipaddress {\n  fe80::1\n }",
+        ));
+        let d = l.diagnostics.iter().find(|d| d.code == "version-forced");
+        assert_eq!(
+            d.map(|d| d.severity),
+            Some(Severity::Warning),
+            "{}",
+            l.render()
+        );
+        assert_eq!(l.config.vrrp_instances[0].version, 3);
+        let l = load(&inst(" version 2\n virtual_ipaddress {\n  fe80::1\n }"));
+        let d = l.diagnostics.iter().find(|d| d.code == "version-forced");
+        assert_eq!(d.map(|d| d.severity), Some(Severity::Note));
+        let l = strict(" unicast_peer {\n  10.0.0.2\n }");
+        assert_eq!(codes(&l), ["strict-unicast"]);
+        assert_eq!(l.config.vrrp_instances[0].unicast_peer.len(), 1);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Names, all under `keepup_`:
 //! - the daemon: `build_info`, `start_time_seconds`, `config_info` (file and digest),
 //!   `config_last_reload_successful`, `config_reloads_total` and
-//!   `config_reload_failures_total`;
+//!   `config_reload_failures_total`, `firewall_failures_total` (the `no_accept`
+//!   nftables table's failed writes);
 //! - each VRRP instance (labels `vrrp_instance`, `interface`, `vrid`): one 0/1
 //!   `vrrp_state` series per state, `vrrp_priority` and `vrrp_effective_priority`,
 //!   RFC 6527's statistics as counters without a state label (a label that changes
@@ -185,6 +186,11 @@ fn daemon(out: &mut Out, s: &Snapshot) -> fmt::Result {
         "config_reload_failures",
         "Reloads refused (the running configuration stayed)",
         [(none(), d.reload_failures)],
+    )?;
+    out.counter(
+        "firewall_failures",
+        "Writes of the no_accept nftables table that failed (each is tried again)",
+        [(none(), d.firewall_failures)],
     )
 }
 

@@ -143,6 +143,7 @@ fn trackers_and_the_daemon() {
     assert!(out.contains("keepup_start_time_seconds 1000.0\n"), "{out}");
     assert!(out.contains("keepup_config_last_reload_successful 1\n"));
     assert!(out.contains("keepup_config_reload_failures_total 0\n"));
+    assert!(out.contains("keepup_firewall_failures_total 0\n"));
     let failing = line(&out, "keepup_vrrp_tracker_up{vrrp_instance=\"VI_1\"");
     assert!(failing.contains("kind=\"script\""), "{failing}");
     assert!(failing.ends_with(" 0"), "{failing}");

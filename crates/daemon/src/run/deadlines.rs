@@ -24,13 +24,15 @@ pub enum Due {
     StatusRefresh,
     /// The next ping of systemd's watchdog.
     Watchdog,
+    /// The next attempt to write the `no_accept` filter after a failure.
+    Firewall,
     /// The VRRP instances' delayed start (`vrrp_startup_delay`,
     /// `vrrp_delay_after_boot`).
     Startup,
 }
 
 impl Due {
-    const ALL: [Due; 10] = [
+    const ALL: [Due; 11] = [
         Due::Engine,
         Due::DuplicateProbe,
         Due::ClaimGrace,
@@ -40,6 +42,7 @@ impl Due {
         Due::ProcessPoll,
         Due::StatusRefresh,
         Due::Watchdog,
+        Due::Firewall,
         Due::Startup,
     ];
 }

@@ -4,6 +4,8 @@
 //! - [`vrrp::VrrpSide`]: the engine, its sockets and its clock;
 //! - [`addresses::Addresses`]: VIPs, routes, rules, the address record, announcements;
 //! - [`duplicates::DuplicateWatch`]: other hosts answering for our VIPs;
+//! - [`firewall::Firewall`]: `no_accept`, the nftables table that drops what is sent
+//!   to a non-owner Master's VIPs;
 //! - [`tracking::Tracking`]: scripts, files, processes and interfaces tracked;
 //! - [`handover::Handovers`]: `keepup handover` requests waiting for their answer;
 //! - [`deadlines::Clock`]: every deadline in one table behind one timerfd;
@@ -16,6 +18,7 @@
 mod addresses;
 mod deadlines;
 mod duplicates;
+mod firewall;
 mod handover;
 mod incoming;
 mod reload;
@@ -29,6 +32,8 @@ use addresses::Addresses;
 use anyhow::{Context, Result};
 use deadlines::{Clock, Due};
 use duplicates::{foreign_claim, held_v4, DuplicateWatch};
+pub use firewall::accept_notes;
+use firewall::Firewall;
 use handover::Handovers;
 pub use incoming::signum;
 use incoming::{Asked, Incoming};
@@ -107,6 +112,7 @@ struct Daemon {
     vrrp: VrrpSide,
     addresses: Addresses,
     duplicates: DuplicateWatch,
+    firewall: Firewall,
     tracking: Tracking,
     handovers: Handovers,
     notifier: crate::notify::Notifier,
@@ -173,6 +179,7 @@ impl Daemon {
             addresses: Addresses::new(nl.clone(), record)?,
             duplicates: DuplicateWatch::new()?,
             solicitations: incoming::Solicitations::new(tx.clone()),
+            firewall: Firewall::new(&config, &opts.runtime_dir),
             tracking: Tracking::new(&config, &setup.plan, nl.clone(), tx),
             handovers: Handovers::default(),
             notifier,
@@ -214,6 +221,11 @@ impl Daemon {
         let delay = startup_delay(&config.global_defs, uptime());
         drop(config);
         d.addresses.remove_stale(&d.setup).await?;
+        // With -C no instance runs: the VRRP side's table is not ours to touch.
+        if d.opts.vrrp {
+            d.firewall.start(&d.setup);
+        }
+        d.firewall_armed();
         d.vrrp.join_groups(&d.setup.plan)?;
         d.solicitations.listen(&d.setup.plan);
         d.refresh_sources().await;
@@ -345,6 +357,10 @@ impl Daemon {
                     info!("Startup delay over: the VRRP instances start");
                     self.input(Input::Startup).await;
                 }
+                Due::Firewall => {
+                    self.firewall.write(&self.setup, false);
+                    self.firewall_armed();
+                }
                 Due::Watchdog => {
                     self.systemd.ping();
                     let next = self.systemd.ping_every().map(|p| Instant::now() + p);
@@ -457,8 +473,16 @@ impl Daemon {
     async fn act(&mut self, o: Output) {
         match o {
             Output::Advert(a) => self.vrrp.send(&a).await,
+            // The filter goes in before the VIPs and comes out after them.
             Output::Vips { instance, install } => {
-                self.addresses.vips(&self.setup, instance, install).await
+                if install {
+                    self.firewall.vips(&self.setup, instance, true);
+                    self.addresses.vips(&self.setup, instance, true).await;
+                } else {
+                    self.addresses.vips(&self.setup, instance, false).await;
+                    self.firewall.vips(&self.setup, instance, false);
+                }
+                self.firewall_armed();
             }
             Output::Announce {
                 instance,
@@ -514,6 +538,17 @@ impl Daemon {
                 vrrp::log_event(&self.setup, &e);
             }
         }
+    }
+
+    /// A failed firewall write is tried again in a while; each failure is counted in
+    /// the status.
+    fn firewall_armed(&mut self) {
+        let at = self
+            .firewall
+            .retry
+            .then(|| Instant::now() + firewall::RETRY_AFTER);
+        self.clock.table.set(Due::Firewall, at);
+        self.status.firewall_failures(self.firewall.failures);
     }
 
     /// `lvs_sync_daemon` at start and after a reload: the daemon of the followed
@@ -650,6 +685,8 @@ impl Daemon {
         }
         self.vrrp.router.release_all();
         self.drain_stopping().await;
+        self.firewall
+            .stop(self.opts.dont_release_vrrp || !self.opts.vrrp);
         if let Some(side) = self.checkers.take() {
             let _ = tokio::task::spawn_blocking(move || side.stop()).await;
         }
@@ -775,6 +812,17 @@ impl Daemon {
         let old = std::mem::replace(&mut self.setup, new);
         if let Err(e) = self.vrrp.reconfigured(&self.setup.plan) {
             error!("reload: {e:#}");
+        }
+        // The filter first: a kept Master's new VIPs are dropped from their first
+        // moment (with -C no instance runs, and the table is not ours to touch).
+        if self.opts.vrrp {
+            let router = &self.vrrp.router;
+            let held = self
+                .setup
+                .ids()
+                .filter(|&id| router.state(id) == State::Master);
+            self.firewall.reloaded(&new_config, &self.setup, held);
+            self.firewall_armed();
         }
         let (mut added, mut removed, mut restarted) = (0, 0, 0);
         for (i, k) in kept.iter().enumerate() {

@@ -89,6 +89,13 @@ pub struct DaemonStatus {
     pub reloads: u64,
     #[serde(default)]
     pub reload_failures: u64,
+    /// Writes of the `no_accept` nftables table that failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub firewall_failures: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl DaemonStatus {
@@ -103,6 +110,7 @@ impl DaemonStatus {
             last_reload: None,
             reloads: 0,
             reload_failures: 0,
+            firewall_failures: 0,
         }
     }
 }
@@ -613,6 +621,14 @@ impl Publisher {
             .or_default()
             .duplicate_address += 1;
         self.dirty = true;
+    }
+
+    /// The `no_accept` filter's failed writes so far.
+    pub fn firewall_failures(&mut self, n: u64) {
+        if self.daemon.firewall_failures != n {
+            self.daemon.firewall_failures = n;
+            self.dirty = true;
+        }
     }
 
     pub fn reloaded(&mut self, ok: bool, outcome: String, digest: u64) {

@@ -78,6 +78,7 @@ fn daemon() -> DaemonStatus {
         last_reload: None,
         reloads: 0,
         reload_failures: 0,
+        firewall_failures: 0,
     }
 }
 
