@@ -574,6 +574,14 @@ fn keepup_master() {
             "no priority-0 advert from keepup ({fam:?}): {frames:?}"
         );
     }
+    // FRR's first advert per family as the new Master (printed: IPv6's is late).
+    let first = |mac: MacAddr| frames.iter().find(|f| f.src_mac == mac).map(|f| f.ts);
+    if let (Some(a4), Some(a6)) = (first(VMAC4), first(VMAC6)) {
+        eprintln!(
+            "FRR's first adverts as the new Master: IPv6 {:?} after IPv4",
+            a6.saturating_sub(a4)
+        );
+    }
 
     // keepup back again: preempts.
     p.start_keepup();
