@@ -89,6 +89,38 @@ fn other_version_is_dropped() {
     assert_eq!(h.r.global_counters().version_errors, 2);
 }
 
+/// Ledger: MIX-01
+/// RFC 9568 §8.4.2 lets an implementation offer a mode that speaks v2 and v3 on one
+/// virtual router; keepup does not offer it (the MUSTs apply only inside it). What
+/// holds instead: a v3 instance sends only v3 adverts and never follows a v2 router,
+/// however high its priority, and a v2 instance never follows a v3 one; each such
+/// advert is counted as a version error.
+#[test]
+fn no_mixed_version_mode() {
+    let mut c = v3(100);
+    c.state = InitialState::Master;
+    let mut h = H::started(c.clone());
+    for s in 1..=10 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v2(100), 254));
+    }
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.r.global_counters().version_errors, 10);
+    let me = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    for (_, o) in &h.log {
+        if let keepup_vrrp::Output::Advert(a) = o {
+            assert_eq!(parse_sent(a, me).version, Version::V3);
+        }
+    }
+    let mut h = H::started(v2(100));
+    for s in 1..=10 {
+        h.run_until(t(f64::from(s)));
+        h.rx(&Peer::of(&v3(100), 254));
+    }
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.r.global_counters().version_errors, 10);
+}
+
 /// Ledger: RX-03
 /// RFC 9568 §5.2.2: "Packets with unknown type MUST be discarded."
 #[test]
