@@ -169,6 +169,9 @@ fn netns_accept_no_accept_drops_and_counts_but_resolves() {
     assert!(answers(client, ACCEPT4), "the accept VIP is not answered");
     let before = dropped(r1, "ip daddr @vips4");
     assert!(!answers(client, DROP4), "the no_accept VIP answered");
+    // And an ICMP echo (the testkit's own, the host has no ping program).
+    assert!(client.ping(ACCEPT4, Duration::from_secs(2)).unwrap());
+    assert!(!client.ping(DROP4, Duration::from_secs(2)).unwrap());
     let after = dropped(r1, "ip daddr @vips4");
     assert!(after > before, "drop counter {before} -> {after}");
 
@@ -242,6 +245,7 @@ fn netns_accept_owner_answers_with_no_accept() {
         assert!(wait_addr(r1, vip, true, 10).is_some(), "{}", k1.log());
     }
     assert!(answers(client, DROP4), "the owner dropped its VIP");
+    assert!(client.ping(DROP4, Duration::from_secs(2)).unwrap());
     assert!(answers(client, DROP6), "the owner dropped its IPv6 VIP");
     assert!(
         answers(client, LINK6),
