@@ -516,6 +516,17 @@ fn use_vmac(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     vi.use_vmac = Some(v);
 }
 
+/// `timer_expired_backup [PRIORITY]` (keepalived 2.2.8; `thread_timer_expired` in
+/// 2.3.2): read, and said not to be acted on yet.
+fn timer_expired_backup(i: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
+    super::newer::not_yet(s, "vrrp_instance", Some(&i.name), cx);
+    i.timer_expired_backup = if s.args().is_empty() {
+        Some(254)
+    } else {
+        values::int(s, 1, 254, cx).or(i.timer_expired_backup)
+    }
+}
+
 /// `use_vmac` / `use_ipvlan` are read, but keepup does not create the interface yet:
 /// the instance runs on its interface itself, as keepalived does without them. It
 /// works (VRRP does not depend on the MAC), so a warning, not a refusal.
@@ -1172,13 +1183,9 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
             values::int(s, 12, 9000, cx).or(i.router_advert)
         }
     }),
-    kw("timer_expired_backup", |i, s, cx| {
-        i.timer_expired_backup = if s.args().is_empty() {
-            Some(254)
-        } else {
-            values::int(s, 1, 254, cx).or(i.timer_expired_backup)
-        }
-    }),
+    kw("timer_expired_backup", timer_expired_backup),
+    // keepalived 2.3.2's other name for it.
+    kw("thread_timer_expired", timer_expired_backup),
     kw("virtual_router_id", |i, s, cx| {
         i.virtual_router_id = values::int(s, 1, 255, cx).or(i.virtual_router_id)
     }),
@@ -3170,9 +3177,10 @@ mod tests {
         let l = load(&inst(
             " timer_expired_backup\n v3_checksum_as_v2\n use_ipvlan ipv1 10.0.0.5/24 private\n auth_hmac {\n  key 1 hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n  active_key 1\n  anti_replay monotonic\n  time_window 10\n  mode permissive\n }",
         ));
-        // use_ipvlan is read and said not supported yet; auth_hmac is read whole and
-        // runs.
-        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
+        // timer_expired_backup and use_ipvlan are read and said not supported yet
+        // (parse/newer.rs has every newer keyword); auth_hmac and v3_checksum_as_v2
+        // are read and run.
+        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.timer_expired_backup, Some(254));
         assert_eq!(v.auth_hmac.as_ref().unwrap().mode, "permissive");
