@@ -187,6 +187,8 @@ pub static NEWER: &[Newer] = &[
         "vrrp_delay_after_boot 15",
     ),
     // ---- vrrp_instance
+    // Silences the no-VIP warning. With VRRPv3 keepalived also sends adverts with no
+    // address; keepup refuses that case with its own `unsupported` (parse/vrrp.rs).
     done(
         "no_virtual_ipaddress",
         "vrrp_instance",

@@ -1814,7 +1814,26 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
 
     // VIPs. VRRPv3 and strict mode need one (RFC 5798 5.2.5: Count IPvX Addr is at
     // least 1); keepalived 2.2.7 then refuses to run its VRRP side at all (KA-23).
-    if vi.virtual_ipaddress.is_empty() && (vi.version == 3 || vi.strict_mode) {
+    if vi.virtual_ipaddress.is_empty()
+        && vi.version == 3
+        && !vi.strict_mode
+        && vi.no_virtual_ipaddress
+    {
+        // keepalived 2.2.8 and later run this (against RFC 5798); keepup's VRRPv3
+        // adverts always carry an address, so it refuses rather than run otherwise.
+        cx.push(
+            Diagnostic::new(
+                Severity::Fatal,
+                "unsupported",
+                format!(
+                    "({n}) no_virtual_ipaddress (keepalived 2.2.8) with VRRPv3 is not supported by keepup yet"
+                ),
+            )
+            .at(sp)
+            .help("add a virtual_ipaddress block, or use version 2")
+            .note("keepalived 2.2.8 and later send VRRPv3 adverts with no address (against RFC 5798 5.2.5); keepup does not"),
+        );
+    } else if vi.virtual_ipaddress.is_empty() && (vi.version == 3 || vi.strict_mode) {
         let why = if vi.strict_mode {
             "strict mode"
         } else {
@@ -2663,8 +2682,9 @@ mod tests {
  track_src_ip
  no_virtual_ipaddress"#,
         ));
-        // use_vmac is said not supported yet (a warning; the instance runs without).
-        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
+        // use_vmac is said not supported yet (a warning; the instance runs without),
+        // and so is no_virtual_ipaddress with VRRPv3 (refused).
+        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.version, 3);
         assert_eq!(v.priority, 150);
@@ -3170,6 +3190,26 @@ mod tests {
         );
         assert_eq!(codes(&l), ["garp-group-no-delay", "duplicate-member"]);
         assert_eq!(l.config.garp_groups.len(), 2);
+    }
+
+    /// keepalived 2.2.8's no_virtual_ipaddress silences the no-VIP warning; with
+    /// VRRPv3 it also sends adverts with no address, which keepup does not: refused,
+    /// saying so (not as a plain "VRRPv3 requires at least one").
+    #[test]
+    fn no_virtual_ipaddress() {
+        let l = load(&inst(" no_virtual_ipaddress"));
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let l = load(&inst(" version 3\n no_virtual_ipaddress"));
+        assert_eq!(l.verdict(), crate::Verdict::Refused, "{}", l.render());
+        assert_eq!(l.diagnostics.len(), 1, "{}", l.render());
+        assert_eq!(l.diagnostics[0].code, "unsupported");
+        assert!(l
+            .render()
+            .contains("no_virtual_ipaddress (keepalived 2.2.8) with VRRPv3"));
+        // Strict mode refuses no VIPs in keepalived 2.4 too: the plain finding.
+        let l = load(&inst(" version 3\n strict_mode\n no_virtual_ipaddress"));
+        assert_eq!(l.verdict(), crate::Verdict::Refused, "{}", l.render());
+        assert!(l.diagnostics.iter().any(|d| d.code == "no-vip"));
     }
 
     #[test]
