@@ -97,6 +97,9 @@ const fn not_served(
 
 /// Every configuration keyword keepalived added after 2.2.7 that keepup knows of.
 ///
+/// `release` is the release whose notes name the keyword; "newer than 2.2.7" where
+/// only the manual shows it (in 2.4.x's, not in 2.2.7's) and no release note does.
+///
 /// Not keywords, so not here: options added inside an existing keyword's line
 /// (`use_vmac`/`use_ipvlan` `name`, `group` and `netlink_notify_msg`, which are read
 /// with `use_vmac`'s own "not supported yet" warning; `auth_hmac`'s `mode
@@ -140,7 +143,7 @@ pub static NEWER: &[Newer] = &[
     not_yet_warn(
         "set_supplementary_groups",
         "global_defs",
-        "2.3.0",
+        "newer than 2.2.7",
         "scripts run as their user with only its primary group, as keepalived does \
          without this keyword: a script that relies on one of the user's supplementary \
          groups for access is refused it",
@@ -149,19 +152,19 @@ pub static NEWER: &[Newer] = &[
     done(
         "state_file_location",
         "global_defs",
-        "2.3.0",
+        "newer than 2.2.7",
         "state_file_location /run/keepalived/",
     ),
     done(
         "stats_file_location",
         "global_defs",
-        "2.3.0",
+        "newer than 2.2.7",
         "stats_file_location /run/keepalived/",
     ),
     done(
         "json_file_location",
         "global_defs",
-        "2.3.0",
+        "newer than 2.2.7",
         "json_file_location /run/keepalived/",
     ),
     not_yet_warn(
@@ -243,7 +246,7 @@ pub static NEWER: &[Newer] = &[
          keepalived does without this keyword; the check's verdict is the same",
         "tls_compliant",
     ),
-    done("sni_name", "SSL_GET", "2.2.8", "sni_name www.example.com"),
+    done("sni_name", "SSL_GET", "newer than 2.2.7", "sni_name www.example.com"),
 ];
 
 /// The entry for `keyword` in `section`.
