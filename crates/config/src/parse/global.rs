@@ -944,21 +944,23 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     kw("enable_snmp_rfcv3", not_served!(enable_snmp_rfcv3, "SNMP")),
     kw("enable_traps", not_served!(enable_traps, "SNMP")),
     kw("snmp_vs_stats_update_interval", |g, s, cx| {
+        newer(s, cx);
         if let Some(v) = timer(s, 0.001, 30.0, cx) {
             g.snmp_vs_stats_update_interval = v;
         }
     }),
     kw("snmp_rs_stats_update_interval", |g, s, cx| {
+        newer(s, cx);
         if let Some(v) = timer(s, 0.001, 30.0, cx) {
             g.snmp_rs_stats_update_interval = v;
         }
     }),
     kw("enable_dbus", not_served!(enable_dbus, "DBus")),
     kw("dbus_service_name", set_string!(dbus_service_name)),
-    kw(
-        "dbus_no_interface_name",
-        set_string!(dbus_no_interface_name),
-    ),
+    kw("dbus_no_interface_name", |g, s, cx| {
+        newer(s, cx);
+        set_string!(dbus_no_interface_name)(g, s, cx)
+    }),
     kw("script_user", |g, s, cx| {
         if let Some(mut sc) = script(s, cx) {
             // SCRIPT position holds the user here: shift into user/group.
@@ -1062,17 +1064,29 @@ static GLOBAL_DEFS: &[Kw<GlobalDefs>] = &[
     kw("include_check", include_check),
     kw("data_use_instance", set_bool_flag!(data_use_instance)),
     kw("use_symlink_paths", set_bool_flag!(use_symlink_paths)),
-    kw(
-        "set_supplementary_groups",
-        set_flag!(set_supplementary_groups),
-    ),
+    kw("set_supplementary_groups", |g, s, cx| {
+        newer(s, cx);
+        set_flag!(set_supplementary_groups)(g, s, cx)
+    }),
     kw("state_file_location", set_string!(state_file_location)),
     kw("stats_file_location", set_string!(stats_file_location)),
     kw("json_file_location", set_string!(json_file_location)),
     kw("json_version", set_int!(json_version, 1, 2)),
-    kw("iproute_usr_dir", set_string!(iproute_usr_dir)),
-    kw("iproute_etc_dir", set_string!(iproute_etc_dir)),
+    kw("iproute_usr_dir", |g, s, cx| {
+        newer(s, cx);
+        set_string!(iproute_usr_dir)(g, s, cx)
+    }),
+    kw("iproute_etc_dir", |g, s, cx| {
+        newer(s, cx);
+        set_string!(iproute_etc_dir)(g, s, cx)
+    }),
 ];
+
+/// A keyword newer than keepalived 2.2.7 that keepup reads but does not act on yet
+/// (see [`super::newer`]).
+fn newer(s: &Stmt, cx: &mut Ctx) {
+    super::newer::not_yet(s, "global_defs", None, cx);
+}
 
 pub fn global_defs(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
     extra_note(s, 0, cx);

@@ -993,6 +993,7 @@ static HTTP: &[Kw<Checker>] = &[
         }
     }),
     super::kw("tls_compliant", |c, s, cx| {
+        super::newer::not_yet(s, "SSL_GET", None, cx);
         let v = opt_bool(s, cx);
         if let (Some(h), Some(v)) = (http(c), v) {
             h.tls_compliant = v;

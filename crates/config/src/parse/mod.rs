@@ -8,6 +8,7 @@ pub mod bfd;
 pub mod global;
 pub mod ipspec;
 pub mod lvs;
+pub mod newer;
 pub mod scripts;
 pub mod track;
 pub mod values;

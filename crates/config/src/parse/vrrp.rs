@@ -516,6 +516,17 @@ fn use_vmac(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     vi.use_vmac = Some(v);
 }
 
+/// `timer_expired_backup [PRIORITY]` (keepalived 2.2.8; `thread_timer_expired` in
+/// 2.3.2): read, and said not to be acted on yet.
+fn timer_expired_backup(i: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
+    super::newer::not_yet(s, "vrrp_instance", Some(&i.name), cx);
+    i.timer_expired_backup = if s.args().is_empty() {
+        Some(254)
+    } else {
+        values::int(s, 1, 254, cx).or(i.timer_expired_backup)
+    }
+}
+
 /// `use_vmac` / `use_ipvlan` are read, but keepup does not create the interface yet:
 /// the instance runs on its interface itself, as keepalived does without them. It
 /// works (VRRP does not depend on the MAC), so a warning, not a refusal.
@@ -1172,13 +1183,9 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
             values::int(s, 12, 9000, cx).or(i.router_advert)
         }
     }),
-    kw("timer_expired_backup", |i, s, cx| {
-        i.timer_expired_backup = if s.args().is_empty() {
-            Some(254)
-        } else {
-            values::int(s, 1, 254, cx).or(i.timer_expired_backup)
-        }
-    }),
+    kw("timer_expired_backup", timer_expired_backup),
+    // keepalived 2.3.2's other name for it.
+    kw("thread_timer_expired", timer_expired_backup),
     kw("virtual_router_id", |i, s, cx| {
         i.virtual_router_id = values::int(s, 1, 255, cx).or(i.virtual_router_id)
     }),
@@ -1807,7 +1814,26 @@ fn check_instance(vi: &mut VrrpInstance, c: &Config, cx: &mut Ctx) {
 
     // VIPs. VRRPv3 and strict mode need one (RFC 5798 5.2.5: Count IPvX Addr is at
     // least 1); keepalived 2.2.7 then refuses to run its VRRP side at all (KA-23).
-    if vi.virtual_ipaddress.is_empty() && (vi.version == 3 || vi.strict_mode) {
+    if vi.virtual_ipaddress.is_empty()
+        && vi.version == 3
+        && !vi.strict_mode
+        && vi.no_virtual_ipaddress
+    {
+        // keepalived 2.2.8 and later run this (against RFC 5798); keepup's VRRPv3
+        // adverts always carry an address, so it refuses rather than run otherwise.
+        cx.push(
+            Diagnostic::new(
+                Severity::Fatal,
+                "unsupported",
+                format!(
+                    "({n}) no_virtual_ipaddress (keepalived 2.2.8) with VRRPv3 is not supported by keepup yet"
+                ),
+            )
+            .at(sp)
+            .help("add a virtual_ipaddress block, or use version 2")
+            .note("keepalived 2.2.8 and later send VRRPv3 adverts with no address (against RFC 5798 5.2.5); keepup does not"),
+        );
+    } else if vi.virtual_ipaddress.is_empty() && (vi.version == 3 || vi.strict_mode) {
         let why = if vi.strict_mode {
             "strict mode"
         } else {
@@ -2656,8 +2682,9 @@ mod tests {
  track_src_ip
  no_virtual_ipaddress"#,
         ));
-        // use_vmac is said not supported yet (a warning; the instance runs without).
-        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
+        // use_vmac is said not supported yet (a warning; the instance runs without),
+        // and so is no_virtual_ipaddress with VRRPv3 (refused).
+        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.version, 3);
         assert_eq!(v.priority, 150);
@@ -3165,14 +3192,35 @@ mod tests {
         assert_eq!(l.config.garp_groups.len(), 2);
     }
 
+    /// keepalived 2.2.8's no_virtual_ipaddress silences the no-VIP warning; with
+    /// VRRPv3 it also sends adverts with no address, which keepup does not: refused,
+    /// saying so (not as a plain "VRRPv3 requires at least one").
+    #[test]
+    fn no_virtual_ipaddress() {
+        let l = load(&inst(" no_virtual_ipaddress"));
+        assert!(l.diagnostics.is_empty(), "{}", l.render());
+        let l = load(&inst(" version 3\n no_virtual_ipaddress"));
+        assert_eq!(l.verdict(), crate::Verdict::Refused, "{}", l.render());
+        assert_eq!(l.diagnostics.len(), 1, "{}", l.render());
+        assert_eq!(l.diagnostics[0].code, "unsupported");
+        assert!(l
+            .render()
+            .contains("no_virtual_ipaddress (keepalived 2.2.8) with VRRPv3"));
+        // Strict mode refuses no VIPs in keepalived 2.4 too: the plain finding.
+        let l = load(&inst(" version 3\n strict_mode\n no_virtual_ipaddress"));
+        assert_eq!(l.verdict(), crate::Verdict::Refused, "{}", l.render());
+        assert!(l.diagnostics.iter().any(|d| d.code == "no-vip"));
+    }
+
     #[test]
     fn newer_keywords() {
         let l = load(&inst(
             " timer_expired_backup\n v3_checksum_as_v2\n use_ipvlan ipv1 10.0.0.5/24 private\n auth_hmac {\n  key 1 hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n  active_key 1\n  anti_replay monotonic\n  time_window 10\n  mode permissive\n }",
         ));
-        // use_ipvlan is read and said not supported yet; auth_hmac is read whole and
-        // runs.
-        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
+        // timer_expired_backup and use_ipvlan are read and said not supported yet
+        // (parse/newer.rs has every newer keyword); auth_hmac and v3_checksum_as_v2
+        // are read and run.
+        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.timer_expired_backup, Some(254));
         assert_eq!(v.auth_hmac.as_ref().unwrap().mode, "permissive");
