@@ -159,6 +159,17 @@ pub fn bfd_instance(c: &mut Config, s: &Stmt, cx: &mut Ctx) {
     };
     let Some(block) = cx.block(s) else { return };
     let name = name_tok.text.clone();
+    cx.push(
+        Diagnostic::new(
+            Severity::Warning,
+            "bfd-not-run",
+            format!(
+                "bfd_instance '{name}': keepup runs no BFD sessions yet; nothing is sent to \
+                 or heard from this neighbour"
+            ),
+        )
+        .at(name_tok.span),
+    );
     if name.chars().count() > MAX_NAME {
         cx.push(
             Diagnostic::new(
@@ -248,7 +259,35 @@ pub fn validate(_c: &Config, _cx: &mut Ctx) {}
 #[cfg(test)]
 mod tests {
     use crate::model::Secs;
-    use crate::testutil::{codes, load};
+    use crate::testutil::load;
+    use crate::Loaded;
+
+    /// The findings of `l` but the one every bfd_instance gets (keepup runs no BFD),
+    /// which `bfd_is_not_run_and_says_so` checks.
+    fn codes(l: &Loaded) -> Vec<&'static str> {
+        crate::testutil::codes(l)
+            .into_iter()
+            .filter(|c| *c != "bfd-not-run")
+            .collect()
+    }
+
+    /// keepup runs no BFD sessions: each bfd_instance and each track_bfd says so
+    /// (nothing is silently dropped).
+    #[test]
+    fn bfd_is_not_run_and_says_so() {
+        let l = load(
+            "bfd_instance B1 {\n neighbor_ip 10.0.0.2\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.1/24\n }\n track_bfd {\n  B1\n }\n}\n",
+        );
+        let not_run: Vec<String> = l
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "bfd-not-run")
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(not_run.len(), 2, "{}", l.render());
+        assert!(not_run[0].contains("bfd_instance 'B1': keepup runs no BFD"));
+        assert!(not_run[1].contains("(VI_1) track_bfd"), "{not_run:?}");
+    }
 
     #[test]
     fn every_keyword() {
@@ -336,8 +375,9 @@ mod tests {
     fn unknown_keyword() {
         let l = load("bfd_instance A {\n neighbor_ip 10.0.0.2\n min_rxx 5\n}\n");
         assert_eq!(codes(&l), vec!["unknown-keyword"]);
+        let unknown = l.diagnostics.iter().find(|d| d.code == "unknown-keyword");
         assert_eq!(
-            l.diagnostics[0].help.as_deref(),
+            unknown.and_then(|d| d.help.as_deref()),
             Some("did you mean 'min_rx'?")
         );
     }

@@ -1036,6 +1036,7 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
     }),
     kb("track_bfd", |i, s, cx| {
         let v = track_block(s, TrackKind::Bfd, &i.name.clone(), cx);
+        no_bfd_tracking(&i.name, &v, s, cx);
         i.track_bfd.extend(v)
     }),
     kw("mcast_src_ip", |i, s, cx| {
@@ -1366,6 +1367,7 @@ static SYNC_GROUP: &[Kw<SyncGroup>] = &[
     }),
     kb("track_bfd", |g, s, cx| {
         let v = track_block(s, TrackKind::Bfd, &g.name.clone(), cx);
+        no_bfd_tracking(&g.name, &v, s, cx);
         g.track_bfd.extend(v)
     }),
     kw("notify_master", notify_keyword::<SyncGroup>),
@@ -1653,6 +1655,26 @@ fn drop_instances_without_vrid(c: &mut Config, cx: &mut Ctx) {
         );
         false
     });
+}
+
+/// keepup runs no BFD sessions yet: a `track_bfd` entry never moves its instance,
+/// where keepalived would fault it (or change its priority) when the neighbour goes
+/// down. Said, never silently dropped.
+fn no_bfd_tracking<T>(owner: &str, entries: &[T], s: &Stmt, cx: &mut Ctx) {
+    if entries.is_empty() {
+        return;
+    }
+    warn(
+        cx,
+        "bfd-not-run",
+        s.span(),
+        format!(
+            "({owner}) track_bfd: keepup runs no BFD sessions yet, so these trackers never \
+             change the instance (keepalived would fault it, or change its priority, when \
+             a neighbour goes down)"
+        ),
+        "track the neighbour with a vrrp_script (e.g. a ping or a TCP check) instead",
+    );
 }
 
 fn warn(cx: &mut Ctx, code: &'static str, span: Span, msg: String, help: &str) {
