@@ -20,6 +20,7 @@ pub mod arp;
 mod bytes;
 pub mod checksum;
 pub mod hmac_auth;
+mod icmp6;
 pub mod ipv4;
 pub mod ndisc;
 pub mod ra;

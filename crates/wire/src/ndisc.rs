@@ -13,13 +13,11 @@
 //! Ethernet 14 | IPv6 40 (next header 58) | ICMPv6 type 136, code 0, checksum,
 //! R|S|O + 29 reserved bits, target (16) | option type 2, length 1, MAC (6)
 //! ```
-use crate::{bytes, checksum, Error, MacAddr};
+use crate::icmp6::{self, Headers};
+use crate::{bytes, Error, MacAddr};
 use std::net::Ipv6Addr;
 
-/// EtherType of IPv6.
-pub const ETHERTYPE: u16 = 0x86dd;
-/// IPv6 next header of ICMPv6.
-pub const ICMPV6: u8 = 58;
+pub use crate::icmp6::{ETHERTYPE, ICMPV6};
 /// ICMPv6 type of a neighbour advertisement.
 pub const TYPE_NA: u8 = 136;
 /// ff02::1
@@ -29,8 +27,6 @@ pub const ALL_NODES_MAC: MacAddr = MacAddr([0x33, 0x33, 0, 0, 0, 1]);
 /// NDP option type: target link-layer address.
 pub const OPT_TARGET_LLADDR: u8 = 2;
 
-const ETH_LEN: usize = 14;
-const IPV6_LEN: usize = 40;
 /// ICMPv6 NA without options.
 const NA_LEN: usize = 24;
 const OPT_LLADDR_LEN: usize = 8;
@@ -39,23 +35,12 @@ const FLAG_ROUTER: u8 = 0x80;
 const FLAG_SOLICITED: u8 = 0x40;
 const FLAG_OVERRIDE: u8 = 0x20;
 
+/// Offsets in the ICMPv6 message.
 mod field {
-    pub const ETH_DST: usize = 0;
-    pub const ETH_SRC: usize = 6;
-    pub const ETHERTYPE: usize = 12;
-    pub const VER_TC_FLOW: usize = 14;
-    pub const PAYLOAD_LEN: usize = 18;
-    pub const NEXT_HEADER: usize = 20;
-    pub const HOP_LIMIT: usize = 21;
-    pub const SRC: usize = 22;
-    pub const DST: usize = 38;
-    pub const ICMP: usize = 54;
-    pub const TYPE: usize = 54;
-    pub const CODE: usize = 55;
-    pub const CHECKSUM: usize = 56;
-    pub const FLAGS: usize = 58;
-    pub const TARGET: usize = 62;
-    pub const OPTIONS: usize = 78;
+    pub const TYPE: usize = 0;
+    pub const FLAGS: usize = 4;
+    pub const TARGET: usize = 8;
+    pub const OPTIONS: usize = 24;
 }
 
 /// A neighbour advertisement with its IPv6 and Ethernet headers.
@@ -72,10 +57,6 @@ pub struct Repr {
     pub target: Ipv6Addr,
     /// Target link-layer address option.
     pub target_mac: Option<MacAddr>,
-}
-
-fn v6_at(b: &[u8], at: usize) -> Ipv6Addr {
-    Ipv6Addr::from(bytes::array::<16>(b, at))
 }
 
 impl Repr {
@@ -101,67 +82,20 @@ impl Repr {
     /// octets after the IPv6 payload length (padding) are ignored; options other
     /// than the first target link-layer address are skipped.
     pub fn parse(frame: &[u8]) -> Result<Repr, Error> {
-        let need = field::OPTIONS;
-        if frame.len() < need {
-            return Err(Error::Truncated {
-                have: frame.len(),
-                need,
-            });
-        }
-        if bytes::be16(frame, field::ETHERTYPE) != ETHERTYPE {
-            return Err(Error::Frame("EtherType is not IPv6"));
-        }
-        if bytes::u8_at(frame, field::VER_TC_FLOW) >> 4 != 6 {
-            return Err(Error::Frame("IP version is not 6"));
-        }
-        if bytes::u8_at(frame, field::NEXT_HEADER) != ICMPV6 {
-            return Err(Error::Frame("next header is not ICMPv6"));
-        }
-        let plen = usize::from(bytes::be16(frame, field::PAYLOAD_LEN));
-        if plen < NA_LEN {
-            return Err(Error::Frame("IPv6 payload shorter than an NA"));
-        }
-        let end = field::ICMP + plen;
-        let icmp = frame.get(field::ICMP..end).ok_or(Error::Truncated {
-            have: frame.len(),
-            need: end,
-        })?;
-        if bytes::u8_at(frame, field::TYPE) != TYPE_NA || bytes::u8_at(frame, field::CODE) != 0 {
-            return Err(Error::Frame(
-                "ICMPv6 message is not a neighbour advertisement",
-            ));
-        }
-        let src = v6_at(frame, field::SRC);
-        let dst = v6_at(frame, field::DST);
-        let pseudo = checksum::pseudo_v6(src, dst, ICMPV6, plen as u32);
-        if checksum::finish(checksum::combine(pseudo, checksum::sum(icmp))) != 0 {
-            return Err(Error::Frame("ICMPv6 checksum"));
-        }
-        let mut target_mac = None;
-        let mut opts = icmp.get(NA_LEN..).unwrap_or(&[]);
-        while !opts.is_empty() {
-            let kind = bytes::u8_at(opts, 0);
-            let len = usize::from(bytes::u8_at(opts, 1)) * 8;
-            if len == 0 {
-                return Err(Error::Frame("NDP option of length 0"));
-            }
-            let opt = opts.get(..len).ok_or(Error::Frame("NDP option overruns"))?;
-            if kind == OPT_TARGET_LLADDR && len == OPT_LLADDR_LEN && target_mac.is_none() {
-                target_mac = Some(MacAddr(bytes::array(opt, 2)));
-            }
-            opts = opts.get(len..).unwrap_or(&[]);
-        }
-        let flags = bytes::u8_at(frame, field::FLAGS);
+        let (h, icmp) = Headers::parse(frame, TYPE_NA, NA_LEN, "IPv6 payload shorter than an NA")?;
+        let target_mac =
+            icmp6::lladdr_option(icmp.get(NA_LEN..).unwrap_or(&[]), OPT_TARGET_LLADDR)?;
+        let flags = bytes::u8_at(icmp, field::FLAGS);
         Ok(Repr {
-            eth_src: MacAddr(bytes::array(frame, field::ETH_SRC)),
-            eth_dst: MacAddr(bytes::array(frame, field::ETH_DST)),
-            src,
-            dst,
-            hop_limit: bytes::u8_at(frame, field::HOP_LIMIT),
+            eth_src: h.eth_src,
+            eth_dst: h.eth_dst,
+            src: h.src,
+            dst: h.dst,
+            hop_limit: h.hop_limit,
             router: flags & FLAG_ROUTER != 0,
             solicited: flags & FLAG_SOLICITED != 0,
             override_: flags & FLAG_OVERRIDE != 0,
-            target: v6_at(frame, field::TARGET),
+            target: Ipv6Addr::from(bytes::array::<16>(icmp, field::TARGET)),
             target_mac,
         })
     }
@@ -172,23 +106,14 @@ impl Repr {
         } else {
             0
         };
-        ETH_LEN + IPV6_LEN + NA_LEN + opt
+        icmp6::ICMP + NA_LEN + opt
     }
 
     /// The whole frame with the ICMPv6 checksum.
     pub fn emit(&self) -> Vec<u8> {
         let mut f = vec![0u8; self.buffer_len()];
-        let plen = self.buffer_len() - ETH_LEN - IPV6_LEN;
-        bytes::put(&mut f, field::ETH_DST, &self.eth_dst.0);
-        bytes::put(&mut f, field::ETH_SRC, &self.eth_src.0);
-        bytes::put_be16(&mut f, field::ETHERTYPE, ETHERTYPE);
-        bytes::put_u8(&mut f, field::VER_TC_FLOW, 0x60);
-        bytes::put_be16(&mut f, field::PAYLOAD_LEN, plen as u16);
-        bytes::put_u8(&mut f, field::NEXT_HEADER, ICMPV6);
-        bytes::put_u8(&mut f, field::HOP_LIMIT, self.hop_limit);
-        bytes::put(&mut f, field::SRC, &self.src.octets());
-        bytes::put(&mut f, field::DST, &self.dst.octets());
-        bytes::put_u8(&mut f, field::TYPE, TYPE_NA);
+        let m = f.get_mut(icmp6::ICMP..).unwrap_or_default();
+        bytes::put_u8(m, field::TYPE, TYPE_NA);
         let mut flags = 0;
         if self.router {
             flags |= FLAG_ROUTER;
@@ -199,17 +124,24 @@ impl Repr {
         if self.override_ {
             flags |= FLAG_OVERRIDE;
         }
-        bytes::put_u8(&mut f, field::FLAGS, flags);
-        bytes::put(&mut f, field::TARGET, &self.target.octets());
+        bytes::put_u8(m, field::FLAGS, flags);
+        bytes::put(m, field::TARGET, &self.target.octets());
         if let Some(mac) = self.target_mac {
-            bytes::put_u8(&mut f, field::OPTIONS, OPT_TARGET_LLADDR);
-            bytes::put_u8(&mut f, field::OPTIONS + 1, 1);
-            bytes::put(&mut f, field::OPTIONS + 2, &mac.0);
+            bytes::put_u8(m, field::OPTIONS, OPT_TARGET_LLADDR);
+            bytes::put_u8(m, field::OPTIONS + 1, 1);
+            bytes::put(m, field::OPTIONS + 2, &mac.0);
         }
-        let pseudo = checksum::pseudo_v6(self.src, self.dst, ICMPV6, plen as u32);
-        let body = checksum::sum(f.get(field::ICMP..).unwrap_or(&[]));
-        let c = checksum::finish(checksum::combine(pseudo, body));
-        bytes::put_be16(&mut f, field::CHECKSUM, c);
+        self.headers().finish(&mut f);
         f
+    }
+
+    fn headers(&self) -> Headers {
+        Headers {
+            eth_src: self.eth_src,
+            eth_dst: self.eth_dst,
+            src: self.src,
+            dst: self.dst,
+            hop_limit: self.hop_limit,
+        }
     }
 }
