@@ -128,15 +128,6 @@ fn tables(h: &Host) -> usize {
         .count()
 }
 
-fn mac(h: &Host) -> String {
-    let out = h.run(["ip", "-o", "link", "show", "eth0"]).unwrap();
-    out.split("link/ether ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string()
-}
-
 /// A non-owner Master: with `accept` the client's connection to the VIP is answered,
 /// with `no_accept` it is dropped and the drop counter moves; the IPv6 VIP of a
 /// `no_accept` instance still resolves to the Master's MAC (its Neighbor Solicitations
@@ -194,7 +185,7 @@ fn netns_accept_no_accept_drops_and_counts_but_resolves() {
         "the no_accept link-local VIP answered"
     );
     assert!(dropped(r1, "ip6 daddr . iifname @vips6_link") > before_ll);
-    let r1_mac = mac(r1);
+    let r1_mac = r1.mac("eth0").unwrap().to_string();
     let neigh = client
         .run(["ip", "-6", "neigh", "show", "fd00:9::101", "dev", "eth0"])
         .unwrap();

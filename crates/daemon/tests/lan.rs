@@ -50,21 +50,6 @@ fn send_udp(h: &Host, ip: &str) {
     std::thread::sleep(Duration::from_millis(500));
 }
 
-/// `eth0`'s MAC in `h`.
-fn mac(h: &Host) -> [u8; 6] {
-    let out = h.run(["ip", "-o", "link", "show", "eth0"]).unwrap();
-    let text = out
-        .split("link/ether ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap();
-    let mut m = [0u8; 6];
-    for (i, b) in text.split(':').enumerate() {
-        m[i] = u8::from_str_radix(b, 16).unwrap();
-    }
-    m
-}
-
 /// Ledger: TX-01
 /// Ledger: TX-03
 /// Ledger: TX-04
@@ -115,12 +100,16 @@ fn netns_lan_adverts_and_who_answers_for_the_vips() {
             }
             _ => panic!("{a:?}"),
         }
-        assert_eq!(a.src_mac.0, mac(r1), "only the Master advertises: {a:?}");
+        assert_eq!(
+            a.src_mac.0,
+            r1.mac("eth0").unwrap().0,
+            "only the Master advertises: {a:?}"
+        );
     }
     assert!(v4 >= 2 && v6 >= 2, "{v4} IPv4 and {v6} IPv6 adverts");
 
     // MST-01, BKP-01: only the Master answers ARP for the IPv4 VIP.
-    let r1_mac = mac(r1);
+    let r1_mac = r1.mac("eth0").unwrap().0;
     client.run(["ip", "neigh", "flush", "dev", "eth0"]).unwrap();
     let cap = client.capture("eth0", "arp").unwrap();
     // A datagram to the VIP makes the client resolve it (no ping on a minimal host).
@@ -168,11 +157,7 @@ fn netns_lan_adverts_and_who_answers_for_the_vips() {
     for vip in [VIP4, VIP6] {
         assert!(!has(r2, vip), "the Backup holds {vip}");
     }
-    let r2_mac = mac(r2)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":");
+    let r2_mac = r2.mac("eth0").unwrap().to_string();
     client
         .run([
             "ip",

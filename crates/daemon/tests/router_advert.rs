@@ -33,22 +33,6 @@ fn conf(prio: u8) -> String {
     )
 }
 
-fn mac(h: &Host) -> [u8; 6] {
-    let out = h.run(["ip", "-o", "link", "show", "eth0"]).unwrap();
-    let text = out.split("link/ether ").nth(1).unwrap();
-    let mut m = [0u8; 6];
-    for (i, b) in text
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .split(':')
-        .enumerate()
-    {
-        m[i] = u8::from_str_radix(b, 16).unwrap();
-    }
-    m
-}
-
 /// Every Router Advertisement in the capture: (source MAC, parsed RA).
 fn router_adverts(cap: lab::Capture) -> Vec<keepup_wire::ra::Repr> {
     cap.stop()
@@ -68,13 +52,6 @@ fn default_router(client: &Host) -> (String, String) {
         .run(["ip", "-6", "neigh", "show", "fe80::100", "dev", "eth0"])
         .unwrap_or_default();
     (route, neigh)
-}
-
-fn mac_text(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// Ledger: ARP-07
@@ -107,7 +84,7 @@ fn netns_router_adverts_come_from_the_active_only() {
     );
     k2.wait_for_log("(VI_6) Entering BACKUP STATE", Duration::from_secs(3))
         .unwrap();
-    let (m1, m2) = (mac(r1), mac(r2));
+    let (m1, m2) = (r1.mac("eth0").unwrap().0, r2.mac("eth0").unwrap().0);
     let learned = lab::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
         default_router(client).0.contains("via fe80::100")
     });
@@ -136,7 +113,9 @@ fn netns_router_adverts_come_from_the_active_only() {
     k2.wait_for_log("(VI_6) Entering MASTER STATE", Duration::from_secs(10))
         .unwrap();
     let moved = lab::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
-        default_router(client).1.contains(&mac_text(m2))
+        default_router(client)
+            .1
+            .contains(&keepup_wire::MacAddr(m2).to_string())
     });
     assert!(
         moved.is_some(),

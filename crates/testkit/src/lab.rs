@@ -652,6 +652,11 @@ impl Host {
         Ok(parse_addresses(&json)?.iter().any(|(_, a)| *a == ip))
     }
 
+    /// The MAC address the lab gave `iface` (`None`: not one of its interfaces).
+    pub fn mac(&self, iface: &str) -> Option<MacAddr> {
+        self.ifaces.iter().find(|i| i.name == iface).map(|i| i.mac)
+    }
+
     /// The IPv6 link-local of `iface`, waiting up to 2 s for it to appear.
     pub fn link_local(&self, iface: &str) -> Result<Ipv6Addr> {
         let mut found = None;
