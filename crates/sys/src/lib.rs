@@ -12,7 +12,8 @@
 //! - [`PreciseTimer`]: deadlines at the kernel's resolution (timerfd), not tokio's
 //!   millisecond (`timer`).
 //! - [`script`]: the one script runner (process group, user, timeout, reap).
-//! - [`sysctl_set`]: /proc/sys writes.
+//! - [`sysctl_set`], [`sysctl_get`]: /proc/sys writes and reads.
+//! - [`VirtualLink`]: the macvlan/ipvlan of `use_vmac`/`use_ipvlan` (`link`).
 //! - [`Ipvs`]: the IPVS generic-netlink socket, blocking, with pipelined changes
 //!   (`ipvs`, over keepup-lvs's `genl` codec).
 //! - [`nft_apply`]: an nftables change as one `nft -f -` transaction (`nft`).
@@ -27,6 +28,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 mod frame;
 mod ipvs;
+mod link;
 mod monitor;
 mod netlink;
 mod nft;
@@ -37,6 +39,7 @@ mod socket;
 mod timer;
 pub use frame::{ArpListener, FrameSender};
 pub use ipvs::{module_available as ipvs_module_available, Ipvs, IpvsError, KernelError};
+pub use link::{sysctl_get, vrrp_mac, IpvlanFlag, LinkState, VirtualKind, VirtualLink};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use nft::{nft_apply, nft_program, nft_usable, NftError};
