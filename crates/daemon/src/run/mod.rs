@@ -21,6 +21,7 @@ mod incoming;
 mod reload;
 mod setup;
 mod tracking;
+mod vmac;
 mod vrrp;
 
 use crate::status::{DaemonStatus, Publisher};
@@ -122,21 +123,26 @@ struct Daemon {
     systemd: crate::systemd::Systemd,
     /// keepalived's dump files (SIGUSR1, SIGUSR2, SIGJSON, STATS_CLEAR).
     dumps: crate::dumps::Dumps,
+    /// The VMACs of `use_vmac`/`use_ipvlan` and the sysctls they changed.
+    vmacs: vmac::Vmacs,
 }
 
 impl Daemon {
     async fn start(opts: RunOptions) -> Result<Daemon> {
         let nl = Rc::new(Netlink::new().await.context("netlink")?);
+        std::fs::create_dir_all(&opts.runtime_dir)
+            .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
+        let mut vmacs = vmac::Vmacs::load(&opts.runtime_dir);
         let (setup, config) = setup::load(
             &opts.file,
             opts.config_id.as_deref(),
             opts.vrrp,
             &nl,
+            &mut vmacs,
             &mut String::new(),
         )
         .await?;
-        std::fs::create_dir_all(&opts.runtime_dir)
-            .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
+        vmacs.prune(&nl).await;
         setup::write_pid_files(&pid_files(&opts))?;
         let (record, problem) = crate::state::StateFile::load(&opts.runtime_dir);
         if let Some(p) = problem {
@@ -180,6 +186,7 @@ impl Daemon {
             syncd: crate::syncd::SyncDaemons::default(),
             systemd: crate::systemd::Systemd::from_env(),
             dumps,
+            vmacs,
             opts,
             nl,
             setup,
@@ -633,6 +640,10 @@ impl Daemon {
         }
         self.vrrp.router.release_all();
         self.drain_stopping().await;
+        // With -V the VIPs stay, and so do the VMACs they are on.
+        if !self.opts.dont_release_vrrp {
+            self.vmacs.stop(&self.nl).await;
+        }
         if let Some(side) = self.checkers.take() {
             let _ = tokio::task::spawn_blocking(move || side.stop()).await;
         }
@@ -732,9 +743,16 @@ impl Daemon {
         let mut findings = String::new();
         let file = &self.opts.file;
         let id = self.opts.config_id.as_deref();
-        let (new, new_config) = setup::load(file, id, self.opts.vrrp, &self.nl, &mut findings)
-            .await
-            .map_err(|e| format!("{findings}{e:#}"))?;
+        let (new, new_config) = setup::load(
+            file,
+            id,
+            self.opts.vrrp,
+            &self.nl,
+            &mut self.vmacs,
+            &mut findings,
+        )
+        .await
+        .map_err(|e| format!("{findings}{e:#}"))?;
         self.notifier.configure_mail(&new_config.global_defs);
         self.reload_checkers(&new_config);
         let old = &self.setup.plan;
@@ -787,6 +805,8 @@ impl Daemon {
             warn!("reload: {e}");
         }
         self.refresh_sources().await;
+        // VMACs of instances the reload removed go, now that their VIPs are gone.
+        self.vmacs.prune(&self.nl).await;
         self.configure_syncd(&new_config);
         let checkers = self.opts.checkers && !new_config.virtual_servers.is_empty();
         self.dumps

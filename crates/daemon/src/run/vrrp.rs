@@ -42,6 +42,8 @@ pub struct VrrpSide {
     v6: Option<VrrpSocket>,
     /// See [`linger_window`].
     linger: Option<Duration>,
+    /// See [`shadows`].
+    shadows: BTreeSet<(u32, u8)>,
     /// The engine's time zero.
     start: Instant,
 }
@@ -71,6 +73,7 @@ impl VrrpSide {
             v4,
             v6,
             linger: linger_window(&plan.instances),
+            shadows: shadows(plan),
             start: Instant::now(),
         })
     }
@@ -90,6 +93,7 @@ impl VrrpSide {
     /// After a reload: the socket a new family needs, and the burst window.
     pub fn reconfigured(&mut self, plan: &Plan) -> Result<()> {
         self.linger = linger_window(&plan.instances);
+        self.shadows = shadows(plan);
         if self.v4.is_none() && plan.instances.iter().any(|c| !c.is_v6()) {
             let ah = plan
                 .instances
@@ -160,7 +164,11 @@ impl VrrpSide {
     /// step arrive as a burst and cost one wakeup and a few system calls.
     pub fn receive(&mut self, v6: bool) {
         let VrrpSide {
-            v4, v6: s6, router, ..
+            v4,
+            v6: s6,
+            router,
+            shadows,
+            ..
         } = self;
         let Some(sock) = (if v6 { s6.as_ref() } else { v4.as_ref() }) else {
             return;
@@ -168,6 +176,12 @@ impl VrrpSide {
         // One clock reading for the batch: it is read within microseconds.
         let now = engine_time(self.start);
         let r = sock.try_recv_batch(BURST, |d| {
+            if !shadows.is_empty()
+                && advert_vrid(d.data, d.v6.is_some())
+                    .is_some_and(|vrid| shadows.contains(&(d.ifindex, vrid)))
+            {
+                return;
+            }
             let data = match d.v6 {
                 Some((src, dst, hop_limit)) => RxData::V6 {
                     src,
@@ -208,9 +222,38 @@ impl VrrpSide {
     }
 }
 
+/// (base ifindex, VRID) of each instance that runs on a VMAC of that base: the
+/// macvlan hands a multicast advert to its parent as well (unless it came from the
+/// VMAC itself), so the copy read on the base is not a neighbouring virtual router's.
+fn shadows(plan: &Plan) -> BTreeSet<(u32, u8)> {
+    plan.instances
+        .iter()
+        .zip(&plan.effects)
+        .filter_map(|(c, e)| {
+            let v = e.vmac.as_ref()?;
+            (!v.xmit_base && c.interface.0 != v.link.parent).then_some((v.link.parent, c.vrid))
+        })
+        .collect()
+}
+
+/// The VRID of an advert as read: after the IPv4 header and any AH (IPv4), or at
+/// once (IPv6).
+fn advert_vrid(data: &[u8], v6: bool) -> Option<u8> {
+    let mut at = 0;
+    if !v6 {
+        at = usize::from(data.first()? & 0x0f) * 4;
+        if i32::from(*data.get(9)?) == keepup_sys::PROTO_AH {
+            at += (usize::from(*data.get(at + 1)?) + 2) * 4;
+        }
+    }
+    data.get(at + 1).copied()
+}
+
 /// The source each instance without `mcast_src_ip`/`unicast_src_ip` should use,
 /// from the addresses `present` on this host: its interface's first IPv4 address
-/// that is not a VIP, or its IPv6 link-local.
+/// that is not a VIP, or its IPv6 link-local. With `use_vmac` it is read from the
+/// base interface: the VMAC has no address of its own but the VIPs (and, for IPv6,
+/// a copy of the base's link-local).
 pub fn sources(plan: &Plan, present: &[keepup_sys::Address]) -> Vec<(InstanceId, Option<IpAddr>)> {
     let vips: BTreeSet<IpAddr> = plan
         .effects
@@ -224,7 +267,11 @@ pub fn sources(plan: &Plan, present: &[keepup_sys::Address]) -> Vec<(InstanceId,
         }
         let v6 = c.is_v6();
         let pick = present.iter().find(|a| {
-            a.ifindex == c.interface.0
+            a.ifindex
+                == plan
+                    .effects
+                    .get(i)
+                    .map_or(c.interface.0, |e| e.source_ifindex)
                 && !vips.contains(&a.addr)
                 && match a.addr {
                     IpAddr::V4(_) => !v6,
