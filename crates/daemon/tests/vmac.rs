@@ -131,6 +131,14 @@ fn na_for(frames: &[Packet], target: IpAddr) -> Vec<([u8; 6], bool, Option<[u8; 
     out
 }
 
+/// `net.ipv4.conf.vrrp/51.forwarding` in `h`.
+fn vmac_forwarding(h: &Host) -> String {
+    h.run(["cat", "/proc/sys/net/ipv4/conf/vrrp.51/forwarding"])
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 fn wait_log(p: &Proc, needle: &str, s: u64) {
     if p.wait_for_log(needle, secs(s)).is_err() {
         panic!("no {needle:?} within {s} s:\n{}", p.log());
@@ -144,6 +152,8 @@ fn wait_log(p: &Proc, needle: &str, s: u64) {
 /// Ledger: ARP-01
 /// Ledger: ARP-02
 /// Ledger: ARP-04
+/// Ledger: BKP-04
+/// Ledger: MST-03
 /// Ledger: KA-14
 #[test]
 fn qemu_vmac_adverts_answers_restart_and_keepalived_interop() {
@@ -173,12 +183,14 @@ fn guest_vmac() {
 fn keepup_alone() {
     let (lab, lan, hosts) = routers("kvmac", 3, true);
     let (r1, r2, client) = (&hosts[0], &hosts[1], &hosts[2]);
-    // The kernel sets the NA Router flag only where forwarding is on (ARP-04).
+    // The kernel sets the NA Router flag only where forwarding is on (ARP-04); both
+    // route IPv4 too (BKP-04, MST-03).
     for h in [r1, r2] {
         for k in ["all", "default"] {
             h.sysctl(&format!("net.ipv6.conf.{k}.forwarding"), "1")
                 .unwrap();
         }
+        h.sysctl("net.ipv4.ip_forward", "1").unwrap();
     }
     let arp_ignore_before = r1
         .run(["sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore"])
@@ -209,6 +221,9 @@ fn keepup_alone() {
             .trim(),
         "1"
     );
+    // BKP-04, MST-03: the Master's VMAC routes, the Backup's does not.
+    assert_eq!(vmac_forwarding(r1), "1");
+    assert_eq!(vmac_forwarding(r2), "0");
 
     // ARP-01: the gratuitous ARPs of the takeover carry the VMAC.
     let frames = garps.stop().unwrap();
@@ -281,6 +296,7 @@ fn keepup_alone() {
         assert!(wait_addr(r2, vip, true, 20).is_some(), "{}", k2.log());
     }
     assert!(r2.addresses("vrrp.51").unwrap().contains(&VIP4));
+    assert_eq!(vmac_forwarding(r2), "1");
     // Started again, r1 takes its macvlans back (no second one) and preempts.
     let k1 = keepup(&lab, r1, &conf(150, true), "b");
     wait_log(&k1, "(VI_4) vmac: reusing VMAC interface vrrp.51", 10);

@@ -451,7 +451,10 @@ impl Daemon {
         match o {
             Output::Advert(a) => self.vrrp.send(&a).await,
             Output::Vips { instance, install } => {
-                self.addresses.vips(&self.setup, instance, install).await
+                self.addresses.vips(&self.setup, instance, install).await;
+                if let Some(v) = &self.setup.effects(instance).vmac {
+                    vmac::forwarding(v, install);
+                }
             }
             Output::Announce {
                 instance,

@@ -15,7 +15,8 @@
 //! is set to 0, so the VMAC's 0 counts. IPv6 is turned off on an IPv4 VMAC without
 //! IPv6 addresses; on an IPv6 one, no link-local is made from the VMAC (addr_gen_mode
 //! none; RFC 5798 §7.4) and the base's link-local is copied onto it as the adverts'
-//! source.
+//! source; it gets `arp_ignore=1` as well, so it never answers ARP for another
+//! VMAC's IPv4 VIP (the kernel answers for any local address by default).
 //!
 //! What was changed outside the VMAC (its own settings go with it) is written to
 //! `<runtime-dir>/vmacs.json` with the value found before, and put back at a clean
@@ -26,8 +27,11 @@
 //!
 //! The link stays up in every state, as keepalived's: the VIPs are on it only while
 //! Master, so a Backup neither answers ARP for them nor delivers what is sent to
-//! them (BKP-04: routing of frames to the VMAC by a Backup with forwarding on is not
-//! prevented, as with keepalived).
+//! them. An IPv4 VMAC's own `forwarding` is 0 while the instance is not Master (and
+//! `all`'s value while it is), so a Backup with forwarding on does not route a frame
+//! sent to the virtual MAC and a Master does (Ledger: BKP-04, MST-03). keepalived
+//! leaves it on. IPv6 has no such switch per interface: an IPv6 Backup with
+//! forwarding on would still route what reaches its VMAC.
 use crate::plan::{vmac_of, VmacPlan};
 use keepup_config::model::vrrp::VrrpInstance;
 use keepup_config::Config;
@@ -169,11 +173,18 @@ impl Vmacs {
             ] {
                 set(&format!("net/ipv4/conf/{name}/{k}"), val);
             }
+            // Not Master yet: no routing of what is sent to the VMAC (BKP-04).
+            forwarding(v, false);
             if macvlan {
                 for (k, val) in [("arp_ignore", "1"), ("arp_filter", "1")] {
                     self.set_saved(&format!("net/ipv4/conf/{}/{k}", v.base), val);
                 }
             }
+        }
+        if v.v6 {
+            // An IPv6 VMAC hears the ARP broadcasts too: with the kernel's default it
+            // would answer for the IPv4 VIPs of the host (another VMAC's) with its MAC.
+            set(&format!("net/ipv4/conf/{name}/arp_ignore"), "1");
         }
         if v.v6 || v.any_v6 {
             set(&format!("net/ipv6/conf/{name}/disable_ipv6"), "0");
@@ -293,6 +304,20 @@ impl Vmacs {
         }
         self.save();
     }
+}
+
+/// An IPv4 VMAC routes what it receives only while its instance is Master (and the
+/// host routes at all: `net.ipv4.conf.all.forwarding`). Ledger: BKP-04, MST-03
+pub fn forwarding(v: &VmacPlan, master: bool) {
+    if v.v6 {
+        return;
+    }
+    let value = if master {
+        get("net/ipv4/conf/all/forwarding").unwrap_or_else(|| "0".into())
+    } else {
+        "0".into()
+    };
+    set(&format!("net/ipv4/conf/{}/forwarding", v.link.name), &value);
 }
 
 /// Remove a macvlan/ipvlan by name (never another kind of interface).
