@@ -504,6 +504,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         eprint!("{}", loaded.render());
         if verdict != Verdict::Refused {
             eprint!("{}", keepup::checkers::check_notes(&loaded.config));
+            eprint!("{}", keepup::plan::vmac_notes(&loaded.config));
         }
         if args.dump && verdict != Verdict::Refused {
             println!("{}", serde_json::to_string_pretty(&loaded.config)?);

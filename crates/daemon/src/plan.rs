@@ -101,6 +101,38 @@ pub fn vmac_of(vi: &VrrpInstance, parent: u32) -> Option<VmacPlan> {
     })
 }
 
+/// What `keepup check` adds about `use_vmac`/`use_ipvlan`: whether this kernel can
+/// make the link (this development machine's cannot).
+pub fn vmac_notes(cfg: &Config) -> String {
+    let mut out = String::new();
+    for (kw, module, uses) in [
+        (
+            "use_vmac",
+            "macvlan",
+            cfg.vrrp_instances
+                .iter()
+                .filter(|v| v.use_vmac.is_some())
+                .count(),
+        ),
+        (
+            "use_ipvlan",
+            "ipvlan",
+            cfg.vrrp_instances
+                .iter()
+                .filter(|v| v.use_vmac.is_none() && v.use_ipvlan.is_some())
+                .count(),
+        ),
+    ] {
+        if uses > 0 && !keepup_sys::kernel_module_available(module) {
+            out.push_str(&format!(
+                "note: this kernel has no {module} (module {module} missing): the {uses} \
+                 instance(s) with {kw} would run on their interface itself, with its MAC\n"
+            ));
+        }
+    }
+    out
+}
+
 /// `aa:bb:cc:dd:ee:ff`, or five octets and the VRID.
 fn parse_mac(s: &str, vrid: u8) -> Option<[u8; 6]> {
     let parts: Vec<u8> = s

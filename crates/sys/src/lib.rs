@@ -160,6 +160,23 @@ pub enum LinkEvent {
     AddressRemoved(Address),
 }
 
+/// Whether this kernel has module `name` (`ip_vs`, `macvlan`): loaded or built in
+/// (/sys/module), or `NAME.ko` in its module index. Loads nothing (`keepup check`
+/// asks).
+pub fn kernel_module_available(name: &str) -> bool {
+    if std::path::Path::new("/sys/module").join(name).exists() {
+        return true;
+    }
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let dir = std::path::Path::new("/lib/modules").join(release.trim());
+    let file = format!("/{name}.ko");
+    ["modules.builtin", "modules.dep"].iter().any(|f| {
+        std::fs::read_to_string(dir.join(f)).is_ok_and(|s| s.lines().any(|l| l.contains(&file)))
+    })
+}
+
 /// Write `value` to /proc/sys/`path` (e.g. `net/ipv4/conf/eth0/arp_ignore`).
 ///
 /// The path is relative and must not climb out of /proc/sys (no `..`). Values under
