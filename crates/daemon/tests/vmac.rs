@@ -8,7 +8,7 @@ mod common;
 use common::{has, keepup, routers, wait_addr};
 
 use keepup_testkit::lab::pcap::{vrrp_adverts, Packet};
-use keepup_testkit::lab::{Host, KeepalivedState as State, Proc};
+use keepup_testkit::lab::{wait_until, Host, KeepalivedState as State, Proc};
 use nix::sys::signal::Signal;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -305,6 +305,22 @@ fn keepup_alone() {
     assert!(wait_addr(r2, VIP4, false, 10).is_some(), "{}", k2.log());
     assert_eq!(macvlans(r1).lines().count(), 2, "{}", macvlans(r1));
     assert!(r1.addresses("vrrp.51").unwrap().contains(&VIP4));
+    assert!(
+        wait_until(secs(5), Duration::from_millis(50), || vmac_forwarding(r1)
+            == "1")
+        .is_some()
+    );
+    // A reload leaves the Master's VMAC as it is (still routing, still holding).
+    let (code, out, err) = common::client(&lab, r1, &["reload"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(vmac_forwarding(r1), "1", "{}", k1.log());
+    assert!(r1.addresses("vrrp.51").unwrap().contains(&VIP4));
+    assert_eq!(
+        k1.log().matches("reusing VMAC interface").count(),
+        2,
+        "{}",
+        k1.log()
+    );
 
     // A clean stop: no macvlan left, the base's sysctls as they were.
     for k in [&k1, &k2] {

@@ -56,6 +56,9 @@ pub struct Vmacs {
     disk: OnDisk,
     /// The links the configuration running wants (by name).
     wanted: BTreeSet<String>,
+    /// The links made ready in this run, as they were asked for: a reload that asks
+    /// for one the same way leaves it (and its Master's forwarding) alone.
+    ready: BTreeMap<String, VmacPlan>,
 }
 
 impl Vmacs {
@@ -74,6 +77,7 @@ impl Vmacs {
             path,
             disk,
             wanted: BTreeSet::new(),
+            ready: BTreeMap::new(),
         }
     }
 
@@ -112,10 +116,18 @@ impl Vmacs {
                 continue;
             };
             self.wanted.insert(v.link.name.clone());
+            if self.ready.get(&v.link.name) == Some(&v) {
+                let there = nl.link_state(&v.link.name).await;
+                if matches!(there, Ok(Some(ref s)) if s.matches(&v.link)) {
+                    ready.push(v.link.name.clone());
+                    continue;
+                }
+            }
             match self.make(nl, vi, &v).await {
                 Ok(ifindex) => {
                     self.configure(nl, &v, ifindex).await;
                     ready.push(v.link.name.clone());
+                    self.ready.insert(v.link.name.clone(), v);
                 }
                 Err(e) => error!(
                     "({}) Unable to create VMAC interface {}: {e}; the instance runs on {base} itself",
@@ -284,6 +296,7 @@ impl Vmacs {
         for name in gone {
             remove(nl, &name).await;
             self.disk.links.remove(&name);
+            self.ready.remove(&name);
         }
         self.save();
     }
@@ -294,6 +307,7 @@ impl Vmacs {
         for name in std::mem::take(&mut self.disk.links) {
             remove(nl, &name).await;
         }
+        self.ready.clear();
         // `all` last: the interfaces are put back before `all` counts again.
         let mut entries: Vec<_> = std::mem::take(&mut self.disk.sysctls).into_iter().collect();
         entries.sort_by_key(|(p, _)| p.contains("/all/"));
