@@ -29,6 +29,8 @@ pub struct Effects {
     /// Where the instance's default source address is read: its base interface
     /// (a VMAC has no address of its own but the VIPs).
     pub source_ifindex: u32,
+    /// The index of the virtual link in `vmac`.
+    pub vmac_ifindex: Option<u32>,
 }
 
 /// The virtual link of `use_vmac` / `use_ipvlan` (Ledger: KA-14).
@@ -297,6 +299,7 @@ fn instance(
         rules: vi.virtual_rules.clone(),
         notify: vi.notifications.clone(),
         // An ipvlan with its own address sends from it.
+        vmac_ifindex: vmac.as_ref().map(|(i, _)| *i),
         source_ifindex: match &vmac {
             Some((i, v)) if v.address.is_some() => *i,
             _ => base_index,
@@ -450,6 +453,7 @@ mod tests {
         );
         let p = plan(&load(&text("use_vmac\n vmac_xmit_base")), &with_vmac).unwrap();
         assert_eq!(p.instances[0].interface, IfIndex(2));
+        assert_eq!(p.effects[0].vmac_ifindex, Some(9));
         assert_eq!(p.effects[0].interface, "vrrp.51");
         // Not made: the instance runs on eth0 itself.
         let p = plan(&load(&text("use_vmac")), &ifindex).unwrap();

@@ -175,6 +175,8 @@ fn guest_vmac() {
     eprintln!("== keepup alone: ok");
     with_keepalived();
     eprintln!("== keepalived interop: ok");
+    xmit_base_with_keepalived();
+    eprintln!("== vmac_xmit_base with keepalived: ok");
 }
 
 /// Two keepups with `use_vmac`: what the Master sends and answers carries the VMAC;
@@ -376,4 +378,68 @@ fn with_keepalived() {
     k1.kill(Signal::SIGTERM).unwrap();
     assert!(k1.wait_timeout(secs(15)).is_some(), "{}", k1.log());
     assert_eq!(macvlans(r1), "", "{}", k1.log());
+}
+
+/// keepup with `vmac_xmit_base` (r1) and keepalived 2.2.7 with `use_vmac` (r2): keepup's
+/// adverts leave from its base MAC, its VIP sits on the VMAC and is answered from it,
+/// and it hears keepalived's adverts (sent from the virtual MAC, which its own
+/// macvlan takes): no split brain, and takeover on kill.
+fn xmit_base_with_keepalived() {
+    let (lab, lan, hosts) = routers("kvmxb", 3, false);
+    let (r1, r2, client) = (&hosts[0], &hosts[1], &hosts[2]);
+    let ka = r2.keepalived(&conf(100, false)).unwrap();
+    ka.wait_for_state("VI_4", State::Master, secs(20)).unwrap();
+    let xmit = conf(150, false).replace("use_vmac", "use_vmac\n    vmac_xmit_base");
+    let k1 = keepup(&lab, r1, &xmit, "a");
+    wait_log(&k1, "(VI_4) Entering MASTER STATE", 20);
+    ka.wait_for_state("VI_4", State::Backup, secs(10)).unwrap();
+    assert!(wait_addr(r1, VIP4, true, 5).is_some(), "{}", k1.log());
+    assert!(r1.addresses("vrrp.51").unwrap().contains(&VIP4));
+    let cap = lan.capture("ip proto 112").unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let adverts = vrrp_adverts(&cap.stop().unwrap());
+    assert!(adverts.len() >= 2, "{adverts:?}");
+    for a in &adverts {
+        assert_eq!(a.src_mac.0, mac(r1, "eth0"), "from the base: {a:?}");
+    }
+    client.run(["ip", "neigh", "flush", "dev", "eth0"]).unwrap();
+    let cap = client.capture("eth0", "arp").unwrap();
+    send_udp(client, "10.9.0.100");
+    let replies: Vec<_> = arp_from(&cap.stop().unwrap(), VIP4)
+        .into_iter()
+        .filter(|r| r.2)
+        .collect();
+    assert!(!replies.is_empty(), "no ARP reply for the VIP");
+    assert!(
+        replies.iter().all(|(_, sender, _)| *sender == VMAC4),
+        "{replies:?}"
+    );
+    // keepalived stays Backup (it hears keepup), and keepup Master (it hears nothing
+    // higher): a few seconds without a transition on either side.
+    std::thread::sleep(secs(4));
+    assert_eq!(ka.state("VI_4"), Some(State::Backup), "{}", ka.log());
+    assert_eq!(
+        k1.log().matches("Entering MASTER STATE").count(),
+        1,
+        "{}",
+        k1.log()
+    );
+    // keepup stopped cleanly: keepalived takes over at once (priority 0).
+    k1.kill(Signal::SIGTERM).unwrap();
+    assert!(k1.wait_timeout(secs(15)).is_some(), "{}", k1.log());
+    ka.wait_for_state("VI_4", State::Master, secs(10)).unwrap();
+    assert_eq!(macvlans(r1), "", "{}", k1.log());
+    // keepup back at a lower priority hears keepalived through its VMAC: Backup.
+    let k1 = keepup(&lab, r1, &xmit.replace("priority 150", "priority 50"), "b");
+    wait_log(&k1, "(VI_4) Entering BACKUP STATE", 20);
+    std::thread::sleep(secs(4));
+    assert!(
+        !k1.log().contains("(VI_4) Entering MASTER STATE"),
+        "{}",
+        k1.log()
+    );
+    ka.kill().unwrap();
+    wait_log(&k1, "(VI_4) Entering MASTER STATE", 15);
+    k1.kill(Signal::SIGTERM).unwrap();
+    assert!(k1.wait_timeout(secs(15)).is_some(), "{}", k1.log());
 }

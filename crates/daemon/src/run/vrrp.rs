@@ -6,7 +6,7 @@ use anyhow::{anyhow, Context, Result};
 use keepup_sys::VrrpSocket;
 use keepup_vrrp::{Event, State};
 use keepup_vrrp::{Input, InstanceConfig, InstanceId, Router, RxData, RxPacket, TxAdvert};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -44,6 +44,8 @@ pub struct VrrpSide {
     linger: Option<Duration>,
     /// See [`shadows`].
     shadows: BTreeSet<(u32, u8)>,
+    /// See [`heard_on_vmac`].
+    remap: BTreeMap<(u32, u8), u32>,
     /// The engine's time zero.
     start: Instant,
 }
@@ -74,6 +76,7 @@ impl VrrpSide {
             v6,
             linger: linger_window(&plan.instances),
             shadows: shadows(plan),
+            remap: heard_on_vmac(plan),
             start: Instant::now(),
         })
     }
@@ -94,6 +97,7 @@ impl VrrpSide {
     pub fn reconfigured(&mut self, plan: &Plan) -> Result<()> {
         self.linger = linger_window(&plan.instances);
         self.shadows = shadows(plan);
+        self.remap = heard_on_vmac(plan);
         if self.v4.is_none() && plan.instances.iter().any(|c| !c.is_v6()) {
             let ah = plan
                 .instances
@@ -168,6 +172,7 @@ impl VrrpSide {
             v6: s6,
             router,
             shadows,
+            remap,
             ..
         } = self;
         let Some(sock) = (if v6 { s6.as_ref() } else { v4.as_ref() }) else {
@@ -176,11 +181,16 @@ impl VrrpSide {
         // One clock reading for the batch: it is read within microseconds.
         let now = engine_time(self.start);
         let r = sock.try_recv_batch(BURST, |d| {
-            if !shadows.is_empty()
-                && advert_vrid(d.data, d.v6.is_some())
-                    .is_some_and(|vrid| shadows.contains(&(d.ifindex, vrid)))
-            {
-                return;
+            let mut ifindex = d.ifindex;
+            if !shadows.is_empty() || !remap.is_empty() {
+                if let Some(vrid) = advert_vrid(d.data, d.v6.is_some()) {
+                    if shadows.contains(&(ifindex, vrid)) {
+                        return;
+                    }
+                    if let Some(base) = remap.get(&(ifindex, vrid)) {
+                        ifindex = *base;
+                    }
+                }
             }
             let data = match d.v6 {
                 Some((src, dst, hop_limit)) => RxData::V6 {
@@ -194,7 +204,7 @@ impl VrrpSide {
             router.handle(
                 now,
                 Input::Packet(RxPacket {
-                    interface: keepup_vrrp::IfIndex(d.ifindex),
+                    interface: keepup_vrrp::IfIndex(ifindex),
                     data,
                 }),
             );
@@ -232,6 +242,21 @@ fn shadows(plan: &Plan) -> BTreeSet<(u32, u8)> {
         .filter_map(|(c, e)| {
             let v = e.vmac.as_ref()?;
             (!v.xmit_base && c.interface.0 != v.link.parent).then_some((v.link.parent, c.vrid))
+        })
+        .collect()
+}
+
+/// (VMAC ifindex, VRID) -> base ifindex of each instance with `vmac_xmit_base`: it
+/// runs on the base, but a neighbour's advert sent from the virtual MAC (our own
+/// private macvlan's) is handed to the macvlan alone, and is read there.
+fn heard_on_vmac(plan: &Plan) -> BTreeMap<(u32, u8), u32> {
+    plan.instances
+        .iter()
+        .zip(&plan.effects)
+        .filter_map(|(c, e)| {
+            let v = e.vmac.as_ref()?;
+            let vmac = e.vmac_ifindex?;
+            (v.xmit_base && vmac != c.interface.0).then_some(((vmac, c.vrid), c.interface.0))
         })
         .collect()
 }
@@ -404,5 +429,25 @@ mod tests {
         assert_eq!(linger_window(&mixed), Some(Duration::from_micros(200)));
         // Under 100 µs it would not be worth a pause: none.
         assert_eq!(linger_window(&instances(200, ms(4))), None);
+    }
+
+    #[test]
+    fn advert_vrid_reads_past_the_ipv4_header_and_ah() {
+        let mut v4 = vec![0x45u8; 20];
+        v4[9] = 112;
+        v4.extend([0x21, 51, 100, 1]);
+        assert_eq!(advert_vrid(&v4, false), Some(51));
+        // AH with payload length 4: (4 + 2) * 4 = 24 octets.
+        let mut ah = vec![0u8; 20];
+        ah[0] = 0x45;
+        ah[9] = 51;
+        let mut h = vec![112u8, 4];
+        h.resize(24, 0);
+        ah.extend(h);
+        ah.extend([0x21, 52]);
+        assert_eq!(advert_vrid(&ah, false), Some(52));
+        assert_eq!(advert_vrid(&[0x31, 61], true), Some(61));
+        assert_eq!(advert_vrid(&[], false), None);
+        assert_eq!(advert_vrid(&[0x4f], false), None);
     }
 }
