@@ -159,7 +159,7 @@ fn wait_log(p: &Proc, needle: &str, s: u64) {
 fn qemu_vmac_adverts_answers_restart_and_keepalived_interop() {
     keepup_testkit::vm::guest_test(
         "vmac",
-        "modprobe macvlan",
+        "modprobe macvlan; modprobe ipvlan",
         "guest_vmac",
         Duration::from_secs(1200),
     );
@@ -177,6 +177,8 @@ fn guest_vmac() {
     eprintln!("== keepalived interop: ok");
     xmit_base_with_keepalived();
     eprintln!("== vmac_xmit_base with keepalived: ok");
+    ipvlan();
+    eprintln!("== use_ipvlan: ok");
 }
 
 /// Two keepups with `use_vmac`: what the Master sends and answers carries the VMAC;
@@ -442,4 +444,40 @@ fn xmit_base_with_keepalived() {
     wait_log(&k1, "(VI_4) Entering MASTER STATE", 15);
     k1.kill(Signal::SIGTERM).unwrap();
     assert!(k1.wait_timeout(secs(15)).is_some(), "{}", k1.log());
+}
+
+/// `use_ipvlan NAME ADDRESS/LEN`: two keepups, each on an L2 ipvlan with its own
+/// address, which is the adverts' source; the VIP goes on the Master's ipvlan; a clean
+/// stop hands over and leaves no ipvlan.
+fn ipvlan() {
+    let (lab, lan, hosts) = routers("kvmip", 2, false);
+    let (r1, r2) = (&hosts[0], &hosts[1]);
+    let conf = |prio: u8, own: &str| {
+        conf(prio, false).replace("use_vmac", &format!("use_ipvlan ipv1 {own}/24"))
+    };
+    let k1 = keepup(&lab, r1, &conf(150, "10.9.0.11"), "a");
+    let k2 = keepup(&lab, r2, &conf(100, "10.9.0.12"), "a");
+    wait_log(&k1, "(VI_4) Entering MASTER STATE", 20);
+    wait_log(&k2, "(VI_4) Entering BACKUP STATE", 20);
+    let links = r1.run(["ip", "-d", "-o", "link", "show", "ipv1"]).unwrap();
+    assert!(links.contains("ipvlan"), "{links}");
+    assert!(r1.addresses("ipv1").unwrap().contains(&VIP4));
+    assert!(!has(r2, VIP4));
+    let cap = lan.capture("ip proto 112").unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let adverts = vrrp_adverts(&cap.stop().unwrap());
+    assert!(adverts.len() >= 2, "{adverts:?}");
+    for a in &adverts {
+        assert_eq!(a.src, IpAddr::V4(Ipv4Addr::new(10, 9, 0, 11)), "{a:?}");
+    }
+    k1.kill(Signal::SIGTERM).unwrap();
+    assert!(k1.wait_timeout(secs(15)).is_some(), "{}", k1.log());
+    wait_log(&k2, "(VI_4) Entering MASTER STATE", 10);
+    assert!(wait_addr(r2, VIP4, true, 5).is_some(), "{}", k2.log());
+    k2.kill(Signal::SIGTERM).unwrap();
+    assert!(k2.wait_timeout(secs(15)).is_some(), "{}", k2.log());
+    for h in [r1, r2] {
+        let left = h.run(["ip", "-d", "-o", "link"]).unwrap();
+        assert!(!left.contains("ipvlan"), "{left}");
+    }
 }

@@ -111,10 +111,13 @@ impl VrrpSide {
         Ok(())
     }
 
-    /// Join each multicast group on each interface an instance uses.
+    /// Join each multicast group on each interface an instance uses. An instance
+    /// with `vmac_xmit_base` joins on its VMAC as well: a neighbour's advert sent from
+    /// the virtual MAC arrives there (see [`heard_on_vmac`]), and the IP layer keeps a
+    /// multicast datagram only on an interface that joined its group.
     pub fn join_groups(&self, plan: &Plan) -> Result<()> {
         let mut done = BTreeSet::new();
-        for c in &plan.instances {
+        for (c, e) in plan.instances.iter().zip(&plan.effects) {
             if !c.unicast_peers.is_empty() {
                 continue;
             }
@@ -123,13 +126,16 @@ impl VrrpSide {
             } else {
                 IpAddr::V4(keepup_wire::vrrp::MCAST_V4)
             });
-            if !done.insert((group, c.interface.0)) {
-                continue;
-            }
-            let sock = if c.is_v6() { &self.v6 } else { &self.v4 };
-            if let Some(s) = sock {
-                s.join(group, c.interface.0)
-                    .with_context(|| format!("joining {group} on {}", c.name))?;
+            let vmac = e.vmac_ifindex.filter(|i| *i != c.interface.0);
+            for ifindex in std::iter::once(c.interface.0).chain(vmac) {
+                if !done.insert((group, ifindex)) {
+                    continue;
+                }
+                let sock = if c.is_v6() { &self.v6 } else { &self.v4 };
+                if let Some(s) = sock {
+                    s.join(group, ifindex)
+                        .with_context(|| format!("joining {group} on {}", c.name))?;
+                }
             }
         }
         Ok(())
