@@ -456,4 +456,34 @@ mod tests {
         assert_eq!(advert_vrid(&[], false), None);
         assert_eq!(advert_vrid(&[0x4f], false), None);
     }
+
+    fn vmac_plan(extra: &str) -> Plan {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n use_vmac\n {extra}\n virtual_ipaddress {{\n  10.0.0.100/24\n }}\n}}\n"
+        );
+        let opts = keepup_config::LoadOptions {
+            interfaces: None,
+            check_scripts: false,
+            ..keepup_config::LoadOptions::for_this_host()
+        };
+        let cfg = keepup_config::load_str("t.conf", &text, &opts).config;
+        crate::plan::plan(&cfg, &|n| match n {
+            "eth0" => Some(2),
+            "vrrp.51" => Some(9),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    /// On a VMAC, the copy of an advert read on the base is dropped; with
+    /// vmac_xmit_base, one read on the VMAC counts as heard on the base.
+    #[test]
+    fn adverts_read_beside_a_vmac() {
+        let p = vmac_plan("");
+        assert_eq!(shadows(&p), BTreeSet::from([(2, 51)]));
+        assert!(heard_on_vmac(&p).is_empty());
+        let p = vmac_plan("vmac_xmit_base");
+        assert!(shadows(&p).is_empty());
+        assert_eq!(heard_on_vmac(&p), BTreeMap::from([((9, 51), 2)]));
+    }
 }
