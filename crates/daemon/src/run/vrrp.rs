@@ -46,6 +46,8 @@ pub struct VrrpSide {
     shadows: BTreeSet<(u32, u8)>,
     /// See [`heard_on_vmac`].
     remap: BTreeMap<(u32, u8), u32>,
+    /// See [`Twins`].
+    twins: Twins,
     /// The engine's time zero.
     start: Instant,
 }
@@ -77,6 +79,7 @@ impl VrrpSide {
             linger: linger_window(&plan.instances),
             shadows: shadows(plan),
             remap: heard_on_vmac(plan),
+            twins: Twins::default(),
             start: Instant::now(),
         })
     }
@@ -179,6 +182,7 @@ impl VrrpSide {
             router,
             shadows,
             remap,
+            twins,
             ..
         } = self;
         let Some(sock) = (if v6 { s6.as_ref() } else { v4.as_ref() }) else {
@@ -193,8 +197,14 @@ impl VrrpSide {
                     if shadows.contains(&(ifindex, vrid)) {
                         return;
                     }
-                    if let Some(base) = remap.get(&(ifindex, vrid)) {
-                        ifindex = *base;
+                    let via_vmac = remap.get(&(ifindex, vrid)).copied();
+                    if let Some(base) = via_vmac {
+                        ifindex = base;
+                    }
+                    if (via_vmac.is_some() || remap.values().any(|b| *b == ifindex))
+                        && twins.twin(ifindex, vrid, via_vmac.is_some(), d.data)
+                    {
+                        return;
                     }
                 }
             }
@@ -265,6 +275,38 @@ fn heard_on_vmac(plan: &Plan) -> BTreeMap<(u32, u8), u32> {
             (v.xmit_base && vmac != c.interface.0).then_some(((vmac, c.vrid), c.interface.0))
         })
         .collect()
+}
+
+/// With `vmac_xmit_base` the VMAC joins the advert group too (see
+/// [`VrrpSide::join_groups`]), so an advert sent from a neighbour's own MAC is read
+/// twice: on the base and on the VMAC. The second copy is dropped: it is a twin when
+/// the last advert read the other way for that VRID had the same bytes (IP header
+/// and source included). Adverts repeat unchanged, so a match is forgotten once used:
+/// a neighbour sending from the virtual MAC (read on the VMAC alone) is never dropped.
+#[derive(Debug, Default)]
+struct Twins {
+    /// (base ifindex, VRID, read on the VMAC) -> hash of the last advert read so.
+    last: std::collections::HashMap<(u32, u8, bool), u64>,
+}
+
+impl Twins {
+    /// Whether this copy is the twin of one already read (and is to be dropped).
+    fn twin(&mut self, base: u32, vrid: u8, via_vmac: bool, data: &[u8]) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        data.hash(&mut h);
+        let hash = h.finish();
+        if self.last.get(&(base, vrid, !via_vmac)) == Some(&hash) {
+            self.last.remove(&(base, vrid, !via_vmac));
+            return true;
+        }
+        // Bounded: one entry per (instance, way); more means a stale plan.
+        if self.last.len() >= 4096 {
+            self.last.clear();
+        }
+        self.last.insert((base, vrid, via_vmac), hash);
+        false
+    }
 }
 
 /// The VRID of an advert as read: after the IPv4 header and any AH (IPv4), or at
@@ -485,5 +527,29 @@ mod tests {
         let p = vmac_plan("vmac_xmit_base");
         assert!(shadows(&p).is_empty());
         assert_eq!(heard_on_vmac(&p), BTreeMap::from([((9, 51), 2)]));
+    }
+
+    /// An advert read on the base and again on the VMAC is taken once; adverts read
+    /// one way only (from the virtual MAC: the VMAC alone) are all taken.
+    #[test]
+    fn twins_are_dropped_once_and_lone_copies_never() {
+        let mut t = Twins::default();
+        let a = [0x45u8, 1, 2, 3];
+        for _ in 0..3 {
+            assert!(!t.twin(2, 51, false, &a), "base copy");
+            assert!(t.twin(2, 51, true, &a), "its twin on the VMAC");
+        }
+        // The other order.
+        assert!(!t.twin(2, 51, true, &a));
+        assert!(t.twin(2, 51, false, &a));
+        // A neighbour on the virtual MAC: only the VMAC reads it, every time.
+        for _ in 0..3 {
+            assert!(!t.twin(2, 51, true, &a));
+        }
+        // Another VRID or other bytes are not twins.
+        let mut t = Twins::default();
+        assert!(!t.twin(2, 51, false, &a));
+        assert!(!t.twin(2, 52, true, &a));
+        assert!(!t.twin(2, 51, true, &[9, 9]));
     }
 }
