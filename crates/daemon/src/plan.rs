@@ -197,6 +197,7 @@ fn instance(
     vi: &VrrpInstance,
     cfg: &Config,
     ifindex: &dyn Fn(&str) -> Option<u32>,
+    vmacs_taken: &mut std::collections::BTreeSet<String>,
 ) -> Result<(InstanceConfig, Effects), String> {
     let name = &vi.name;
     let vrid = vi
@@ -210,9 +211,15 @@ fn instance(
         .ok_or_else(|| format!("({name}) interface {interface} does not exist"))?;
     // use_vmac/use_ipvlan: the VIPs (and, without vmac_xmit_base, the adverts) go on
     // the virtual link, if it was made (it is named here only then).
+    // One VMAC per instance: a second instance naming the same one runs on its
+    // interface itself (the daemon made the VMAC for the first and said so).
     let vmac = vmac_of(vi, base_index)
+        .filter(|v| !vmacs_taken.contains(&v.link.name))
         .and_then(|v| Some((ifindex(&v.link.name)?, v)))
         .filter(|(i, _)| *i != base_index);
+    if let Some((_, v)) = &vmac {
+        vmacs_taken.insert(v.link.name.clone());
+    }
     let (index, interface) = match &vmac {
         Some((i, v)) if !v.xmit_base => (*i, v.link.name.clone()),
         Some((_, v)) => (base_index, v.link.name.clone()),
@@ -314,8 +321,9 @@ fn instance(
 pub fn plan(cfg: &Config, ifindex: &dyn Fn(&str) -> Option<u32>) -> Result<Plan, Vec<String>> {
     let mut p = Plan::default();
     let mut errors = Vec::new();
+    let mut vmacs_taken = std::collections::BTreeSet::new();
     for vi in &cfg.vrrp_instances {
-        match instance(vi, cfg, ifindex) {
+        match instance(vi, cfg, ifindex, &mut vmacs_taken) {
             Ok((c, e)) => {
                 p.instances.push(c);
                 p.effects.push(e);
@@ -451,6 +459,19 @@ mod tests {
                 mac: [0, 0, 0x5e, 0, 1, 51]
             }
         );
+        // Two instances asking for one VMAC: the first has it.
+        let two = format!(
+            "{}{}",
+            text("use_vmac"),
+            text("use_vmac vrrp.51")
+                .replace("VI_1", "VI_2")
+                .replace("router_id 51", "router_id 52")
+                .replace("10.0.0.100", "10.0.0.101")
+        );
+        let p = plan(&load(&two), &with_vmac).unwrap();
+        assert_eq!(p.effects[0].interface, "vrrp.51");
+        assert_eq!(p.effects[1].interface, "eth0");
+        assert!(p.effects[1].vmac.is_none());
         let p = plan(&load(&text("use_vmac\n vmac_xmit_base")), &with_vmac).unwrap();
         assert_eq!(p.instances[0].interface, IfIndex(2));
         assert_eq!(p.effects[0].vmac_ifindex, Some(9));

@@ -115,7 +115,13 @@ impl Vmacs {
             let Some(v) = vmac_of(vi, parent) else {
                 continue;
             };
-            self.wanted.insert(v.link.name.clone());
+            if !self.wanted.insert(v.link.name.clone()) {
+                error!(
+                    "({}) VMAC interface {} is already another instance's (give it a name: use_vmac NAME); the instance runs on {base} itself",
+                    vi.name, v.link.name
+                );
+                continue;
+            }
             if self.ready.get(&v.link.name) == Some(&v) {
                 let there = nl.link_state(&v.link.name).await;
                 if matches!(there, Ok(Some(ref s)) if s.matches(&v.link)) {
