@@ -131,61 +131,6 @@ fn na_for(frames: &[Packet], target: IpAddr) -> Vec<([u8; 6], bool, Option<[u8; 
     out
 }
 
-/// Pin the IPv4 VMAC to `to`'s bridge port (static and sticky: the Master's adverts
-/// from the VMAC do not move it), or unpin it.
-fn steer(lan: &keepup_testkit::lab::Lan, to: Option<&Host>) {
-    let vmac = "00:00:5e:00:01:33";
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args(["netns", "exec", lan.ns(), "bridge", "fdb"]);
-    match to {
-        Some(h) => {
-            let port = &h.iface_on(lan).unwrap().port;
-            cmd.args(["replace", vmac, "dev", port, "master", "static", "sticky"]);
-        }
-        None => {
-            // Whichever port holds it.
-            let out = std::process::Command::new("ip")
-                .args(["netns", "exec", lan.ns(), "bridge", "fdb", "show"])
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            let Some(port) = text
-                .lines()
-                .find(|l| l.starts_with(vmac) && l.contains("static"))
-                .and_then(|l| l.split_whitespace().nth(2))
-            else {
-                return;
-            };
-            cmd.args(["del", vmac, "dev", port, "master"]);
-        }
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Datagrams to 10.77.0.1 sent by `client` through the VIP with the VMAC pinned to
-/// `via`'s port, as they come back routed (from another MAC than the client's).
-fn routed_through(lan: &keepup_testkit::lab::Lan, via: &Host, client: &Host) -> usize {
-    steer(lan, None);
-    steer(lan, Some(via));
-    let own = mac(client, "eth0");
-    let cap = client
-        .capture("eth0", "udp and dst host 10.77.0.1")
-        .unwrap();
-    for _ in 0..3 {
-        send_udp(client, "10.77.0.1");
-    }
-    cap.stop()
-        .unwrap()
-        .iter()
-        .filter(|p| p.ethernet().is_some_and(|(_, src, _, _)| src.0 != own))
-        .count()
-}
-
 /// `net.ipv4.conf.vrrp/51.forwarding` in `h`.
 fn vmac_forwarding(h: &Host) -> String {
     h.run(["cat", "/proc/sys/net/ipv4/conf/vrrp.51/forwarding"])
@@ -347,23 +292,6 @@ fn keepup_alone() {
         assert!(router, "R flag: {nas:?}");
         assert_eq!(*tlla, Some(VMAC6), "{nas:?}");
     }
-
-    // BKP-04, MST-03: a datagram routed through the VIP, its frame steered by the
-    // switch to one router's port: the Backup drops it, the Master routes it (back to
-    // the client, as 10.77.0.0/24 is routed there).
-    for h in [r1, r2] {
-        h.run(["ip", "route", "add", "10.77.0.0/24", "via", "10.9.0.3"])
-            .unwrap();
-    }
-    client
-        .run(["ip", "route", "add", "10.77.0.0/24", "via", "10.9.0.100"])
-        .unwrap();
-    assert_eq!(routed_through(&lan, r2, client), 0, "the Backup routed it");
-    assert!(
-        routed_through(&lan, r1, client) > 0,
-        "the Master did not route it"
-    );
-    steer(&lan, None);
 
     // A SIGKILLed Master leaves its macvlan; r2 takes over on its own VMAC.
     k1.kill(Signal::SIGKILL).unwrap();
