@@ -131,6 +131,53 @@ fn na_for(frames: &[Packet], target: IpAddr) -> Vec<([u8; 6], bool, Option<[u8; 
     out
 }
 
+/// Three frames to the IPv4 VMAC from the client's MAC, carrying a UDP datagram from
+/// the client to 10.77.0.1, sent down `to`'s bridge port (AF_PACKET in the switch);
+/// the source MACs of those that come back to the client routed.
+fn routed_by(lan: &keepup_testkit::lab::Lan, to: &Host, client: &Host) -> Vec<[u8; 6]> {
+    let port = &to.iface_on(lan).unwrap().port;
+    let own = mac(client, "eth0");
+    let src = own
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join("");
+    let script = format!(
+        "import socket,struct\n\
+         def csum(b):\n\
+         \x20s=sum(struct.unpack('!10H',b))\n\
+         \x20s=(s>>16)+(s&0xffff)\n\
+         \x20s+=s>>16\n\
+         \x20return (~s)&0xffff\n\
+         udp=struct.pack('!HHHH',40000,9,8+2,0)+b'x\\n'\n\
+         h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),1,0,64,17,0,socket.inet_aton('10.9.0.3'),socket.inet_aton('10.77.0.1'))\n\
+         h=h[:10]+struct.pack('!H',csum(h))+h[12:]\n\
+         f=bytes.fromhex('00005e000133')+bytes.fromhex('{src}')+b'\\x08\\x00'+h+udp\n\
+         s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n\
+         s.bind(('{port}',0))\n\
+         for i in range(3): s.send(f)\n"
+    );
+    let cap = client
+        .capture("eth0", "udp and dst host 10.77.0.1")
+        .unwrap();
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", lan.ns(), "python3", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    cap.stop()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.ethernet().map(|(_, src, _, _)| src.0))
+        .filter(|src| *src != own)
+        .collect()
+}
+
 /// `net.ipv4.conf.vrrp/51.forwarding` in `h`.
 fn vmac_forwarding(h: &Host) -> String {
     h.run(["cat", "/proc/sys/net/ipv4/conf/vrrp.51/forwarding"])
@@ -292,6 +339,36 @@ fn keepup_alone() {
         assert!(router, "R flag: {nas:?}");
         assert_eq!(*tlla, Some(VMAC6), "{nas:?}");
     }
+
+    // BKP-04, MST-03: a datagram for 10.77.0.1 (routed back to the client by both
+    // routers) in a frame to the VMAC, put on one router's wire: the Backup drops it,
+    // the Master routes it.
+    for h in [r1, r2] {
+        h.run(["ip", "route", "add", "10.77.0.0/24", "via", "10.9.0.3"])
+            .unwrap();
+    }
+    let rx = |h: &Host| -> u64 {
+        h.run(["cat", "/sys/class/net/vrrp.51/statistics/rx_packets"])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = rx(r2);
+    let back = routed_by(&lan, r2, client);
+    assert!(
+        rx(r2) >= before + 3,
+        "the frames did not reach the Backup's VMAC"
+    );
+    assert!(
+        !back.contains(&mac(r2, "eth0")),
+        "the Backup routed it: {back:02x?}"
+    );
+    let back = routed_by(&lan, r1, client);
+    assert!(
+        back.contains(&mac(r1, "eth0")),
+        "the Master did not route it: {back:02x?}"
+    );
 
     // A SIGKILLed Master leaves its macvlan; r2 takes over on its own VMAC.
     k1.kill(Signal::SIGKILL).unwrap();
