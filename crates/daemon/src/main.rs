@@ -515,6 +515,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         if verdict != Verdict::Refused {
             eprint!("{}", keepup::checkers::check_notes(&loaded.config));
             eprint!("{}", keepup::run::accept_notes(&loaded.config));
+            eprint!("{}", keepup::plan::vmac_notes(&loaded.config));
         }
         if args.dump && verdict != Verdict::Refused {
             println!("{}", serde_json::to_string_pretty(&loaded.config)?);

@@ -28,6 +28,134 @@ pub struct Effects {
     pub rules: Vec<Rule>,
     /// The notify scripts (not part of `same_as`: changing them restarts nothing).
     pub notify: Notify,
+    /// `use_vmac` / `use_ipvlan`: the virtual link the instance runs on, when it
+    /// could be made (else the instance runs on its interface itself).
+    pub vmac: Option<VmacPlan>,
+    /// Where the instance's default source address is read: its base interface
+    /// (a VMAC has no address of its own but the VIPs).
+    pub source_ifindex: u32,
+    /// The index of the virtual link in `vmac`.
+    pub vmac_ifindex: Option<u32>,
+}
+
+/// The virtual link of `use_vmac` / `use_ipvlan` (Ledger: KA-14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmacPlan {
+    pub link: keepup_sys::VirtualLink,
+    /// The interface it is made on (`interface`).
+    pub base: String,
+    /// `vmac_xmit_base`: adverts go and are read on the base interface.
+    pub xmit_base: bool,
+    /// An IPv6 instance (the link-local and addr_gen_mode are set up).
+    pub v6: bool,
+    /// Any IPv6 address goes on it (else IPv6 is turned off on it, as keepalived).
+    pub any_v6: bool,
+    /// `use_ipvlan ADDRESS[/LEN]`: the ipvlan's own address.
+    pub address: Option<(std::net::IpAddr, u8)>,
+}
+
+/// The virtual link an instance asks for, if any: `use_vmac` (a macvlan with the
+/// VRRP MAC or the MAC given; 5 octets are completed with the VRID) or
+/// `use_ipvlan`. `None` also for a MAC that does not read (the reader warned).
+pub fn vmac_of(vi: &VrrpInstance, parent: u32) -> Option<VmacPlan> {
+    use keepup_sys::{IpvlanFlag, VirtualKind};
+    let vrid = vi.virtual_router_id?;
+    let v6 = vi.family == Family::Ipv6;
+    let name_default = || format!("vrrp.{vrid}");
+    let (name, kind, address) = if let Some(v) = &vi.use_vmac {
+        let mac = match &v.mac {
+            None => keepup_sys::vrrp_mac(vrid, v6),
+            Some(m) => parse_mac(m, vrid)?,
+        };
+        let name = if v.name.is_empty() {
+            name_default()
+        } else {
+            v.name.clone()
+        };
+        (name, VirtualKind::Macvlan { mac }, None)
+    } else {
+        let v = vi.use_ipvlan.as_ref()?;
+        let flag = match v.mode.as_deref() {
+            Some("private") => IpvlanFlag::Private,
+            Some("vepa") => IpvlanFlag::Vepa,
+            _ => IpvlanFlag::Bridge,
+        };
+        let address = v.address.as_deref().and_then(|a| {
+            let (ip, len) = a.split_once('/').map_or((a, None), |(i, l)| (i, Some(l)));
+            let ip: std::net::IpAddr = ip.parse().ok()?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let len = match len {
+                Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max)?,
+                None => max,
+            };
+            Some((ip, len))
+        });
+        let name = v.name.clone().unwrap_or_else(name_default);
+        (name, VirtualKind::Ipvlan { flag }, address)
+    };
+    let any_v6 = vi
+        .virtual_ipaddress
+        .iter()
+        .chain(&vi.virtual_ipaddress_excluded)
+        .any(|a| a.address.is_ipv6());
+    Some(VmacPlan {
+        link: keepup_sys::VirtualLink { name, parent, kind },
+        base: vi.interface.clone()?,
+        xmit_base: vi.vmac_xmit_base,
+        v6,
+        any_v6,
+        address,
+    })
+}
+
+/// What `keepup check` adds about `use_vmac`/`use_ipvlan`: whether this kernel can
+/// make the link (this development machine's cannot).
+pub fn vmac_notes(cfg: &Config) -> String {
+    let mut out = String::new();
+    for (kw, module, uses) in [
+        (
+            "use_vmac",
+            "macvlan",
+            cfg.vrrp_instances
+                .iter()
+                .filter(|v| v.use_vmac.is_some())
+                .count(),
+        ),
+        (
+            "use_ipvlan",
+            "ipvlan",
+            cfg.vrrp_instances
+                .iter()
+                .filter(|v| v.use_vmac.is_none() && v.use_ipvlan.is_some())
+                .count(),
+        ),
+    ] {
+        if uses > 0 && !keepup_sys::kernel_module_available(module) {
+            out.push_str(&format!(
+                "note: this kernel has no {module} (module {module} missing): the {uses} \
+                 instance(s) with {kw} would run on their interface itself, with its MAC\n"
+            ));
+        }
+    }
+    out
+}
+
+/// `aa:bb:cc:dd:ee:ff`, or five octets and the VRID.
+fn parse_mac(s: &str, vrid: u8) -> Option<[u8; 6]> {
+    let parts: Vec<u8> = s
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).ok())
+        .collect::<Option<_>>()?;
+    match parts.len() {
+        6 => parts.try_into().ok(),
+        5 => {
+            let mut m = [0u8; 6];
+            m[..5].copy_from_slice(&parts);
+            m[5] = vrid;
+            Some(m)
+        }
+        _ => None,
+    }
 }
 
 impl Effects {
@@ -35,6 +163,7 @@ impl Effects {
     /// notify scripts (reload).
     pub fn same_as(&self, other: &Effects) -> bool {
         self.interface == other.interface
+            && self.vmac == other.vmac
             && self.vips == other.vips
             && self.excluded == other.excluded
             && self.same_routing(other)
@@ -117,6 +246,7 @@ fn instance(
     vi: &VrrpInstance,
     cfg: &Config,
     ifindex: &dyn Fn(&str) -> Option<u32>,
+    vmacs_taken: &mut std::collections::BTreeSet<String>,
 ) -> Result<(InstanceConfig, Effects), String> {
     let name = &vi.name;
     let vrid = vi
@@ -126,8 +256,24 @@ fn instance(
         .interface
         .clone()
         .ok_or_else(|| format!("({name}) has no interface"))?;
-    let index = ifindex(&interface)
+    let base_index = ifindex(&interface)
         .ok_or_else(|| format!("({name}) interface {interface} does not exist"))?;
+    // use_vmac/use_ipvlan: the VIPs (and, without vmac_xmit_base, the adverts) go on
+    // the virtual link, if it was made (it is named here only then).
+    // One VMAC per instance: a second instance naming the same one runs on its
+    // interface itself (the daemon made the VMAC for the first and said so).
+    let vmac = vmac_of(vi, base_index)
+        .filter(|v| !vmacs_taken.contains(&v.link.name))
+        .and_then(|v| Some((ifindex(&v.link.name)?, v)))
+        .filter(|(i, _)| *i != base_index);
+    if let Some((_, v)) = &vmac {
+        vmacs_taken.insert(v.link.name.clone());
+    }
+    let (index, interface) = match &vmac {
+        Some((i, v)) if !v.xmit_base => (*i, v.link.name.clone()),
+        Some((_, v)) => (base_index, v.link.name.clone()),
+        None => (base_index, interface),
+    };
     let vips: Vec<std::net::IpAddr> = vi.virtual_ipaddress.iter().map(|a| a.address).collect();
     let mut c = InstanceConfig::new(name, vrid, IfIndex(index), vips);
     c.version = if vi.version == 3 || vi.family == Family::Ipv6 {
@@ -216,6 +362,13 @@ fn instance(
         routes: vi.virtual_routes.clone(),
         rules: vi.virtual_rules.clone(),
         notify: vi.notifications.clone(),
+        // An ipvlan with its own address sends from it.
+        vmac_ifindex: vmac.as_ref().map(|(i, _)| *i),
+        source_ifindex: match &vmac {
+            Some((i, v)) if v.address.is_some() => *i,
+            _ => base_index,
+        },
+        vmac: vmac.map(|(_, v)| v),
     };
     Ok((c, effects))
 }
@@ -225,8 +378,9 @@ fn instance(
 pub fn plan(cfg: &Config, ifindex: &dyn Fn(&str) -> Option<u32>) -> Result<Plan, Vec<String>> {
     let mut p = Plan::default();
     let mut errors = Vec::new();
+    let mut vmacs_taken = std::collections::BTreeSet::new();
     for vi in &cfg.vrrp_instances {
-        match instance(vi, cfg, ifindex) {
+        match instance(vi, cfg, ifindex, &mut vmacs_taken) {
             Ok((c, e)) => {
                 p.instances.push(c);
                 p.effects.push(e);
@@ -401,5 +555,94 @@ mod tests {
         let p = plan(&cfg, &ifindex).unwrap();
         assert_eq!(p.instances[0].version, Version::V3);
         assert!(p.instances[0].is_v6());
+    }
+
+    /// use_vmac: the VIPs and the adverts go on the VMAC when it is there, the source
+    /// is read on the base; vmac_xmit_base keeps the adverts on the base; a VMAC
+    /// that could not be made leaves the instance on its interface.
+    /// Ledger: KA-14
+    #[test]
+    fn use_vmac_runs_the_instance_on_the_vmac() {
+        let text = |extra: &str| {
+            format!("vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n {extra}\n virtual_ipaddress {{\n  10.0.0.100/24\n }}\n}}\n")
+        };
+        let with_vmac = |n: &str| match n {
+            "eth0" => Some(2),
+            "vrrp.51" => Some(9),
+            _ => None,
+        };
+        let p = plan(&load(&text("use_vmac")), &with_vmac).unwrap();
+        assert_eq!(p.instances[0].interface, IfIndex(9));
+        let e = &p.effects[0];
+        assert_eq!(e.interface, "vrrp.51");
+        assert_eq!(e.source_ifindex, 2);
+        let v = e.vmac.as_ref().unwrap();
+        assert_eq!(v.base, "eth0");
+        assert_eq!(v.link.parent, 2);
+        assert_eq!(
+            v.link.kind,
+            keepup_sys::VirtualKind::Macvlan {
+                mac: [0, 0, 0x5e, 0, 1, 51]
+            }
+        );
+        // Two instances asking for one VMAC: the first has it.
+        let two = format!(
+            "{}{}",
+            text("use_vmac"),
+            text("use_vmac vrrp.51")
+                .replace("VI_1", "VI_2")
+                .replace("router_id 51", "router_id 52")
+                .replace("10.0.0.100", "10.0.0.101")
+        );
+        let p = plan(&load(&two), &with_vmac).unwrap();
+        assert_eq!(p.effects[0].interface, "vrrp.51");
+        assert_eq!(p.effects[1].interface, "eth0");
+        assert!(p.effects[1].vmac.is_none());
+        let p = plan(&load(&text("use_vmac\n vmac_xmit_base")), &with_vmac).unwrap();
+        assert_eq!(p.instances[0].interface, IfIndex(2));
+        assert_eq!(p.effects[0].vmac_ifindex, Some(9));
+        assert_eq!(p.effects[0].interface, "vrrp.51");
+        // Not made: the instance runs on eth0 itself.
+        let p = plan(&load(&text("use_vmac")), &ifindex).unwrap();
+        assert_eq!(p.instances[0].interface, IfIndex(2));
+        assert_eq!(p.effects[0].interface, "eth0");
+        assert!(p.effects[0].vmac.is_none());
+    }
+
+    /// Ledger: MAC-02
+    #[test]
+    fn vmac_names_macs_and_ipvlans() {
+        let one = |extra: &str, vip: &str| {
+            let cfg = load(&format!(
+                "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 10\n {extra}\n virtual_ipaddress {{\n  {vip}\n }}\n}}\n"
+            ));
+            vmac_of(&cfg.vrrp_instances[0], 2).unwrap()
+        };
+        let v = one("use_vmac", "fd00::1/64");
+        assert!(v.v6 && v.any_v6);
+        assert_eq!(
+            v.link.kind,
+            keepup_sys::VirtualKind::Macvlan {
+                mac: [0, 0, 0x5e, 0, 2, 10]
+            }
+        );
+        let v = one("use_vmac vm1 02:11:22:33:44", "10.0.0.1");
+        assert_eq!(v.link.name, "vm1");
+        assert_eq!(
+            v.link.kind,
+            keepup_sys::VirtualKind::Macvlan {
+                mac: [2, 0x11, 0x22, 0x33, 0x44, 10]
+            },
+            "five octets and the VRID"
+        );
+        let v = one("use_ipvlan ipv1 10.0.0.5/24 private", "10.0.0.1");
+        assert_eq!(v.link.name, "ipv1");
+        assert_eq!(
+            v.link.kind,
+            keepup_sys::VirtualKind::Ipvlan {
+                flag: keepup_sys::IpvlanFlag::Private
+            }
+        );
+        assert_eq!(v.address, Some(("10.0.0.5".parse().unwrap(), 24)));
     }
 }

@@ -26,11 +26,9 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
             "error:missing-script",
             "error:unknown-reference",
             "note:timeout-exceeds-interval",
-            "warning:unsupported",
         ],
         "keepalived reports the dropped script and the track_script that names it; \
-         we add a note that its timeout (10) exceeds its interval (1), and that its \
-         use_vmac is not supported by keepup yet",
+         we add a note that its timeout (10) exceeds its interval (1)",
     ),
     ("doc/samples/keepalived.conf.fwmark", &["warning:protocol-with-fwmark"], "same finding"),
     ("doc/samples/keepalived.conf.inhibit", &[], ""),

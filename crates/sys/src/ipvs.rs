@@ -531,12 +531,5 @@ fn load_module() {
 /// Whether this kernel could load IPVS: built in, or `ip_vs.ko` in its module index.
 /// Loads nothing (`keepup check` asks).
 pub fn module_available() -> bool {
-    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
-        return false;
-    };
-    let dir = std::path::Path::new("/lib/modules").join(release.trim());
-    ["modules.builtin", "modules.dep"].iter().any(|f| {
-        std::fs::read_to_string(dir.join(f))
-            .is_ok_and(|s| s.lines().any(|l| l.contains("/ip_vs.ko")))
-    })
+    crate::kernel_module_available("ip_vs")
 }

@@ -12,7 +12,8 @@
 //! - [`PreciseTimer`]: deadlines at the kernel's resolution (timerfd), not tokio's
 //!   millisecond (`timer`).
 //! - [`script`]: the one script runner (process group, user, timeout, reap).
-//! - [`sysctl_set`]: /proc/sys writes.
+//! - [`sysctl_set`], [`sysctl_get`]: /proc/sys writes and reads.
+//! - [`VirtualLink`]: the macvlan/ipvlan of `use_vmac`/`use_ipvlan` (`link`).
 //! - [`Ipvs`]: the IPVS generic-netlink socket, blocking, with pipelined changes
 //!   (`ipvs`, over keepup-lvs's `genl` codec).
 //! - [`nft_apply`]: an nftables change as one `nft -f -` transaction (`nft`).
@@ -27,6 +28,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 mod frame;
 mod ipvs;
+mod link;
 mod monitor;
 mod netlink;
 mod nft;
@@ -39,6 +41,7 @@ mod timer;
 mod vip_filter;
 pub use frame::{ArpListener, FrameSender};
 pub use ipvs::{module_available as ipvs_module_available, Ipvs, IpvsError, KernelError};
+pub use link::{sysctl_get, vrrp_mac, IpvlanFlag, LinkState, VirtualKind, VirtualLink};
 pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use nft::{nft_apply, nft_program, nft_usable, NftError};
@@ -159,6 +162,23 @@ pub enum LinkEvent {
     },
     AddressAdded(Address),
     AddressRemoved(Address),
+}
+
+/// Whether this kernel has module `name` (`ip_vs`, `macvlan`): loaded or built in
+/// (/sys/module), or `NAME.ko` in its module index. Loads nothing (`keepup check`
+/// asks).
+pub fn kernel_module_available(name: &str) -> bool {
+    if std::path::Path::new("/sys/module").join(name).exists() {
+        return true;
+    }
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let dir = std::path::Path::new("/lib/modules").join(release.trim());
+    let file = format!("/{name}.ko");
+    ["modules.builtin", "modules.dep"].iter().any(|f| {
+        std::fs::read_to_string(dir.join(f)).is_ok_and(|s| s.lines().any(|l| l.contains(&file)))
+    })
 }
 
 /// Write `value` to /proc/sys/`path` (e.g. `net/ipv4/conf/eth0/arp_ignore`).

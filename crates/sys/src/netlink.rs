@@ -47,7 +47,7 @@ impl Netlink {
         })
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         msg: RouteNetlinkMessage,
         flags: u16,
@@ -84,7 +84,11 @@ impl Netlink {
     }
 
     /// A change: NLM_F_ACK, so success is confirmed and failure has its errno.
-    async fn change(&self, msg: RouteNetlinkMessage, extra: u16) -> std::result::Result<(), Fail> {
+    pub(crate) async fn change(
+        &self,
+        msg: RouteNetlinkMessage,
+        extra: u16,
+    ) -> std::result::Result<(), Fail> {
         self.request(msg, NLM_F_REQUEST | NLM_F_ACK | extra)
             .await
             .map(|_| ())
@@ -104,7 +108,7 @@ impl Netlink {
         Err(last)
     }
 
-    async fn link(&self, ifindex: u32) -> Result<LinkMessage> {
+    pub(crate) async fn link(&self, ifindex: u32) -> Result<LinkMessage> {
         let mut m = LinkMessage::default();
         m.header.index = ifindex;
         let what = || format!("read link ifindex {ifindex}");

@@ -286,6 +286,16 @@ fn address(s: &Stmt, is_static: bool, cx: &mut Ctx) -> Option<VirtualAddress> {
                 "no_track" => a.no_track = true,
                 _ => {
                     a.use_vmac = true;
+                    cx.push(
+                        Diagnostic::new(
+                            Severity::Warning,
+                            "unsupported",
+                            "use_vmac on a single address is not supported by keepup yet: \
+                             the address is added on its interface itself, with its MAC",
+                        )
+                        .at(w.span)
+                        .note("use_vmac in the vrrp_instance makes the instance's VMAC"),
+                    );
                     if let Some(n) = words.get(i + 1) {
                         let nt = n.text.as_str();
                         if !ADDR_VALUE_KW.contains(&nt) && !ADDR_FLAG_KW.contains(&nt) {
@@ -1897,7 +1907,12 @@ mod tests {
         assert_eq!(a.vmac_name.as_deref(), Some("vrrp.51"));
         let b = super::vip(&stmts[1], &mut cx).unwrap();
         assert_eq!(b.track_group, None);
-        assert_eq!(cx.diags.len(), 2, "track_group and G both unknown in a VIP");
+        assert_eq!(
+            cx.diags.len(),
+            3,
+            "use_vmac on one address not supported yet; track_group and G both unknown in a VIP"
+        );
+        assert_eq!(cx.diags[0].code, "unsupported");
     }
 
     #[test]

@@ -512,7 +512,6 @@ fn use_vmac(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
         }
         i += 1;
     }
-    not_yet_vmac(vi, s, cx, "use_vmac");
     vi.use_vmac = Some(v);
 }
 
@@ -527,22 +526,22 @@ fn timer_expired_backup(i: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     }
 }
 
-/// `use_vmac` / `use_ipvlan` are read, but keepup does not create the interface yet:
-/// the instance runs on its interface itself, as keepalived does without them. It
-/// works (VRRP does not depend on the MAC), so a warning, not a refusal.
-fn not_yet_vmac(vi: &VrrpInstance, s: &Stmt, cx: &mut Ctx, kw: &str) {
+/// `use_vmac_addr` is read, but keepup makes no VMAC for the other interfaces: the
+/// VIPs with a `dev` of their own stay on that interface itself, with its MAC. The
+/// instance works (VRRP does not depend on the MAC), so a warning, not a refusal.
+fn not_yet_vmac_addr(vi: &VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     cx.push(
         Diagnostic::new(
             Severity::Warning,
             "unsupported",
             format!(
-                "({}) {kw} is not supported by keepup yet: the instance runs on its interface \
-                 itself, and its Master answers for the VIPs with that interface's MAC",
+                "({}) use_vmac_addr is not supported by keepup yet: addresses with a dev of \
+                 their own are added on that interface itself, with its MAC",
                 vi.name
             ),
         )
         .at(s.keyword().span)
-        .note("as keepalived does without it; a peer or switch that expects the virtual MAC (00:00:5e:00:01:VRID) will see the real one"),
+        .note("the instance's own VMAC (use_vmac) is made and used"),
     );
 }
 
@@ -596,7 +595,6 @@ fn use_ipvlan(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
         }
         i += 1;
     }
-    not_yet_vmac(vi, s, cx, "use_ipvlan");
     vi.use_ipvlan = Some(v);
 }
 
@@ -1006,6 +1004,7 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
     kw("use_vmac", use_vmac),
     kw("use_vmac_addr", |i, s, cx| {
         values::arity(s, 0, 0, cx);
+        not_yet_vmac_addr(i, s, cx);
         i.use_vmac_addr = true
     }),
     kw("vmac_xmit_base", |i, s, cx| {
@@ -3239,10 +3238,10 @@ mod tests {
         let l = load(&inst(
             " timer_expired_backup\n v3_checksum_as_v2\n use_ipvlan ipv1 10.0.0.5/24 private\n auth_hmac {\n  key 1 hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n  active_key 1\n  anti_replay monotonic\n  time_window 10\n  mode permissive\n }",
         ));
-        // timer_expired_backup and use_ipvlan are read and said not supported yet
-        // (parse/newer.rs has every newer keyword); auth_hmac and v3_checksum_as_v2
-        // are read and run.
-        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
+        // timer_expired_backup is read and said not supported yet (parse/newer.rs
+        // has every newer keyword); use_ipvlan, auth_hmac and v3_checksum_as_v2 are
+        // read and run.
+        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.timer_expired_backup, Some(254));
         assert_eq!(v.auth_hmac.as_ref().unwrap().mode, "permissive");
@@ -3251,7 +3250,18 @@ mod tests {
             Some("private")
         );
         let l = load(&inst(" use_vmac 00:00:5e:00:01:33"));
-        assert_eq!(codes(&l), ["unsupported", "bad-value"]);
+        assert_eq!(codes(&l), ["bad-value"]);
+        let l = load(&inst(" use_vmac vrrp.x 02:00:00:00:00:01\n vmac_xmit_base"));
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
+        assert_eq!(
+            (v.name.as_str(), v.mac.as_deref()),
+            ("vrrp.x", Some("02:00:00:00:00:01"))
+        );
+        let l = load(&inst(" use_vmac\n use_vmac_addr"));
+        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
+        let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
+        assert_eq!(v.name, "vrrp.51", "keepalived's default name");
     }
 
     /// An inline auth_hmac key that cannot be used refuses the file at its line

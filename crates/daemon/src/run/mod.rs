@@ -24,6 +24,7 @@ mod incoming;
 mod reload;
 mod setup;
 mod tracking;
+mod vmac;
 mod vrrp;
 
 use crate::status::{DaemonStatus, Publisher};
@@ -130,21 +131,26 @@ struct Daemon {
     dumps: crate::dumps::Dumps,
     /// Router Solicitations for the instances with `keepup_router_advert`.
     solicitations: incoming::Solicitations,
+    /// The VMACs of `use_vmac`/`use_ipvlan` and the sysctls they changed.
+    vmacs: vmac::Vmacs,
 }
 
 impl Daemon {
     async fn start(opts: RunOptions) -> Result<Daemon> {
         let nl = Rc::new(Netlink::new().await.context("netlink")?);
+        std::fs::create_dir_all(&opts.runtime_dir)
+            .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
+        let mut vmacs = vmac::Vmacs::load(&opts.runtime_dir);
         let (setup, config) = setup::load(
             &opts.file,
             opts.config_id.as_deref(),
             opts.vrrp,
             &nl,
+            &mut vmacs,
             &mut String::new(),
         )
         .await?;
-        std::fs::create_dir_all(&opts.runtime_dir)
-            .with_context(|| format!("cannot create runtime dir {}", opts.runtime_dir.display()))?;
+        vmacs.prune(&nl).await;
         setup::write_pid_files(&pid_files(&opts))?;
         let (record, problem) = crate::state::StateFile::load(&opts.runtime_dir);
         if let Some(p) = problem {
@@ -190,6 +196,7 @@ impl Daemon {
             syncd: crate::syncd::SyncDaemons::default(),
             systemd: crate::systemd::Systemd::from_env(),
             dumps,
+            vmacs,
             opts,
             nl,
             setup,
@@ -482,6 +489,9 @@ impl Daemon {
                     self.addresses.vips(&self.setup, instance, false).await;
                     self.firewall.vips(&self.setup, instance, false);
                 }
+                if let Some(v) = &self.setup.effects(instance).vmac {
+                    vmac::forwarding(v, install);
+                }
                 self.firewall_armed();
             }
             Output::Announce {
@@ -687,6 +697,10 @@ impl Daemon {
         self.drain_stopping().await;
         self.firewall
             .stop(self.opts.dont_release_vrrp || !self.opts.vrrp);
+        // With -V the VIPs stay, and so do the VMACs they are on.
+        if !self.opts.dont_release_vrrp {
+            self.vmacs.stop(&self.nl).await;
+        }
         if let Some(side) = self.checkers.take() {
             let _ = tokio::task::spawn_blocking(move || side.stop()).await;
         }
@@ -786,9 +800,16 @@ impl Daemon {
         let mut findings = String::new();
         let file = &self.opts.file;
         let id = self.opts.config_id.as_deref();
-        let (new, new_config) = setup::load(file, id, self.opts.vrrp, &self.nl, &mut findings)
-            .await
-            .map_err(|e| format!("{findings}{e:#}"))?;
+        let (new, new_config) = setup::load(
+            file,
+            id,
+            self.opts.vrrp,
+            &self.nl,
+            &mut self.vmacs,
+            &mut findings,
+        )
+        .await
+        .map_err(|e| format!("{findings}{e:#}"))?;
         self.notifier.configure_mail(&new_config.global_defs);
         self.reload_checkers(&new_config);
         let old = &self.setup.plan;
@@ -853,6 +874,8 @@ impl Daemon {
         }
         self.solicitations.listen(&self.setup.plan);
         self.refresh_sources().await;
+        // VMACs of instances the reload removed go, now that their VIPs are gone.
+        self.vmacs.prune(&self.nl).await;
         self.configure_syncd(&new_config);
         let checkers = self.opts.checkers && !new_config.virtual_servers.is_empty();
         self.dumps

@@ -31,6 +31,7 @@ pub async fn load(
     config_id: Option<&str>,
     vrrp: bool,
     nl: &Netlink,
+    vmacs: &mut super::vmac::Vmacs,
     findings: &mut String,
 ) -> Result<(Setup, Config)> {
     let mut lo = LoadOptions::for_this_host();
@@ -72,6 +73,9 @@ pub async fn load(
             names.extend(a.dev.clone());
         }
     }
+    // The VMACs are made before the plan, which runs an instance on its VMAC only
+    // when it is there.
+    names.extend(vmacs.ensure(nl, &config).await);
     let mut ifindex = HashMap::new();
     for n in names {
         if let Ok(i) = nl.ifindex(&n).await {

@@ -6,7 +6,7 @@ use anyhow::{anyhow, Context, Result};
 use keepup_sys::VrrpSocket;
 use keepup_vrrp::{Event, State};
 use keepup_vrrp::{Input, InstanceConfig, InstanceId, Router, RxData, RxPacket, TxAdvert};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -42,6 +42,12 @@ pub struct VrrpSide {
     v6: Option<VrrpSocket>,
     /// See [`linger_window`].
     linger: Option<Duration>,
+    /// See [`shadows`].
+    shadows: BTreeSet<(u32, u8)>,
+    /// See [`heard_on_vmac`].
+    remap: BTreeMap<(u32, u8), u32>,
+    /// See [`Twins`].
+    twins: Twins,
     /// The engine's time zero.
     start: Instant,
 }
@@ -71,6 +77,9 @@ impl VrrpSide {
             v4,
             v6,
             linger: linger_window(&plan.instances),
+            shadows: shadows(plan),
+            remap: heard_on_vmac(plan),
+            twins: Twins::default(),
             start: Instant::now(),
         })
     }
@@ -94,6 +103,8 @@ impl VrrpSide {
     /// After a reload: the socket a new family needs, and the burst window.
     pub fn reconfigured(&mut self, plan: &Plan) -> Result<()> {
         self.linger = linger_window(&plan.instances);
+        self.shadows = shadows(plan);
+        self.remap = heard_on_vmac(plan);
         if self.v4.is_none() && plan.instances.iter().any(|c| !c.is_v6()) {
             let ah = plan
                 .instances
@@ -107,10 +118,13 @@ impl VrrpSide {
         Ok(())
     }
 
-    /// Join each multicast group on each interface an instance uses.
+    /// Join each multicast group on each interface an instance uses. An instance
+    /// with `vmac_xmit_base` joins on its VMAC as well: a neighbour's advert sent from
+    /// the virtual MAC arrives there (see [`heard_on_vmac`]), and the IP layer keeps a
+    /// multicast datagram only on an interface that joined its group.
     pub fn join_groups(&self, plan: &Plan) -> Result<()> {
         let mut done = BTreeSet::new();
-        for c in &plan.instances {
+        for (c, e) in plan.instances.iter().zip(&plan.effects) {
             if !c.unicast_peers.is_empty() {
                 continue;
             }
@@ -119,13 +133,16 @@ impl VrrpSide {
             } else {
                 IpAddr::V4(keepup_wire::vrrp::MCAST_V4)
             });
-            if !done.insert((group, c.interface.0)) {
-                continue;
-            }
-            let sock = if c.is_v6() { &self.v6 } else { &self.v4 };
-            if let Some(s) = sock {
-                s.join(group, c.interface.0)
-                    .with_context(|| format!("joining {group} on {}", c.name))?;
+            let vmac = e.vmac_ifindex.filter(|i| *i != c.interface.0);
+            for ifindex in std::iter::once(c.interface.0).chain(vmac) {
+                if !done.insert((group, ifindex)) {
+                    continue;
+                }
+                let sock = if c.is_v6() { &self.v6 } else { &self.v4 };
+                if let Some(s) = sock {
+                    s.join(group, ifindex)
+                        .with_context(|| format!("joining {group} on {}", c.name))?;
+                }
             }
         }
         Ok(())
@@ -164,7 +181,13 @@ impl VrrpSide {
     /// step arrive as a burst and cost one wakeup and a few system calls.
     pub fn receive(&mut self, v6: bool) {
         let VrrpSide {
-            v4, v6: s6, router, ..
+            v4,
+            v6: s6,
+            router,
+            shadows,
+            remap,
+            twins,
+            ..
         } = self;
         let Some(sock) = (if v6 { s6.as_ref() } else { v4.as_ref() }) else {
             return;
@@ -173,6 +196,23 @@ impl VrrpSide {
         let now = engine_time(self.start);
         router.set_wall(now, unix_time());
         let r = sock.try_recv_batch(BURST, |d| {
+            let mut ifindex = d.ifindex;
+            if !shadows.is_empty() || !remap.is_empty() {
+                if let Some(vrid) = advert_vrid(d.data, d.v6.is_some()) {
+                    if shadows.contains(&(ifindex, vrid)) {
+                        return;
+                    }
+                    let via_vmac = remap.get(&(ifindex, vrid)).copied();
+                    if let Some(base) = via_vmac {
+                        ifindex = base;
+                    }
+                    if (via_vmac.is_some() || remap.values().any(|b| *b == ifindex))
+                        && twins.twin(ifindex, vrid, via_vmac.is_some(), d.data)
+                    {
+                        return;
+                    }
+                }
+            }
             let data = match d.v6 {
                 Some((src, dst, hop_limit)) => RxData::V6 {
                     src,
@@ -185,7 +225,7 @@ impl VrrpSide {
             router.handle(
                 now,
                 Input::Packet(RxPacket {
-                    interface: keepup_vrrp::IfIndex(d.ifindex),
+                    interface: keepup_vrrp::IfIndex(ifindex),
                     data,
                 }),
             );
@@ -213,9 +253,85 @@ impl VrrpSide {
     }
 }
 
+/// (base ifindex, VRID) of each instance that runs on a VMAC of that base: the
+/// macvlan hands a multicast advert to its parent as well (unless it came from the
+/// VMAC itself), so the copy read on the base is not a neighbouring virtual router's.
+fn shadows(plan: &Plan) -> BTreeSet<(u32, u8)> {
+    plan.instances
+        .iter()
+        .zip(&plan.effects)
+        .filter_map(|(c, e)| {
+            let v = e.vmac.as_ref()?;
+            (!v.xmit_base && c.interface.0 != v.link.parent).then_some((v.link.parent, c.vrid))
+        })
+        .collect()
+}
+
+/// (VMAC ifindex, VRID) -> base ifindex of each instance with `vmac_xmit_base`: it
+/// runs on the base, but a neighbour's advert sent from the virtual MAC (our own
+/// private macvlan's) is handed to the macvlan alone, and is read there.
+fn heard_on_vmac(plan: &Plan) -> BTreeMap<(u32, u8), u32> {
+    plan.instances
+        .iter()
+        .zip(&plan.effects)
+        .filter_map(|(c, e)| {
+            let v = e.vmac.as_ref()?;
+            let vmac = e.vmac_ifindex?;
+            (v.xmit_base && vmac != c.interface.0).then_some(((vmac, c.vrid), c.interface.0))
+        })
+        .collect()
+}
+
+/// With `vmac_xmit_base` the VMAC joins the advert group too (see
+/// [`VrrpSide::join_groups`]), so an advert sent from a neighbour's own MAC is read
+/// twice: on the base and on the VMAC. The second copy is dropped: it is a twin when
+/// the last advert read the other way for that VRID had the same bytes (IP header
+/// and source included). Adverts repeat unchanged, so a match is forgotten once used:
+/// a neighbour sending from the virtual MAC (read on the VMAC alone) is never dropped.
+#[derive(Debug, Default)]
+struct Twins {
+    /// (base ifindex, VRID, read on the VMAC) -> hash of the last advert read so.
+    last: std::collections::HashMap<(u32, u8, bool), u64>,
+}
+
+impl Twins {
+    /// Whether this copy is the twin of one already read (and is to be dropped).
+    fn twin(&mut self, base: u32, vrid: u8, via_vmac: bool, data: &[u8]) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        data.hash(&mut h);
+        let hash = h.finish();
+        if self.last.get(&(base, vrid, !via_vmac)) == Some(&hash) {
+            self.last.remove(&(base, vrid, !via_vmac));
+            return true;
+        }
+        // Bounded: one entry per (instance, way); more means a stale plan.
+        if self.last.len() >= 4096 {
+            self.last.clear();
+        }
+        self.last.insert((base, vrid, via_vmac), hash);
+        false
+    }
+}
+
+/// The VRID of an advert as read: after the IPv4 header and any AH (IPv4), or at
+/// once (IPv6).
+fn advert_vrid(data: &[u8], v6: bool) -> Option<u8> {
+    let mut at = 0;
+    if !v6 {
+        at = usize::from(data.first()? & 0x0f) * 4;
+        if i32::from(*data.get(9)?) == keepup_sys::PROTO_AH {
+            at += (usize::from(*data.get(at + 1)?) + 2) * 4;
+        }
+    }
+    data.get(at + 1).copied()
+}
+
 /// The source each instance without `mcast_src_ip`/`unicast_src_ip` should use,
 /// from the addresses `present` on this host: its interface's first IPv4 address
-/// that is not a VIP, or its IPv6 link-local.
+/// that is not a VIP, or its IPv6 link-local. With `use_vmac` it is read from the
+/// base interface: the VMAC has no address of its own but the VIPs (and, for IPv6,
+/// a copy of the base's link-local).
 pub fn sources(plan: &Plan, present: &[keepup_sys::Address]) -> Vec<(InstanceId, Option<IpAddr>)> {
     let vips: BTreeSet<IpAddr> = plan
         .effects
@@ -229,7 +345,11 @@ pub fn sources(plan: &Plan, present: &[keepup_sys::Address]) -> Vec<(InstanceId,
         }
         let v6 = c.is_v6();
         let pick = present.iter().find(|a| {
-            a.ifindex == c.interface.0
+            a.ifindex
+                == plan
+                    .effects
+                    .get(i)
+                    .map_or(c.interface.0, |e| e.source_ifindex)
                 && !vips.contains(&a.addr)
                 && match a.addr {
                     IpAddr::V4(_) => !v6,
@@ -371,5 +491,79 @@ mod tests {
         assert_eq!(linger_window(&mixed), Some(Duration::from_micros(200)));
         // Under 100 µs it would not be worth a pause: none.
         assert_eq!(linger_window(&instances(200, ms(4))), None);
+    }
+
+    #[test]
+    fn advert_vrid_reads_past_the_ipv4_header_and_ah() {
+        let mut v4 = vec![0x45u8; 20];
+        v4[9] = 112;
+        v4.extend([0x21, 51, 100, 1]);
+        assert_eq!(advert_vrid(&v4, false), Some(51));
+        // AH with payload length 4: (4 + 2) * 4 = 24 octets.
+        let mut ah = vec![0u8; 20];
+        ah[0] = 0x45;
+        ah[9] = 51;
+        let mut h = vec![112u8, 4];
+        h.resize(24, 0);
+        ah.extend(h);
+        ah.extend([0x21, 52]);
+        assert_eq!(advert_vrid(&ah, false), Some(52));
+        assert_eq!(advert_vrid(&[0x31, 61], true), Some(61));
+        assert_eq!(advert_vrid(&[], false), None);
+        assert_eq!(advert_vrid(&[0x4f], false), None);
+    }
+
+    fn vmac_plan(extra: &str) -> Plan {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n use_vmac\n {extra}\n virtual_ipaddress {{\n  10.0.0.100/24\n }}\n}}\n"
+        );
+        let opts = keepup_config::LoadOptions {
+            interfaces: None,
+            check_scripts: false,
+            ..keepup_config::LoadOptions::for_this_host()
+        };
+        let cfg = keepup_config::load_str("t.conf", &text, &opts).config;
+        crate::plan::plan(&cfg, &|n| match n {
+            "eth0" => Some(2),
+            "vrrp.51" => Some(9),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    /// On a VMAC, the copy of an advert read on the base is dropped; with
+    /// vmac_xmit_base, one read on the VMAC counts as heard on the base.
+    #[test]
+    fn adverts_read_beside_a_vmac() {
+        let p = vmac_plan("");
+        assert_eq!(shadows(&p), BTreeSet::from([(2, 51)]));
+        assert!(heard_on_vmac(&p).is_empty());
+        let p = vmac_plan("vmac_xmit_base");
+        assert!(shadows(&p).is_empty());
+        assert_eq!(heard_on_vmac(&p), BTreeMap::from([((9, 51), 2)]));
+    }
+
+    /// An advert read on the base and again on the VMAC is taken once; adverts read
+    /// one way only (from the virtual MAC: the VMAC alone) are all taken.
+    #[test]
+    fn twins_are_dropped_once_and_lone_copies_never() {
+        let mut t = Twins::default();
+        let a = [0x45u8, 1, 2, 3];
+        for _ in 0..3 {
+            assert!(!t.twin(2, 51, false, &a), "base copy");
+            assert!(t.twin(2, 51, true, &a), "its twin on the VMAC");
+        }
+        // The other order.
+        assert!(!t.twin(2, 51, true, &a));
+        assert!(t.twin(2, 51, false, &a));
+        // A neighbour on the virtual MAC: only the VMAC reads it, every time.
+        for _ in 0..3 {
+            assert!(!t.twin(2, 51, true, &a));
+        }
+        // Another VRID or other bytes are not twins.
+        let mut t = Twins::default();
+        assert!(!t.twin(2, 51, false, &a));
+        assert!(!t.twin(2, 52, true, &a));
+        assert!(!t.twin(2, 51, true, &[9, 9]));
     }
 }
