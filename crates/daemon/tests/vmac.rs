@@ -226,6 +226,89 @@ fn guest_vmac() {
     eprintln!("== vmac_xmit_base with keepalived: ok");
     ipvlan();
     eprintln!("== use_ipvlan: ok");
+    owner_restart_and_proxy_arp();
+    eprintln!("== owner restarts and proxy ARP: ok");
+}
+
+/// r1 owns 10.9.0.100 (priority 255, `state MASTER`, `use_vmac`), r2 (100) is its
+/// Backup, r3 a client that asks for the VIP at every step. Through a SIGKILL and a
+/// restart of the owner, and a clean stop and start, every ARP frame on the LAN that
+/// speaks for the VIP (gratuitous ones, and the replies to the client) carries the
+/// VMAC, never r1's own MAC.
+///
+/// Then proxy ARP on the owner's VMAC: asked for 10.77.0.5, which r1 routes out of
+/// another interface, r1 answers with the VMAC, and its own interface stays silent.
+///
+/// Ledger: OWN-04
+/// Ledger: ARP-06
+fn owner_restart_and_proxy_arp() {
+    let (lab, lan, hosts) = routers("kvown", 3, false);
+    let (r1, r2, client) = (&hosts[0], &hosts[1], &hosts[2]);
+    let owner = conf(255, false).replace("state BACKUP", "state MASTER");
+    let own = mac(r1, "eth0");
+    let cap = lan.capture("arp").unwrap();
+    let ask = || {
+        client.run(["ip", "neigh", "flush", "dev", "eth0"]).unwrap();
+        send_udp(client, "10.9.0.100");
+    };
+    let k2 = keepup(&lab, r2, &conf(100, false), "a");
+    let k1 = keepup(&lab, r1, &owner, "a");
+    wait_log(&k1, "(VI_4) Entering MASTER STATE", 10);
+    ask();
+    k1.kill(Signal::SIGKILL).unwrap();
+    k1.wait_timeout(secs(5));
+    ask();
+    let k1 = keepup(&lab, r1, &owner, "b");
+    wait_log(&k1, "(VI_4) Entering MASTER STATE", 10);
+    ask();
+    k1.kill(Signal::SIGTERM).unwrap();
+    assert!(k1.wait_timeout(secs(15)).is_some(), "{}", k1.log());
+    ask();
+    let k1 = keepup(&lab, r1, &owner, "c");
+    wait_log(&k1, "(VI_4) Entering MASTER STATE", 10);
+    ask();
+    let spoken = arp_from(&cap.stop().unwrap(), VIP4);
+    let replies = spoken.iter().filter(|x| x.2).count();
+    assert!(replies >= 3, "{replies} replies: {spoken:02x?}");
+    assert!(
+        spoken
+            .iter()
+            .all(|(src, sender, _)| *src == VMAC4 && *sender == VMAC4),
+        "r1 is {own:02x?}: {spoken:02x?}\n{}",
+        k1.log()
+    );
+
+    // ARP-06: proxy ARP on the VMAC answers with the VMAC.
+    for cmd in [
+        "ip link add p77 type veth peer name q77",
+        "ip addr add 10.77.0.1/24 dev p77",
+        "ip link set p77 up",
+        "ip link set q77 up",
+    ] {
+        r1.run(cmd.split(' ')).unwrap();
+    }
+    r1.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    r1.sysctl("net/ipv4/conf/vrrp.51/proxy_arp", "1").unwrap();
+    client
+        .run(["ip", "route", "add", "10.77.0.0/24", "dev", "eth0"])
+        .unwrap();
+    let cap = client.capture("eth0", "arp").unwrap();
+    send_udp(client, "10.77.0.5");
+    let answers: Vec<_> = arp_from(&cap.stop().unwrap(), "10.77.0.5".parse().unwrap())
+        .into_iter()
+        .filter(|a| a.2)
+        .collect();
+    assert!(!answers.is_empty(), "no proxy ARP reply\n{}", k1.log());
+    assert!(
+        answers
+            .iter()
+            .all(|(src, sender, _)| *src == VMAC4 && *sender == VMAC4),
+        "r1 is {own:02x?}: {answers:02x?}"
+    );
+    for k in [&k1, &k2] {
+        k.kill(Signal::SIGTERM).unwrap();
+        assert!(k.wait_timeout(secs(15)).is_some(), "{}", k.log());
+    }
 }
 
 /// Two keepups with `use_vmac`: what the Master sends and answers carries the VMAC;

@@ -10,7 +10,10 @@
 //! answers only for its own addresses, the VIPs), `accept_local=1` (it hears a
 //! neighbour's adverts sent with a local source), `rp_filter=0` (it receives with no
 //! address) and `promote_secondaries=1`; on the base interface `arp_ignore=1` and
-//! `arp_filter=1` (the base never answers for a VIP with its own MAC); and when
+//! `arp_filter=1` (the base never answers for a VIP with its own MAC), and, keepup
+//! only, `arp_announce=2` there (the host's own ARP requests out of the base use the
+//! base's address, never a VIP, as their sender: else neighbours learn the VIP with
+//! the base's MAC; Ledger: OWN-04); and when
 //! `net.ipv4.conf.all.rp_filter` is set, every interface is raised to it and `all`
 //! is set to 0, so the VMAC's 0 counts. IPv6 is turned off on an IPv4 VMAC without
 //! IPv6 addresses; on an IPv6 one, no link-local is made from the VMAC (addr_gen_mode
@@ -194,7 +197,14 @@ impl Vmacs {
             // Not Master yet: no routing of what is sent to the VMAC (BKP-04).
             forwarding(v, false);
             if macvlan {
-                for (k, val) in [("arp_ignore", "1"), ("arp_filter", "1")] {
+                // arp_announce is keepup's own (keepalived leaves it): without it the
+                // host's ARP requests out of the base name a VIP as their sender with
+                // the base's MAC, which neighbours and switches learn (OWN-04).
+                for (k, val) in [
+                    ("arp_ignore", "1"),
+                    ("arp_filter", "1"),
+                    ("arp_announce", "2"),
+                ] {
                     self.set_saved(&format!("net/ipv4/conf/{}/{k}", v.base), val);
                 }
             }
