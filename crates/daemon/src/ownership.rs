@@ -131,6 +131,9 @@ pub fn diagnostics(config: &Config, runtime_dir: &std::path::Path) -> Vec<Diagno
         .map(|r| (r.interface.clone(), r.address))
         .collect();
     let host = host_addresses(&ours);
+    // On a host where keepalived runs (a switch being prepared), its VIPs are on the
+    // interfaces: say it, but as a note.
+    let keepalived = keepalived_running();
     let of = |name: &str| -> BTreeSet<IpAddr> {
         host.iter()
             .filter(|(n, _)| n == name)
@@ -153,9 +156,40 @@ pub fn diagnostics(config: &Config, runtime_dir: &std::path::Path) -> Vec<Diagno
                     .find(|a| Some(a.address) == address)
                     .map_or(v.span, |a| a.span)
             });
-            Diagnostic::new(Severity::Warning, f.code(), f.to_string()).at_opt(span)
+            match (&f, keepalived) {
+                (Finding::OwnedButNotOwner { .. }, true) => Diagnostic::new(
+                    Severity::Note,
+                    f.code(),
+                    format!("{f} (keepalived runs on this host: it may be its VIP)"),
+                ),
+                _ => Diagnostic::new(Severity::Warning, f.code(), f.to_string()),
+            }
+            .at_opt(span)
         })
         .collect()
+}
+
+/// Whether a process named `keepalived` runs in this network namespace (one in
+/// another namespace puts no address here).
+fn keepalived_running() -> bool {
+    let Some(here) = std::fs::read_link("/proc/self/ns/net").ok() else {
+        return false;
+    };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .any(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.trim_end() == "keepalived")
+                && std::fs::read_link(e.path().join("ns/net")).is_ok_and(|n| n == here)
+        })
 }
 
 #[cfg(test)]
