@@ -294,7 +294,14 @@ fn owner_restart_and_proxy_arp() {
         .unwrap();
     let cap = client.capture("eth0", "arp").unwrap();
     send_udp(client, "10.77.0.5");
-    let answers: Vec<_> = arp_from(&cap.stop().unwrap(), "10.77.0.5".parse().unwrap())
+    // The kernel delays a proxied reply by up to `proxy_delay` (0.8 s by default).
+    let target: IpAddr = "10.77.0.5".parse().unwrap();
+    wait_until(secs(5), Duration::from_millis(100), || {
+        arp_from(&cap.packets().unwrap_or_default(), target)
+            .iter()
+            .any(|a| a.2)
+    });
+    let answers: Vec<_> = arp_from(&cap.stop().unwrap(), target)
         .into_iter()
         .filter(|a| a.2)
         .collect();
@@ -502,41 +509,52 @@ fn keepup_alone() {
     eprintln!("{}", k1.log());
 }
 
-/// keepup (r1) and keepalived 2.2.7 (r2), both `use_vmac`, in one virtual router:
-/// the higher priority wins, and each takes over when the other is killed.
+/// keepup (r1) and keepalived 2.2.7 (r2), both `use_vmac`, in one VRRPv2/IPv4 and one
+/// VRRPv3/IPv6 virtual router: the higher priority wins, and each takes over when the
+/// other is killed.
 fn with_keepalived() {
-    let (lab, _lan, hosts) = routers("kvmka", 2, false);
+    let (lab, _lan, hosts) = routers("kvmka", 2, true);
     let (r1, r2) = (&hosts[0], &hosts[1]);
-    let ka_conf = conf(100, false);
-    let ka = r2.keepalived(&ka_conf).unwrap();
-    ka.wait_for_state("VI_4", State::Master, secs(20)).unwrap();
-    assert!(macvlans(r2).contains("vrrp.51"), "{}", macvlans(r2));
+    let both = [("VI_4", VIP4, "vrrp.51"), ("VI_6", VIP6, "vrrp.61")];
+    let ka = r2.keepalived(&conf(100, true)).unwrap();
+    for (name, _, _) in both {
+        ka.wait_for_state(name, State::Master, secs(20)).unwrap();
+    }
+    let links = macvlans(r2);
+    assert!(
+        links.contains("vrrp.51") && links.contains("vrrp.61"),
+        "{links}"
+    );
     // keepup at 150 preempts keepalived.
-    let k1 = keepup(&lab, r1, &conf(150, false), "a");
-    wait_log(&k1, "(VI_4) Entering MASTER STATE", 20);
-    ka.wait_for_state("VI_4", State::Backup, secs(10)).unwrap();
-    assert!(wait_addr(r1, VIP4, true, 5).is_some(), "{}", k1.log());
-    assert!(wait_addr(r2, VIP4, false, 5).is_some(), "{}", ka.log());
+    let k1 = keepup(&lab, r1, &conf(150, true), "a");
+    for (name, vip, _) in both {
+        wait_log(&k1, &format!("({name}) Entering MASTER STATE"), 20);
+        ka.wait_for_state(name, State::Backup, secs(10)).unwrap();
+        assert!(wait_addr(r1, vip, true, 5).is_some(), "{}", k1.log());
+        assert!(wait_addr(r2, vip, false, 5).is_some(), "{}", ka.log());
+    }
     // keepup killed: keepalived takes over.
     k1.kill(Signal::SIGKILL).unwrap();
     k1.wait_timeout(secs(5));
-    ka.wait_for_state("VI_4", State::Master, secs(15)).unwrap();
-    assert!(wait_addr(r2, VIP4, true, 5).is_some(), "{}", ka.log());
+    for (name, vip, _) in both {
+        ka.wait_for_state(name, State::Master, secs(15)).unwrap();
+        assert!(wait_addr(r2, vip, true, 5).is_some(), "{}", ka.log());
+    }
     // keepup again, now lower: it stays Backup behind keepalived...
-    let k1 = keepup(&lab, r1, &conf(50, false), "b");
-    wait_log(&k1, "(VI_4) Entering BACKUP STATE", 20);
+    let k1 = keepup(&lab, r1, &conf(50, true), "b");
+    for (name, _, _) in both {
+        wait_log(&k1, &format!("({name}) Entering BACKUP STATE"), 20);
+    }
     std::thread::sleep(secs(4));
-    assert!(
-        !k1.log().contains("(VI_4) Entering MASTER STATE"),
-        "{}",
-        k1.log()
-    );
-    assert!(!has(r1, VIP4));
+    assert!(!k1.log().contains("Entering MASTER STATE"), "{}", k1.log());
+    assert!(!has(r1, VIP4) && !has(r1, VIP6));
     // ...and takes over when keepalived is killed.
     ka.kill().unwrap();
-    wait_log(&k1, "(VI_4) Entering MASTER STATE", 15);
-    assert!(wait_addr(r1, VIP4, true, 5).is_some(), "{}", k1.log());
-    assert!(r1.addresses("vrrp.51").unwrap().contains(&VIP4));
+    for (name, vip, link) in both {
+        wait_log(&k1, &format!("({name}) Entering MASTER STATE"), 15);
+        assert!(wait_addr(r1, vip, true, 5).is_some(), "{}", k1.log());
+        assert!(r1.addresses(link).unwrap().contains(&vip));
+    }
     k1.kill(Signal::SIGTERM).unwrap();
     assert!(k1.wait_timeout(secs(15)).is_some(), "{}", k1.log());
     assert_eq!(macvlans(r1), "", "{}", k1.log());
