@@ -349,6 +349,17 @@ fn check_data(text: &str, ours: bool) -> Vec<String> {
     out
 }
 
+/// Whether keepup's keepalived_check.data has a MISC_CHECK of a script that does not
+/// exist (see [`check_data`]).
+fn missing_script(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.trim_start()
+            .strip_prefix("script = '")
+            .and_then(|r| r.split('\'').next())
+            .is_some_and(|p| !Path::new(p).is_file())
+    })
+}
+
 /// Differences between the two tables that are keepalived 2.2.7's, not ours: (case,
 /// the line as keepup has it, as keepalived has it, why).
 const KNOWN: &[(&str, &str, &str, &str)] = &[];
@@ -464,11 +475,19 @@ fn qemu_ipvs_tables_match_keepalived() {
                 .unwrap_or_default(),
             false,
         );
-        let ku_data = check_data(
-            &job.read(&format!("{}.keepup.checkdata", c.name))
-                .unwrap_or_default(),
-            true,
-        );
+        let ku_text = job
+            .read(&format!("{}.keepup.checkdata", c.name))
+            .unwrap_or_default();
+        let mut ku_data = check_data(&ku_text, true);
+        let mut ka_data = ka_data;
+        // A MISC_CHECK of a missing script: keepalived dropped the checker, keepup's
+        // fails; whether it has failed yet when SIGUSR1 comes is a race, and so is the
+        // virtual server's quorum then (an RS's own state is not compared).
+        if missing_script(&ku_text) {
+            for d in [&mut ka_data, &mut ku_data] {
+                d.retain(|l| !l.trim_start().starts_with("quorum_state_up = "));
+            }
+        }
         if ka_data.is_empty() || ka_data != ku_data {
             let at = ka_data
                 .iter()
