@@ -20,13 +20,14 @@ const TYPE_RS: u8 = 133;
 /// `ICMP6_FILTER` (linux/icmpv6.h `ICMPV6_FILTER`), at level IPPROTO_ICMPV6.
 const ICMP6_FILTER: libc::c_int = 1;
 
-/// A solicitation as received: the interface, its source, and whether it is valid
-/// (RFC 4861 §6.1.1: hop limit 255, code 0, at least 8 octets).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A solicitation as received: the interface, its source, its hop limit and the
+/// ICMPv6 message (the driver judges it: `keepup_wire::ra::valid_solicitation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Solicitation {
     pub ifindex: u32,
     pub source: Ipv6Addr,
-    pub valid: bool,
+    pub hop_limit: u8,
+    pub message: Vec<u8>,
 }
 
 pub struct SolicitationSocket {
@@ -123,14 +124,11 @@ fn recv_one(s: &Socket) -> io::Result<Option<Solicitation>> {
     let (Some(ifindex), Some(source)) = (ifindex, source) else {
         return Ok(None);
     };
-    let message = buf.get(..len).unwrap_or(&[]);
-    let valid = hops == Some(255)
-        && message.len() >= 8
-        && message.first() == Some(&TYPE_RS)
-        && message.get(1) == Some(&0);
+    let message = buf.get(..len).unwrap_or(&[]).to_vec();
     Ok(Some(Solicitation {
         ifindex,
         source,
-        valid,
+        hop_limit: hops.and_then(|h| u8::try_from(h).ok()).unwrap_or(0),
+        message,
     }))
 }

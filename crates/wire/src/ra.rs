@@ -124,22 +124,20 @@ impl Repr {
     }
 }
 
-/// Whether `frame` (Ethernet, IPv6, ICMPv6) is a valid Router Solicitation (RFC 4861
-/// §6.1.1: hop limit 255, code 0, checksum right, at least 8 octets), and its source.
-pub fn parse_solicitation(frame: &[u8]) -> Result<Ipv6Addr, Error> {
-    let (h, _) = Headers::parse(frame, TYPE_RS, 8, "ICMPv6 message shorter than an RS")?;
-    if h.hop_limit != 255 {
-        return Err(Error::Frame("router solicitation with hop limit below 255"));
-    }
-    Ok(h.src)
+/// Whether an ICMPv6 message (as a raw ICMPv6 socket delivers it: the kernel has
+/// checked its checksum) that arrived with `hop_limit` is a valid Router Solicitation
+/// (RFC 4861 §6.1.1: hop limit 255, type 133, code 0, at least 8 octets).
+pub fn valid_solicitation(message: &[u8], hop_limit: u8) -> bool {
+    hop_limit == 255
+        && message.len() >= 8
+        && message.first() == Some(&TYPE_RS)
+        && message.get(1) == Some(&0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checksum;
     use crate::hex;
-    use crate::icmp6::ICMPV6;
 
     const MAC: MacAddr = MacAddr([0x00, 0x00, 0x5e, 0x00, 0x02, 0x3d]);
 
@@ -188,7 +186,10 @@ mod tests {
         f[icmp6::ICMP + field::LIFETIME] ^= 1;
         assert!(Repr::parse(&f).is_err());
         let f = fixture();
-        assert!(parse_solicitation(&f).is_err(), "an RA is not an RS");
+        assert!(
+            !valid_solicitation(&f[icmp6::ICMP..], 255),
+            "an RA is not an RS"
+        );
         for n in 0..f.len() {
             assert!(Repr::parse(&f[..n]).is_err());
         }
@@ -196,32 +197,13 @@ mod tests {
 
     #[test]
     fn solicitation_is_recognised() {
-        // An RS from fe80::2 to ff02::2 with a source link-layer option.
-        let src: Ipv6Addr = "fe80::2".parse().unwrap();
-        let dst: Ipv6Addr = "ff02::2".parse().unwrap();
-        let mut f = hex(concat!(
-            "333300000002",
-            "020000000002",
-            "86dd",
-            "60000000",
-            "0010",
-            "3a",
-            "ff",
-            "fe800000000000000000000000000002",
-            "ff020000000000000000000000000002",
-            "85",
-            "00",
-            "0000",
-            "00000000",
-            "01",
-            "01",
-            "020000000002",
-        ));
-        let pseudo = checksum::pseudo_v6(src, dst, ICMPV6, 16);
-        let c = checksum::finish(checksum::combine(pseudo, checksum::sum(&f[54..])));
-        bytes::put_be16(&mut f, icmp6::ICMP + 2, c);
-        assert_eq!(parse_solicitation(&f).unwrap(), src);
-        f[21] = 64; // the IPv6 hop limit
-        assert!(parse_solicitation(&f).is_err());
+        // An RS with a source link-layer option, as the socket hands it over.
+        let m = hex("8500000000000000" /* type, code, checksum, reserved */);
+        assert!(valid_solicitation(&m, 255));
+        assert!(!valid_solicitation(&m, 64), "hop limit below 255");
+        assert!(!valid_solicitation(&m[..7], 255), "shorter than 8 octets");
+        let mut coded = m.clone();
+        coded[1] = 1;
+        assert!(!valid_solicitation(&coded, 255), "code 1");
     }
 }

@@ -402,7 +402,9 @@ impl Daemon {
             }
             Incoming::Link(Ok(ev)) => self.link_event(ev).await,
             Incoming::Link(Err(e)) => warn!("netlink monitor: {e}"),
-            Incoming::Solicitation(Ok(s)) if s.valid => {
+            Incoming::Solicitation(Ok(s))
+                if keepup_wire::ra::valid_solicitation(&s.message, s.hop_limit) =>
+            {
                 let interface = keepup_vrrp::IfIndex(s.ifindex);
                 self.input(Input::RouterSolicitation { interface }).await
             }
