@@ -25,7 +25,7 @@ pub struct Tools {
 pub type Figure = (&'static str, f64);
 
 /// A daemon running in a lab host.
-enum Running {
+pub(crate) enum Running {
     /// keepup, and its runtime directory when that is on tmpfs (removed on drop).
     Keepup(Proc, Option<PathBuf>),
     Keepalived(Keepalived),
@@ -58,11 +58,22 @@ fn runtime_dir(lab: &Lab, host: &Host) -> (PathBuf, bool) {
     (lab.dir().join(format!("{}-run", host.name())), false)
 }
 
+/// The configuration file keepup runs with on `host`.
+fn keepup_conf(lab: &Lab, host: &Host) -> PathBuf {
+    lab.dir().join(format!("{}.conf", host.name()))
+}
+
 impl Running {
-    fn start(tools: &Tools, which: Daemon, host: &Host, conf: &str, lab: &Lab) -> Result<Running> {
+    pub(crate) fn start(
+        tools: &Tools,
+        which: Daemon,
+        host: &Host,
+        conf: &str,
+        lab: &Lab,
+    ) -> Result<Running> {
         match which {
             Daemon::Keepup => {
-                let path = lab.dir().join(format!("{}.conf", host.name()));
+                let path = keepup_conf(lab, host);
                 std::fs::write(&path, conf)?;
                 let (runtime, tmpfs) = runtime_dir(lab, host);
                 let log = host.lab_file(&format!("{}-keepup.log", host.name()));
@@ -82,21 +93,21 @@ impl Running {
         }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         match self {
             Running::Keepup(p, _) => p.pid(),
             Running::Keepalived(k) => k.pid(),
         }
     }
 
-    fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         match self {
             Running::Keepup(p, _) => p.is_running(),
             Running::Keepalived(k) => k.is_running(),
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         match self {
             Running::Keepup(p, _) => p.log(),
             Running::Keepalived(k) => k.log(),
@@ -125,8 +136,26 @@ impl Running {
         Ok(())
     }
 
+    /// Send `sig` to the daemon's main process.
+    pub(crate) fn signal(&self, sig: Signal) -> Result<()> {
+        match self {
+            Running::Keepup(p, _) => p.kill(sig)?,
+            Running::Keepalived(k) => k.signal(sig)?,
+        };
+        Ok(())
+    }
+
+    /// Replace the configuration file the daemon was started with (a reload reads it).
+    pub(crate) fn rewrite_conf(&self, lab: &Lab, host: &Host, conf: &str) -> Result<()> {
+        let path = match self {
+            Running::Keepup(..) => keepup_conf(lab, host),
+            Running::Keepalived(k) => k.conf_path().to_owned(),
+        };
+        std::fs::write(&path, conf).with_context(|| format!("write {}", path.display()))
+    }
+
     /// SIGTERM and wait for the exit (SIGKILL after a grace period).
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         match self {
             Running::Keepup(p, _) => {
                 p.terminate(Duration::from_secs(5));
@@ -138,7 +167,7 @@ impl Running {
     }
 
     /// The daemon's process and its descendants (keepalived forks its VRRP child).
-    fn pids(&self) -> Vec<u32> {
+    pub(crate) fn pids(&self) -> Vec<u32> {
         let mut v = vec![self.pid()];
         v.extend(descendants(self.pid()));
         v
@@ -240,14 +269,14 @@ fn lab_with(tag: &str, hosts: &[(&str, Ipv4Addr)]) -> Result<(Lab, Lan, Vec<Host
 }
 
 /// Addresses on any interface of `host` (`ip -j addr`).
-fn addresses(host: &Host) -> Vec<IpAddr> {
+pub(crate) fn addresses(host: &Host) -> Vec<IpAddr> {
     host.ifaces()
         .iter()
         .flat_map(|i| host.addresses(&i.name).unwrap_or_default())
         .collect()
 }
 
-fn daemon_died(d: &Running, host: &Host) -> anyhow::Error {
+pub(crate) fn daemon_died(d: &Running, host: &Host) -> anyhow::Error {
     let log = d.log();
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     let last = lines.last().copied().unwrap_or("(its log is empty)");

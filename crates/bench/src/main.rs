@@ -17,6 +17,7 @@ mod chart;
 mod font;
 mod harness;
 mod ipvs;
+mod longrun;
 mod monitor;
 mod probe;
 mod report;
@@ -126,6 +127,10 @@ enum Command {
     /// servers x 10 real servers, a 1 % reload, memory; checkers' CPU. keepup and
     /// keepalived alternating in one boot.
     Ipvs(ipvs::IpvsArgs),
+    /// The long run: 200 instances on a master/backup pair for an hour, trackers
+    /// flapping and reloads, keepup and keepalived side by side; memory, descriptors,
+    /// zombies, and what each leaves behind after its stop.
+    Longrun(longrun::LongrunArgs),
     /// (In the VM.) The guest side of `ipvs`: its figures go to DIR.
     #[command(hide = true)]
     IpvsGuest {
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS),
         Some(Command::Monitor { out }) => monitor::run(&out).map(|()| ExitCode::SUCCESS),
         Some(Command::Ipvs(args)) => ipvs::host(args),
+        Some(Command::Longrun(args)) => longrun::run(args),
         Some(Command::IpvsGuest { dir, args }) => ipvs::guest(&dir, args),
         None => bench(cli.bench),
     };
@@ -193,26 +199,9 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    let bench_exe = std::env::current_exe().context("cannot find this program")?;
-    let keepup = match &args.keepup {
-        Some(p) => p.clone(),
-        None => bench_exe.with_file_name("keepup"),
-    };
-    if !keepup.is_file() {
-        bail!(
-            "no keepup binary at {} (cargo build --release -p keepup, or --keepup PATH)",
-            keepup.display()
-        );
-    }
-    let ka_version = version_of("keepalived", &["--version"])
-        .context("keepalived is not installed (apt-get install keepalived)")?;
-    let ku_version = version_of(&keepup.display().to_string(), &["--version"])?;
     let runs = args.runs.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
-    let tools = harness::Tools {
-        bench: bench_exe,
-        keepup: keepup.canonicalize().unwrap_or(keepup),
-        sample: Duration::from_secs(args.sample.unwrap_or(if args.quick { 10 } else { 30 })),
-    };
+    let sample = Duration::from_secs(args.sample.unwrap_or(if args.quick { 10 } else { 30 }));
+    let (tools, versions) = tools(args.keepup.clone(), sample)?;
     watch_signals()?;
 
     let daemons: Vec<Daemon> = Daemon::BOTH
@@ -273,7 +262,10 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
     let md = args.out.join("latest.md");
-    let header = machine_header(&ku_version, &ka_version, runs);
+    let header = format!(
+        "{}- runs per scenario and daemon: {runs}, alternating keepup and keepalived\n",
+        machine_header(&versions)
+    );
     let mut text = format!("# keepup-bench results\n\n{header}\n{table}\nScenarios:\n\n");
     for s in &scenarios {
         text.push_str(&format!("- `{}`: {}\n", s.name, s.describe()));
@@ -327,7 +319,29 @@ pub fn cpu_model() -> Option<String> {
 }
 
 /// Date, machine and versions, as markdown lines.
-fn machine_header(keepup: &str, keepalived: &str, runs: usize) -> String {
+/// The binaries a run needs, checked, and their versions ("keepup x; keepalived y").
+pub(crate) fn tools(keepup: Option<PathBuf>, sample: Duration) -> Result<(harness::Tools, String)> {
+    let bench_exe = std::env::current_exe().context("cannot find this program")?;
+    let keepup = keepup.unwrap_or_else(|| bench_exe.with_file_name("keepup"));
+    if !keepup.is_file() {
+        bail!(
+            "no keepup binary at {} (cargo build --release -p keepup, or --keepup PATH)",
+            keepup.display()
+        );
+    }
+    let ka_version = version_of("keepalived", &["--version"])
+        .context("keepalived is not installed (apt-get install keepalived)")?;
+    let ku_version = version_of(&keepup.display().to_string(), &["--version"])?;
+    let tools = harness::Tools {
+        bench: bench_exe,
+        keepup: keepup.canonicalize().unwrap_or(keepup),
+        sample,
+    };
+    Ok((tools, format!("{ku_version}; {ka_version}")))
+}
+
+/// Date, machine, versions and this command, as list items of a results file.
+pub(crate) fn machine_header(versions: &str) -> String {
     let date = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
@@ -340,8 +354,7 @@ fn machine_header(keepup: &str, keepalived: &str, runs: usize) -> String {
         .unwrap_or_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!(
-        "- date: {date}\n- machine: {nproc} CPUs, {cpu}, Linux {kernel}\n- {keepup}; {keepalived}\n\
-         - runs per scenario and daemon: {runs}, alternating keepup and keepalived\n\
+        "- date: {date}\n- machine: {nproc} CPUs, {cpu}, Linux {kernel}\n- {versions}\n\
          - command: `keepup-bench {}`\n",
         args.join(" ")
     )
@@ -349,7 +362,7 @@ fn machine_header(keepup: &str, keepalived: &str, runs: usize) -> String {
 
 /// SIGINT and SIGTERM set the flag instead of ending the process, so the current
 /// lab is removed on the way out.
-fn watch_signals() -> Result<()> {
+pub(crate) fn watch_signals() -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()

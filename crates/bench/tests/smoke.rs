@@ -1,6 +1,7 @@
 //! The benchmark harness starts, measures one short scenario for both daemons and
 //! leaves nothing behind. Root only (CI runs it with the other `netns_` tests); the
-//! benchmark itself is not part of the test suite.
+//! benchmark itself is not part of the test suite. The long run likewise, for half a
+//! minute.
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -65,9 +66,88 @@ fn netns_bench_runs_one_scenario_for_both_daemons_and_cleans_up() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let _ = std::fs::remove_dir_all(&out);
 
-    // Nothing left behind: the labs' names start with ku<bench pid in hex>-.
+    nothing_left_behind(pid);
+    eprintln!("smoke run took {:?}", started.elapsed());
+}
+
+#[test]
+fn netns_longrun_samples_both_daemons_and_finds_nothing_left() {
+    if !lab::root_or_skip("netns_longrun_samples_both_daemons_and_finds_nothing_left") {
+        return;
+    }
+    let bench = env!("CARGO_BIN_EXE_keepup-bench");
+    let out = std::env::temp_dir().join(format!("keepup-longrun-smoke-{}", std::process::id()));
+    let child = Command::new(bench)
+        .args([
+            "longrun",
+            "--minutes",
+            "0.5",
+            "--instances",
+            "10",
+            "--flap-every",
+            "2",
+            "--reload-every",
+            "7",
+            "--sample-every",
+            "2",
+            "--warmup",
+            "6",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "keepup-bench longrun failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    // Trackers flipped and reloads happened, and each daemon has a judged row.
+    let counted = |what: &str| -> u64 {
+        let end = stdout
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what:?} in {stdout}"));
+        let start = stdout[..end].rfind(' ').map_or(0, |i| i + 1);
+        stdout[start..end]
+            .parse()
+            .unwrap_or_else(|_| panic!("{what}: {stdout}"))
+    };
+    assert!(counted(" tracker flips") >= 5, "{stdout}");
+    assert!(counted(" reloads") >= 2, "{stdout}");
+    for daemon in ["keepup", "keepalived"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {daemon} |")))
+            .unwrap_or_else(|| panic!("no {daemon} row in:\n{stdout}\n{stderr}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells.len(), 15, "{row}");
+        let rss: u64 = cells[3].parse().unwrap_or_else(|_| panic!("{row}"));
+        assert!(rss > 1000, "{daemon}'s RSS {rss} kB: {row}");
+        assert_eq!(cells[12], "nothing", "{daemon} left something: {row}");
+        if daemon == "keepup" {
+            assert_eq!(cells[13], "pass", "{row}\n{stderr}");
+        }
+    }
+    let md = std::fs::read_to_string(out.join("longrun-latest.md")).unwrap();
+    assert!(md.contains("| keepup |") && md.contains("machine:"), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
+    nothing_left_behind(pid);
+}
+
+/// No namespace, process or lab directory of the keepup-bench run `pid` remains: the
+/// labs' names start with ku<bench pid in hex>-.
+fn nothing_left_behind(pid: u32) {
     let prefix = format!("ku{pid:x}-");
-    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
     let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
         .lines()
         .filter(|l| l.starts_with(&prefix))
@@ -78,7 +158,7 @@ fn netns_bench_runs_one_scenario_for_both_daemons_and_cleans_up() {
     // file in its lab's directory on its command line.
     let dir_mark = format!("keepup-lab-{prefix}");
     let procs: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
+        .expect("read /proc")
         .flatten()
         .filter_map(|e| {
             e.file_name().to_str()?.parse::<u32>().ok()?;
@@ -89,10 +169,9 @@ fn netns_bench_runs_one_scenario_for_both_daemons_and_cleans_up() {
         .collect();
     assert!(procs.is_empty(), "processes left behind: {procs:?}");
     let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
+        .expect("read the temporary directory")
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(&dir_mark))
         .collect();
     assert!(dirs.is_empty(), "lab directories left behind: {dirs:?}");
-    eprintln!("smoke run took {:?}", started.elapsed());
 }
