@@ -526,25 +526,6 @@ fn timer_expired_backup(i: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     }
 }
 
-/// `use_vmac_addr` is read, but keepup makes no VMAC for the other interfaces: the
-/// VIPs with a `dev` of their own stay on that interface itself, with its MAC. The
-/// instance works (VRRP does not depend on the MAC), so a warning, not a refusal.
-fn not_yet_vmac_addr(vi: &VrrpInstance, s: &Stmt, cx: &mut Ctx) {
-    cx.push(
-        Diagnostic::new(
-            Severity::Warning,
-            "unsupported",
-            format!(
-                "({}) use_vmac_addr is not supported by keepup yet: addresses with a dev of \
-                 their own are added on that interface itself, with its MAC",
-                vi.name
-            ),
-        )
-        .at(s.keyword().span)
-        .note("the instance's own VMAC (use_vmac) is made and used"),
-    );
-}
-
 fn use_ipvlan(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     let mut v = Ipvlan::default();
     let a = s.args();
@@ -1004,7 +985,6 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
     kw("use_vmac", use_vmac),
     kw("use_vmac_addr", |i, s, cx| {
         values::arity(s, 0, 0, cx);
-        not_yet_vmac_addr(i, s, cx);
         i.use_vmac_addr = true
     }),
     kw("vmac_xmit_base", |i, s, cx| {
@@ -2703,9 +2683,8 @@ mod tests {
  track_src_ip
  no_virtual_ipaddress"#,
         ));
-        // use_vmac is said not supported yet (a warning; the instance runs without),
-        // and so is no_virtual_ipaddress with VRRPv3 (refused).
-        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
+        // no_virtual_ipaddress with VRRPv3 is not supported (refused).
+        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.version, 3);
         assert_eq!(v.priority, 150);
@@ -3259,7 +3238,8 @@ mod tests {
             ("vrrp.x", Some("02:00:00:00:00:01"))
         );
         let l = load(&inst(" use_vmac\n use_vmac_addr"));
-        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        assert!(l.config.vrrp_instances[0].use_vmac_addr);
         let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
         assert_eq!(v.name, "vrrp.51", "keepalived's default name");
     }
