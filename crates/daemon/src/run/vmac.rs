@@ -244,13 +244,11 @@ impl Vmacs {
             // would answer for the IPv4 VIPs of the host (another VMAC's) with its MAC.
             set(&format!("net/ipv4/conf/{name}/arp_ignore"), "1");
         }
-        if v.v6 || v.any_v6 {
-            set(&format!("net/ipv6/conf/{name}/disable_ipv6"), "0");
-            // No link-local from the VMAC (RFC 5798 §7.4): set before the link is up.
-            set(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
-        } else {
-            set(&format!("net/ipv6/conf/{name}/disable_ipv6"), "1");
-        }
+        // No link-local from the VMAC (RFC 5798 §7.4): set before the link is up, and
+        // on every VMAC, as keepalived 2.2.7 does (seen in the VM).
+        set(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
+        let off = if v.v6 || v.any_v6 { "0" } else { "1" };
+        set(&format!("net/ipv6/conf/{name}/disable_ipv6"), off);
         if v.v6 && !v.xmit_base {
             if let Some(ll) = base_link_local(nl, v.link.parent).await {
                 let a = Address {
