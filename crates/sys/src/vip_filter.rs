@@ -20,7 +20,7 @@
 //!                 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
 //!                 ip daddr @vips4 counter drop ... }
 //!     chain out { ... saddr ... }
-//!     chain fwd { type filter hook forward priority -1; policy accept;
+//!     chain vmac_fwd { type filter hook forward priority -1; policy accept;
 //!                 iifname @backup_vmacs counter drop }
 //! }
 //! ```
@@ -160,7 +160,7 @@ impl VipFilter {
             let _ = writeln!(s, "\t\tip6 {dir} . {ifdir} @vips6_link counter drop");
             let _ = writeln!(s, "\t}}");
         }
-        let _ = writeln!(s, "\tchain fwd {{");
+        let _ = writeln!(s, "\tchain vmac_fwd {{");
         let _ = writeln!(
             s,
             "\t\ttype filter hook forward priority {}; policy accept;",
@@ -302,7 +302,7 @@ mod tests {
              \t\tip6 saddr @vips6 counter drop\n\
              \t\tip6 saddr . oifname @vips6_link counter drop\n\
              \t}\n\
-             \tchain fwd {\n\
+             \tchain vmac_fwd {\n\
              \t\ttype filter hook forward priority -1; policy accept;\n\
              \t\tiifname @backup_vmacs counter drop\n\
              \t}\n\
