@@ -179,8 +179,8 @@ fn answered_by(client: &Host, vip: IpAddr) -> Vec<[u8; 6]> {
 /// mode, parent), the same addresses on them, the same sysctls (keepup's two
 /// documented extras aside); the client on eth1's LAN reaches each VIP there through
 /// its VMAC's MAC, from either; failover moves the VIPs and the MAC stays; keepup
-/// killed and started again takes its VMACs back; a clean stop removes them and puts
-/// the base's sysctls back.
+/// killed and started again takes its VMACs back; a reload that no longer asks for
+/// them removes them; a clean stop removes the rest and puts the base's sysctls back.
 ///
 /// Ledger: KA-14
 /// Ledger: MAC-03
@@ -308,6 +308,34 @@ pub fn addr_vmacs_with_keepalived() {
         .contains(&MAC_A))
         .is_some()
     );
+
+    // A reload that asks for no address VMAC any more: they are removed, and the
+    // addresses go on their interface itself (the instance's own VMAC stays).
+    let plain = conf(150)
+        .replace("    use_vmac_addr\n", "")
+        .replace(" dev eth1 use_vmac", " dev eth1");
+    std::fs::write(lab.dir().join("r1-b.conf"), plain).unwrap();
+    let (code, out, err) = crate::common::client(&lab, r1, &["reload"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        wait_until(secs(10), Duration::from_millis(100), || names(r1)
+            == ["vrrp.71"])
+        .is_some(),
+        "{:?}\n{}",
+        links(r1),
+        k1.log()
+    );
+    for vip in [VIP_A, VIP_B, VIP_A6] {
+        assert!(
+            wait_until(secs(10), Duration::from_millis(100), || r1
+                .addresses("eth1")
+                .unwrap()
+                .contains(&vip))
+            .is_some(),
+            "{vip} not on eth1\n{}",
+            k1.log()
+        );
+    }
 
     // A clean stop: keepalived takes over, and r1 has no macvlan left and its
     // sysctls as they were.
