@@ -61,23 +61,21 @@ fn links(h: &Host) -> Vec<String> {
         .filter(|l| l.contains("macvlan mode"))
         .map(|l| {
             let name = l.split(": ").nth(1).unwrap_or("").to_string();
-            let mac = l
-                .split("link/ether ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or("")
-                .to_string();
-            let mode = l
-                .split("macvlan mode ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or("")
-                .to_string();
+            let mac = word_after(l, "link/ether ");
+            let mode = word_after(l, "macvlan mode ");
             format!("{name} {mac} {mode}")
         })
         .collect();
     out.sort();
     out
+}
+
+/// The word that follows `key` in `line` (empty when none).
+fn word_after<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split(key)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("")
 }
 
 /// The names of `h`'s macvlans.
