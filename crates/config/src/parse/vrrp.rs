@@ -1508,6 +1508,7 @@ pub fn validate(c: &mut Config, cx: &mut Ctx) {
     for idx in 0..c.vrrp_instances.len() {
         let mut vi = std::mem::take(&mut c.vrrp_instances[idx]);
         check_instance(&mut vi, c, cx);
+        address_use_vmac(&vi, cx);
         c.vrrp_instances[idx] = vi;
     }
     duplicate_vrids(c, cx);
@@ -1612,6 +1613,51 @@ fn inherit(vi: &mut VrrpInstance, g: &GlobalView) {
                 v.name = format!("vrrp.{id}");
             }
         }
+    }
+}
+
+/// `use_vmac` on an address line that says nothing new, as keepalived 2.2.7 reports it
+/// (vrrp_complete_instance): on the instance's own VMAC already (its family, no other
+/// `dev`, the instance `use_vmac`), or given a VMAC by `use_vmac_addr` anyway.
+fn address_use_vmac(vi: &VrrpInstance, cx: &mut Ctx) {
+    let v6 = vi.family == Family::Ipv6;
+    for a in vi
+        .virtual_ipaddress
+        .iter()
+        .chain(&vi.virtual_ipaddress_excluded)
+        .filter(|a| a.use_vmac)
+    {
+        let other_if = a
+            .dev
+            .as_ref()
+            .is_some_and(|d| Some(d) != vi.interface.as_ref());
+        let other_family = a.address.is_ipv6() != v6;
+        let (code, msg) = if vi.use_vmac.is_some() && !other_if && !other_family {
+            (
+                "vmac-redundant",
+                format!(
+                    "({}) use_vmac specified for VIP/eVIP {} and vrrp instance: it goes on the instance's VMAC",
+                    vi.name, a.address
+                ),
+            )
+        } else if vi.use_vmac_addr && (other_if || other_family) {
+            (
+                "vmac-redundant",
+                format!(
+                    "({}) use_vmac_addr specified and use_vmac specified for VIP/eVIP {}",
+                    vi.name, a.address
+                ),
+            )
+        } else {
+            continue;
+        };
+        warn(
+            cx,
+            code,
+            a.span,
+            msg,
+            "remove use_vmac from the address line",
+        );
     }
 }
 
@@ -3242,6 +3288,21 @@ mod tests {
         assert!(l.config.vrrp_instances[0].use_vmac_addr);
         let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
         assert_eq!(v.name, "vrrp.51", "keepalived's default name");
+        // use_vmac on an address that says nothing new is said so, as keepalived does.
+        let l = load(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n use_vmac_addr\n virtual_ipaddress {\n  10.0.0.1/24 use_vmac\n  10.0.1.1/24 dev eth1 use_vmac\n  10.0.2.1/24 dev eth2\n }\n}\n",
+        );
+        assert_eq!(
+            codes(&l),
+            ["vmac-redundant", "vmac-redundant"],
+            "{}",
+            l.render()
+        );
+        let l = load(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.1/24 use_vmac\n }\n}\n",
+        );
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        assert!(l.config.vrrp_instances[0].virtual_ipaddress[0].use_vmac);
     }
 
     /// An inline auth_hmac key that cannot be used refuses the file at its line
