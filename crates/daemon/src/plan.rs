@@ -608,7 +608,7 @@ mod tests {
         // Two instances asking for one VMAC: the first has it.
         let two = format!(
             "{}{}",
-            text("use_vmac"),
+            text("use_vmac vrrp.51"),
             text("use_vmac vrrp.51")
                 .replace("VI_1", "VI_2")
                 .replace("router_id 51", "router_id 52")

@@ -22,7 +22,7 @@
 //! for IPv6, up in every state); the addresses go on it while the instance is Master,
 //! and the gratuitous ARPs / NAs for them leave from it, with its MAC.
 use crate::plan::VmacPlan;
-use keepup_config::model::vrrp::{Family, VrrpInstance};
+use keepup_config::model::vrrp::{vmac_name, Family, VrrpInstance};
 use keepup_config::model::VirtualAddress;
 use keepup_config::Config;
 use std::collections::BTreeSet;
@@ -111,7 +111,7 @@ pub fn address_vmacs(cfg: &Config) -> Vec<AddrVmac> {
                 }
                 continue;
             }
-            let name = free_name(prefix, vrid, v6, &taken);
+            let name = vmac_name(prefix, vrid, v6, &|n| taken.contains(n));
             taken.insert(name.clone());
             out.push(AddrVmac {
                 instance: i,
@@ -124,34 +124,6 @@ pub fn address_vmacs(cfg: &Config) -> Vec<AddrVmac> {
         }
     }
     out
-}
-
-/// keepalived's create_vmac_name: `P.V`, then `P1.V`, `P2.V`, ... (IPv6: `P6.V`,
-/// `P1.V`, ..., skipping 6), cut to fit IFNAMSIZ (15 characters).
-fn free_name(prefix: &str, vrid: u8, v6: bool, taken: &BTreeSet<String>) -> String {
-    let fit = |num: Option<u16>| {
-        let tail = match num {
-            Some(n) => format!("{n}.{vrid}"),
-            None => format!(".{vrid}"),
-        };
-        let room = 15usize.saturating_sub(tail.len());
-        let p: String = prefix.chars().take(room).collect();
-        format!("{p}{tail}")
-    };
-    let mut num: Option<u16> = None;
-    loop {
-        let name = fit(num);
-        if !taken.contains(&name) {
-            return name;
-        }
-        num = Some(match (num, v6) {
-            (None, true) => 6,
-            (Some(6), true) => 1,
-            (Some(n), true) if n + 1 == 6 => 7,
-            (Some(n), _) => n + 1,
-            (None, false) => 1,
-        });
-    }
 }
 
 /// Where the addresses of instance `i` go: each address with a VMAC of its own that
@@ -300,13 +272,9 @@ mod tests {
             (v[1].name.as_str(), v[1].base.as_str()),
             ("vrrp1.52", "eth2")
         );
-        let cfg = load(&inst(
-            "VI_1",
-            52,
-            " use_vmac",
-            "  10.9.0.100/24 use_vmac",
-            "",
-        ));
+        // (keepup check warns, as keepalived does: the flag says nothing new.)
+        let text = inst("VI_1", 52, " use_vmac", "  10.9.0.100/24 use_vmac", "");
+        let cfg = load_str("t.conf", &text, &LoadOptions::default()).config;
         assert!(address_vmacs(&cfg).is_empty());
         let notes = notes(&cfg);
         assert!(
@@ -321,11 +289,12 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(free_name("vrrp", 5, true, &taken), "vrrp2.5");
-        assert_eq!(free_name("vrrp", 5, false, &taken), "vrrp2.5");
-        assert_eq!(free_name("vrrp", 5, false, &BTreeSet::new()), "vrrp.5");
+        let t = |n: &str| taken.contains(n);
+        assert_eq!(vmac_name("vrrp", 5, true, &t), "vrrp2.5");
+        assert_eq!(vmac_name("vrrp", 5, false, &t), "vrrp2.5");
+        assert_eq!(vmac_name("vrrp", 5, false, &|_| false), "vrrp.5");
         assert_eq!(
-            free_name("averyveryverylongprefix", 200, false, &BTreeSet::new()),
+            vmac_name("averyveryverylongprefix", 200, false, &|_| false),
             "averyveryve.200"
         );
     }

@@ -1513,6 +1513,35 @@ pub fn validate(c: &mut Config, cx: &mut Ctx) {
     }
     duplicate_vrids(c, cx);
     garp_groups(c, cx);
+    default_vmac_names(c);
+}
+
+/// A `use_vmac` without a name gets keepalived's (create_vmac_name): `vrrp.VRID`
+/// (`vmac_prefix` for `vrrp`), else the next free one, in the order of the
+/// instances; an IPv6 instance tries `vrrp6.VRID` second.
+fn default_vmac_names(c: &mut Config) {
+    let prefix = c
+        .global_defs
+        .vmac_prefix
+        .clone()
+        .unwrap_or_else(|| "vrrp".to_string());
+    let mut taken: BTreeSet<String> = c
+        .vrrp_instances
+        .iter()
+        .filter_map(|vi| vi.use_vmac.as_ref())
+        .filter(|v| !v.name.is_empty())
+        .map(|v| v.name.clone())
+        .collect();
+    for vi in &mut c.vrrp_instances {
+        let v6 = vi.family == Family::Ipv6;
+        let (Some(id), Some(v)) = (vi.virtual_router_id, vi.use_vmac.as_mut()) else {
+            continue;
+        };
+        if v.name.is_empty() {
+            v.name = crate::model::vrrp::vmac_name(&prefix, id, v6, &|n| taken.contains(n));
+            taken.insert(v.name.clone());
+        }
+    }
 }
 
 /// The global settings an instance inherits.
@@ -1606,13 +1635,6 @@ fn inherit(vi: &mut VrrpInstance, g: &GlobalView) {
     // address owner, which accepts whatever the mode (RFC 5798 6.4.3, OWN-02).
     if !e.accept {
         vi.accept = vi.priority == 255 || !vi.strict_mode;
-    }
-    if let Some(v) = &mut vi.use_vmac {
-        if v.name.is_empty() {
-            if let Some(id) = vi.virtual_router_id {
-                v.name = format!("vrrp.{id}");
-            }
-        }
     }
 }
 
@@ -3288,6 +3310,21 @@ mod tests {
         assert!(l.config.vrrp_instances[0].use_vmac_addr);
         let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
         assert_eq!(v.name, "vrrp.51", "keepalived's default name");
+        // One VRID for IPv4 and IPv6, both use_vmac: the IPv6 one is vrrp6.51, as
+        // keepalived names it; vmac_prefix replaces vrrp.
+        let two = "vrrp_instance A {\n interface eth0\n virtual_router_id 51\n use_vmac\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n\
+                   vrrp_instance B {\n interface eth0\n virtual_router_id 51\n use_vmac\n virtual_ipaddress {\n  fd00::1/64\n }\n}\n";
+        let l = load(two);
+        let names: Vec<&str> = l
+            .config
+            .vrrp_instances
+            .iter()
+            .map(|v| v.use_vmac.as_ref().unwrap().name.as_str())
+            .collect();
+        assert_eq!(names, ["vrrp.51", "vrrp6.51"], "{}", l.render());
+        let l = load(&format!("global_defs {{\n vmac_prefix vm\n}}\n{two}"));
+        let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
+        assert_eq!(v.name, "vm.51", "{}", l.render());
         // use_vmac on an address that says nothing new is said so, as keepalived does.
         let l = load(
             "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n use_vmac_addr\n virtual_ipaddress {\n  10.0.0.1/24 use_vmac\n  10.0.1.1/24 dev eth1 use_vmac\n  10.0.2.1/24 dev eth2\n }\n}\n",
