@@ -16,3 +16,4 @@ pub mod status;
 pub mod syncd;
 pub mod systemd;
 pub mod track;
+pub mod vmac_addr;

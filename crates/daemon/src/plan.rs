@@ -36,6 +36,9 @@ pub struct Effects {
     pub source_ifindex: u32,
     /// The index of the virtual link in `vmac`.
     pub vmac_ifindex: Option<u32>,
+    /// The VMACs of `use_vmac_addr` / `use_vmac` on an address line that are there
+    /// (the addresses on them have them as their `dev` in `vips` and `excluded`).
+    pub addr_vmacs: Vec<VmacPlan>,
 }
 
 /// The virtual link of `use_vmac` / `use_ipvlan` (Ledger: KA-14).
@@ -108,10 +111,12 @@ pub fn vmac_of(vi: &VrrpInstance, parent: u32) -> Option<VmacPlan> {
     })
 }
 
-/// What `keepup check` adds about `use_vmac`/`use_ipvlan`: whether this kernel can
-/// make the link (this development machine's cannot).
+/// What `keepup check` adds about `use_vmac`/`use_ipvlan`/`use_vmac_addr`: the links
+/// it will make, and whether this kernel can make them (this development machine's
+/// cannot).
 pub fn vmac_notes(cfg: &Config) -> String {
-    let mut out = String::new();
+    let mut out = crate::vmac_addr::notes(cfg);
+    let addr_vmacs = crate::vmac_addr::address_vmacs(cfg).len();
     for (kw, module, uses) in [
         (
             "use_vmac",
@@ -119,7 +124,8 @@ pub fn vmac_notes(cfg: &Config) -> String {
             cfg.vrrp_instances
                 .iter()
                 .filter(|v| v.use_vmac.is_some())
-                .count(),
+                .count()
+                + addr_vmacs,
         ),
         (
             "use_ipvlan",
@@ -133,7 +139,8 @@ pub fn vmac_notes(cfg: &Config) -> String {
         if uses > 0 && !keepup_sys::kernel_module_available(module) {
             out.push_str(&format!(
                 "note: this kernel has no {module} (module {module} missing): the {uses} \
-                 instance(s) with {kw} would run on their interface itself, with its MAC\n"
+                 {kw} link(s) would not be made; instances and addresses would run on \
+                 their interface itself, with its MAC\n"
             ));
         }
     }
@@ -164,6 +171,7 @@ impl Effects {
     pub fn same_as(&self, other: &Effects) -> bool {
         self.interface == other.interface
             && self.vmac == other.vmac
+            && self.addr_vmacs == other.addr_vmacs
             && self.vips == other.vips
             && self.excluded == other.excluded
             && self.same_routing(other)
@@ -243,10 +251,11 @@ fn auth_hmac(name: &str, h: &AuthHmac, advert_int: Duration) -> Result<HmacConfi
 
 /// Translate one instance; `ifindex` resolves interface names on this host.
 fn instance(
-    vi: &VrrpInstance,
+    (i, vi): (usize, &VrrpInstance),
     cfg: &Config,
     ifindex: &dyn Fn(&str) -> Option<u32>,
     vmacs_taken: &mut std::collections::BTreeSet<String>,
+    addr_vmacs: &[crate::vmac_addr::AddrVmac],
 ) -> Result<(InstanceConfig, Effects), String> {
     let name = &vi.name;
     let vrid = vi
@@ -355,10 +364,20 @@ fn instance(
         master_refresh_repeat: vi.garp_master_refresh_repeat,
         interval: duration(interval),
     };
+    // use_vmac_addr / use_vmac on an address: those addresses go on their VMAC when
+    // it was made (else on their interface itself).
+    let exists = |n: &str| ifindex(n).is_some();
+    let place = |list| crate::vmac_addr::place(addr_vmacs, i, list, &exists);
+    let own_vmacs = addr_vmacs
+        .iter()
+        .filter(|v| v.instance == i && exists(&v.name))
+        .filter_map(|v| Some(v.plan(ifindex(&v.base)?)))
+        .collect();
     let effects = Effects {
         interface,
-        vips: vi.virtual_ipaddress.clone(),
-        excluded: vi.virtual_ipaddress_excluded.clone(),
+        vips: place(&vi.virtual_ipaddress),
+        excluded: place(&vi.virtual_ipaddress_excluded),
+        addr_vmacs: own_vmacs,
         routes: vi.virtual_routes.clone(),
         rules: vi.virtual_rules.clone(),
         notify: vi.notifications.clone(),
@@ -379,8 +398,9 @@ pub fn plan(cfg: &Config, ifindex: &dyn Fn(&str) -> Option<u32>) -> Result<Plan,
     let mut p = Plan::default();
     let mut errors = Vec::new();
     let mut vmacs_taken = std::collections::BTreeSet::new();
-    for vi in &cfg.vrrp_instances {
-        match instance(vi, cfg, ifindex, &mut vmacs_taken) {
+    let addr_vmacs = crate::vmac_addr::address_vmacs(cfg);
+    for vi in cfg.vrrp_instances.iter().enumerate() {
+        match instance(vi, cfg, ifindex, &mut vmacs_taken, &addr_vmacs) {
             Ok((c, e)) => {
                 p.instances.push(c);
                 p.effects.push(e);
@@ -588,7 +608,7 @@ mod tests {
         // Two instances asking for one VMAC: the first has it.
         let two = format!(
             "{}{}",
-            text("use_vmac"),
+            text("use_vmac vrrp.51"),
             text("use_vmac vrrp.51")
                 .replace("VI_1", "VI_2")
                 .replace("router_id 51", "router_id 52")

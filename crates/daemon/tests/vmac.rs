@@ -6,6 +6,8 @@
 
 mod common;
 use common::{has, keepup, routers, wait_addr};
+#[path = "vmac/addr.rs"]
+mod addr;
 
 use keepup_testkit::lab::pcap::{vrrp_adverts, Packet};
 use keepup_testkit::lab::{wait_until, Host, KeepalivedState as State, Proc};
@@ -131,10 +133,11 @@ fn na_for(frames: &[Packet], target: IpAddr) -> Vec<([u8; 6], bool, Option<[u8; 
     out
 }
 
-/// Three frames to the IPv4 VMAC from the client's MAC, carrying a UDP datagram from
-/// the client to 10.77.0.1, sent down `to`'s bridge port (AF_PACKET in the switch);
-/// the source MACs of those that come back to the client routed.
-fn routed_by(lan: &keepup_testkit::lab::Lan, to: &Host, client: &Host) -> Vec<[u8; 6]> {
+/// Three frames to the VMAC from the client's MAC, carrying a UDP datagram from the
+/// client to 10.77.0.1 (`v6`: to fd00:77::1, in a frame to the IPv6 VMAC), sent down
+/// `to`'s bridge port (AF_PACKET in the switch); the source MACs of those that come
+/// back to the client routed.
+fn routed_by(lan: &keepup_testkit::lab::Lan, to: &Host, client: &Host, v6: bool) -> Vec<[u8; 6]> {
     let port = &to.iface_on(lan).unwrap().port;
     let own = mac(client, "eth0");
     let src = own
@@ -142,24 +145,43 @@ fn routed_by(lan: &keepup_testkit::lab::Lan, to: &Host, client: &Host) -> Vec<[u
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join("");
+    let (dst_mac, packet, filter) = if v6 {
+        (
+            "00005e00023d",
+            "s6=socket.inet_pton(socket.AF_INET6,'fd00:9::3')\n\
+             d6=socket.inet_pton(socket.AF_INET6,'fd00:77::1')\n\
+             udp=struct.pack('!HHHH',40000,9,8+2,0)+b'x\\n'\n\
+             c=csum(s6+d6+struct.pack('!IxxxB',len(udp),17)+udp) or 0xffff\n\
+             udp=udp[:6]+struct.pack('!H',c)+udp[8:]\n\
+             p=struct.pack('!IHBB',0x60000000,len(udp),17,64)+s6+d6+udp\n\
+             et=b'\\x86\\xdd'\n",
+            "udp and dst host fd00:77::1",
+        )
+    } else {
+        (
+            "00005e000133",
+            "udp=struct.pack('!HHHH',40000,9,8+2,0)+b'x\\n'\n\
+             h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),1,0,64,17,0,socket.inet_aton('10.9.0.3'),socket.inet_aton('10.77.0.1'))\n\
+             h=h[:10]+struct.pack('!H',csum(h))+h[12:]\n\
+             p=h+udp\n\
+             et=b'\\x08\\x00'\n",
+            "udp and dst host 10.77.0.1",
+        )
+    };
     let script = format!(
         "import socket,struct\n\
          def csum(b):\n\
-         \x20s=sum(struct.unpack('!10H',b))\n\
-         \x20s=(s>>16)+(s&0xffff)\n\
-         \x20s+=s>>16\n\
+         \x20if len(b)%2: b+=b'\\0'\n\
+         \x20s=sum(struct.unpack('!%dH'%(len(b)//2),b))\n\
+         \x20while s>>16: s=(s>>16)+(s&0xffff)\n\
          \x20return (~s)&0xffff\n\
-         udp=struct.pack('!HHHH',40000,9,8+2,0)+b'x\\n'\n\
-         h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),1,0,64,17,0,socket.inet_aton('10.9.0.3'),socket.inet_aton('10.77.0.1'))\n\
-         h=h[:10]+struct.pack('!H',csum(h))+h[12:]\n\
-         f=bytes.fromhex('00005e000133')+bytes.fromhex('{src}')+b'\\x08\\x00'+h+udp\n\
+         {packet}\
+         f=bytes.fromhex('{dst_mac}')+bytes.fromhex('{src}')+et+p\n\
          s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n\
          s.bind(('{port}',0))\n\
          for i in range(3): s.send(f)\n"
     );
-    let cap = client
-        .capture("eth0", "udp and dst host 10.77.0.1")
-        .unwrap();
+    let cap = client.capture("eth0", filter).unwrap();
     let out = std::process::Command::new("ip")
         .args(["netns", "exec", lan.ns(), "python3", "-c", &script])
         .output()
@@ -206,7 +228,7 @@ fn wait_log(p: &Proc, needle: &str, s: u64) {
 fn qemu_vmac_adverts_answers_restart_and_keepalived_interop() {
     keepup_testkit::vm::guest_test(
         "vmac",
-        "modprobe macvlan; modprobe ipvlan",
+        "modprobe macvlan; modprobe ipvlan; modprobe nf_tables",
         "guest_vmac",
         Duration::from_secs(1200),
     );
@@ -218,6 +240,8 @@ fn guest_vmac() {
     if !keepup_testkit::vm::in_guest() {
         return;
     }
+    addr::addr_vmacs_with_keepalived();
+    eprintln!("== use_vmac_addr with keepalived: ok");
     keepup_alone();
     eprintln!("== keepup alone: ok");
     with_keepalived();
@@ -445,7 +469,7 @@ fn keepup_alone() {
             .unwrap()
     };
     let before = rx(r2);
-    let back = routed_by(&lan, r2, client);
+    let back = routed_by(&lan, r2, client, false);
     assert!(
         rx(r2) >= before + 3,
         "the frames did not reach the Backup's VMAC"
@@ -454,10 +478,57 @@ fn keepup_alone() {
         !back.contains(&mac(r2, "eth0")),
         "the Backup routed it: {back:02x?}"
     );
-    let back = routed_by(&lan, r1, client);
+    let back = routed_by(&lan, r1, client, false);
     assert!(
         back.contains(&mac(r1, "eth0")),
         "the Master did not route it: {back:02x?}"
+    );
+
+    // BKP-04 over IPv6, which has no per-interface switch: with
+    // net.ipv6.conf.all.forwarding=1 on both, a datagram for fd00:77::1 in a frame to
+    // the IPv6 VMAC is dropped by the Backup's forward rule (counted there) and
+    // routed by the Master.
+    for h in [r1, r2] {
+        h.run([
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "fd00:77::/64",
+            "via",
+            "fd00:9::3",
+        ])
+        .unwrap();
+    }
+    let dropped = |h: &Host| -> u64 {
+        let out = h
+            .run(["nft", "list", "chain", "inet", "keepup", "vmac_fwd"])
+            .unwrap_or_default();
+        out.split("counter packets ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = dropped(r2);
+    let back = routed_by(&lan, r2, client, true);
+    assert!(
+        !back.contains(&mac(r2, "eth0")),
+        "the IPv6 Backup routed it: {back:02x?}\n{}",
+        k2.log()
+    );
+    assert!(
+        dropped(r2) >= before + 3,
+        "not dropped by the forward rule: {}",
+        r2.run(["nft", "list", "table", "inet", "keepup"])
+            .unwrap_or_default()
+    );
+    let back = routed_by(&lan, r1, client, true);
+    assert!(
+        back.contains(&mac(r1, "eth0")),
+        "the IPv6 Master did not route it: {back:02x?}\n{}",
+        r1.run(["nft", "list", "table", "inet", "keepup"])
+            .unwrap_or_default()
     );
 
     // A SIGKILLed Master leaves its macvlan; r2 takes over on its own VMAC.

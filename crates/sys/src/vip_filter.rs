@@ -12,15 +12,23 @@
 //!
 //! ```text
 //! table inet keepup {
-//!     set vips4      { type ipv4_addr }
-//!     set vips6      { type ipv6_addr }
-//!     set vips6_link { type ipv6_addr . ifname }
+//!     set vips4        { type ipv4_addr }
+//!     set vips6        { type ipv6_addr }
+//!     set vips6_link   { type ipv6_addr . ifname }
+//!     set backup_vmacs { type ifname }
 //!     chain in  { type filter hook input priority -1; policy accept;
 //!                 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
 //!                 ip daddr @vips4 counter drop ... }
 //!     chain out { ... saddr ... }
+//!     chain vmac_fwd { type filter hook forward priority -1; policy accept;
+//!                 iifname @backup_vmacs counter drop }
 //! }
 //! ```
+//!
+//! The same table keeps a Backup from routing what is sent to its virtual MAC
+//! (Ledger: BKP-04) over IPv6, which has no per-interface switch for it: the VMACs of
+//! the instances that are not Master are in `backup_vmacs`, and what comes in on them
+//! is not forwarded (keepalived routes it).
 //!
 //! Reconcile, don't replay: [`VipFilter::script`] replaces the whole table (a leftover
 //! from a killed keepup included) in one transaction; [`VipFilter::sets_script`] makes
@@ -44,6 +52,8 @@ pub struct VipFilter {
     v6: BTreeSet<Ipv6Addr>,
     /// Link-local VIPs exist per interface: (address, interface name).
     v6_link: BTreeSet<(Ipv6Addr, String)>,
+    /// The VMACs whose traffic is not forwarded (their instance is not Master).
+    backup_vmacs: BTreeSet<String>,
 }
 
 impl VipFilter {
@@ -61,6 +71,7 @@ impl VipFilter {
             v4: BTreeSet::new(),
             v6: BTreeSet::new(),
             v6_link: BTreeSet::new(),
+            backup_vmacs: BTreeSet::new(),
         }
     }
 
@@ -88,9 +99,22 @@ impl VipFilter {
         true
     }
 
-    /// Whether no address is dropped.
+    /// Forward nothing that comes in on interface `ifname` (a Backup's VMAC). A name
+    /// nft cannot quote is left out (`false`).
+    pub fn no_forwarding(&mut self, ifname: &str) -> bool {
+        if ifname.is_empty() || ifname.contains(['"', '\\']) {
+            return false;
+        }
+        self.backup_vmacs.insert(ifname.to_owned());
+        true
+    }
+
+    /// Whether nothing is dropped.
     pub fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty() && self.v6_link.is_empty()
+        self.v4.is_empty()
+            && self.v6.is_empty()
+            && self.v6_link.is_empty()
+            && self.backup_vmacs.is_empty()
     }
 
     /// Whether `addr` is dropped (on any interface, for a link-local one).
@@ -136,6 +160,14 @@ impl VipFilter {
             let _ = writeln!(s, "\t\tip6 {dir} . {ifdir} @vips6_link counter drop");
             let _ = writeln!(s, "\t}}");
         }
+        let _ = writeln!(s, "\tchain vmac_fwd {{");
+        let _ = writeln!(
+            s,
+            "\t\ttype filter hook forward priority {}; policy accept;",
+            self.priority
+        );
+        let _ = writeln!(s, "\t\tiifname @backup_vmacs counter drop");
+        let _ = writeln!(s, "\t}}");
         let _ = writeln!(s, "}}");
         s
     }
@@ -158,7 +190,7 @@ impl VipFilter {
         s
     }
 
-    fn sets(&self) -> [(&'static str, &'static str, Vec<String>); 3] {
+    fn sets(&self) -> [(&'static str, &'static str, Vec<String>); 4] {
         [
             (
                 "vips4",
@@ -176,6 +208,14 @@ impl VipFilter {
                 self.v6_link
                     .iter()
                     .map(|(a, i)| format!("{a} . \"{i}\""))
+                    .collect(),
+            ),
+            (
+                "backup_vmacs",
+                "ifname",
+                self.backup_vmacs
+                    .iter()
+                    .map(|i| format!("\"{i}\""))
                     .collect(),
             ),
         ]
@@ -224,6 +264,7 @@ mod tests {
         assert!(f.insert(ip("10.9.0.101"), "eth1"));
         assert!(f.insert(ip("fd00::5"), "eth0"));
         assert!(f.insert(ip("fe80::5"), "eth0"));
+        assert!(f.no_forwarding("vrrp.61"));
         assert!(f.contains(ip("fe80::5")) && f.contains(ip("10.9.0.101")));
         assert!(!f.contains(ip("10.9.0.1")));
         assert_eq!(
@@ -243,6 +284,10 @@ mod tests {
              \t\ttype ipv6_addr . ifname\n\
              \t\telements = { fe80::5 . \"eth0\" }\n\
              \t}\n\
+             \tset backup_vmacs {\n\
+             \t\ttype ifname\n\
+             \t\telements = { \"vrrp.61\" }\n\
+             \t}\n\
              \tchain in {\n\
              \t\ttype filter hook input priority -1; policy accept;\n\
              \t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n\
@@ -256,6 +301,10 @@ mod tests {
              \t\tip saddr @vips4 counter drop\n\
              \t\tip6 saddr @vips6 counter drop\n\
              \t\tip6 saddr . oifname @vips6_link counter drop\n\
+             \t}\n\
+             \tchain vmac_fwd {\n\
+             \t\ttype filter hook forward priority -1; policy accept;\n\
+             \t\tiifname @backup_vmacs counter drop\n\
              \t}\n\
              }\n"
         );
@@ -272,7 +321,8 @@ mod tests {
         assert!(s.contains("priority 5; policy accept;"), "{s}");
         assert_eq!(
             f.sets_script(),
-            "flush set inet kup vips4\nflush set inet kup vips6\nflush set inet kup vips6_link\n"
+            "flush set inet kup vips4\nflush set inet kup vips6\nflush set inet kup vips6_link\n\
+             flush set inet kup backup_vmacs\n"
         );
     }
 
@@ -283,7 +333,7 @@ mod tests {
         assert_eq!(
             f.sets_script(),
             "flush set inet t vips4\nadd element inet t vips4 { 10.0.0.1 }\n\
-             flush set inet t vips6\nflush set inet t vips6_link\n"
+             flush set inet t vips6\nflush set inet t vips6_link\nflush set inet t backup_vmacs\n"
         );
     }
 
@@ -293,6 +343,7 @@ mod tests {
         assert_eq!(f.table(), DEFAULT_TABLE);
         assert!(!f.insert(ip("fe80::1"), "a\"b"));
         assert!(!f.insert(ip("fe80::1"), ""));
+        assert!(!f.no_forwarding("a\"b"));
         assert!(f.is_empty());
         // A global IPv6 address needs no interface.
         assert!(f.insert(ip("fd00::1"), ""));

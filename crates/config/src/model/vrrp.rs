@@ -56,6 +56,35 @@ pub struct TrackRef {
     pub span: Span,
 }
 
+/// keepalived's create_vmac_name: the first of `P.V`, `P1.V`, `P2.V`, ... (an IPv6
+/// link tries `P6.V` second and skips 6 afterwards) that `taken` does not hold, the
+/// prefix cut so the name fits IFNAMSIZ (15 characters).
+pub fn vmac_name(prefix: &str, vrid: u8, v6: bool, taken: &dyn Fn(&str) -> bool) -> String {
+    let fit = |num: Option<u16>| {
+        let tail = match num {
+            Some(n) => format!("{n}.{vrid}"),
+            None => format!(".{vrid}"),
+        };
+        let room = 15usize.saturating_sub(tail.len());
+        let p: String = prefix.chars().take(room).collect();
+        format!("{p}{tail}")
+    };
+    let mut num: Option<u16> = None;
+    loop {
+        let name = fit(num);
+        if !taken(&name) || num == Some(u16::MAX) {
+            return name;
+        }
+        num = Some(match (num, v6) {
+            (None, true) => 6,
+            (Some(6), true) => 1,
+            (Some(n), true) if n + 1 == 6 => 7,
+            (Some(n), _) => n + 1,
+            (None, false) => 1,
+        });
+    }
+}
+
 /// `use_vmac [[name] IFNAME] [MAC] [netlink_notify_msg] [group GROUP]`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Vmac {

@@ -285,21 +285,23 @@ fn address(s: &Stmt, is_static: bool, cx: &mut Ctx) -> Option<VirtualAddress> {
                 "autojoin" => a.autojoin = true,
                 "no_track" => a.no_track = true,
                 _ => {
+                    // The address gets a VMAC of its own on its interface (Ledger:
+                    // KA-14; keepup's run/vmac.rs). keepalived 2.2.7 takes no name here.
                     a.use_vmac = true;
-                    cx.push(
-                        Diagnostic::new(
-                            Severity::Warning,
-                            "unsupported",
-                            "use_vmac on a single address is not supported by keepup yet: \
-                             the address is added on its interface itself, with its MAC",
-                        )
-                        .at(w.span)
-                        .note("use_vmac in the vrrp_instance makes the instance's VMAC"),
-                    );
                     if let Some(n) = words.get(i + 1) {
                         let nt = n.text.as_str();
                         if !ADDR_VALUE_KW.contains(&nt) && !ADDR_FLAG_KW.contains(&nt) {
-                            a.vmac_name = Some(n.text.clone());
+                            cx.push(
+                                Diagnostic::new(
+                                    Severity::Warning,
+                                    "ignored",
+                                    format!(
+                                        "use_vmac on an address takes no name; '{nt}' is ignored"
+                                    ),
+                                )
+                                .at(n.span)
+                                .note("the VMAC is named vrrp.VRID (vrrpN.VRID when that name is taken), as keepalived names it"),
+                            );
                             i += 1;
                         }
                     }
@@ -1904,15 +1906,15 @@ mod tests {
         let stmts = crate::tree::build(&loaded.sources, &mut Vec::new());
         let a = super::vip(&stmts[0], &mut cx).unwrap();
         assert!(a.use_vmac && a.no_track);
-        assert_eq!(a.vmac_name.as_deref(), Some("vrrp.51"));
+        assert_eq!(a.vmac_name, None);
         let b = super::vip(&stmts[1], &mut cx).unwrap();
         assert_eq!(b.track_group, None);
         assert_eq!(
             cx.diags.len(),
             3,
-            "use_vmac on one address not supported yet; track_group and G both unknown in a VIP"
+            "use_vmac takes no name; track_group and G both unknown in a VIP"
         );
-        assert_eq!(cx.diags[0].code, "unsupported");
+        assert_eq!(cx.diags[0].code, "ignored");
     }
 
     #[test]

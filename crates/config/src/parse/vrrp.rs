@@ -526,25 +526,6 @@ fn timer_expired_backup(i: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     }
 }
 
-/// `use_vmac_addr` is read, but keepup makes no VMAC for the other interfaces: the
-/// VIPs with a `dev` of their own stay on that interface itself, with its MAC. The
-/// instance works (VRRP does not depend on the MAC), so a warning, not a refusal.
-fn not_yet_vmac_addr(vi: &VrrpInstance, s: &Stmt, cx: &mut Ctx) {
-    cx.push(
-        Diagnostic::new(
-            Severity::Warning,
-            "unsupported",
-            format!(
-                "({}) use_vmac_addr is not supported by keepup yet: addresses with a dev of \
-                 their own are added on that interface itself, with its MAC",
-                vi.name
-            ),
-        )
-        .at(s.keyword().span)
-        .note("the instance's own VMAC (use_vmac) is made and used"),
-    );
-}
-
 fn use_ipvlan(vi: &mut VrrpInstance, s: &Stmt, cx: &mut Ctx) {
     let mut v = Ipvlan::default();
     let a = s.args();
@@ -1004,7 +985,6 @@ static INSTANCE: &[Kw<VrrpInstance>] = &[
     kw("use_vmac", use_vmac),
     kw("use_vmac_addr", |i, s, cx| {
         values::arity(s, 0, 0, cx);
-        not_yet_vmac_addr(i, s, cx);
         i.use_vmac_addr = true
     }),
     kw("vmac_xmit_base", |i, s, cx| {
@@ -1528,10 +1508,40 @@ pub fn validate(c: &mut Config, cx: &mut Ctx) {
     for idx in 0..c.vrrp_instances.len() {
         let mut vi = std::mem::take(&mut c.vrrp_instances[idx]);
         check_instance(&mut vi, c, cx);
+        address_use_vmac(&vi, cx);
         c.vrrp_instances[idx] = vi;
     }
     duplicate_vrids(c, cx);
     garp_groups(c, cx);
+    default_vmac_names(c);
+}
+
+/// A `use_vmac` without a name gets keepalived's (create_vmac_name): `vrrp.VRID`
+/// (`vmac_prefix` for `vrrp`), else the next free one, in the order of the
+/// instances; an IPv6 instance tries `vrrp6.VRID` second.
+fn default_vmac_names(c: &mut Config) {
+    let prefix = c
+        .global_defs
+        .vmac_prefix
+        .clone()
+        .unwrap_or_else(|| "vrrp".to_string());
+    let mut taken: BTreeSet<String> = c
+        .vrrp_instances
+        .iter()
+        .filter_map(|vi| vi.use_vmac.as_ref())
+        .filter(|v| !v.name.is_empty())
+        .map(|v| v.name.clone())
+        .collect();
+    for vi in &mut c.vrrp_instances {
+        let v6 = vi.family == Family::Ipv6;
+        let (Some(id), Some(v)) = (vi.virtual_router_id, vi.use_vmac.as_mut()) else {
+            continue;
+        };
+        if v.name.is_empty() {
+            v.name = crate::model::vrrp::vmac_name(&prefix, id, v6, &|n| taken.contains(n));
+            taken.insert(v.name.clone());
+        }
+    }
 }
 
 /// The global settings an instance inherits.
@@ -1626,12 +1636,50 @@ fn inherit(vi: &mut VrrpInstance, g: &GlobalView) {
     if !e.accept {
         vi.accept = vi.priority == 255 || !vi.strict_mode;
     }
-    if let Some(v) = &mut vi.use_vmac {
-        if v.name.is_empty() {
-            if let Some(id) = vi.virtual_router_id {
-                v.name = format!("vrrp.{id}");
-            }
-        }
+}
+
+/// `use_vmac` on an address line that says nothing new, as keepalived 2.2.7 reports it
+/// (vrrp_complete_instance): on the instance's own VMAC already (its family, no other
+/// `dev`, the instance `use_vmac`), or given a VMAC by `use_vmac_addr` anyway.
+fn address_use_vmac(vi: &VrrpInstance, cx: &mut Ctx) {
+    let v6 = vi.family == Family::Ipv6;
+    for a in vi
+        .virtual_ipaddress
+        .iter()
+        .chain(&vi.virtual_ipaddress_excluded)
+        .filter(|a| a.use_vmac)
+    {
+        let other_if = a
+            .dev
+            .as_ref()
+            .is_some_and(|d| Some(d) != vi.interface.as_ref());
+        let other_family = a.address.is_ipv6() != v6;
+        let (code, msg) = if vi.use_vmac.is_some() && !other_if && !other_family {
+            (
+                "vmac-redundant",
+                format!(
+                    "({}) use_vmac specified for VIP/eVIP {} and vrrp instance: it goes on the instance's VMAC",
+                    vi.name, a.address
+                ),
+            )
+        } else if vi.use_vmac_addr && (other_if || other_family) {
+            (
+                "vmac-redundant",
+                format!(
+                    "({}) use_vmac_addr specified and use_vmac specified for VIP/eVIP {}",
+                    vi.name, a.address
+                ),
+            )
+        } else {
+            continue;
+        };
+        warn(
+            cx,
+            code,
+            a.span,
+            msg,
+            "remove use_vmac from the address line",
+        );
     }
 }
 
@@ -2703,9 +2751,8 @@ mod tests {
  track_src_ip
  no_virtual_ipaddress"#,
         ));
-        // use_vmac is said not supported yet (a warning; the instance runs without),
-        // and so is no_virtual_ipaddress with VRRPv3 (refused).
-        assert_eq!(codes(&l), ["unsupported", "unsupported"], "{}", l.render());
+        // no_virtual_ipaddress with VRRPv3 is not supported (refused).
+        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
         let v = &l.config.vrrp_instances[0];
         assert_eq!(v.version, 3);
         assert_eq!(v.priority, 150);
@@ -3259,9 +3306,40 @@ mod tests {
             ("vrrp.x", Some("02:00:00:00:00:01"))
         );
         let l = load(&inst(" use_vmac\n use_vmac_addr"));
-        assert_eq!(codes(&l), ["unsupported"], "{}", l.render());
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        assert!(l.config.vrrp_instances[0].use_vmac_addr);
         let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
         assert_eq!(v.name, "vrrp.51", "keepalived's default name");
+        // One VRID for IPv4 and IPv6, both use_vmac: the IPv6 one is vrrp6.51, as
+        // keepalived names it; vmac_prefix replaces vrrp.
+        let two = "vrrp_instance A {\n interface eth0\n virtual_router_id 51\n use_vmac\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n\
+                   vrrp_instance B {\n interface eth0\n virtual_router_id 51\n use_vmac\n virtual_ipaddress {\n  fd00::1/64\n }\n}\n";
+        let l = load(two);
+        let names: Vec<&str> = l
+            .config
+            .vrrp_instances
+            .iter()
+            .map(|v| v.use_vmac.as_ref().unwrap().name.as_str())
+            .collect();
+        assert_eq!(names, ["vrrp.51", "vrrp6.51"], "{}", l.render());
+        let l = load(&format!("global_defs {{\n vmac_prefix vm\n}}\n{two}"));
+        let v = l.config.vrrp_instances[0].use_vmac.as_ref().unwrap();
+        assert_eq!(v.name, "vm.51", "{}", l.render());
+        // use_vmac on an address that says nothing new is said so, as keepalived does.
+        let l = load(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n use_vmac_addr\n virtual_ipaddress {\n  10.0.0.1/24 use_vmac\n  10.0.1.1/24 dev eth1 use_vmac\n  10.0.2.1/24 dev eth2\n }\n}\n",
+        );
+        assert_eq!(
+            codes(&l),
+            ["vmac-redundant", "vmac-redundant"],
+            "{}",
+            l.render()
+        );
+        let l = load(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.1/24 use_vmac\n }\n}\n",
+        );
+        assert!(codes(&l).is_empty(), "{}", l.render());
+        assert!(l.config.vrrp_instances[0].virtual_ipaddress[0].use_vmac);
     }
 
     /// An inline auth_hmac key that cannot be used refuses the file at its line

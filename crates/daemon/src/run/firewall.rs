@@ -5,6 +5,16 @@
 //! Neighbor Solicitations and Advertisements pass, MST-05). keepalived's default is to
 //! accept (KA-16), and so is keepup's.
 //!
+//! The same table keeps an instance that is not Master from routing IPv6 sent to its
+//! VMAC (Ledger: BKP-04): IPv6 has no per-interface switch that stops forwarding
+//! (`net.ipv6.conf.X.forwarding` only makes the host a router or not), so while an
+//! instance is not Master its IPv6 VMACs are in the table's `backup_vmacs` set, whose
+//! rule drops what comes in on them in the forward hook; they leave it before its
+//! VIPs are added (an IPv4 VMAC has its `forwarding` sysctl turned off instead, see
+//! `vmac.rs`). Turning IPv6 off on the Backup's VMAC would not do: the Backup reads
+//! the adverts there, from its link-local. The table is made at start when an IPv6
+//! VMAC exists, so a Backup never routes from its first moment.
+//!
 //! The part decides which addresses to drop; `keepup_sys::VipFilter` writes them. The
 //! filter is written before an instance's VIPs are added and after they are removed,
 //! so a VIP is never up without its filter. The table is made at start when any
@@ -52,9 +62,37 @@ pub fn drops(plan: &Plan, i: usize) -> bool {
         .is_some_and(|c| c.priority != 255 && !c.accept)
 }
 
+/// The VMACs of instance `id` that carry IPv6 (macvlans only: an ipvlan has no MAC
+/// of its own).
+fn v6_vmacs(setup: &Setup, id: InstanceId) -> impl Iterator<Item = &str> {
+    let e = setup.effects(id);
+    e.vmac
+        .iter()
+        .filter(|v| v.v6 || v.any_v6)
+        .chain(e.addr_vmacs.iter().filter(|v| v.v6))
+        .filter(|v| matches!(v.link.kind, keepup_sys::VirtualKind::Macvlan { .. }))
+        .map(|v| v.link.name.as_str())
+}
+
+/// Whether instance `id` needs the table: it drops, or has an IPv6 VMAC.
+fn needs(setup: &Setup, id: InstanceId) -> bool {
+    drops(&setup.plan, id.0) || v6_vmacs(setup, id).next().is_some()
+}
+
 /// `base` with the addresses of the `held` instances that drop (VIPs and excluded
-/// VIPs, each with the interface it is added on).
+/// VIPs, each with the interface it is added on), and the IPv6 VMACs of the others.
 fn wanted(setup: &Setup, held: &BTreeSet<InstanceId>, mut f: VipFilter) -> VipFilter {
+    for id in setup.ids().filter(|id| !held.contains(id)) {
+        for name in v6_vmacs(setup, id) {
+            if !f.no_forwarding(name) {
+                warn!(
+                    "({}) VMAC '{name}' cannot be kept from forwarding (the name cannot be \
+                     written in an nftables set)",
+                    setup.name(id)
+                );
+            }
+        }
+    }
     for &id in held {
         if id.0 >= setup.plan.instances.len() || !drops(&setup.plan, id.0) {
             continue;
@@ -111,7 +149,7 @@ impl Firewall {
     pub fn start(&mut self, setup: &Setup) {
         let needing: Vec<&str> = setup
             .ids()
-            .filter(|id| drops(&setup.plan, id.0))
+            .filter(|id| needs(setup, *id))
             .map(|id| setup.name(id))
             .collect();
         if let Some(old) = self.recorded.clone() {
@@ -128,7 +166,8 @@ impl Firewall {
         if let Err(e) = keepup_sys::nft_usable() {
             error!(
                 "no_accept: {e}: packets addressed to the VIPs of {} would be ACCEPTED while \
-                 it is MASTER; install nftables (or set `accept`)",
+                 it is MASTER (and a Backup would route IPv6 sent to its VMAC); install \
+                 nftables (or set `accept`)",
                 needing
                     .iter()
                     .map(|n| format!("({n})"))
@@ -159,6 +198,8 @@ impl Firewall {
         if changed && drops(&setup.plan, id.0) {
             let what = if install { "setting" } else { "removing" };
             info!("({}) {what} firewall drop rule", setup.name(id));
+        }
+        if changed && needs(setup, id) {
             self.write(setup, false);
         }
     }
@@ -183,7 +224,7 @@ impl Firewall {
             self.applied = None;
         }
         self.held = held.collect();
-        let needed = setup.ids().any(|id| drops(&setup.plan, id.0));
+        let needed = setup.ids().any(|id| needs(setup, id));
         if needed {
             self.write(setup, renamed);
         } else if self.applied.is_some() || self.recorded.is_some() {

@@ -491,7 +491,8 @@ impl Daemon {
                     self.addresses.vips(&self.setup, instance, false).await;
                     self.firewall.vips(&self.setup, instance, false);
                 }
-                if let Some(v) = &self.setup.effects(instance).vmac {
+                let e = self.setup.effects(instance);
+                for v in e.vmac.iter().chain(&e.addr_vmacs) {
                     vmac::forwarding(v, install);
                 }
                 self.firewall_armed();

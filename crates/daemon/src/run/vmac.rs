@@ -21,6 +21,11 @@
 //! source; it gets `arp_ignore=1` as well, so it never answers ARP for another
 //! VMAC's IPv4 VIP (the kernel answers for any local address by default).
 //!
+//! `use_vmac_addr` and `use_vmac` on an address line make more VMACs, one per
+//! interface and family of the addresses that ask for one (see `crate::vmac_addr`):
+//! they are made, found again, set up, removed and recorded here as the instances'
+//! are, with the sysctls of their family.
+//!
 //! What was changed outside the VMAC (its own settings go with it) is written to
 //! `<runtime-dir>/vmacs.json` with the value found before, and put back at a clean
 //! stop when still as keepup set it; so is the name of each link keepup runs on. A
@@ -33,10 +38,9 @@
 //! them. An IPv4 VMAC's own `forwarding` is 0 while the instance is not Master (and
 //! `all`'s value while it is), so a Backup with forwarding on does not route a frame
 //! sent to the virtual MAC and a Master does (Ledger: BKP-04, MST-03). keepalived
-//! leaves it on. IPv6 has no such switch per interface: an IPv6 Backup with
-//! forwarding on would still route what reaches its VMAC.
+//! leaves it on. IPv6 has no such switch per interface: keepup's nftables table
+//! keeps a Backup from forwarding what comes in on its IPv6 VMACs (`firewall.rs`).
 use crate::plan::{vmac_of, VmacPlan};
-use keepup_config::model::vrrp::VrrpInstance;
 use keepup_config::Config;
 use keepup_sys::{Address, Netlink, VirtualKind};
 use serde::{Deserialize, Serialize};
@@ -125,22 +129,35 @@ impl Vmacs {
                 );
                 continue;
             }
-            if self.ready.get(&v.link.name) == Some(&v) {
-                let there = nl.link_state(&v.link.name).await;
-                if matches!(there, Ok(Some(ref s)) if s.matches(&v.link)) {
-                    ready.push(v.link.name.clone());
-                    continue;
-                }
-            }
-            match self.make(nl, vi, &v).await {
-                Ok(ifindex) => {
-                    self.configure(nl, &v, ifindex).await;
-                    ready.push(v.link.name.clone());
-                    self.ready.insert(v.link.name.clone(), v);
-                }
+            match self.ready_as(nl, &v, &vi.name).await {
+                Ok(()) => ready.push(v.link.name.clone()),
                 Err(e) => error!(
                     "({}) Unable to create VMAC interface {}: {e}; the instance runs on {base} itself",
                     vi.name, v.link.name
+                ),
+            }
+        }
+        // use_vmac_addr / use_vmac on an address line.
+        for a in crate::vmac_addr::address_vmacs(config) {
+            let name = &config.vrrp_instances[a.instance].name;
+            let Ok(parent) = nl.ifindex(&a.base).await else {
+                continue; // the address's interface is missing: the plan says so
+            };
+            let v = a.plan(parent);
+            if !self.wanted.insert(a.name.clone()) {
+                continue;
+            }
+            match self.ready_as(nl, &v, name).await {
+                Ok(()) => ready.push(a.name.clone()),
+                Err(e) => error!(
+                    "({name}) Unable to create VMAC interface {}: {e}; {} stay on {} itself, with its MAC",
+                    a.name,
+                    a.addresses
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    a.base
                 ),
             }
         }
@@ -148,20 +165,33 @@ impl Vmacs {
         ready
     }
 
+    /// The link of `v` made (or found) and set up.
+    async fn ready_as(&mut self, nl: &Netlink, v: &VmacPlan, instance: &str) -> Result<(), String> {
+        if self.ready.get(&v.link.name) == Some(v) {
+            let there = nl.link_state(&v.link.name).await;
+            if matches!(there, Ok(Some(ref s)) if s.matches(&v.link)) {
+                return Ok(());
+            }
+        }
+        let ifindex = self.make(nl, instance, v).await?;
+        self.configure(nl, v, ifindex).await;
+        self.ready.insert(v.link.name.clone(), v.clone());
+        Ok(())
+    }
+
     /// The link of `v`: one already there as wanted, else a new one (an old one of
     /// another kind, MAC or parent is removed first; a physical one is never).
-    async fn make(&mut self, nl: &Netlink, vi: &VrrpInstance, v: &VmacPlan) -> Result<u32, String> {
+    async fn make(&mut self, nl: &Netlink, instance: &str, v: &VmacPlan) -> Result<u32, String> {
         let name = &v.link.name;
         match nl.link_state(name).await.map_err(|e| e.to_string())? {
             Some(s) if s.matches(&v.link) => {
-                info!("({}) vmac: reusing VMAC interface {name}", vi.name);
+                info!("({instance}) vmac: reusing VMAC interface {name}");
                 self.disk.links.insert(name.clone());
                 return Ok(s.ifindex);
             }
             Some(s) if s.is_virtual_lan() => {
                 info!(
-                    "vmac: Removing old VMAC interface {name} due to conflicting interface or MAC for vrrp_instance {}",
-                    vi.name
+                    "vmac: Removing old VMAC interface {name} due to conflicting interface or MAC for vrrp_instance {instance}"
                 );
                 nl.del_link(s.ifindex).await.map_err(|e| e.to_string())?;
             }
@@ -176,7 +206,7 @@ impl Vmacs {
             .await
             .map_err(|e| e.to_string())?;
         self.disk.links.insert(name.clone());
-        info!("({}): Success creating VMAC interface {name}", vi.name);
+        info!("({instance}): Success creating VMAC interface {name}");
         nl.ifindex(name).await.map_err(|e| e.to_string())
     }
 
@@ -214,13 +244,11 @@ impl Vmacs {
             // would answer for the IPv4 VIPs of the host (another VMAC's) with its MAC.
             set(&format!("net/ipv4/conf/{name}/arp_ignore"), "1");
         }
-        if v.v6 || v.any_v6 {
-            set(&format!("net/ipv6/conf/{name}/disable_ipv6"), "0");
-            // No link-local from the VMAC (RFC 5798 §7.4): set before the link is up.
-            set(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
-        } else {
-            set(&format!("net/ipv6/conf/{name}/disable_ipv6"), "1");
-        }
+        // No link-local from the VMAC (RFC 5798 §7.4): set before the link is up, and
+        // on every VMAC, as keepalived 2.2.7 does (seen in the VM).
+        set(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
+        let off = if v.v6 || v.any_v6 { "0" } else { "1" };
+        set(&format!("net/ipv6/conf/{name}/disable_ipv6"), off);
         if v.v6 && !v.xmit_base {
             if let Some(ll) = base_link_local(nl, v.link.parent).await {
                 let a = Address {
