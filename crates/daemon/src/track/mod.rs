@@ -254,7 +254,19 @@ impl Trackers {
                     last_status: None,
                 });
             }
-            for (r, weights) in refs(&vi.track_interface, |g| &g.track_interface) {
+            // The instance's address VMACs (use_vmac_addr, use_vmac on an address) are
+            // followed as its own interface is, as keepalived follows them: one down
+            // (an operator's `ip link set ... down`, a deletion) is FAULT.
+            let addr_vmacs = plan.effects.get(i).into_iter().flat_map(|e| {
+                e.addr_vmacs.iter().map(|v| TrackRef {
+                    name: v.link.name.clone(),
+                    weight: None,
+                    reverse: false,
+                    span: Default::default(),
+                })
+            });
+            let own = refs(&vi.track_interface, |g| &g.track_interface);
+            for (r, weights) in own.into_iter().chain(addr_vmacs.map(|r| (r, false))) {
                 let b = Binding {
                     instance: id,
                     tracker: next_id,

@@ -307,6 +307,27 @@ pub fn addr_vmacs_with_keepalived() {
         .is_some()
     );
 
+    // An address VMAC is followed as the instance's interface is (keepalived too):
+    // VI_B's on eth1 down is FAULT and keepalived takes VI_B; up again, keepup
+    // preempts and the address is back on it.
+    let masters =
+        |p: &keepup_testkit::lab::Proc| p.log().matches("(VI_B) Entering MASTER STATE").count();
+    let b_masters = masters(&k1);
+    r1.run(["ip", "link", "set", "vrrp.72", "down"]).unwrap();
+    wait_log(&k1, "(VI_B) Entering FAULT STATE", 10);
+    ka.wait_for_state("VI_B", State::Master, secs(15)).unwrap();
+    assert!(wait_addr(r2, VIP_B, true, 5).is_some(), "{}", ka.log());
+    r1.run(["ip", "link", "set", "vrrp.72", "up"]).unwrap();
+    assert!(
+        wait_until(secs(20), Duration::from_millis(100), || masters(&k1)
+            > b_masters)
+        .is_some(),
+        "{}",
+        k1.log()
+    );
+    assert!(wait_addr(r1, VIP_B, true, 5).is_some(), "{}", k1.log());
+    assert_eq!(addrs(r1), ka_addrs, "{}", k1.log());
+
     // A reload that asks for no address VMAC any more: they are removed, and the
     // addresses go on their interface itself (the instance's own VMAC stays).
     let plain = conf(150)
