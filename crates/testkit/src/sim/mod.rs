@@ -30,6 +30,11 @@
 //! - with [`Sim::spurious_wakeups`] on, `handle_timeout(now)` called before a
 //!   router's deadline produces nothing and leaves the deadline alone (no timer
 //!   fires early).
+mod clock;
+
+pub use clock::SuspendClock;
+use clock::{Frozen, Held};
+
 use crate::cfg::{down_interval, skew_time};
 use crate::peek::{self, Peek};
 use crate::rng::SplitMix64;
@@ -155,6 +160,28 @@ pub enum Action {
         interface: IfIndex,
         params: LinkParams,
     },
+    /// The host is suspended for `length` (a paused VM, a stopped process): the
+    /// engine gets no call at all; packets and other inputs for it wait (up to a
+    /// socket buffer's worth of packets) and reach it at the resume, after its
+    /// overdue timers. `clock` says what its monotonic clock did meanwhile.
+    Suspend {
+        router: RouterId,
+        length: Duration,
+        clock: SuspendClock,
+    },
+    /// The host's wall clock (what `Router::set_wall` is given) now reads true time
+    /// plus `offset_ms` (0: corrected). Only `auth_hmac` reads it.
+    Wall { router: RouterId, offset_ms: i64 },
+    /// A reload that changes one instance's priority: the engine retires that
+    /// instance (a Master resigns with priority 0), takes the new configuration
+    /// and starts it afresh, as the daemon's reload does.
+    Reload {
+        router: RouterId,
+        instance: InstanceId,
+        priority: u8,
+    },
+    /// The end of a [`Action::Suspend`] (it schedules this itself).
+    Resume(RouterId),
 }
 
 impl Action {
@@ -356,6 +383,16 @@ struct Node {
     engine: Option<Router>,
     /// After Shutdown: running but stopped; Start builds a fresh engine.
     shut_down: bool,
+    /// Engine time lags simulation time by this much (a stalled monotonic clock):
+    /// the engine's `now` is the simulation's minus `lag`.
+    lag: Duration,
+    /// The wall clock's offset from true time, in ms (see [`Action::Wall`]).
+    wall_offset_ms: i64,
+    /// Suspended (see [`Action::Suspend`]).
+    frozen: Option<Frozen>,
+    /// Tracker effects the scenario set and did not clear (`Weight(0)` clears), fed
+    /// again to a fresh engine before its Startup.
+    trackers: BTreeMap<(InstanceId, u32), TrackEffect>,
     /// `poll_timeout()` after the last call.
     deadline: Option<Instant>,
     track: Vec<Track>,
@@ -407,6 +444,8 @@ struct InFlight {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cause {
     Startup,
+    /// A reload: the retired instance resigns, the new one starts.
+    Reload,
     Shutdown,
     Timer,
     Packet,
@@ -421,6 +460,7 @@ fn reason_fits(cause: Cause, reason: Reason, to: State) -> bool {
     use Reason as R;
     match cause {
         Cause::Startup => matches!(reason, R::Startup | R::Fault | R::SyncGroup),
+        Cause::Reload => matches!(reason, R::Shutdown | R::Startup | R::Fault | R::SyncGroup),
         Cause::Shutdown => matches!(reason, R::Shutdown | R::SyncGroup),
         Cause::Timer => {
             matches!(
@@ -457,6 +497,8 @@ pub struct Sim {
     show_vips: bool,
     show_events: bool,
     strict: bool,
+    /// Unix time at simulation time 0 (what a router's wall clock reads then).
+    wall_epoch: Duration,
     violations: Vec<String>,
     transitions: Vec<TransitionRecord>,
     adverts: Vec<AdvertRecord>,
@@ -484,6 +526,7 @@ impl Sim {
             show_vips: false,
             show_events: false,
             strict: true,
+            wall_epoch: Duration::ZERO,
             violations: Vec::new(),
             transitions: Vec::new(),
             adverts: Vec::new(),
@@ -570,6 +613,10 @@ impl Sim {
             groups: spec.groups,
             engine: None,
             shut_down: false,
+            lag: Duration::ZERO,
+            wall_offset_ms: 0,
+            frozen: None,
+            trackers: BTreeMap::new(),
             deadline: None,
             track,
         });
@@ -714,11 +761,19 @@ impl Sim {
     fn fire_timer(&mut self, r: RouterId) {
         let now = self.now;
         let node = &mut self.nodes[r.0];
+        if node.frozen.is_some() {
+            node.deadline = None;
+            return;
+        }
+        let local = now - node.lag;
+        let wall = self.wall_of(r);
+        let node = &mut self.nodes[r.0];
         let Some(engine) = node.engine.as_mut() else {
             node.deadline = None;
             return;
         };
-        engine.handle_timeout(now);
+        engine.set_wall(local, wall);
+        engine.handle_timeout(local);
         self.drain(r, Cause::Timer);
     }
 
@@ -726,14 +781,15 @@ impl Sim {
         let now = self.now;
         let node = &mut self.nodes[r.0];
         let before = node.deadline;
-        if before.is_some_and(|d| d <= now) {
+        if before.is_some_and(|d| d <= now) || node.frozen.is_some() {
             return;
         }
+        let lag = node.lag;
         let Some(engine) = node.engine.as_mut() else {
             return;
         };
-        engine.handle_timeout(now);
-        let after = engine.poll_timeout();
+        engine.handle_timeout(now - lag);
+        let after = engine.poll_timeout().map(|d| d + lag);
         self.drain(r, Cause::Spurious);
         if after != before {
             self.violation(format!(
@@ -745,6 +801,10 @@ impl Sim {
     // ---- actions --------------------------------------------------------------
 
     fn apply(&mut self, action: Action) {
+        let action = match self.hold_if_frozen(action) {
+            Some(a) => a,
+            None => return,
+        };
         match action {
             Action::Start(r) => {
                 self.log(format!("{r} start"));
@@ -805,6 +865,12 @@ impl Sim {
                 if let Some(tr) = self.nodes[router.0].track.get_mut(instance.0) {
                     tr.earliest_master_down = None;
                 }
+                let kept = &mut self.nodes[router.0].trackers;
+                if effect == TrackEffect::Weight(0) {
+                    kept.remove(&(instance, tracker));
+                } else {
+                    kept.insert((instance, tracker), effect);
+                }
                 self.input(
                     router,
                     Input::Track {
@@ -840,6 +906,18 @@ impl Sim {
                 self.log(format!("{lan} {params}"));
                 self.lans[lan.0].params = params;
             }
+            Action::Suspend {
+                router,
+                length,
+                clock,
+            } => self.suspend(router, length, clock),
+            Action::Wall { router, offset_ms } => self.set_wall_offset(router, offset_ms),
+            Action::Reload {
+                router,
+                instance,
+                priority,
+            } => self.reload(router, instance, priority),
+            Action::Resume(router) => self.resume(router),
             Action::SetLink {
                 router,
                 interface,
@@ -896,6 +974,7 @@ impl Sim {
                 );
             }
         }
+        self.refeed_trackers(r, None, Cause::Startup);
         self.input(r, Input::Startup, Cause::Startup);
     }
 
@@ -904,6 +983,8 @@ impl Sim {
         node.engine = None;
         node.shut_down = false;
         node.deadline = None;
+        node.lag = Duration::ZERO;
+        node.frozen = None;
         let gone: Vec<InstanceId> = node
             .track
             .iter()
@@ -924,11 +1005,14 @@ impl Sim {
 
     /// Feed one input to a running router. False if it is not running.
     fn input(&mut self, r: RouterId, input: Input<'_>, cause: Cause) -> bool {
-        let now = self.now;
+        let local = self.now - self.nodes[r.0].lag;
+        let wall = self.wall_of(r);
         let Some(engine) = self.nodes[r.0].engine.as_mut() else {
             return false;
         };
-        engine.handle(now, input);
+        // As the daemon does before each batch of inputs.
+        engine.set_wall(local, wall);
+        engine.handle(local, input);
         self.drain(r, cause);
         true
     }
@@ -945,7 +1029,8 @@ impl Sim {
             while let Some(o) = engine.poll_output() {
                 outputs.push(o);
             }
-            node.deadline = engine.poll_timeout();
+            let lag = node.lag;
+            node.deadline = engine.poll_timeout().map(|d| d + lag);
         }
         if cause == Cause::Spurious && !outputs.is_empty() {
             let now = self.now;
@@ -1253,10 +1338,15 @@ impl Sim {
     fn deliver(&mut self, pkt: InFlight) {
         let now = self.now;
         let r = pkt.to;
-        let node = &self.nodes[r.0];
+        let node = &mut self.nodes[r.0];
         if node.engine.is_none() || !node.iface(pkt.iface).is_some_and(|i| i.up) {
             return;
         }
+        if let Some(f) = node.frozen.as_mut() {
+            f.hold(Held::Packet(pkt));
+            return;
+        }
+        let node = &self.nodes[r.0];
         let v6 = matches!(pkt.payload, Payload::V6 { .. });
         // The instance this advert is for, and its state before.
         let target = pkt.peek.and_then(|p| {
