@@ -20,6 +20,7 @@
 //! println!("{}", sim.transcript());
 //! ```
 
+pub mod campaign;
 pub mod cfg;
 pub mod lab;
 pub mod peek;
@@ -31,5 +32,5 @@ pub use lab::{Capture, Host, Keepalived, Lab, Lan, Proc};
 pub use rng::SplitMix64;
 pub use sim::{
     Action, AdvertRecord, EventRecord, HeardRecord, LanId, LanParams, LinkParams, RouterId,
-    RouterSpec, Sim, TransitionRecord,
+    RouterSpec, Sim, SuspendClock, TransitionRecord,
 };

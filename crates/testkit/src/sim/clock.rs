@@ -201,14 +201,8 @@ impl Sim {
             }
         };
         let fresh: Vec<usize> = (0..kept.len()).filter(|&k| kept[k].is_none()).collect();
-        for k in fresh {
-            let node = &mut self.nodes[r.0];
-            let c = &node.configs[k];
-            let mut tr = Track::new();
-            tr.earliest_master_down = Some(
-                now + down_interval(c.version, c.priority, c.advert_int, c.down_timer_adverts),
-            );
-            let old = std::mem::replace(&mut node.track[k], tr);
+        for &k in &fresh {
+            let old = std::mem::replace(&mut self.nodes[r.0].track[k], Track::new());
             if old.state != State::Stop {
                 self.violation(format!(
                     "{r}: reload left instance {k} in {} (Stop expected)",
@@ -218,6 +212,16 @@ impl Sim {
         }
         // The daemon feeds a new instance its trackers, then starts it.
         self.refeed_trackers(r, Some(instance), Cause::Reload);
+        let node = &mut self.nodes[r.0];
+        for &k in &fresh {
+            let c = &node.configs[k];
+            let p = node
+                .engine
+                .as_ref()
+                .map_or(c.priority, |e| e.effective_priority(InstanceId(k)));
+            node.track[k].earliest_master_down =
+                Some(now + down_interval(c.version, p, c.advert_int, c.down_timer_adverts));
+        }
         self.input(r, Input::Startup, Cause::Reload);
     }
 

@@ -953,15 +953,24 @@ impl Sim {
         };
         node.engine = Some(engine);
         node.shut_down = false;
-        for (k, tr) in node.track.iter_mut().enumerate() {
+        for tr in node.track.iter_mut() {
             *tr = Track::new();
+        }
+        self.refeed_trackers(r, None, Cause::Startup);
+        let node = &mut self.nodes[r.0];
+        for (k, tr) in node.track.iter_mut().enumerate() {
             let c = &node.configs[k];
             // INI-02 (TMR-06), KA-02: a non-owner waits a whole down interval at
-            // Startup, whatever its configured state.
-            tr.earliest_master_down = Some(
-                now + down_interval(c.version, c.priority, c.advert_int, c.down_timer_adverts),
-            );
+            // Startup, whatever its configured state; Skew_Time on the priority its
+            // trackers give it.
+            let p = node
+                .engine
+                .as_ref()
+                .map_or(c.priority, |e| e.effective_priority(InstanceId(k)));
+            tr.earliest_master_down =
+                Some(now + down_interval(c.version, p, c.advert_int, c.down_timer_adverts));
         }
+        let node = &self.nodes[r.0];
         for i in node.ifaces.clone() {
             if !i.up {
                 self.input(
@@ -974,7 +983,6 @@ impl Sim {
                 );
             }
         }
-        self.refeed_trackers(r, None, Cause::Startup);
         self.input(r, Input::Startup, Cause::Startup);
     }
 
