@@ -390,7 +390,7 @@ impl Router {
             }
             self.heap.pop();
             self.instances[i].cancel(t);
-            self.fire(i, t, at, now);
+            self.fire(i, t, now);
         }
     }
 
@@ -1134,7 +1134,7 @@ impl Router {
         self.push_transition(i, from, State::Stop, Reason::Shutdown);
     }
 
-    fn fire(&mut self, i: usize, t: Timer, at: Instant, now: Instant) {
+    fn fire(&mut self, i: usize, t: Timer, now: Instant) {
         // Each timer belongs to one state; leaving it cancels the timer, and this
         // guard keeps a stale one from acting.
         let inst = &self.instances[i];
@@ -1150,14 +1150,17 @@ impl Router {
         match t {
             Timer::Adver => {
                 let inst = &mut self.instances[i];
-                // MST-07: re-arm from the deadline so a late wake-up does not drift.
-                let next = at + inst.cfg.advert_int;
-                let next = if next <= now {
-                    now + inst.cfg.advert_int
-                } else {
-                    next
-                };
-                arm(&mut self.heap, inst, i, Timer::Adver, next);
+                // MST-07: "Reset the Adver_Timer to Advertisement_Interval" when it
+                // fires, as keepalived does: from now, so an advert sent late (a
+                // loaded host, a resumed VM) is still followed by a whole interval,
+                // never a shorter one.
+                arm(
+                    &mut self.heap,
+                    inst,
+                    i,
+                    Timer::Adver,
+                    now + inst.cfg.advert_int,
+                );
                 let prio = inst.effective_priority();
                 self.send_advert(i, prio);
             }
