@@ -362,6 +362,10 @@ struct Track {
     earliest_master_down: Option<Instant>,
     /// The interval a v3 Backup last adopted (TMR-07), for skew bounds.
     adopted_interval: Option<Duration>,
+    /// Engine time of the Master's last advert by its advert timer (or of the
+    /// re-arm a priority-0 advert causes, MST-08): the next one by the timer may
+    /// not come sooner than `advert_int` after it.
+    last_adver: Option<Instant>,
 }
 
 impl Track {
@@ -371,6 +375,7 @@ impl Track {
             vips: false,
             earliest_master_down: None,
             adopted_interval: None,
+            last_adver: None,
         }
     }
 }
@@ -1049,7 +1054,12 @@ impl Sim {
         let mut outputs = outputs.into_iter().peekable();
         while let Some(o) = outputs.next() {
             match o {
-                Output::Advert(tx) => self.transmit(r, tx),
+                Output::Advert(tx) => {
+                    if cause == Cause::Timer {
+                        self.check_adver_timer(r, &tx);
+                    }
+                    self.transmit(r, tx)
+                }
                 Output::Vips { instance, install } => {
                     if let Some(t) = self.nodes[r.0].track.get_mut(instance.0) {
                         t.vips = install;
@@ -1159,6 +1169,7 @@ impl Sim {
         let previous = tr.state;
         let earliest = tr.earliest_master_down;
         tr.state = to;
+        tr.last_adver = None;
         if to != State::Backup {
             tr.earliest_master_down = None;
         } else if !matches!(cause, Cause::Packet | Cause::Startup) {
@@ -1198,6 +1209,41 @@ impl Sim {
                     ));
                 }
             }
+        }
+    }
+
+    /// No advert timer early: a Master's adverts by its timer are `advert_int`
+    /// apart (engine time) at least, unless it re-armed on a priority 0 (MST-08).
+    fn check_adver_timer(&mut self, r: RouterId, tx: &TxAdvert) {
+        let node = &self.nodes[r.0];
+        let local = self.now - node.lag;
+        let Some(c) = node.configs.get(tx.instance.0) else {
+            return;
+        };
+        let int = c.advert_int;
+        let Some(tr) = node.track.get(tx.instance.0) else {
+            return;
+        };
+        let peeked = if tx.dst.is_ipv4() {
+            peek::ipv4_advert(&tx.packet).map(|(_, p)| p)
+        } else {
+            peek::vrrp(&tx.packet)
+        };
+        let prio = peeked.map_or(0, |p| p.priority);
+        if tr.state != State::Master || prio == 0 {
+            return;
+        }
+        let early = tr.last_adver.filter(|l| local - *l < int);
+        if let Some(l) = early {
+            let who = self.who(r, tx.instance);
+            self.violation(format!(
+                "{who}: advert timer fired {} ms after the last one (advert_int {} ms)",
+                (local - l).as_millis(),
+                int.as_millis()
+            ));
+        }
+        if let Some(tr) = self.nodes[r.0].track.get_mut(tx.instance.0) {
+            tr.last_adver = Some(local);
         }
     }
 
@@ -1410,6 +1456,13 @@ impl Sim {
             interval: p.interval,
             accepted,
         });
+        if accepted && p.priority == 0 && state0 == State::Master && state1 == State::Master {
+            let local = now - node.lag;
+            if let Some(tr) = self.nodes[r.0].track.get_mut(id.0) {
+                tr.last_adver = Some(local);
+            }
+            return;
+        }
         if !accepted || state1 != State::Backup {
             return;
         }
