@@ -16,7 +16,7 @@ fn range(rng: &mut SplitMix64, lo: u64, hi: u64) -> u64 {
 }
 
 /// The schedule of campaign seed `seed`: 3-5 routers, 1-3 VRIDs (v2 or v3, IPv4 or
-/// IPv6, a quarter with `auth_hmac`), 1-12 faults of every kind in a chaos phase of
+/// IPv6, a quarter with `auth_hmac`, a quarter unicast), 1-12 faults of every kind in a chaos phase of
 /// 20-60 s. Faults that power a router off or suspend it never overlap on one
 /// router, and none comes before that router's start.
 pub fn generate(seed: u64) -> Schedule {
@@ -83,10 +83,12 @@ pub fn generate(seed: u64) -> Schedule {
         } else {
             None
         };
+        let unicast = rng.chance(0.25);
         vrids.push(Vrid {
             vrid: 10 + v as u8,
             version,
             v6,
+            unicast,
             hmac,
             members,
         });

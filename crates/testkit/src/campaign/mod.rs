@@ -32,13 +32,14 @@ pub use shrink::{classes, shrink, valid};
 pub use text::{parse, to_text};
 
 use crate::cfg::{ms, v2, v3, v3_6, CfgExt};
-use crate::sim::{Action, LanParams, LinkParams, RouterId, RouterSpec, Sim, SuspendClock};
+use crate::sim::{Action, LanId, LanParams, LinkParams, RouterId, RouterSpec, Sim, SuspendClock};
 use keepup_vrrp::{
     HmacConfig, IfIndex, InitialState, InstanceConfig, InstanceId, Reason, TrackEffect,
 };
 use keepup_wire::hmac_auth::{AntiReplay, Key, Mode};
 use keepup_wire::vrrp::Version;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// One router's part in one VRID.
@@ -65,6 +66,8 @@ pub struct Vrid {
     pub vrid: u8,
     pub version: Version,
     pub v6: bool,
+    /// `unicast_peer`: each router lists the others; adverts go to each of them.
+    pub unicast: bool,
     pub hmac: Option<Hmac>,
     pub members: Vec<Member>,
 }
@@ -322,7 +325,8 @@ impl Outcome {
 /// Unix time at simulation time 0: 2026-06-01.
 const WALL_EPOCH: Duration = Duration::from_secs(1_780_272_000);
 
-fn instance(vr: &Vrid, m: &Member) -> InstanceConfig {
+/// Router `k`'s instance of `vr` on `lan`, among `n` routers.
+fn instance(vr: &Vrid, m: &Member, k: usize, n: usize, lan: LanId) -> InstanceConfig {
     let c = match (vr.version, vr.v6) {
         (Version::V2, _) => v2(vr.vrid, m.priority),
         (Version::V3, false) => v3(vr.vrid, m.priority),
@@ -334,6 +338,19 @@ fn instance(vr: &Vrid, m: &Member) -> InstanceConfig {
     }
     if m.master {
         c.state = InitialState::Master;
+    }
+    if vr.unicast {
+        let peers: Vec<IpAddr> = (0..n)
+            .filter(|&j| j != k)
+            .map(|j| {
+                if vr.v6 {
+                    IpAddr::V6(Sim::default_v6(lan, j + 1))
+                } else {
+                    IpAddr::V4(Sim::default_v4(lan, j + 1))
+                }
+            })
+            .collect();
+        c = c.unicast_peers(&peers);
     }
     if let Some(h) = vr.hmac {
         c.auth_hmac = Some(HmacConfig {
@@ -375,7 +392,7 @@ pub fn build(s: &Schedule) -> (Sim, Vec<RouterId>) {
             let mut spec = RouterSpec::new().iface(lan).start_at(ms(s.starts[k]));
             for vr in &s.vrids {
                 if let Some(m) = vr.members.get(k) {
-                    spec = spec.instance(instance(vr, m));
+                    spec = spec.instance(instance(vr, m, k, s.routers(), lan));
                 }
             }
             sim.add(spec)

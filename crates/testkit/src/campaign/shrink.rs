@@ -211,6 +211,11 @@ fn candidates(s: &Schedule) -> Vec<Schedule> {
         }
     }
     for v in 0..s.vrids.len() {
+        if s.vrids[v].unicast {
+            let mut t = s.clone();
+            t.vrids[v].unicast = false;
+            c.push(t);
+        }
         if s.vrids[v].hmac.is_some() {
             let mut t = s.clone();
             t.vrids[v].hmac = None;

@@ -6,7 +6,7 @@
 //! delay 2
 //! router r1 start=0
 //! router r2 start=1200
-//! vrid 10 v3 ipv6 hmac=time:5
+//! vrid 10 v3 ipv6 unicast hmac=time:5
 //!   r1 prio=100 int=1000 preempt
 //!   r2 prio=200 int=300 nopreempt master
 //! fault 1200+3000 loss 40
@@ -46,7 +46,8 @@ pub fn to_text(s: &Schedule) -> String {
             Some(Hmac::Time(w)) => format!(" hmac=time:{w}"),
             Some(Hmac::Monotonic) => " hmac=monotonic".to_string(),
         };
-        let _ = writeln!(o, "vrid {} {ver} {fam}{hmac}", vr.vrid);
+        let uni = if vr.unicast { " unicast" } else { "" };
+        let _ = writeln!(o, "vrid {} {ver} {fam}{uni}{hmac}", vr.vrid);
         for (k, m) in vr.members.iter().enumerate() {
             let pre = if m.preempt { "preempt" } else { "nopreempt" };
             let st = if m.master { " master" } else { "" };
@@ -194,20 +195,27 @@ fn parse_line(s: &mut Schedule, raw: &str, w: &[&str]) -> Result<(), String> {
                 "v3" => Version::V3,
                 x => return Err(format!("version {x:?}")),
             };
-            let hmac = match w.get(4).copied() {
-                None => None,
-                Some("hmac=monotonic") => Some(Hmac::Monotonic),
-                Some(x) => Some(Hmac::Time(num(
-                    kv(x, "hmac")?
-                        .strip_prefix("time:")
-                        .ok_or(format!("hmac {x:?}"))?,
-                    "window",
-                )?)),
-            };
+            let mut hmac = None;
+            let mut unicast = false;
+            for &x in w.iter().skip(4) {
+                match x {
+                    "unicast" => unicast = true,
+                    "hmac=monotonic" => hmac = Some(Hmac::Monotonic),
+                    x => {
+                        hmac = Some(Hmac::Time(num(
+                            kv(x, "hmac")?
+                                .strip_prefix("time:")
+                                .ok_or(format!("hmac {x:?}"))?,
+                            "window",
+                        )?))
+                    }
+                }
+            }
             s.vrids.push(Vrid {
                 vrid: num(arg(1)?, "vrid")?,
                 version,
                 v6: arg(3)? == "ipv6",
+                unicast,
                 hmac,
                 members: Vec::new(),
             });

@@ -1214,6 +1214,7 @@ impl Sim {
 
     /// No advert timer early: a Master's adverts by its timer are `advert_int`
     /// apart (engine time) at least, unless it re-armed on a priority 0 (MST-08).
+    /// (Copies at one instant are one advert to several unicast peers.)
     fn check_adver_timer(&mut self, r: RouterId, tx: &TxAdvert) {
         let node = &self.nodes[r.0];
         let local = self.now - node.lag;
@@ -1233,7 +1234,8 @@ impl Sim {
         if tr.state != State::Master || prio == 0 {
             return;
         }
-        let early = tr.last_adver.filter(|l| local - *l < int);
+        // Unicast: one advert leaves as one copy per peer, at one instant.
+        let early = tr.last_adver.filter(|l| *l != local && local - *l < int);
         if let Some(l) = early {
             let who = self.who(r, tx.instance);
             self.violation(format!(
