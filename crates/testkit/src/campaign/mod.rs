@@ -511,32 +511,22 @@ pub fn build(s: &Schedule) -> (Sim, Vec<RouterId>) {
                     priority: *priority,
                 },
             ),
-            FaultKind::Weight {
-                router,
-                vrid,
-                weight,
-            } => {
-                for (t, w) in [(at, *weight), (end, 0)] {
+            FaultKind::Weight { router, vrid, .. } | FaultKind::TrackFault { router, vrid } => {
+                // Each fault is a tracker of its own; it reports healthy at the end.
+                let (on, off) = match f.kind {
+                    FaultKind::Weight { weight, .. } => {
+                        (TrackEffect::Weight(weight), TrackEffect::Weight(0))
+                    }
+                    _ => (TrackEffect::Fault(true), TrackEffect::Fault(false)),
+                };
+                for (t, effect) in [(at, on), (end, off)] {
                     sim.at(
                         t,
                         Action::Track {
                             router: rs[*router],
                             instance: InstanceId(*vrid),
                             tracker,
-                            effect: TrackEffect::Weight(w),
-                        },
-                    );
-                }
-            }
-            FaultKind::TrackFault { router, vrid } => {
-                for (t, on) in [(at, true), (end, false)] {
-                    sim.at(
-                        t,
-                        Action::Track {
-                            router: rs[*router],
-                            instance: InstanceId(*vrid),
-                            tracker,
-                            effect: TrackEffect::Fault(on),
+                            effect,
                         },
                     );
                 }
