@@ -3,7 +3,7 @@
 //! Per-instance rules live in `instance.rs`; this file owns what crosses instances:
 //! finding the instance a packet is for, the state transitions (because a sync group
 //! moves its members together), and the output queue.
-use crate::config::{Auth, InitialState, InstanceConfig, SyncGroupConfig};
+use crate::config::{Auth, IfIndex, InitialState, InstanceConfig, SyncGroupConfig};
 use crate::counters::{Counters, GlobalCounters, NewMasterReason};
 use crate::event::{Discard, Event, Handover};
 use crate::hmac;
@@ -14,7 +14,7 @@ use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEff
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
 use keepup_wire::{ah, hmac_auth, ipv4, Error as WireError};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ pub struct Router {
     /// The latest engine time seen (inputs, timeouts), for what runs without one
     /// (`retire`).
     last_now: Instant,
+    /// Interfaces the driver said are down (`Input::Link`): an instance that a
+    /// reload starts afresh on one of them starts knowing it.
+    links_down: BTreeSet<IfIndex>,
 }
 
 /// Arm instance `i`'s timer `t` for `at` (its slot, and the router's heap).
@@ -232,6 +235,7 @@ impl Router {
             heap: BinaryHeap::new(),
             wall: (Instant::ZERO, Duration::ZERO),
             last_now: Instant::ZERO,
+            links_down: BTreeSet::new(),
         })
     }
 
@@ -281,6 +285,11 @@ impl Router {
             }
             Input::Packet(p) => self.receive(now, p),
             Input::Link { interface, up } => {
+                if up {
+                    self.links_down.remove(&interface);
+                } else {
+                    self.links_down.insert(interface);
+                }
                 let hit: Vec<usize> = (0..self.instances.len())
                     .filter(|&i| self.instances[i].cfg.interface == interface)
                     .collect();
@@ -472,6 +481,8 @@ impl Router {
                 }
                 None => {
                     kept.push(None);
+                    let mut new = new;
+                    new.link_up = !self.links_down.contains(&new.cfg.interface);
                     next.push(new);
                 }
             }

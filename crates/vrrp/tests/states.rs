@@ -1003,6 +1003,51 @@ fn reconfigure_keeps_unchanged_and_vip_only_changes() {
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
 }
 
+/// Reload: an instance started afresh (its priority changed) on an interface the
+/// driver said is down starts in FAULT, not BACKUP: the engine remembers the link.
+/// Its sync-group sibling, kept, stays in FAULT too. Found by the simulation
+/// campaign (crates/testkit/tests/campaign/regress-3898.txt): the new instance took
+/// the link for up, went to BACKUP, and its group left FAULT with it.
+#[test]
+fn an_instance_restarted_by_reload_on_a_down_link_starts_in_fault() {
+    let a = v2(100);
+    let mut b = v2(100);
+    b.name = "B".into();
+    b.vrid = 52;
+    let groups = vec![SyncGroupConfig {
+        name: "G".into(),
+        members: vec!["VI_1".into(), "B".into()],
+    }];
+    let mut h = H::with_groups(vec![a.clone(), b.clone()], groups.clone());
+    h.input(Input::Startup);
+    h.run_until(t(1.0));
+    h.input(Input::Link {
+        interface: IF,
+        up: false,
+    });
+    assert_eq!(h.r.state(InstanceId(0)), State::Fault);
+    assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+    let mut b2 = b.clone();
+    b2.priority = 150;
+    h.r.retire(|c| c.name != "B");
+    h.drain();
+    let kept = h.r.reconfigure(vec![a.clone(), b2], groups).unwrap();
+    assert_eq!(kept, vec![Some(InstanceId(0)), None]);
+    assert!(!h.r.link_up(InstanceId(1)));
+    h.input(Input::Startup);
+    assert_eq!(h.r.state(InstanceId(0)), State::Fault);
+    assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+    h.run_until(t(10.0));
+    assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+    // Opposite: the link comes back, both leave FAULT.
+    h.input(Input::Link {
+        interface: IF,
+        up: true,
+    });
+    assert_eq!(h.r.state(InstanceId(0)), State::Backup);
+    assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+}
+
 /// What `keepup status` shows of a Backup: the Master's address and the priority it
 /// advertised; of a Master, no other Master. The link and the trackers' effects as
 /// last told.
