@@ -93,6 +93,20 @@ pub fn generate(seed: u64) -> Schedule {
             members,
         });
     }
+    // A sync group: each router's instances share its first one's priority,
+    // preemption and start state (members that disagree would pull the group two
+    // ways for ever, a configuration conflict rather than an engine fault).
+    let group = nv >= 2 && rng.chance(0.3);
+    if group {
+        let first = vrids[0].members.clone();
+        for vr in vrids.iter_mut().skip(1) {
+            for (m, f) in vr.members.iter_mut().zip(&first) {
+                m.priority = f.priority;
+                m.preempt = f.preempt;
+                m.master = f.master;
+            }
+        }
+    }
     let chaos_ms = range(&mut rng, 20_000, 60_000);
     let nf = range(&mut rng, 1, 12) as usize;
     // Per router: windows in which it is powered off or suspended.
@@ -180,6 +194,22 @@ pub fn generate(seed: u64) -> Schedule {
                 }
                 partitions.push((f.at_ms, f.end_ms()));
             }
+            FaultKind::Priority {
+                router, priority, ..
+            } if group => {
+                // A reload gives every member of the group the new priority.
+                for v in 0..nv {
+                    faults.push(Fault {
+                        kind: FaultKind::Priority {
+                            router,
+                            vrid: v,
+                            priority,
+                        },
+                        ..f.clone()
+                    });
+                }
+                continue;
+            }
             _ => {}
         }
         faults.push(f);
@@ -191,6 +221,7 @@ pub fn generate(seed: u64) -> Schedule {
         starts,
         delay_ms,
         vrids,
+        group,
         faults,
     }
 }

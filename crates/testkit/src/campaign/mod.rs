@@ -198,6 +198,9 @@ pub struct Schedule {
     /// The LAN's one-way delay, also once healed, ms.
     pub delay_ms: u64,
     pub vrids: Vec<Vrid>,
+    /// On every router, all its instances form one `vrrp_sync_group` (their
+    /// priority, preemption and start state then agree per router).
+    pub group: bool,
     pub faults: Vec<Fault>,
 }
 
@@ -394,6 +397,11 @@ pub fn build(s: &Schedule) -> (Sim, Vec<RouterId>) {
                 if let Some(m) = vr.members.get(k) {
                     spec = spec.instance(instance(vr, m, k, s.routers(), lan));
                 }
+            }
+            if s.group {
+                let names: Vec<String> = s.vrids.iter().map(|v| format!("VI_{}", v.vrid)).collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                spec = spec.sync_group("G", &names);
             }
             sim.add(spec)
         })
@@ -608,6 +616,13 @@ fn run_inner(s: &Schedule, heal_ms: u64) -> Outcome {
                 prios[k],
                 top_preempt.unwrap_or(0)
             ));
+        }
+    }
+    if s.group {
+        out.post_heal += 1;
+        let owners: Vec<Vec<RouterId>> = s.vrids.iter().map(|v| sim.masters(v.vrid)).collect();
+        if owners.windows(2).any(|w| w[0] != w[1]) {
+            post.push(format!("sync group split: Masters per VRID {owners:?}"));
         }
     }
     let quiet_from = check_at + Duration::from_nanos(1);

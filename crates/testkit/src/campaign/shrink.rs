@@ -25,6 +25,8 @@ pub fn classes(o: &Outcome) -> Vec<&'static str> {
                 "vips"
             } else if v.contains("priority") && v.contains("below") {
                 "priority"
+            } else if v.contains("sync group split") {
+                "group"
             } else if v.contains("no fault left") {
                 "needless"
             } else {
@@ -230,6 +232,11 @@ fn candidates(s: &Schedule) -> Vec<Schedule> {
                 c.push(t);
             }
         }
+    }
+    if s.group {
+        let mut t = s.clone();
+        t.group = false;
+        c.push(t);
     }
     if s.delay_ms > 0 {
         let mut t = s.clone();

@@ -9,6 +9,7 @@
 //! vrid 10 v3 ipv6 unicast hmac=time:5
 //!   r1 prio=100 int=1000 preempt
 //!   r2 prio=200 int=300 nopreempt master
+//! sync-group
 //! fault 1200+3000 loss 40
 //! fault 2000+500 partition r1
 //! fault 3000 restart r2
@@ -59,6 +60,9 @@ pub fn to_text(s: &Schedule) -> String {
                 m.interval_ms
             );
         }
+    }
+    if s.group {
+        let _ = writeln!(o, "sync-group");
     }
     for f in &s.faults {
         let when = if f.kind.instantaneous() {
@@ -132,6 +136,7 @@ pub fn parse(text: &str) -> Result<Schedule, String> {
         starts: Vec::new(),
         delay_ms: 0,
         vrids: Vec::new(),
+        group: false,
         faults: Vec::new(),
     };
     for (n, raw) in text.lines().enumerate() {
@@ -181,6 +186,7 @@ fn parse_line(s: &mut Schedule, raw: &str, w: &[&str]) -> Result<(), String> {
     }
     match w[0] {
         "seed" => s.seed = num(arg(1)?, "seed")?,
+        "sync-group" => s.group = true,
         "sim-seed" => s.sim_seed = num(arg(1)?, "sim-seed")?,
         "delay" => s.delay_ms = num(arg(1)?, "delay")?,
         "router" => {
