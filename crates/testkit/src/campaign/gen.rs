@@ -118,7 +118,7 @@ pub fn generate(seed: u64) -> Schedule {
         let len = range(&mut rng, 200, 15_000);
         let k = rng.below_incl(n as u64 - 1) as usize;
         let v = rng.below_incl(nv as u64 - 1) as usize;
-        let kind = match rng.below_incl(12) {
+        let kind = match rng.below_incl(13) {
             0 => FaultKind::Loss(range(&mut rng, 20, 100) as u8),
             1 => FaultKind::Dup(range(&mut rng, 10, 60) as u8),
             2 => FaultKind::Delay {
@@ -150,7 +150,12 @@ pub fn generate(seed: u64) -> Schedule {
             9 => FaultKind::Priority {
                 router: k,
                 vrid: v,
-                priority: range(&mut rng, 1, 254) as u8,
+                // One time in ten the same priority: a reload that changes nothing.
+                priority: if rng.chance(0.1) {
+                    vrids[v].members[k].priority
+                } else {
+                    range(&mut rng, 1, 254) as u8
+                },
             },
             10 => {
                 let w = rng.below_incl(200) as i32 - 100;
@@ -161,6 +166,7 @@ pub fn generate(seed: u64) -> Schedule {
                 }
             }
             11 => FaultKind::TrackFault { router: k, vrid: v },
+            12 => FaultKind::Stop(k),
             _ => {
                 let mag = if rng.chance(0.5) {
                     range(&mut rng, 500, 4_000)
@@ -181,7 +187,10 @@ pub fn generate(seed: u64) -> Schedule {
         };
         let overlaps = |w: &[(u64, u64)], a: u64, b: u64| w.iter().any(|&(x, y)| a <= y && x <= b);
         match f.kind {
-            FaultKind::Crash(k) | FaultKind::Restart(k) | FaultKind::Suspend(k, _) => {
+            FaultKind::Crash(k)
+            | FaultKind::Restart(k)
+            | FaultKind::Stop(k)
+            | FaultKind::Suspend(k, _) => {
                 f.at_ms = f.at_ms.max(starts[k]);
                 if overlaps(&busy[k], f.at_ms, f.end_ms()) {
                     continue;

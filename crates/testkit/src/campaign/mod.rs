@@ -91,6 +91,9 @@ pub enum FaultKind {
     Crash(usize),
     /// Crash and start at once (instantaneous).
     Restart(usize),
+    /// A clean stop (SIGTERM: a Master resigns with priority 0), then a fresh start
+    /// when the fault heals.
+    Stop(usize),
     /// The host is suspended (see [`SuspendClock`]).
     Suspend(usize, SuspendClock),
     /// A reload sets this router's priority in VRID number `vrid` (index into
@@ -114,7 +117,7 @@ pub enum FaultKind {
 }
 
 /// The fault kinds, as the summary and transcripts name them.
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     "loss",
     "dup",
     "delay",
@@ -123,6 +126,7 @@ pub const KINDS: [&str; 13] = [
     "link",
     "crash",
     "restart",
+    "stop",
     "suspend",
     "priority",
     "weight",
@@ -141,6 +145,7 @@ impl FaultKind {
             FaultKind::Link(_) => "link",
             FaultKind::Crash(_) => "crash",
             FaultKind::Restart(_) => "restart",
+            FaultKind::Stop(_) => "stop",
             FaultKind::Suspend(..) => "suspend",
             FaultKind::Priority { .. } => "priority",
             FaultKind::Weight { .. } => "weight",
@@ -163,6 +168,7 @@ impl FaultKind {
             | FaultKind::Link(r)
             | FaultKind::Crash(r)
             | FaultKind::Restart(r)
+            | FaultKind::Stop(r)
             | FaultKind::Suspend(r, _) => vec![*r],
             FaultKind::Priority { router, .. }
             | FaultKind::Weight { router, .. }
@@ -499,6 +505,10 @@ pub fn build(s: &Schedule) -> (Sim, Vec<RouterId>) {
                 sim.at(end, Action::Start(rs[*k]));
             }
             FaultKind::Restart(k) => sim.at(at, Action::Restart(rs[*k])),
+            FaultKind::Stop(k) => {
+                sim.at(at, Action::Shutdown(rs[*k]));
+                sim.at(end, Action::Start(rs[*k]));
+            }
             FaultKind::Suspend(k, clock) => sim.at(
                 at,
                 Action::Suspend {

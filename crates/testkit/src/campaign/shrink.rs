@@ -61,7 +61,10 @@ pub fn valid(s: &Schedule) -> bool {
                 return false
             }
             FaultKind::Partition(side) if side.is_empty() || side.len() >= n => return false,
-            FaultKind::Crash(k) | FaultKind::Restart(k) | FaultKind::Suspend(k, _) => {
+            FaultKind::Crash(k)
+            | FaultKind::Restart(k)
+            | FaultKind::Stop(k)
+            | FaultKind::Suspend(k, _) => {
                 if f.at_ms < s.starts[*k]
                     || power[*k]
                         .iter()
@@ -111,6 +114,7 @@ fn without_router(s: &Schedule, k: usize) -> Schedule {
                 FaultKind::Link(x) => FaultKind::Link(map(*x)),
                 FaultKind::Crash(x) => FaultKind::Crash(map(*x)),
                 FaultKind::Restart(x) => FaultKind::Restart(map(*x)),
+                FaultKind::Stop(x) => FaultKind::Stop(map(*x)),
                 FaultKind::Suspend(x, c) => FaultKind::Suspend(map(*x), *c),
                 FaultKind::Priority {
                     router,

@@ -86,6 +86,7 @@ pub fn to_text(s: &Schedule) -> String {
             FaultKind::Link(k) => format!("link {}", r(*k)),
             FaultKind::Crash(k) => format!("crash {}", r(*k)),
             FaultKind::Restart(k) => format!("restart {}", r(*k)),
+            FaultKind::Stop(k) => format!("stop {}", r(*k)),
             FaultKind::Suspend(k, c) => format!("suspend {} {}", r(*k), c.as_str()),
             FaultKind::Priority {
                 router,
@@ -245,6 +246,7 @@ fn parse_line(s: &mut Schedule, raw: &str, w: &[&str]) -> Result<(), String> {
                 "link" => FaultKind::Link(router(arg(3)?)?),
                 "crash" => FaultKind::Crash(router(arg(3)?)?),
                 "restart" => FaultKind::Restart(router(arg(3)?)?),
+                "stop" => FaultKind::Stop(router(arg(3)?)?),
                 "suspend" => FaultKind::Suspend(
                     router(arg(3)?)?,
                     match arg(4)? {

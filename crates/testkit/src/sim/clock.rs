@@ -178,6 +178,8 @@ impl Sim {
             panic!("{r}: no instance {instance:?}");
         };
         let line = format!("{who} reload priority {}->{priority}", c.priority);
+        // The daemon keeps an unchanged instance (`reload::decide`).
+        let changed = c.priority != priority;
         c.priority = priority;
         let name = c.name.clone();
         let configs = node.configs.clone();
@@ -187,7 +189,8 @@ impl Sim {
         let Some(engine) = node.engine.as_mut().filter(|_| !node.shut_down) else {
             return; // powered off: the next start reads the new configuration
         };
-        engine.retire(|c| c.name != name);
+        let before = self.transitions.len();
+        engine.retire(|c| c.name != name || !changed);
         self.drain(r, Cause::Reload);
         let node = &mut self.nodes[r.0];
         let Some(engine) = node.engine.as_mut() else {
@@ -223,6 +226,18 @@ impl Sim {
                 Some(now + down_interval(c.version, p, c.advert_int, c.down_timer_adverts));
         }
         self.input(r, Input::Startup, Cause::Reload);
+        // An instance the reload kept does not move: no transition without a cause.
+        let moved: Vec<String> = self.transitions[before..]
+            .iter()
+            .filter(|x| x.router == r && kept.get(x.instance.0).is_some_and(Option::is_some))
+            .map(|x| format!("{:?} {}->{}", x.instance, x.from, x.to))
+            .collect();
+        if !moved.is_empty() {
+            self.violation(format!(
+                "{r}: a reload moved instances it kept: {}",
+                moved.join(", ")
+            ));
+        }
     }
 
     /// Feed the tracker effects the scenario set (and did not clear) to a fresh
