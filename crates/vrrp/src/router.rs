@@ -272,6 +272,18 @@ impl Router {
                 for i in 0..self.instances.len() {
                     self.startup(i, now);
                 }
+                // A group held in FAULT by a member that a reload replaced or
+                // removed is free again if no member is faulted now.
+                for g in 0..self.groups.len() {
+                    let held = self.groups[g]
+                        .members
+                        .iter()
+                        .find(|&&m| self.instances[m].state == State::Fault)
+                        .copied();
+                    if let Some(m) = held {
+                        self.refresh_fault(m, now);
+                    }
+                }
                 // Every sync group starts in its members' state, so its own notify
                 // scripts hear of it (keepalived runs a group's notify_backup at start).
                 for g in 0..self.groups.len() {
@@ -981,6 +993,16 @@ impl Router {
                 self.enter_fault(m, reason);
             }
         } else {
+            // A member a reload made afresh has not started: its trackers are still
+            // being fed, one at a time. The group stays as it is until its Startup
+            // (which refreshes it), or a kept member would leave FAULT and return
+            // at once.
+            if members
+                .iter()
+                .any(|&m| self.instances[m].state == State::Initialize)
+            {
+                return;
+            }
             let was_fault = members
                 .iter()
                 .any(|&m| self.instances[m].state == State::Fault);

@@ -1048,6 +1048,63 @@ fn an_instance_restarted_by_reload_on_a_down_link_starts_in_fault() {
     assert_eq!(h.r.state(InstanceId(1)), State::Backup);
 }
 
+/// Reload: a sync group held in FAULT by a member's tracker, whose member a reload
+/// renews (a new priority). The driver feeds the new instance its trackers one at a
+/// time, a healthy one first: the kept member must not leave FAULT and come back
+/// at that instant (a needless BACKUP then FAULT for notify scripts). Found by the
+/// simulation campaign (crates/testkit/tests/campaign/regress-1007789.txt). And the
+/// opposite: renewed with every tracker healthy, the group leaves FAULT at Startup.
+#[test]
+fn a_reload_renewing_a_faulted_group_member_does_not_flap_the_others() {
+    for still_faulted in [true, false] {
+        let a = v2(100);
+        let mut b = v2(100);
+        b.name = "B".into();
+        b.vrid = 52;
+        let groups = vec![SyncGroupConfig {
+            name: "G".into(),
+            members: vec!["VI_1".into(), "B".into()],
+        }];
+        let mut h = H::with_groups(vec![a.clone(), b.clone()], groups.clone());
+        h.input(Input::Startup);
+        h.track(1, 1, TrackEffect::Fault(false));
+        h.track(1, 2, TrackEffect::Fault(true));
+        assert_eq!(h.r.state(InstanceId(0)), State::Fault);
+        let mut b2 = b.clone();
+        b2.priority = 150;
+        h.r.retire(|c| c.name != "B");
+        h.drain();
+        h.r.reconfigure(vec![a.clone(), b2], groups).unwrap();
+        let mark = h.mark();
+        h.track(1, 1, TrackEffect::Fault(false));
+        h.track(1, 2, TrackEffect::Fault(still_faulted));
+        h.input(Input::Startup);
+        let moved: Vec<(State, State, Reason)> = h
+            .since(mark)
+            .iter()
+            .filter_map(|o| match o {
+                Output::Transition {
+                    instance: InstanceId(0),
+                    from,
+                    to,
+                    reason,
+                } => Some((*from, *to, *reason)),
+                _ => None,
+            })
+            .collect();
+        if still_faulted {
+            assert_eq!(moved, vec![], "the kept member flapped");
+            assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+        } else {
+            assert_eq!(
+                moved,
+                vec![(State::Fault, State::Backup, Reason::FaultCleared)]
+            );
+            assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+        }
+    }
+}
+
 /// What `keepup status` shows of a Backup: the Master's address and the priority it
 /// advertised; of a Master, no other Master. The link and the trackers' effects as
 /// last told.
