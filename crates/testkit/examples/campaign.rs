@@ -129,7 +129,11 @@ fn main() {
         "routers per schedule: 3: {}, 4: {}, 5: {}",
         t.by_routers[3], t.by_routers[4], t.by_routers[5]
     );
-    println!("virtual routers:      {}", t.vrids);
+    println!(
+        "virtual routers:      {} (VRRPv2 {}, v3/IPv4 {}, v3/IPv6 {}; unicast {}, auth_hmac {})",
+        t.vrids, t.v2, t.v3_4, t.v3_6, t.unicast, t.hmac
+    );
+    println!("with a sync group:    {} schedules", t.grouped);
     let faults: u64 = t.faults.values().sum();
     println!("faults injected:      {faults}");
     for k in KINDS {

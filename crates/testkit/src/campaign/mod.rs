@@ -695,6 +695,14 @@ pub struct Tally {
     /// Schedules by router count (index = routers).
     pub by_routers: [u64; 8],
     pub vrids: u64,
+    /// VRIDs by kind: VRRPv2, v3 over IPv4, v3 over IPv6, unicast, `auth_hmac`.
+    pub v2: u64,
+    pub v3_4: u64,
+    pub v3_6: u64,
+    pub unicast: u64,
+    pub hmac: u64,
+    /// Schedules with a sync group.
+    pub grouped: u64,
     pub faults: BTreeMap<&'static str, u64>,
     pub transitions: u64,
     pub adverts: u64,
@@ -713,6 +721,16 @@ impl Tally {
             *x += 1;
         }
         self.vrids += s.vrids.len() as u64;
+        for v in &s.vrids {
+            match (v.version, v.v6) {
+                (Version::V2, _) => self.v2 += 1,
+                (Version::V3, false) => self.v3_4 += 1,
+                (Version::V3, true) => self.v3_6 += 1,
+            }
+            self.unicast += u64::from(v.unicast);
+            self.hmac += u64::from(v.hmac.is_some());
+        }
+        self.grouped += u64::from(s.group);
         for f in &s.faults {
             *self.faults.entry(f.kind.name()).or_default() += 1;
         }
@@ -730,6 +748,12 @@ impl Tally {
             *a += b;
         }
         self.vrids += o.vrids;
+        self.v2 += o.v2;
+        self.v3_4 += o.v3_4;
+        self.v3_6 += o.v3_6;
+        self.unicast += o.unicast;
+        self.hmac += o.hmac;
+        self.grouped += o.grouped;
         for (k, v) in &o.faults {
             *self.faults.entry(k).or_default() += v;
         }

@@ -465,7 +465,11 @@ fn reason_fits(cause: Cause, reason: Reason, to: State) -> bool {
     use Reason as R;
     match cause {
         Cause::Startup => matches!(reason, R::Startup | R::Fault | R::SyncGroup),
-        Cause::Reload => matches!(reason, R::Shutdown | R::Startup | R::Fault | R::SyncGroup),
+        // A group held in FAULT by a member the reload replaced is let go at Startup.
+        Cause::Reload => matches!(
+            reason,
+            R::Shutdown | R::Startup | R::Fault | R::FaultCleared | R::SyncGroup
+        ),
         Cause::Shutdown => matches!(reason, R::Shutdown | R::SyncGroup),
         Cause::Timer => {
             matches!(
