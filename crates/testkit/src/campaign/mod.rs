@@ -11,11 +11,14 @@
 //!   `Router::state`; each reason fits the input that caused it, so no transition
 //!   without a cause; no down-timer takeover before the last accepted advert plus the
 //!   down interval; `handle_timeout` before a deadline does nothing: no timer early);
+//!   A Master's adverts by its timer are `advert_int` apart; an instance a reload
+//!   keeps does not move;
 //! - a `nopreempt` instance never reports a preemption;
 //! - after the last fault heals (instant `T`), at `T + bound` each VRID has exactly
 //!   one Master, which alone holds the VIPs; its priority is at least that of every
-//!   router with preemption on (so the highest wins when all preempt); then nothing
-//!   moves for the quiet period (no needless transition).
+//!   router with preemption on (so the highest wins when all preempt); a sync
+//!   group's VRIDs share their Master; then nothing moves for the quiet period (no
+//!   needless transition).
 //!
 //! `bound` is the RFC's Master_Down_Interval (RFC 3768 §6.1, RFC 9568 §6.1):
 //! `3 × Master_Adver_Interval + Skew_Time`, taken at its largest for the VRID (the
