@@ -1003,13 +1003,8 @@ fn reconfigure_keeps_unchanged_and_vip_only_changes() {
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
 }
 
-/// Reload: an instance started afresh (its priority changed) on an interface the
-/// driver said is down starts in FAULT, not BACKUP: the engine remembers the link.
-/// Its sync-group sibling, kept, stays in FAULT too. Found by the simulation
-/// campaign (crates/testkit/tests/campaign/regress-3898.txt): the new instance took
-/// the link for up, went to BACKUP, and its group left FAULT with it.
-#[test]
-fn an_instance_restarted_by_reload_on_a_down_link_starts_in_fault() {
+/// Two v2 instances, VI_1 (VRID 1) and B (VRID 52), in one sync group G.
+fn grouped_pair() -> (InstanceConfig, InstanceConfig, Vec<SyncGroupConfig>) {
     let a = v2(100);
     let mut b = v2(100);
     b.name = "B".into();
@@ -1018,6 +1013,17 @@ fn an_instance_restarted_by_reload_on_a_down_link_starts_in_fault() {
         name: "G".into(),
         members: vec!["VI_1".into(), "B".into()],
     }];
+    (a, b, groups)
+}
+
+/// Reload: an instance started afresh (its priority changed) on an interface the
+/// driver said is down starts in FAULT, not BACKUP: the engine remembers the link.
+/// Its sync-group sibling, kept, stays in FAULT too. Found by the simulation
+/// campaign (crates/testkit/tests/campaign/regress-3898.txt): the new instance took
+/// the link for up, went to BACKUP, and its group left FAULT with it.
+#[test]
+fn an_instance_restarted_by_reload_on_a_down_link_starts_in_fault() {
+    let (a, b, groups) = grouped_pair();
     let mut h = H::with_groups(vec![a.clone(), b.clone()], groups.clone());
     h.input(Input::Startup);
     h.run_until(t(1.0));
@@ -1057,14 +1063,7 @@ fn an_instance_restarted_by_reload_on_a_down_link_starts_in_fault() {
 #[test]
 fn a_reload_renewing_a_faulted_group_member_does_not_flap_the_others() {
     for still_faulted in [true, false] {
-        let a = v2(100);
-        let mut b = v2(100);
-        b.name = "B".into();
-        b.vrid = 52;
-        let groups = vec![SyncGroupConfig {
-            name: "G".into(),
-            members: vec!["VI_1".into(), "B".into()],
-        }];
+        let (a, b, groups) = grouped_pair();
         let mut h = H::with_groups(vec![a.clone(), b.clone()], groups.clone());
         h.input(Input::Startup);
         h.track(1, 1, TrackEffect::Fault(false));
