@@ -4,6 +4,9 @@
 //!   on M virtual LANs with delay, loss, duplication and partitions drawn from a
 //!   seeded PRNG; crash, restart, shutdown, link and tracker actions; a transcript
 //!   (`t=3.610 r2 VRID 51 BACKUP->MASTER reason=master-down`) to snapshot.
+//! - [`campaign`]: random fault schedules over 3-5 routers run on the simulator and
+//!   checked against VRRP's invariants; a failing one is shrunk to a transcript
+//!   (`examples/campaign.rs` runs thousands; `tests/campaign.rs` a short form).
 //! - [`cfg`]: short instance configurations and the RFC timer formulas as oracles.
 //! - [`lab`]: the network-namespace lab (root): hosts on bridged LANs in their own
 //!   namespaces, processes, tcpdump captures with a pcap reader, and real keepalived
@@ -20,6 +23,7 @@
 //! println!("{}", sim.transcript());
 //! ```
 
+pub mod campaign;
 pub mod cfg;
 pub mod lab;
 pub mod peek;
@@ -31,5 +35,5 @@ pub use lab::{Capture, Host, Keepalived, Lab, Lan, Proc};
 pub use rng::SplitMix64;
 pub use sim::{
     Action, AdvertRecord, EventRecord, HeardRecord, LanId, LanParams, LinkParams, RouterId,
-    RouterSpec, Sim, TransitionRecord,
+    RouterSpec, Sim, SuspendClock, TransitionRecord,
 };

@@ -3,7 +3,7 @@
 //! Per-instance rules live in `instance.rs`; this file owns what crosses instances:
 //! finding the instance a packet is for, the state transitions (because a sync group
 //! moves its members together), and the output queue.
-use crate::config::{Auth, InitialState, InstanceConfig, SyncGroupConfig};
+use crate::config::{Auth, IfIndex, InitialState, InstanceConfig, SyncGroupConfig};
 use crate::counters::{Counters, GlobalCounters, NewMasterReason};
 use crate::event::{Discard, Event, Handover};
 use crate::hmac;
@@ -14,7 +14,7 @@ use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEff
 use keepup_wire::vrrp::{self, AuthType, IpPair, Version};
 use keepup_wire::{ah, hmac_auth, ipv4, Error as WireError};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ pub struct Router {
     /// The latest engine time seen (inputs, timeouts), for what runs without one
     /// (`retire`).
     last_now: Instant,
+    /// Interfaces the driver said are down (`Input::Link`): an instance that a
+    /// reload starts afresh on one of them starts knowing it.
+    links_down: BTreeSet<IfIndex>,
 }
 
 /// Arm instance `i`'s timer `t` for `at` (its slot, and the router's heap).
@@ -232,6 +235,7 @@ impl Router {
             heap: BinaryHeap::new(),
             wall: (Instant::ZERO, Duration::ZERO),
             last_now: Instant::ZERO,
+            links_down: BTreeSet::new(),
         })
     }
 
@@ -268,6 +272,18 @@ impl Router {
                 for i in 0..self.instances.len() {
                     self.startup(i, now);
                 }
+                // A group held in FAULT by a member that a reload replaced or
+                // removed is free again if no member is faulted now.
+                for g in 0..self.groups.len() {
+                    let held = self.groups[g]
+                        .members
+                        .iter()
+                        .find(|&&m| self.instances[m].state == State::Fault)
+                        .copied();
+                    if let Some(m) = held {
+                        self.refresh_fault(m, now);
+                    }
+                }
                 // Every sync group starts in its members' state, so its own notify
                 // scripts hear of it (keepalived runs a group's notify_backup at start).
                 for g in 0..self.groups.len() {
@@ -281,6 +297,11 @@ impl Router {
             }
             Input::Packet(p) => self.receive(now, p),
             Input::Link { interface, up } => {
+                if up {
+                    self.links_down.remove(&interface);
+                } else {
+                    self.links_down.insert(interface);
+                }
                 let hit: Vec<usize> = (0..self.instances.len())
                     .filter(|&i| self.instances[i].cfg.interface == interface)
                     .collect();
@@ -390,7 +411,7 @@ impl Router {
             }
             self.heap.pop();
             self.instances[i].cancel(t);
-            self.fire(i, t, at, now);
+            self.fire(i, t, now);
         }
     }
 
@@ -472,6 +493,8 @@ impl Router {
                 }
                 None => {
                     kept.push(None);
+                    let mut new = new;
+                    new.link_up = !self.links_down.contains(&new.cfg.interface);
                     next.push(new);
                 }
             }
@@ -970,6 +993,16 @@ impl Router {
                 self.enter_fault(m, reason);
             }
         } else {
+            // A member a reload made afresh has not started: its trackers are still
+            // being fed, one at a time. The group stays as it is until its Startup
+            // (which refreshes it), or a kept member would leave FAULT and return
+            // at once.
+            if members
+                .iter()
+                .any(|&m| self.instances[m].state == State::Initialize)
+            {
+                return;
+            }
             let was_fault = members
                 .iter()
                 .any(|&m| self.instances[m].state == State::Fault);
@@ -1134,7 +1167,7 @@ impl Router {
         self.push_transition(i, from, State::Stop, Reason::Shutdown);
     }
 
-    fn fire(&mut self, i: usize, t: Timer, at: Instant, now: Instant) {
+    fn fire(&mut self, i: usize, t: Timer, now: Instant) {
         // Each timer belongs to one state; leaving it cancels the timer, and this
         // guard keeps a stale one from acting.
         let inst = &self.instances[i];
@@ -1150,14 +1183,17 @@ impl Router {
         match t {
             Timer::Adver => {
                 let inst = &mut self.instances[i];
-                // MST-07: re-arm from the deadline so a late wake-up does not drift.
-                let next = at + inst.cfg.advert_int;
-                let next = if next <= now {
-                    now + inst.cfg.advert_int
-                } else {
-                    next
-                };
-                arm(&mut self.heap, inst, i, Timer::Adver, next);
+                // MST-07: "Reset the Adver_Timer to Advertisement_Interval" when it
+                // fires, as keepalived does: from now, so an advert sent late (a
+                // loaded host, a resumed VM) is still followed by a whole interval,
+                // never a shorter one.
+                arm(
+                    &mut self.heap,
+                    inst,
+                    i,
+                    Timer::Adver,
+                    now + inst.cfg.advert_int,
+                );
                 let prio = inst.effective_priority();
                 self.send_advert(i, prio);
             }

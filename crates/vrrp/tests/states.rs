@@ -1003,6 +1003,107 @@ fn reconfigure_keeps_unchanged_and_vip_only_changes() {
     assert_eq!(h.r.state(InstanceId(0)), State::Backup);
 }
 
+/// Two v2 instances, VI_1 (VRID 1) and B (VRID 52), in one sync group G.
+fn grouped_pair() -> (InstanceConfig, InstanceConfig, Vec<SyncGroupConfig>) {
+    let a = v2(100);
+    let mut b = v2(100);
+    b.name = "B".into();
+    b.vrid = 52;
+    let groups = vec![SyncGroupConfig {
+        name: "G".into(),
+        members: vec!["VI_1".into(), "B".into()],
+    }];
+    (a, b, groups)
+}
+
+/// Reload: an instance started afresh (its priority changed) on an interface the
+/// driver said is down starts in FAULT, not BACKUP: the engine remembers the link.
+/// Its sync-group sibling, kept, stays in FAULT too. Found by the simulation
+/// campaign (crates/testkit/tests/campaign/regress-3898.txt): the new instance took
+/// the link for up, went to BACKUP, and its group left FAULT with it.
+#[test]
+fn an_instance_restarted_by_reload_on_a_down_link_starts_in_fault() {
+    let (a, b, groups) = grouped_pair();
+    let mut h = H::with_groups(vec![a.clone(), b.clone()], groups.clone());
+    h.input(Input::Startup);
+    h.run_until(t(1.0));
+    h.input(Input::Link {
+        interface: IF,
+        up: false,
+    });
+    assert_eq!(h.r.state(InstanceId(0)), State::Fault);
+    assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+    let mut b2 = b.clone();
+    b2.priority = 150;
+    h.r.retire(|c| c.name != "B");
+    h.drain();
+    let kept = h.r.reconfigure(vec![a.clone(), b2], groups).unwrap();
+    assert_eq!(kept, vec![Some(InstanceId(0)), None]);
+    assert!(!h.r.link_up(InstanceId(1)));
+    h.input(Input::Startup);
+    assert_eq!(h.r.state(InstanceId(0)), State::Fault);
+    assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+    h.run_until(t(10.0));
+    assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+    // Opposite: the link comes back, both leave FAULT.
+    h.input(Input::Link {
+        interface: IF,
+        up: true,
+    });
+    assert_eq!(h.r.state(InstanceId(0)), State::Backup);
+    assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+}
+
+/// Reload: a sync group held in FAULT by a member's tracker, whose member a reload
+/// renews (a new priority). The driver feeds the new instance its trackers one at a
+/// time, a healthy one first: the kept member must not leave FAULT and come back
+/// at that instant (a needless BACKUP then FAULT for notify scripts). Found by the
+/// simulation campaign (crates/testkit/tests/campaign/regress-1007789.txt). And the
+/// opposite: renewed with every tracker healthy, the group leaves FAULT at Startup.
+#[test]
+fn a_reload_renewing_a_faulted_group_member_does_not_flap_the_others() {
+    for still_faulted in [true, false] {
+        let (a, b, groups) = grouped_pair();
+        let mut h = H::with_groups(vec![a.clone(), b.clone()], groups.clone());
+        h.input(Input::Startup);
+        h.track(1, 1, TrackEffect::Fault(false));
+        h.track(1, 2, TrackEffect::Fault(true));
+        assert_eq!(h.r.state(InstanceId(0)), State::Fault);
+        let mut b2 = b.clone();
+        b2.priority = 150;
+        h.r.retire(|c| c.name != "B");
+        h.drain();
+        h.r.reconfigure(vec![a.clone(), b2], groups).unwrap();
+        let mark = h.mark();
+        h.track(1, 1, TrackEffect::Fault(false));
+        h.track(1, 2, TrackEffect::Fault(still_faulted));
+        h.input(Input::Startup);
+        let moved: Vec<(State, State, Reason)> = h
+            .since(mark)
+            .iter()
+            .filter_map(|o| match o {
+                Output::Transition {
+                    instance: InstanceId(0),
+                    from,
+                    to,
+                    reason,
+                } => Some((*from, *to, *reason)),
+                _ => None,
+            })
+            .collect();
+        if still_faulted {
+            assert_eq!(moved, vec![], "the kept member flapped");
+            assert_eq!(h.r.state(InstanceId(1)), State::Fault);
+        } else {
+            assert_eq!(
+                moved,
+                vec![(State::Fault, State::Backup, Reason::FaultCleared)]
+            );
+            assert_eq!(h.r.state(InstanceId(1)), State::Backup);
+        }
+    }
+}
+
 /// What `keepup status` shows of a Backup: the Master's address and the priority it
 /// advertised; of a Master, no other Master. The link and the trackers' effects as
 /// last told.

@@ -166,6 +166,43 @@ fn master_sends_one_advert_per_interval_at_exact_deadlines() {
     assert_eq!(h.adverts_since(mark), 0, "no advert before its deadline");
 }
 
+/// Ledger: MST-07
+/// "Reset the Adver_Timer to Advertisement_Interval" when it fires: a driver that
+/// wakes up late (a loaded host; a VM resumed with its clock moved on) sends the
+/// late advert, and the next one comes a whole interval after it, not sooner. The
+/// simulation campaign found the opposite (crates/testkit/tests/campaign/
+/// regress-392.txt: 969 ms between two adverts of a 1 s Master after a 321 ms
+/// pause).
+#[test]
+fn a_late_advert_is_followed_by_a_whole_interval() {
+    let mut c = v2(255);
+    c.state = InitialState::Master;
+    let mut h = H::started(c);
+    h.run_until(t(3.0));
+    // The advert due at t=4 is handled at 4.321.
+    let mark = h.mark();
+    h.now = t(4.321);
+    h.r.handle_timeout(h.now);
+    h.drain();
+    assert_eq!(h.adverts_since(mark), 1);
+    let mark = h.mark();
+    h.run_until(t(5.321) - ns(1));
+    assert_eq!(
+        h.adverts_since(mark),
+        0,
+        "an advert sooner than the interval"
+    );
+    h.run_until(t(5.321));
+    assert_eq!(h.adverts_since(mark), 1);
+    // Woken far too late (several intervals): one advert, not a burst to catch up.
+    let mark = h.mark();
+    h.now = t(9.5);
+    h.r.handle_timeout(h.now);
+    h.drain();
+    assert_eq!(h.adverts_since(mark), 1);
+    assert_eq!(h.r.poll_timeout(), Some(t(10.5)));
+}
+
 /// Ledger: BKP-07
 /// RFC 3768 §6.4.2: "If the Master_Down_Timer fires, then: Send an ADVERTISEMENT;
 /// Broadcast a gratuitous ARP request ... for each IP address associated with the

@@ -30,6 +30,12 @@
 //! - with [`Sim::spurious_wakeups`] on, `handle_timeout(now)` called before a
 //!   router's deadline produces nothing and leaves the deadline alone (no timer
 //!   fires early).
+mod clock;
+mod query;
+
+pub use clock::SuspendClock;
+use clock::{Frozen, Held};
+
 use crate::cfg::{down_interval, skew_time};
 use crate::peek::{self, Peek};
 use crate::rng::SplitMix64;
@@ -155,6 +161,28 @@ pub enum Action {
         interface: IfIndex,
         params: LinkParams,
     },
+    /// The host is suspended for `length` (a paused VM, a stopped process): the
+    /// engine gets no call at all; packets and other inputs for it wait (up to a
+    /// socket buffer's worth of packets) and reach it at the resume, after its
+    /// overdue timers. `clock` says what its monotonic clock did meanwhile.
+    Suspend {
+        router: RouterId,
+        length: Duration,
+        clock: SuspendClock,
+    },
+    /// The host's wall clock (what `Router::set_wall` is given) now reads true time
+    /// plus `offset_ms` (0: corrected). Only `auth_hmac` reads it.
+    Wall { router: RouterId, offset_ms: i64 },
+    /// A reload that changes one instance's priority: the engine retires that
+    /// instance (a Master resigns with priority 0), takes the new configuration
+    /// and starts it afresh, as the daemon's reload does.
+    Reload {
+        router: RouterId,
+        instance: InstanceId,
+        priority: u8,
+    },
+    /// The end of a [`Action::Suspend`] (it schedules this itself).
+    Resume(RouterId),
 }
 
 impl Action {
@@ -335,6 +363,10 @@ struct Track {
     earliest_master_down: Option<Instant>,
     /// The interval a v3 Backup last adopted (TMR-07), for skew bounds.
     adopted_interval: Option<Duration>,
+    /// Engine time of the Master's last advert by its advert timer (or of the
+    /// re-arm a priority-0 advert causes, MST-08): the next one by the timer may
+    /// not come sooner than `advert_int` after it.
+    last_adver: Option<Instant>,
 }
 
 impl Track {
@@ -344,6 +376,7 @@ impl Track {
             vips: false,
             earliest_master_down: None,
             adopted_interval: None,
+            last_adver: None,
         }
     }
 }
@@ -356,6 +389,16 @@ struct Node {
     engine: Option<Router>,
     /// After Shutdown: running but stopped; Start builds a fresh engine.
     shut_down: bool,
+    /// Engine time lags simulation time by this much (a stalled monotonic clock):
+    /// the engine's `now` is the simulation's minus `lag`.
+    lag: Duration,
+    /// The wall clock's offset from true time, in ms (see [`Action::Wall`]).
+    wall_offset_ms: i64,
+    /// Suspended (see [`Action::Suspend`]).
+    frozen: Option<Frozen>,
+    /// Tracker effects the scenario set and did not clear (`Weight(0)` clears), fed
+    /// again to a fresh engine before its Startup.
+    trackers: BTreeMap<(InstanceId, u32), TrackEffect>,
     /// `poll_timeout()` after the last call.
     deadline: Option<Instant>,
     track: Vec<Track>,
@@ -407,6 +450,8 @@ struct InFlight {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cause {
     Startup,
+    /// A reload: the retired instance resigns, the new one starts.
+    Reload,
     Shutdown,
     Timer,
     Packet,
@@ -421,6 +466,11 @@ fn reason_fits(cause: Cause, reason: Reason, to: State) -> bool {
     use Reason as R;
     match cause {
         Cause::Startup => matches!(reason, R::Startup | R::Fault | R::SyncGroup),
+        // A group held in FAULT by a member the reload replaced is let go at Startup.
+        Cause::Reload => matches!(
+            reason,
+            R::Shutdown | R::Startup | R::Fault | R::FaultCleared | R::SyncGroup
+        ),
         Cause::Shutdown => matches!(reason, R::Shutdown | R::SyncGroup),
         Cause::Timer => {
             matches!(
@@ -457,6 +507,8 @@ pub struct Sim {
     show_vips: bool,
     show_events: bool,
     strict: bool,
+    /// Unix time at simulation time 0 (what a router's wall clock reads then).
+    wall_epoch: Duration,
     violations: Vec<String>,
     transitions: Vec<TransitionRecord>,
     adverts: Vec<AdvertRecord>,
@@ -484,6 +536,7 @@ impl Sim {
             show_vips: false,
             show_events: false,
             strict: true,
+            wall_epoch: Duration::ZERO,
             violations: Vec::new(),
             transitions: Vec::new(),
             adverts: Vec::new(),
@@ -570,6 +623,10 @@ impl Sim {
             groups: spec.groups,
             engine: None,
             shut_down: false,
+            lag: Duration::ZERO,
+            wall_offset_ms: 0,
+            frozen: None,
+            trackers: BTreeMap::new(),
             deadline: None,
             track,
         });
@@ -714,11 +771,19 @@ impl Sim {
     fn fire_timer(&mut self, r: RouterId) {
         let now = self.now;
         let node = &mut self.nodes[r.0];
+        if node.frozen.is_some() {
+            node.deadline = None;
+            return;
+        }
+        let local = now - node.lag;
+        let wall = self.wall_of(r);
+        let node = &mut self.nodes[r.0];
         let Some(engine) = node.engine.as_mut() else {
             node.deadline = None;
             return;
         };
-        engine.handle_timeout(now);
+        engine.set_wall(local, wall);
+        engine.handle_timeout(local);
         self.drain(r, Cause::Timer);
     }
 
@@ -726,14 +791,15 @@ impl Sim {
         let now = self.now;
         let node = &mut self.nodes[r.0];
         let before = node.deadline;
-        if before.is_some_and(|d| d <= now) {
+        if before.is_some_and(|d| d <= now) || node.frozen.is_some() {
             return;
         }
+        let lag = node.lag;
         let Some(engine) = node.engine.as_mut() else {
             return;
         };
-        engine.handle_timeout(now);
-        let after = engine.poll_timeout();
+        engine.handle_timeout(now - lag);
+        let after = engine.poll_timeout().map(|d| d + lag);
         self.drain(r, Cause::Spurious);
         if after != before {
             self.violation(format!(
@@ -745,6 +811,10 @@ impl Sim {
     // ---- actions --------------------------------------------------------------
 
     fn apply(&mut self, action: Action) {
+        let action = match self.hold_if_frozen(action) {
+            Some(a) => a,
+            None => return,
+        };
         match action {
             Action::Start(r) => {
                 self.log(format!("{r} start"));
@@ -805,6 +875,12 @@ impl Sim {
                 if let Some(tr) = self.nodes[router.0].track.get_mut(instance.0) {
                     tr.earliest_master_down = None;
                 }
+                let kept = &mut self.nodes[router.0].trackers;
+                if effect == TrackEffect::Weight(0) {
+                    kept.remove(&(instance, tracker));
+                } else {
+                    kept.insert((instance, tracker), effect);
+                }
                 self.input(
                     router,
                     Input::Track {
@@ -840,6 +916,18 @@ impl Sim {
                 self.log(format!("{lan} {params}"));
                 self.lans[lan.0].params = params;
             }
+            Action::Suspend {
+                router,
+                length,
+                clock,
+            } => self.suspend(router, length, clock),
+            Action::Wall { router, offset_ms } => self.set_wall_offset(router, offset_ms),
+            Action::Reload {
+                router,
+                instance,
+                priority,
+            } => self.reload(router, instance, priority),
+            Action::Resume(router) => self.resume(router),
             Action::SetLink {
                 router,
                 interface,
@@ -875,15 +963,24 @@ impl Sim {
         };
         node.engine = Some(engine);
         node.shut_down = false;
-        for (k, tr) in node.track.iter_mut().enumerate() {
+        for tr in node.track.iter_mut() {
             *tr = Track::new();
+        }
+        self.refeed_trackers(r, None, Cause::Startup);
+        let node = &mut self.nodes[r.0];
+        for (k, tr) in node.track.iter_mut().enumerate() {
             let c = &node.configs[k];
             // INI-02 (TMR-06), KA-02: a non-owner waits a whole down interval at
-            // Startup, whatever its configured state.
-            tr.earliest_master_down = Some(
-                now + down_interval(c.version, c.priority, c.advert_int, c.down_timer_adverts),
-            );
+            // Startup, whatever its configured state; Skew_Time on the priority its
+            // trackers give it.
+            let p = node
+                .engine
+                .as_ref()
+                .map_or(c.priority, |e| e.effective_priority(InstanceId(k)));
+            tr.earliest_master_down =
+                Some(now + down_interval(c.version, p, c.advert_int, c.down_timer_adverts));
         }
+        let node = &self.nodes[r.0];
         for i in node.ifaces.clone() {
             if !i.up {
                 self.input(
@@ -904,6 +1001,8 @@ impl Sim {
         node.engine = None;
         node.shut_down = false;
         node.deadline = None;
+        node.lag = Duration::ZERO;
+        node.frozen = None;
         let gone: Vec<InstanceId> = node
             .track
             .iter()
@@ -924,11 +1023,14 @@ impl Sim {
 
     /// Feed one input to a running router. False if it is not running.
     fn input(&mut self, r: RouterId, input: Input<'_>, cause: Cause) -> bool {
-        let now = self.now;
+        let local = self.now - self.nodes[r.0].lag;
+        let wall = self.wall_of(r);
         let Some(engine) = self.nodes[r.0].engine.as_mut() else {
             return false;
         };
-        engine.handle(now, input);
+        // As the daemon does before each batch of inputs.
+        engine.set_wall(local, wall);
+        engine.handle(local, input);
         self.drain(r, cause);
         true
     }
@@ -945,7 +1047,8 @@ impl Sim {
             while let Some(o) = engine.poll_output() {
                 outputs.push(o);
             }
-            node.deadline = engine.poll_timeout();
+            let lag = node.lag;
+            node.deadline = engine.poll_timeout().map(|d| d + lag);
         }
         if cause == Cause::Spurious && !outputs.is_empty() {
             let now = self.now;
@@ -956,7 +1059,12 @@ impl Sim {
         let mut outputs = outputs.into_iter().peekable();
         while let Some(o) = outputs.next() {
             match o {
-                Output::Advert(tx) => self.transmit(r, tx),
+                Output::Advert(tx) => {
+                    if cause == Cause::Timer {
+                        self.check_adver_timer(r, &tx);
+                    }
+                    self.transmit(r, tx)
+                }
                 Output::Vips { instance, install } => {
                     if let Some(t) = self.nodes[r.0].track.get_mut(instance.0) {
                         t.vips = install;
@@ -1066,6 +1174,7 @@ impl Sim {
         let previous = tr.state;
         let earliest = tr.earliest_master_down;
         tr.state = to;
+        tr.last_adver = None;
         if to != State::Backup {
             tr.earliest_master_down = None;
         } else if !matches!(cause, Cause::Packet | Cause::Startup) {
@@ -1105,6 +1214,43 @@ impl Sim {
                     ));
                 }
             }
+        }
+    }
+
+    /// No advert timer early: a Master's adverts by its timer are `advert_int`
+    /// apart (engine time) at least, unless it re-armed on a priority 0 (MST-08).
+    /// (Copies at one instant are one advert to several unicast peers.)
+    fn check_adver_timer(&mut self, r: RouterId, tx: &TxAdvert) {
+        let node = &self.nodes[r.0];
+        let local = self.now - node.lag;
+        let Some(c) = node.configs.get(tx.instance.0) else {
+            return;
+        };
+        let int = c.advert_int;
+        let Some(tr) = node.track.get(tx.instance.0) else {
+            return;
+        };
+        let peeked = if tx.dst.is_ipv4() {
+            peek::ipv4_advert(&tx.packet).map(|(_, p)| p)
+        } else {
+            peek::vrrp(&tx.packet)
+        };
+        let prio = peeked.map_or(0, |p| p.priority);
+        if tr.state != State::Master || prio == 0 {
+            return;
+        }
+        // Unicast: one advert leaves as one copy per peer, at one instant.
+        let early = tr.last_adver.filter(|l| *l != local && local - *l < int);
+        if let Some(l) = early {
+            let who = self.who(r, tx.instance);
+            self.violation(format!(
+                "{who}: advert timer fired {} ms after the last one (advert_int {} ms)",
+                (local - l).as_millis(),
+                int.as_millis()
+            ));
+        }
+        if let Some(tr) = self.nodes[r.0].track.get_mut(tx.instance.0) {
+            tr.last_adver = Some(local);
         }
     }
 
@@ -1253,10 +1399,15 @@ impl Sim {
     fn deliver(&mut self, pkt: InFlight) {
         let now = self.now;
         let r = pkt.to;
-        let node = &self.nodes[r.0];
+        let node = &mut self.nodes[r.0];
         if node.engine.is_none() || !node.iface(pkt.iface).is_some_and(|i| i.up) {
             return;
         }
+        if let Some(f) = node.frozen.as_mut() {
+            f.hold(Held::Packet(pkt));
+            return;
+        }
+        let node = &self.nodes[r.0];
         let v6 = matches!(pkt.payload, Payload::V6 { .. });
         // The instance this advert is for, and its state before.
         let target = pkt.peek.and_then(|p| {
@@ -1312,6 +1463,13 @@ impl Sim {
             interval: p.interval,
             accepted,
         });
+        if accepted && p.priority == 0 && state0 == State::Master && state1 == State::Master {
+            let local = now - node.lag;
+            if let Some(tr) = self.nodes[r.0].track.get_mut(id.0) {
+                tr.last_adver = Some(local);
+            }
+            return;
+        }
         if !accepted || state1 != State::Backup {
             return;
         }
@@ -1407,112 +1565,6 @@ impl Sim {
     pub fn violations(&self) -> &[String] {
         &self.violations
     }
-
-    // ---- queries --------------------------------------------------------------
-
-    pub fn transitions(&self) -> &[TransitionRecord] {
-        &self.transitions
-    }
-    pub fn adverts(&self) -> &[AdvertRecord] {
-        &self.adverts
-    }
-    pub fn heard(&self) -> &[HeardRecord] {
-        &self.heard
-    }
-    pub fn events(&self) -> &[EventRecord] {
-        &self.events
-    }
-    pub fn router_count(&self) -> usize {
-        self.nodes.len()
-    }
-    /// The running engine of `r` (None while powered off).
-    pub fn engine(&self, r: RouterId) -> Option<&Router> {
-        self.nodes[r.0].engine.as_ref()
-    }
-    /// The configuration `r` runs `instance` with (source address filled in).
-    pub fn config(&self, r: RouterId, instance: InstanceId) -> &InstanceConfig {
-        &self.nodes[r.0].configs[instance.0]
-    }
-    /// `r`'s IPv4 primary address on interface `index`.
-    pub fn addr_v4(&self, r: RouterId, index: IfIndex) -> Option<Ipv4Addr> {
-        self.nodes[r.0].iface(index).map(|i| i.v4)
-    }
-    /// `r`'s IPv6 link-local address on interface `index`.
-    pub fn addr_v6(&self, r: RouterId, index: IfIndex) -> Option<Ipv6Addr> {
-        self.nodes[r.0].iface(index).map(|i| i.v6)
-    }
-    /// The state of `instance` on `r` (None while powered off).
-    pub fn state(&self, r: RouterId, instance: InstanceId) -> Option<State> {
-        self.engine(r).map(|e| e.state(instance))
-    }
-    /// The state of `r`'s first instance.
-    pub fn state_of(&self, r: RouterId) -> Option<State> {
-        self.state(r, InstanceId(0))
-    }
-    /// Does `r` hold `instance`'s VIPs (by the Vips outputs; a crash removes them)?
-    pub fn holds_vips(&self, r: RouterId, instance: InstanceId) -> bool {
-        self.nodes[r.0]
-            .track
-            .get(instance.0)
-            .is_some_and(|t| t.vips)
-    }
-    /// Running routers with an instance of `vrid` in MASTER (all LANs, both families).
-    pub fn masters(&self, vrid: u8) -> Vec<RouterId> {
-        self.instances_in(vrid, State::Master)
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect()
-    }
-    /// Running (router, instance) pairs with VRID `vrid` in `state`.
-    pub fn instances_in(&self, vrid: u8, state: State) -> Vec<(RouterId, InstanceId)> {
-        let mut out = Vec::new();
-        for (k, node) in self.nodes.iter().enumerate() {
-            let Some(e) = &node.engine else { continue };
-            for (i, c) in node.configs.iter().enumerate() {
-                if c.vrid == vrid && e.state(InstanceId(i)) == state {
-                    out.push((RouterId(k), InstanceId(i)));
-                }
-            }
-        }
-        out
-    }
-    /// Routers holding the VIPs of an instance with VRID `vrid`.
-    pub fn vip_holders(&self, vrid: u8) -> Vec<RouterId> {
-        let mut out = Vec::new();
-        for (k, node) in self.nodes.iter().enumerate() {
-            if node
-                .configs
-                .iter()
-                .zip(&node.track)
-                .any(|(c, t)| c.vrid == vrid && t.vips)
-            {
-                out.push(RouterId(k));
-            }
-        }
-        out
-    }
-    /// The last advert `r` sent for `vrid` at or before now, with priority > 0.
-    pub fn last_advert(&self, r: RouterId, vrid: u8) -> Option<&AdvertRecord> {
-        self.adverts
-            .iter()
-            .rev()
-            .find(|a| a.router == r && a.vrid == vrid && a.priority > 0 && a.sent)
-    }
-    /// Transitions at or after `t`.
-    pub fn transitions_since(&self, t: Instant) -> Vec<&TransitionRecord> {
-        self.transitions.iter().filter(|x| x.at >= t).collect()
-    }
-    /// The first transition of `r` into `to` at or after `t`.
-    pub fn first_transition(
-        &self,
-        r: RouterId,
-        to: State,
-        t: Instant,
-    ) -> Option<&TransitionRecord> {
-        self.transitions
-            .iter()
-            .find(|x| x.router == r && x.to == to && x.at >= t)
-    }
 }
 
 /// The instant at the start of a transcript line (`t=3.610 ...`), to the ms.
@@ -1525,183 +1577,4 @@ fn line_time(line: &str) -> Option<Instant> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cfg::{ms, v2, v3_6};
-
-    fn three_on_one_lan() -> (Sim, LanId, [RouterId; 3]) {
-        let mut sim = Sim::new(1);
-        let lan = sim.lan();
-        let a = sim.add(
-            RouterSpec::new()
-                .iface(lan)
-                .instance(v2(1, 100))
-                .unstarted(),
-        );
-        let b = sim.add(
-            RouterSpec::new()
-                .iface(lan)
-                .instance(v2(1, 150))
-                .unstarted(),
-        );
-        let c = sim.add(
-            RouterSpec::new()
-                .iface(lan)
-                .instance(v2(1, 200))
-                .unstarted(),
-        );
-        (sim, lan, [a, b, c])
-    }
-
-    const MCAST4: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
-
-    #[test]
-    fn multicast_reaches_every_other_interface_on_the_lan() {
-        let (mut sim, _, [a, b, c]) = three_on_one_lan();
-        let other = sim.lan();
-        let d = sim.add(
-            RouterSpec::new()
-                .iface(other)
-                .instance(v2(1, 50))
-                .unstarted(),
-        );
-        assert_eq!(
-            sim.recipients(a, IfIndex(1), MCAST4),
-            vec![(b, IfIndex(1)), (c, IfIndex(1))]
-        );
-        // A LAN of its own hears nobody else.
-        assert_eq!(sim.recipients(d, IfIndex(1), MCAST4), vec![]);
-        // Unknown interface: nothing leaves.
-        assert_eq!(sim.recipients(a, IfIndex(9), MCAST4), vec![]);
-    }
-
-    #[test]
-    fn unicast_reaches_the_interface_with_that_address() {
-        let (sim, lan, [a, b, c]) = three_on_one_lan();
-        let to_c = IpAddr::V4(Sim::default_v4(lan, 3));
-        assert_eq!(sim.recipients(a, IfIndex(1), to_c), vec![(c, IfIndex(1))]);
-        let to_b6 = IpAddr::V6(Sim::default_v6(lan, 2));
-        assert_eq!(sim.recipients(a, IfIndex(1), to_b6), vec![(b, IfIndex(1))]);
-        let nobody = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99));
-        assert_eq!(sim.recipients(a, IfIndex(1), nobody), vec![]);
-    }
-
-    #[test]
-    fn partition_splits_and_heal_joins() {
-        let (mut sim, lan, [a, b, c]) = three_on_one_lan();
-        sim.apply(Action::Partition(lan, vec![vec![a], vec![b]]));
-        // c, not named, forms a group of its own.
-        assert_eq!(sim.recipients(a, IfIndex(1), MCAST4), vec![]);
-        assert_eq!(sim.recipients(b, IfIndex(1), MCAST4), vec![]);
-        sim.apply(Action::Partition(lan, vec![vec![a, c], vec![b]]));
-        assert_eq!(sim.recipients(a, IfIndex(1), MCAST4), vec![(c, IfIndex(1))]);
-        sim.apply(Action::Heal(lan));
-        assert_eq!(sim.recipients(b, IfIndex(1), MCAST4).len(), 2);
-        assert_eq!(
-            sim.transcript(),
-            "t=0.000 lan0 partition [r1] [r2]\nt=0.000 lan0 partition [r1 r3] [r2]\nt=0.000 lan0 heal"
-        );
-    }
-
-    #[test]
-    fn a_down_interface_neither_sends_nor_hears() {
-        let (mut sim, _, [a, b, c]) = three_on_one_lan();
-        sim.nodes[b.0].ifaces[0].up = false;
-        assert_eq!(sim.recipients(a, IfIndex(1), MCAST4), vec![(c, IfIndex(1))]);
-        assert_eq!(sim.recipients(b, IfIndex(1), MCAST4).len(), 2); // the gate is in transmit
-    }
-
-    #[test]
-    fn default_addresses_and_sources() {
-        let mut sim = Sim::new(1);
-        let lan0 = sim.lan();
-        let lan1 = sim.lan();
-        let a = sim.add(
-            RouterSpec::new()
-                .iface(lan0)
-                .iface(lan1)
-                .instance(v2(1, 100))
-                .instance(v3_6(2, 100).on(IfIndex(2)))
-                .unstarted(),
-        );
-        let b = sim.add(
-            RouterSpec::new()
-                .iface_v4(lan0, Ipv4Addr::new(10, 0, 0, 10))
-                .instance(v2(1, 100).source("10.0.0.77".parse().expect("addr")))
-                .unstarted(),
-        );
-        assert_eq!(sim.addr_v4(a, IfIndex(1)), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(sim.addr_v4(a, IfIndex(2)), Some(Ipv4Addr::new(10, 0, 1, 1)));
-        assert_eq!(sim.addr_v6(a, IfIndex(1)), "fe80::1".parse().ok());
-        assert_eq!(sim.addr_v6(a, IfIndex(2)), "fe80::1:1".parse().ok());
-        assert_eq!(sim.config(a, InstanceId(0)).source, "10.0.0.1".parse().ok());
-        assert_eq!(
-            sim.config(a, InstanceId(1)).source,
-            "fe80::1:1".parse().ok()
-        );
-        assert_eq!(
-            sim.addr_v4(b, IfIndex(1)),
-            Some(Ipv4Addr::new(10, 0, 0, 10))
-        );
-        // A source the scenario chose is kept.
-        assert_eq!(
-            sim.config(b, InstanceId(0)).source,
-            "10.0.0.77".parse().ok()
-        );
-    }
-
-    use crate::cfg::CfgExt;
-
-    #[test]
-    fn actions_are_ordered_and_lan_changes_are_logged() {
-        let (mut sim, lan, [a, ..]) = three_on_one_lan();
-        sim.at(ms(2000), Action::Heal(lan));
-        sim.at(
-            ms(1000),
-            Action::SetLan(lan, LanParams::default().loss(0.3)),
-        );
-        sim.at(ms(1000), Action::Partition(lan, vec![vec![a]]));
-        sim.run_until(ms(5000));
-        assert_eq!(sim.now(), ms(5000));
-        assert_eq!(
-            sim.transcript(),
-            "t=1.000 lan0 delay=0ms jitter=0ms loss=30% dup=0%\n\
-             t=1.000 lan0 partition [r1]\n\
-             t=2.000 lan0 heal"
-        );
-        assert_eq!(sim.transcript_since(ms(1500)), vec!["t=2.000 lan0 heal"]);
-    }
-
-    #[test]
-    fn reason_table() {
-        assert!(reason_fits(Cause::Timer, Reason::MasterDown, State::Master));
-        assert!(!reason_fits(
-            Cause::Packet,
-            Reason::MasterDown,
-            State::Master
-        ));
-        assert!(!reason_fits(
-            Cause::Packet,
-            Reason::HigherPriority,
-            State::Master
-        ));
-        assert!(reason_fits(
-            Cause::Packet,
-            Reason::HigherPriority,
-            State::Backup
-        ));
-        assert!(reason_fits(Cause::Track, Reason::Fault, State::Fault));
-        assert!(!reason_fits(
-            Cause::Spurious,
-            Reason::MasterDown,
-            State::Master
-        ));
-        assert!(!reason_fits(Cause::Timer, Reason::Startup, State::Master));
-    }
-
-    #[test]
-    fn line_time_parses_the_prefix() {
-        assert_eq!(line_time("t=3.610 r2 crash"), Some(ms(3610)));
-        assert_eq!(line_time("nothing"), None);
-    }
-}
+mod tests;
