@@ -15,6 +15,30 @@ use tracing::{error, info, warn};
 /// Adverts read in one wakeup at most (the rest wait for the next turn of the loop).
 const BURST: usize = 1024;
 
+/// What the kernel lets through to the socket of one family (see
+/// [`keepup_sys::RxFilter`]): the versions and VRIDs `instances` run on it and, for a
+/// VRID whose every instance uses simple-password authentication, their passwords.
+pub fn rx_filter(instances: &[InstanceConfig], v6: bool) -> keepup_sys::RxFilter {
+    let mut versions = BTreeSet::new();
+    let mut vrids: BTreeMap<u8, Option<BTreeSet<[u8; 8]>>> = BTreeMap::new();
+    for c in instances.iter().filter(|c| c.is_v6() == v6) {
+        versions.insert(c.version.number());
+        let entry = vrids.entry(c.vrid).or_insert_with(|| Some(BTreeSet::new()));
+        match (&c.auth, c.version, entry.as_mut()) {
+            (keepup_vrrp::Auth::Pass(p), keepup_wire::vrrp::Version::V2, Some(set)) => {
+                set.insert(*p);
+            }
+            _ => *entry = None,
+        }
+    }
+    keepup_sys::RxFilter {
+        versions: versions.into_iter().collect(),
+        vrids: (vrids.into_iter())
+            .map(|(v, p)| (v, p.map(|p| p.into_iter().collect())))
+            .collect(),
+    }
+}
+
 /// With many instances, how long a burst of adverts is left to gather after its
 /// first one wakes the daemon, before all of it is read at once.
 ///
@@ -72,7 +96,7 @@ impl VrrpSide {
         } else {
             None
         };
-        Ok(VrrpSide {
+        let side = VrrpSide {
             router,
             v4,
             v6,
@@ -81,7 +105,22 @@ impl VrrpSide {
             remap: heard_on_vmac(plan),
             twins: Twins::default(),
             start: Instant::now(),
-        })
+        };
+        side.filter(plan);
+        Ok(side)
+    }
+
+    /// The sockets' kernel filters for `plan`'s VRIDs, versions and passwords (at
+    /// start and at each reload). Without one (an old kernel), the engine still
+    /// judges every packet: a warning, not a failure.
+    fn filter(&self, plan: &Plan) {
+        for (sock, v6) in [(&self.v4, false), (&self.v6, true)] {
+            if let Some(sock) = sock {
+                if let Err(e) = sock.set_filter(&rx_filter(&plan.instances, v6)) {
+                    warn!("kernel filter on the VRRP socket: {e}; every packet reaches keepup");
+                }
+            }
+        }
     }
 
     /// The engine's time now; the wall clock is handed to the engine with it
@@ -115,6 +154,7 @@ impl VrrpSide {
         if self.v6.is_none() && plan.instances.iter().any(|c| c.is_v6()) {
             self.v6 = Some(VrrpSocket::open_v6().context("IPv6 VRRP socket")?);
         }
+        self.filter(plan);
         Ok(())
     }
 
@@ -470,6 +510,30 @@ mod tests {
                 c
             })
             .collect()
+    }
+
+    /// The kernel filter's spec: versions and VRIDs per family; passwords only where
+    /// every instance of a VRID uses one (a VRID shared with an instance without
+    /// one, or a VRRPv3 one, is left unchecked).
+    #[test]
+    fn the_kernel_filter_names_each_family_s_versions_vrids_and_passwords() {
+        use keepup_vrrp::Auth;
+        let mut v = instances(4, Duration::from_secs(1));
+        v[0].auth = Auth::pass("secret");
+        v[1].auth = Auth::pass("other");
+        v[1].vrid = 1;
+        v[2].auth = Auth::pass("alone");
+        v[2].vrid = 9;
+        v[3].vrid = 9;
+        v[3].version = keepup_wire::vrrp::Version::V3;
+        let f = rx_filter(&v, false);
+        assert_eq!(f.versions, vec![2, 3]);
+        let mut secret = [0u8; 8];
+        secret[..6].copy_from_slice(b"secret");
+        let mut other = [0u8; 8];
+        other[..5].copy_from_slice(b"other");
+        assert_eq!(f.vrids, vec![(1, Some(vec![other, secret])), (9, None)]);
+        assert_eq!(rx_filter(&v, true), keepup_sys::RxFilter::default());
     }
 
     #[test]
