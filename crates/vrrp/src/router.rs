@@ -7,7 +7,7 @@ use crate::config::{Auth, InitialState, InstanceConfig, SyncGroupConfig};
 use crate::counters::{Counters, GlobalCounters, NewMasterReason};
 use crate::event::{Discard, Event, Handover};
 use crate::hmac;
-use crate::instance::{addr_key, same_secret, Instance, RateLimit, Timer, TIMERS};
+use crate::instance::{addr_key, same_secret, zero_answer_gap, Instance, RateLimit, Timer, TIMERS};
 use crate::named::Once;
 use crate::time::Instant;
 use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEffect, TxAdvert};
@@ -1854,7 +1854,21 @@ impl Router {
         let inst = &mut self.instances[i];
         let ours = inst.effective_priority();
         if repr.priority == 0 {
-            // MST-08: answer a resignation at once and stay Master.
+            // MST-08: answer a resignation at once and stay Master; a flood of them
+            // at most once per gap, the Adver_Timer answering at its end.
+            let gap = zero_answer_gap(inst.cfg.advert_int);
+            if let Some(last) = inst.zero_answered.filter(|t| now < *t + gap) {
+                // `last` ahead of `now`: that answer is already on its way.
+                if last <= now {
+                    let due = last + gap;
+                    if inst.timers[Timer::Adver as usize].is_none_or(|at| due < at) {
+                        arm(&mut self.heap, inst, i, Timer::Adver, due);
+                    }
+                    inst.zero_answered = Some(due);
+                }
+                return;
+            }
+            inst.zero_answered = Some(now);
             let next = now + inst.cfg.advert_int;
             arm(&mut self.heap, inst, i, Timer::Adver, next);
             self.send_advert(i, ours);

@@ -385,13 +385,13 @@ fn garp_schedule_follows_repeat_delay_interval_and_refresh() {
 /// bounded by the live timers (it grew by one entry per packet), and the second GARP
 /// burst (`garp_master_delay`, 5 s after the takeover) must still go out on time.
 #[test]
-fn priority_zero_flood_keeps_the_timer_heap_bounded_and_the_garp_round_on_time() {
+fn priority_zero_flood_keeps_the_timer_heap_bounded_answers_and_the_garp_round_on_time() {
     let mut c = v2(100);
     c.state = InitialState::Master;
     let mut h = H::started(c.clone());
     // The takeover: an initial-state Master with priority < 255 waits one down
     // interval, then becomes Master.
-    h.run_until(t(5.0));
+    h.run_until(t(3.7));
     let (took_over, ..) = *h
         .transitions()
         .iter()
@@ -401,6 +401,10 @@ fn priority_zero_flood_keeps_the_timer_heap_bounded_and_the_garp_round_on_time()
     let bytes = flood.bytes();
     // 2000 packets/s of engine time for 10 s, from 0.5 s after the takeover.
     let mut at = took_over + Duration::from_millis(500);
+    assert!(
+        at > h.now,
+        "the flood starts after the takeover, in engine time"
+    );
     let mut most = 0;
     for _ in 0..20_000 {
         at = at + Duration::from_micros(500);
@@ -409,6 +413,24 @@ fn priority_zero_flood_keeps_the_timer_heap_bounded_and_the_garp_round_on_time()
         most = most.max(h.r.timer_entries());
     }
     assert_eq!(h.state(), State::Master);
+    // Answered at once, but at most once a millisecond (zero_answer_gap): 20,000
+    // packets 0.5 ms apart, about 10,000 answers, never two within a millisecond.
+    let answers: Vec<Instant> = h
+        .adverts()
+        .iter()
+        .map(|(at, _)| *at)
+        .filter(|at| *at > took_over + Duration::from_millis(500))
+        .collect();
+    assert!(
+        (9_000..=10_100).contains(&answers.len()),
+        "{} answers",
+        answers.len()
+    );
+    let close: Vec<_> = answers
+        .windows(2)
+        .filter(|w| w[1] - w[0] < Duration::from_millis(1))
+        .collect();
+    assert!(close.is_empty(), "{close:?}");
     assert!(
         most <= 2 * 64,
         "the timer heap held {most} entries for a handful of live timers"
