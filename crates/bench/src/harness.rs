@@ -19,13 +19,16 @@ pub struct Tools {
     pub keepup: PathBuf,
     /// How long the scale scenarios sample CPU and memory.
     pub sample: Duration,
+    /// The flood scenarios' rate (packets/s) and length (s).
+    pub flood_rate: u64,
+    pub flood_secs: f64,
 }
 
 /// One figure of one run.
 pub type Figure = (&'static str, f64);
 
 /// A daemon running in a lab host.
-enum Running {
+pub(crate) enum Running {
     /// keepup, and its runtime directory when that is on tmpfs (removed on drop).
     Keepup(Proc, Option<PathBuf>),
     Keepalived(Keepalived),
@@ -59,7 +62,13 @@ fn runtime_dir(lab: &Lab, host: &Host) -> (PathBuf, bool) {
 }
 
 impl Running {
-    fn start(tools: &Tools, which: Daemon, host: &Host, conf: &str, lab: &Lab) -> Result<Running> {
+    pub(crate) fn start(
+        tools: &Tools,
+        which: Daemon,
+        host: &Host,
+        conf: &str,
+        lab: &Lab,
+    ) -> Result<Running> {
         match which {
             Daemon::Keepup => {
                 let path = lab.dir().join(format!("{}.conf", host.name()));
@@ -89,14 +98,14 @@ impl Running {
         }
     }
 
-    fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         match self {
             Running::Keepup(p, _) => p.is_running(),
             Running::Keepalived(k) => k.is_running(),
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         match self {
             Running::Keepup(p, _) => p.log(),
             Running::Keepalived(k) => k.log(),
@@ -126,7 +135,7 @@ impl Running {
     }
 
     /// SIGTERM and wait for the exit (SIGKILL after a grace period).
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         match self {
             Running::Keepup(p, _) => {
                 p.terminate(Duration::from_secs(5));
@@ -138,7 +147,7 @@ impl Running {
     }
 
     /// The daemon's process and its descendants (keepalived forks its VRRP child).
-    fn pids(&self) -> Vec<u32> {
+    pub(crate) fn pids(&self) -> Vec<u32> {
         let mut v = vec![self.pid()];
         v.extend(descendants(self.pid()));
         v
@@ -147,7 +156,7 @@ impl Running {
 
 /// Poll `cond` every `poll` until it holds; an error naming `what` after `timeout`
 /// or on Ctrl-C.
-fn wait(
+pub(crate) fn wait(
     timeout: Duration,
     poll: Duration,
     what: &str,
@@ -161,7 +170,7 @@ fn wait(
         .ok_or_else(|| anyhow!("timed out after {timeout:?} waiting for {what}"))
 }
 
-fn pause(d: Duration) -> Result<()> {
+pub(crate) fn pause(d: Duration) -> Result<()> {
     let _ = lab::wait_until(d, Duration::from_millis(20), interrupted);
     if interrupted() {
         bail!(crate::Interrupted);
@@ -229,7 +238,7 @@ pub fn garps(packets: &[Packet]) -> Vec<(Ns, [u8; 6], Ipv4Addr)> {
 }
 
 /// A lab with one bridge and hosts at the given addresses.
-fn lab_with(tag: &str, hosts: &[(&str, Ipv4Addr)]) -> Result<(Lab, Lan, Vec<Host>)> {
+pub(crate) fn lab_with(tag: &str, hosts: &[(&str, Ipv4Addr)]) -> Result<(Lab, Lan, Vec<Host>)> {
     let lab = Lab::new(tag)?;
     let lan = lab.bridge()?;
     let mut v = Vec::new();
@@ -247,7 +256,7 @@ fn addresses(host: &Host) -> Vec<IpAddr> {
         .collect()
 }
 
-fn daemon_died(d: &Running, host: &Host) -> anyhow::Error {
+pub(crate) fn daemon_died(d: &Running, host: &Host) -> anyhow::Error {
     let log = d.log();
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     let last = lines.last().copied().unwrap_or("(its log is empty)");
@@ -435,7 +444,7 @@ fn adverts(packets: &[Packet]) -> Vec<(Ns, [u8; 6], u8)> {
 /// over threads), exact to the ns; utime + stime are sampled at the tick (10 ms),
 /// too coarse for a daemon that runs 200 times a second for a few µs each.
 /// Without schedstats (a kernel built without them), utime + stime.
-fn proc_usage(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn proc_usage(pid: u32) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
     let f: Vec<&str> = after.split_whitespace().collect();
