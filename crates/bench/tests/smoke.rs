@@ -71,15 +71,22 @@ fn run_bench(bench: &str, args: &[&str], out: &Path) -> (u32, std::process::Outp
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    (child.id(), child.wait_with_output().unwrap())
+        .expect("keepup-bench starts");
+    let pid = child.id();
+    (
+        pid,
+        child.wait_with_output().expect("keepup-bench's output"),
+    )
 }
 
 /// Nothing left behind by the bench run `pid`: namespaces, processes, lab directories.
 fn nothing_left_behind(pid: u32) {
     // Nothing left behind: the labs' names start with ku<bench pid in hex>-.
     let prefix = format!("ku{pid:x}-");
-    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
     let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
         .lines()
         .filter(|l| l.starts_with(&prefix))
@@ -90,7 +97,7 @@ fn nothing_left_behind(pid: u32) {
     // file in its lab's directory on its command line.
     let dir_mark = format!("keepup-lab-{prefix}");
     let procs: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
+        .expect("/proc")
         .flatten()
         .filter_map(|e| {
             e.file_name().to_str()?.parse::<u32>().ok()?;
@@ -101,7 +108,7 @@ fn nothing_left_behind(pid: u32) {
         .collect();
     assert!(procs.is_empty(), "processes left behind: {procs:?}");
     let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
+        .expect("the temporary directory")
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(&dir_mark))
         .collect();

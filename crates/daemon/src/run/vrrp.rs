@@ -294,6 +294,8 @@ impl VrrpSide {
             );
         });
         match r {
+            // An empty read (the other socket, after a gathering pause) says nothing.
+            Ok(0) => {}
             Ok(n) => self.flooded = n >= FLOODED,
             Err(e) => warn!("receive (IPv{}): {e}", if v6 { 6 } else { 4 }),
         }
@@ -558,6 +560,19 @@ mod tests {
         other[..5].copy_from_slice(b"other");
         assert_eq!(f.vrids, vec![(1, Some(vec![other, secret])), (9, None)]);
         assert_eq!(rx_filter(&v, true), keepup_sys::RxFilter::default());
+    }
+
+    /// Under a flood, reads wait 1 ms for more to gather, 2 % of the shortest
+    /// interval at most.
+    #[test]
+    fn a_flooded_socket_is_read_after_a_pause_of_a_sliver_of_the_interval() {
+        let ms = Duration::from_millis;
+        assert_eq!(flood_pause(&instances(1, Duration::from_secs(1))), ms(1));
+        assert_eq!(
+            flood_pause(&instances(1, ms(10))),
+            Duration::from_micros(200)
+        );
+        assert_eq!(flood_pause(&[]), ms(1));
     }
 
     #[test]
