@@ -19,6 +19,9 @@ pub struct Tools {
     pub keepup: PathBuf,
     /// How long the scale scenarios sample CPU and memory.
     pub sample: Duration,
+    /// The flood scenarios' rate (packets/s) and length (s).
+    pub flood_rate: u64,
+    pub flood_secs: f64,
 }
 
 /// One figure of one run.
@@ -176,7 +179,7 @@ impl Running {
 
 /// Poll `cond` every `poll` until it holds; an error naming `what` after `timeout`
 /// or on Ctrl-C.
-fn wait(
+pub(crate) fn wait(
     timeout: Duration,
     poll: Duration,
     what: &str,
@@ -190,7 +193,7 @@ fn wait(
         .ok_or_else(|| anyhow!("timed out after {timeout:?} waiting for {what}"))
 }
 
-fn pause(d: Duration) -> Result<()> {
+pub(crate) fn pause(d: Duration) -> Result<()> {
     let _ = lab::wait_until(d, Duration::from_millis(20), interrupted);
     if interrupted() {
         bail!(crate::Interrupted);
@@ -258,7 +261,7 @@ pub fn garps(packets: &[Packet]) -> Vec<(Ns, [u8; 6], Ipv4Addr)> {
 }
 
 /// A lab with one bridge and hosts at the given addresses.
-fn lab_with(tag: &str, hosts: &[(&str, Ipv4Addr)]) -> Result<(Lab, Lan, Vec<Host>)> {
+pub(crate) fn lab_with(tag: &str, hosts: &[(&str, Ipv4Addr)]) -> Result<(Lab, Lan, Vec<Host>)> {
     let lab = Lab::new(tag)?;
     let lan = lab.bridge()?;
     let mut v = Vec::new();
@@ -464,7 +467,7 @@ fn adverts(packets: &[Packet]) -> Vec<(Ns, [u8; 6], u8)> {
 /// over threads), exact to the ns; utime + stime are sampled at the tick (10 ms),
 /// too coarse for a daemon that runs 200 times a second for a few µs each.
 /// Without schedstats (a kernel built without them), utime + stime.
-fn proc_usage(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn proc_usage(pid: u32) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
     let f: Vec<&str> = after.split_whitespace().collect();

@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod chart;
+mod flood;
 mod font;
 mod harness;
 mod ipvs;
@@ -89,6 +90,12 @@ struct BenchArgs {
     /// Seconds the scale scenarios sample CPU and memory (default 30; 10 with --quick).
     #[arg(long, value_name = "SECS")]
     sample: Option<u64>,
+    /// The flood scenarios' rate, packets/s.
+    #[arg(long, default_value_t = 60_000)]
+    flood_rate: u64,
+    /// The flood scenarios' length, seconds.
+    #[arg(long, default_value_t = 15.0)]
+    flood_secs: f64,
     /// The keepup binary (default: `keepup` next to this program).
     #[arg(long)]
     keepup: Option<PathBuf>,
@@ -123,6 +130,18 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// (In the rogue host's namespace.) Send bad VRRP packets of one KIND.
+    #[command(hide = true)]
+    Flood {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        rate: u64,
+        #[arg(long)]
+        secs: f64,
+        #[arg(long)]
+        iface: String,
+    },
     /// IPVS benchmarks in the qemu VM (a kernel with IPVS): programming 1,000 virtual
     /// servers x 10 real servers, a 1 % reload, memory; checkers' CPU. keepup and
     /// keepalived alternating in one boot.
@@ -151,6 +170,15 @@ fn main() -> ExitCode {
         }) => probe::run(target, Duration::from_micros(every_us.max(100)), &out)
             .map(|()| ExitCode::SUCCESS),
         Some(Command::Monitor { out }) => monitor::run(&out).map(|()| ExitCode::SUCCESS),
+        Some(Command::Flood {
+            kind,
+            rate,
+            secs,
+            iface,
+        }) => match flood::FloodKind::parse(&kind) {
+            Some(k) => flood::send(k, rate, secs, &iface).map(|()| ExitCode::SUCCESS),
+            None => Err(anyhow::anyhow!("no flood kind {kind:?}")),
+        },
         Some(Command::Ipvs(args)) => ipvs::host(args),
         Some(Command::Longrun(args)) => longrun::run(args),
         Some(Command::IpvsGuest { dir, args }) => ipvs::guest(&dir, args),
@@ -201,7 +229,9 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     }
     let runs = args.runs.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
     let sample = Duration::from_secs(args.sample.unwrap_or(if args.quick { 10 } else { 30 }));
-    let (tools, versions) = tools(args.keepup.clone(), sample)?;
+    let (mut tools, versions) = tools(args.keepup.clone(), sample)?;
+    tools.flood_rate = args.flood_rate;
+    tools.flood_secs = args.flood_secs;
     watch_signals()?;
 
     let daemons: Vec<Daemon> = Daemon::BOTH
@@ -226,6 +256,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
                     Kind::Scale(count, timing) => harness::scale(&tools, d, count, timing),
                     Kind::Vips(count, excluded) => harness::vips(&tools, d, count, excluded),
                     Kind::Checkers { tcp, http } => harness::checkers(&tools, tcp, http),
+                    Kind::Flood(k) => flood::run(&tools, d, k),
                 };
                 match r {
                     Ok(figs) => {
@@ -261,7 +292,13 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         println!("failed runs:\n{failures}");
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
-    let md = args.out.join("latest.md");
+    // The flood scenarios alone have their own file (they answer issue 17).
+    let floods = scenarios.iter().all(|s| matches!(s.kind, Kind::Flood(_)));
+    let md = args.out.join(if floods {
+        "flood-latest.md"
+    } else {
+        "latest.md"
+    });
     let header = format!(
         "{}- runs per scenario and daemon: {runs}, alternating keepup and keepalived\n",
         machine_header(&versions)
@@ -336,6 +373,8 @@ pub(crate) fn tools(keepup: Option<PathBuf>, sample: Duration) -> Result<(harnes
         bench: bench_exe,
         keepup: keepup.canonicalize().unwrap_or(keepup),
         sample,
+        flood_rate: 0,
+        flood_secs: 0.0,
     };
     Ok((tools, format!("{ku_version}; {ka_version}")))
 }

@@ -117,6 +117,8 @@ pub enum Kind {
         tcp: usize,
         http: usize,
     },
+    /// A rogue host floods the pair with one kind of bad packet.
+    Flood(crate::flood::FloodKind),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +150,14 @@ impl Scenario {
                  r1: checks per second, CPU % and RSS, the largest gap between the instance's \
                  adverts on the wire; keepup only (keepalived's checker exits on a kernel \
                  without IPVS)"
+            ),
+            Kind::Flood(k) => format!(
+                "a rogue host floods {} packets (see flood.rs) at the fixed rate from r1's \
+                 takeover: VI_1 (VRID 51, PASS) and VI_2 (VRID 52, AH), r1 MASTER 150, r2 \
+                 BACKUP 100, advert_int 1; CPU % of one core over the flood, RSS, state \
+                 changes and log lines during it, when r1's second GARP round went out after \
+                 its first (garp_master_delay 5)",
+                k.label()
             ),
             Kind::Vips(n, excluded) => format!(
                 "one instance with {n} VIPs on r1{}: time from the master transition until all \
@@ -196,6 +206,12 @@ pub fn all() -> Vec<Scenario> {
             http: 1_000,
         },
     });
+    for k in crate::flood::FloodKind::ALL {
+        v.push(Scenario {
+            name: format!("flood/{}", k.label()),
+            kind: Kind::Flood(k),
+        });
+    }
     v.push(Scenario {
         name: "vips/1000".into(),
         kind: Kind::Vips(1000, false),
@@ -379,10 +395,10 @@ mod tests {
     fn names_are_unique_and_quick_globs_match_some() {
         let all = all();
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names.len(), 20);
+        assert_eq!(names.len(), 29);
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 20);
+        assert_eq!(names.len(), 29);
         for q in QUICK {
             let p = glob::Pattern::new(q).unwrap();
             assert!(names.iter().any(|n| p.matches(n)), "{q}");

@@ -1,7 +1,7 @@
 //! The benchmark harness starts, measures one short scenario for both daemons and
 //! leaves nothing behind. Root only (CI runs it with the other `netns_` tests); the
-//! benchmark itself is not part of the test suite. The long run likewise, for half a
-//! minute.
+//! benchmark itself is not part of the test suite. The long run and a flood likewise,
+//! in their shortest forms.
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -25,15 +25,7 @@ fn netns_bench_runs_one_scenario_for_both_daemons_and_cleans_up() {
     );
     let out = std::env::temp_dir().join(format!("keepup-bench-smoke-{}", std::process::id()));
     let started = Instant::now();
-    let child = Command::new(bench)
-        .args(["--runs", "1", "--only", SCENARIO, "--out"])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let output = child.wait_with_output().unwrap();
+    let (pid, output) = run_bench(bench, &["--runs", "1", "--only", SCENARIO], &out);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -77,8 +69,9 @@ fn netns_longrun_samples_both_daemons_and_finds_nothing_left() {
     }
     let bench = env!("CARGO_BIN_EXE_keepup-bench");
     let out = std::env::temp_dir().join(format!("keepup-longrun-smoke-{}", std::process::id()));
-    let child = Command::new(bench)
-        .args([
+    let (pid, output) = run_bench(
+        bench,
+        &[
             "longrun",
             "--minutes",
             "0.5",
@@ -92,15 +85,9 @@ fn netns_longrun_samples_both_daemons_and_finds_nothing_left() {
             "2",
             "--warmup",
             "6",
-            "--out",
-        ])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let output = child.wait_with_output().unwrap();
+        ],
+        &out,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -140,9 +127,27 @@ fn netns_longrun_samples_both_daemons_and_finds_nothing_left() {
     nothing_left_behind(pid);
 }
 
-/// No namespace, process or lab directory of the keepup-bench run `pid` remains: the
-/// labs' names start with ku<bench pid in hex>-.
+/// Run keepup-bench with `args` and `--out out`: its pid (labs are named after it)
+/// and what it printed.
+fn run_bench(bench: &str, args: &[&str], out: &Path) -> (u32, std::process::Output) {
+    let child = Command::new(bench)
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("keepup-bench starts");
+    let pid = child.id();
+    (
+        pid,
+        child.wait_with_output().expect("keepup-bench's output"),
+    )
+}
+
+/// Nothing left behind by the bench run `pid`: namespaces, processes, lab directories.
 fn nothing_left_behind(pid: u32) {
+    // The labs' names start with ku<bench pid in hex>-.
     let prefix = format!("ku{pid:x}-");
     let netns = Command::new("ip")
         .args(["netns", "list"])
@@ -174,4 +179,52 @@ fn nothing_left_behind(pid: u32) {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&dir_mark))
         .collect();
     assert!(dirs.is_empty(), "lab directories left behind: {dirs:?}");
+}
+
+/// The flood benchmark, tiny: one kind at 2,000 packets/s for 3 s, one run each.
+/// Both daemons are measured; keepup keeps its Master through it; the figures land in
+/// flood-latest.md.
+#[test]
+fn netns_bench_floods_both_daemons_and_reports_the_ratio() {
+    if !lab::root_or_skip("netns_bench_floods_both_daemons_and_reports_the_ratio") {
+        return;
+    }
+    let bench = env!("CARGO_BIN_EXE_keepup-bench");
+    let out = std::env::temp_dir().join(format!("keepup-bench-flood-{}", std::process::id()));
+    let args = [
+        "--runs",
+        "1",
+        "--only",
+        "flood/vrid",
+        "--flood-rate",
+        "2000",
+    ];
+    let (pid, output) = run_bench(bench, &[&args[..], &["--flood-secs", "3"]].concat(), &out);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let row = |metric: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| flood/vrid | {metric} |")))
+            .unwrap_or_else(|| panic!("no {metric} row in:\n{stdout}\n{stderr}"));
+        line.split('|').map(|c| c.trim().to_owned()).collect()
+    };
+    let cpu = row("CPU % master");
+    for cell in [&cpu[3], &cpu[4]] {
+        assert!(cell.parse::<f64>().is_ok(), "{cpu:?}");
+    }
+    assert!(cpu[5].parse::<f64>().is_ok() || cpu[5] == "-", "{cpu:?}");
+    let sent = row("packets/s sent");
+    assert!(sent[3].parse::<f64>().unwrap() > 500.0, "{sent:?}");
+    assert_eq!(
+        row("state changes")[3],
+        "0",
+        "keepup changed state under the flood"
+    );
+    assert_eq!(row("r1 still master")[3], "1");
+    let md = std::fs::read_to_string(out.join("flood-latest.md")).unwrap();
+    assert!(md.contains("| flood/vrid | CPU % master |"), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
+    nothing_left_behind(pid);
 }

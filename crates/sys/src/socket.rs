@@ -334,6 +334,27 @@ impl VrrpSocket {
         })
     }
 
+    /// Put `filter`'s programs on this socket (both for IPv4 with AH), replacing any
+    /// before: the kernel drops what no instance here can accept (see
+    /// [`crate::RxFilter`]).
+    pub fn set_filter(&self, filter: &crate::RxFilter) -> Result<()> {
+        use crate::RxFilterLayout as L;
+        let on = |s: &AsyncFd<Socket>, layout| {
+            crate::rx_filter::attach(s.get_ref(), &filter.program(layout))
+                .map_err(|e| io_err(format!("SO_ATTACH_FILTER ({layout:?})"), e))
+        };
+        match &self.inner {
+            Inner::V4 { vrrp, ah } => {
+                on(vrrp, L::V4)?;
+                if let Some(ah) = ah {
+                    on(ah, L::V4Ah)?;
+                }
+                Ok(())
+            }
+            Inner::V6 { vrrp } => on(vrrp, L::V6),
+        }
+    }
+
     /// Join the group (224.0.0.18 / ff02::12 or `mcast_dst_ip`) on an interface.
     /// Joining a group that is already joined there is not an error.
     pub fn join(&self, group: IpAddr, ifindex: u32) -> Result<()> {

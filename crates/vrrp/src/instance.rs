@@ -78,6 +78,9 @@ pub(crate) struct Instance {
     /// Stopped (or yielded to Backup), but still holding the VIPs until the new
     /// Master is heard (`InstanceConfig::handover`).
     pub holding: bool,
+    /// When a priority-0 advert was last answered at once (MST-08), for
+    /// [`zero_answer_gap`].
+    pub zero_answered: Option<Instant>,
     /// Handed over on request ([`crate::Input::Yield`]): as Backup, it accepts a
     /// lower-priority Master instead of preempting it.
     pub yielded: bool,
@@ -153,6 +156,7 @@ impl Instance {
             tracks: BTreeMap::new(),
             start_waiting: false,
             holding: false,
+            zero_answered: None,
             yielded: false,
             successor: None,
             master_adver_interval: interval,
@@ -503,4 +507,13 @@ pub(crate) fn same_secret(a: &[u8; 8], b: &[u8; 8]) -> bool {
         .zip(b.iter())
         .fold(0u8, |acc, (x, y)| acc | (x ^ y))
         == 0
+}
+
+/// A Master answers priority-0 adverts at once (MST-08), but a flood of them at most
+/// once per this gap (the next answer is the Adver_Timer, armed for the gap's end):
+/// 1 ms, or a 256th of the advert interval if shorter, below any Backup's Skew_Time
+/// ((256 - Priority) / 256 of a second, or of the interval in VRRPv3), so no Backup
+/// that heard the flood's priority 0 times out before our answer.
+pub(crate) fn zero_answer_gap(advert_int: std::time::Duration) -> std::time::Duration {
+    (advert_int / 256).min(std::time::Duration::from_millis(1))
 }

@@ -7,7 +7,7 @@ use crate::config::{Auth, IfIndex, InitialState, InstanceConfig, SyncGroupConfig
 use crate::counters::{Counters, GlobalCounters, NewMasterReason};
 use crate::event::{Discard, Event, Handover};
 use crate::hmac;
-use crate::instance::{addr_key, same_secret, Instance, RateLimit, Timer, TIMERS};
+use crate::instance::{addr_key, same_secret, zero_answer_gap, Instance, RateLimit, Timer, TIMERS};
 use crate::named::Once;
 use crate::time::Instant;
 use crate::{Input, InstanceId, Output, Reason, RxData, RxPacket, State, TrackEffect, TxAdvert};
@@ -55,6 +55,11 @@ pub struct Router {
     /// stale once the instance's slot no longer holds that deadline (cancelled or
     /// re-armed); stale entries are skipped, and never left on top.
     heap: BinaryHeap<Reverse<(Instant, usize, Timer)>>,
+    /// Heap size past which it is rebuilt from the live timers: twice the live ones
+    /// at the last rebuild (at least [`HEAP_FLOOR`]). A flood of inputs that each
+    /// re-arm a timer (priority 0 to a Master) leaves stale entries below the top;
+    /// this keeps them from outnumbering the live ones, at amortised O(1) per arm.
+    heap_limit: usize,
     /// The wall clock as the driver last gave it: (engine time, Unix time then).
     wall: (Instant, Duration),
     /// The latest engine time seen (inputs, timeouts), for what runs without one
@@ -76,6 +81,9 @@ fn arm(
     inst.timers[t as usize] = Some(at);
     heap.push(Reverse((at, i, t)));
 }
+
+/// The smallest [`Router::heap_limit`]: rebuilding a tiny heap often gains nothing.
+const HEAP_FLOOR: usize = 64;
 
 fn instance_error(cfg: &InstanceConfig, problem: impl Into<String>) -> ConfigError {
     ConfigError::Instance {
@@ -233,6 +241,7 @@ impl Router {
             claims: Once::new(256),
             lists_read: Once::new(1024),
             heap: BinaryHeap::new(),
+            heap_limit: HEAP_FLOOR,
             wall: (Instant::ZERO, Duration::ZERO),
             last_now: Instant::ZERO,
             links_down: BTreeSet::new(),
@@ -413,6 +422,7 @@ impl Router {
             self.instances[i].cancel(t);
             self.fire(i, t, now);
         }
+        self.compact();
     }
 
     fn stale(&self, at: Instant, i: usize, t: Timer) -> bool {
@@ -429,6 +439,34 @@ impl Router {
             }
             self.heap.pop();
         }
+        self.compact();
+    }
+
+    /// Rebuild the heap from the instances' timer slots once stale entries may
+    /// outnumber live ones (see [`Router::heap_limit`]).
+    fn compact(&mut self) {
+        if self.heap.len() > self.heap_limit {
+            self.rebuild_heap();
+        }
+    }
+
+    fn rebuild_heap(&mut self) {
+        self.heap = self
+            .instances
+            .iter()
+            .enumerate()
+            .flat_map(|(i, inst)| {
+                TIMERS
+                    .iter()
+                    .filter_map(move |&t| inst.timers[t as usize].map(|at| Reverse((at, i, t))))
+            })
+            .collect();
+        self.heap_limit = (2 * self.heap.len()).max(HEAP_FLOOR);
+    }
+
+    /// Entries in the timer heap, live and stale (bounded: see `heap_limit`).
+    pub fn timer_entries(&self) -> usize {
+        self.heap.len()
     }
 
     /// The earliest deadline of any timer, if one is armed.
@@ -503,16 +541,7 @@ impl Router {
         self.groups = fresh.groups;
         self.by_vrid = fresh.by_vrid;
         // Indexes changed: the heap is built again from the timers themselves.
-        self.heap = self
-            .instances
-            .iter()
-            .enumerate()
-            .flat_map(|(i, inst)| {
-                TIMERS
-                    .iter()
-                    .filter_map(move |&t| inst.timers[t as usize].map(|at| Reverse((at, i, t))))
-            })
-            .collect();
+        self.rebuild_heap();
         Ok(kept)
     }
 
@@ -1861,7 +1890,21 @@ impl Router {
         let inst = &mut self.instances[i];
         let ours = inst.effective_priority();
         if repr.priority == 0 {
-            // MST-08: answer a resignation at once and stay Master.
+            // MST-08: answer a resignation at once and stay Master; a flood of them
+            // at most once per gap, the Adver_Timer answering at its end.
+            let gap = zero_answer_gap(inst.cfg.advert_int);
+            if let Some(last) = inst.zero_answered.filter(|t| now < *t + gap) {
+                // `last` ahead of `now`: that answer is already on its way.
+                if last <= now {
+                    let due = last + gap;
+                    if inst.timers[Timer::Adver as usize].is_none_or(|at| due < at) {
+                        arm(&mut self.heap, inst, i, Timer::Adver, due);
+                    }
+                    inst.zero_answered = Some(due);
+                }
+                return;
+            }
+            inst.zero_answered = Some(now);
             let next = now + inst.cfg.advert_int;
             arm(&mut self.heap, inst, i, Timer::Adver, next);
             self.send_advert(i, ours);

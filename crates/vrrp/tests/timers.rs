@@ -416,3 +416,75 @@ fn garp_schedule_follows_repeat_delay_interval_and_refresh() {
     assert_eq!(n, 1);
     let _ = Input::Startup;
 }
+
+/// Issue 17: a priority-0 flood starting just after a takeover. Each such advert makes
+/// the Master answer and re-arm its Adver_Timer (MST-06); the timer heap must stay
+/// bounded by the live timers (it grew by one entry per packet), and the second GARP
+/// burst (`garp_master_delay`, 5 s after the takeover) must still go out on time.
+#[test]
+fn priority_zero_flood_keeps_the_timer_heap_bounded_answers_and_the_garp_round_on_time() {
+    let mut c = v2(100);
+    c.state = InitialState::Master;
+    let mut h = H::started(c.clone());
+    // The takeover: an initial-state Master with priority < 255 waits one down
+    // interval, then becomes Master.
+    h.run_until(t(3.7));
+    let (took_over, ..) = *h
+        .transitions()
+        .iter()
+        .find(|(_, _, to, _)| *to == State::Master)
+        .expect("became Master");
+    let flood = Peer::of(&v2(50), 0);
+    let bytes = flood.bytes();
+    // 2000 packets/s of engine time for 10 s, from 0.5 s after the takeover.
+    let mut at = took_over + Duration::from_millis(500);
+    assert!(
+        at > h.now,
+        "the flood starts after the takeover, in engine time"
+    );
+    let mut most = 0;
+    for _ in 0..20_000 {
+        at = at + Duration::from_micros(500);
+        h.run_until(at);
+        h.rx_bytes(&flood, &bytes);
+        most = most.max(h.r.timer_entries());
+    }
+    assert_eq!(h.state(), State::Master);
+    // Answered at once, but at most once a millisecond (zero_answer_gap): 20,000
+    // packets 0.5 ms apart, about 10,000 answers, never two within a millisecond.
+    let answers: Vec<Instant> = h
+        .adverts()
+        .iter()
+        .map(|(at, _)| *at)
+        .filter(|at| *at > took_over + Duration::from_millis(500))
+        .collect();
+    assert!(
+        (9_000..=10_100).contains(&answers.len()),
+        "{} answers",
+        answers.len()
+    );
+    let close: Vec<_> = answers
+        .windows(2)
+        .filter(|w| w[1] - w[0] < Duration::from_millis(1))
+        .collect();
+    assert!(close.is_empty(), "{close:?}");
+    assert!(
+        most <= 2 * 64,
+        "the timer heap held {most} entries for a handful of live timers"
+    );
+    let announces: Vec<Instant> = h
+        .log
+        .iter()
+        .filter(|(_, o)| matches!(o, Output::Announce { .. }))
+        .map(|(at, _)| *at)
+        .collect();
+    let delayed: Vec<&Instant> = announces
+        .iter()
+        .filter(|at| **at >= took_over + c.garp.master_delay)
+        .collect();
+    assert_eq!(
+        delayed.first().copied(),
+        Some(&(took_over + c.garp.master_delay)),
+        "the second GARP burst is due garp_master_delay after the takeover: {announces:?}"
+    );
+}

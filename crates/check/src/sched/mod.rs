@@ -109,6 +109,9 @@ struct VsState {
     pool: BTreeMap<Dest, u32>,
 }
 
+/// The smallest [`Scheduler::heap_limit`].
+const HEAP_FLOOR: usize = 64;
+
 /// Outputs the queue keeps room for once drained.
 const OUT_KEPT: usize = 64;
 
@@ -119,6 +122,11 @@ pub struct Scheduler {
     rss: Vec<RsState>,
     checkers: Vec<CheckerState>,
     heap: BinaryHeap<Reverse<(Instant, usize, Alarm)>>,
+    /// Heap size past which it is rebuilt from the armed alarms (twice those armed at
+    /// the last rebuild, at least [`HEAP_FLOOR`]). A re-armed alarm leaves its old
+    /// entry behind (a run answered long before its timeout leaves the Timeout one);
+    /// this keeps such stale entries from outnumbering the live ones.
+    heap_limit: usize,
     /// The checker of each run in flight, by attempt.
     inflight: HashMap<u64, usize>,
     out: VecDeque<Output>,
@@ -139,6 +147,7 @@ impl Scheduler {
             rss: Vec::new(),
             checkers: Vec::new(),
             heap: BinaryHeap::new(),
+            heap_limit: HEAP_FLOOR,
             inflight: HashMap::new(),
             out: VecDeque::new(),
             attempts: 0,
@@ -785,6 +794,12 @@ impl Scheduler {
     fn arm(&mut self, c: usize, at: Instant, alarm: Alarm) {
         self.checkers[c].alarm = Some((at, alarm));
         self.heap.push(Reverse((at, c, alarm)));
+        if self.heap.len() > self.heap_limit {
+            self.heap = (self.checkers.iter().enumerate())
+                .filter_map(|(c, st)| st.alarm.map(|(at, alarm)| Reverse((at, c, alarm))))
+                .collect();
+            self.heap_limit = (2 * self.heap.len()).max(HEAP_FLOOR);
+        }
     }
 
     /// Uniform in `0..=max` at millisecond steps (xorshift64: enough to spread

@@ -742,3 +742,22 @@ fn ping_check_log_lines_keep_keepalived_wording() {
 
 mod ha_suspend;
 mod metrics;
+
+/// Issue 17: a run answered long before its timeout leaves its Timeout entry behind in
+/// the heap. With runs every second and a 100 s timeout, 50 checkers left ~100 stale
+/// entries each; the heap stays within twice the armed alarms, and runs keep their
+/// schedule.
+#[test]
+fn stale_alarms_never_outnumber_the_live_ones() {
+    let body = "  TCP_CHECK {\n   connect_timeout 100\n   warmup 0\n  }";
+    let rs: Vec<&str> = vec![body; 50];
+    let mut l = lab(&conf("", &rs).replace("delay_loop 10", "delay_loop 1"));
+    let mut most = 0;
+    for step in 1..=200 {
+        l.run(f64::from(step), |_, _| pass());
+        most = most.max(l.s.heap.len());
+    }
+    assert!(most <= 2 * 50 + HEAP_FLOOR, "heap held {most} entries");
+    // Each checker ran every second: 200 s, first run at 1 s.
+    assert_eq!(l.grep("probe").len(), 50 * 200);
+}

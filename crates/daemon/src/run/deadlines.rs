@@ -68,6 +68,11 @@ impl Table {
         self.at.iter().flatten().min().copied()
     }
 
+    /// Whether a row is due at `now`.
+    pub fn any_due(&self, now: Instant) -> bool {
+        self.earliest().is_some_and(|t| t <= now)
+    }
+
     /// The rows due at `now`, in table order (the engine first), disarmed: the
     /// caller acts on each and arms it again if it repeats.
     pub fn take_due(&mut self, now: Instant) -> Vec<Due> {
@@ -122,6 +127,8 @@ mod tests {
         t.set(Due::Engine, Some(t0 + s(3)));
         t.set(Due::DuplicateProbe, Some(t0 + s(10)));
         assert_eq!(t.earliest(), Some(t0 + s(1)));
+        assert!(!t.any_due(t0));
+        assert!(t.any_due(t0 + s(1)));
         assert!(t.take_due(t0).is_empty());
         assert_eq!(t.take_due(t0 + s(3)), vec![Due::Engine, Due::FilePoll]);
         // Taken rows are disarmed until armed again.

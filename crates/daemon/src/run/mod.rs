@@ -268,6 +268,13 @@ impl Daemon {
             self.clock.table.set(Due::Engine, self.vrrp.deadline());
             self.clock.table.set(Due::ClaimGrace, self.duplicates.due());
             self.tracking.arm(&mut self.clock.table);
+            // Rows already due are served before anything else: under a flood the
+            // sockets stay readable, and `select!` (or the reactor's view of the
+            // timerfd) would let a due GARP round or advert wait behind the packets.
+            if self.clock.table.any_due(Instant::now()) {
+                self.deadlines().await;
+                continue;
+            }
             let arp_on = self.duplicates.listening();
             tokio::select! {
                 r = self.vrrp.readable(false) => match r {
@@ -736,20 +743,22 @@ impl Daemon {
         while self.vrrp.router.holding() {
             let deadline = self.vrrp.deadline().map_or(cap, |d| d.min(cap));
             self.clock.table.set(Due::Engine, Some(deadline));
+            // As in `serve`: a due deadline first, however busy the sockets.
+            if self.clock.table.any_due(Instant::now()) {
+                if self.handover_timeout(cap).await {
+                    break;
+                }
+                continue;
+            }
             tokio::select! {
                 r = self.vrrp.readable(false) => if r.is_ok() { self.arrived(false).await },
                 r = self.vrrp.readable(true) => if r.is_ok() { self.arrived(true).await },
                 r = self.duplicates.recv() => if let Ok((ifindex, frame)) = r {
                     self.successor_arp(ifindex, &frame).await;
                 },
-                () = self.clock.wait() => {
-                    let now = self.vrrp.now();
-                    self.vrrp.router.handle_timeout(now);
-                    self.drain().await;
-                    if Instant::now() >= cap {
-                        break;
-                    }
-                }
+                () = self.clock.wait() => if self.handover_timeout(cap).await {
+                    break;
+                },
                 Some(ev) = self.incoming.recv() => {
                     if let Incoming::Signal(Asked::Stop) = ev {
                         break;
@@ -758,6 +767,14 @@ impl Daemon {
             }
         }
         info!("handover done after {:?}", started.elapsed());
+    }
+
+    /// The engine's timers during a handover; whether the loop's own cap is reached.
+    async fn handover_timeout(&mut self, cap: Instant) -> bool {
+        let now = self.vrrp.now();
+        self.vrrp.router.handle_timeout(now);
+        self.drain().await;
+        Instant::now() >= cap
     }
 
     /// SIGHUP or `keepup reload`: what the reload did, for the log, the status and
