@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod chaos;
 mod chart;
 mod font;
 mod harness;
@@ -126,6 +127,11 @@ enum Command {
     /// servers x 10 real servers, a 1 % reload, memory; checkers' CPU. keepup and
     /// keepalived alternating in one boot.
     Ipvs(ipvs::IpvsArgs),
+    /// A chaos soak: four routers (three keepup, one keepalived 2.2.7) on one bridge,
+    /// random faults at seeded random times, every VIP's holders sampled every 10 ms
+    /// and the invariants checked after each heal; a timeline and a verdict (exit 1 on
+    /// a violation).
+    Chaos(chaos::ChaosArgs),
     /// (In the VM.) The guest side of `ipvs`: its figures go to DIR.
     #[command(hide = true)]
     IpvsGuest {
@@ -147,6 +153,7 @@ fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS),
         Some(Command::Monitor { out }) => monitor::run(&out).map(|()| ExitCode::SUCCESS),
         Some(Command::Ipvs(args)) => ipvs::host(args),
+        Some(Command::Chaos(args)) => chaos::run(args),
         Some(Command::IpvsGuest { dir, args }) => ipvs::guest(&dir, args),
         None => bench(cli.bench),
     };
