@@ -80,8 +80,8 @@ impl Kind {
 
     /// How long it lasts (ms) before the heal. The firewall faults outlast
     /// Master_Down_Interval plus the 3 advert intervals in which keepup names a split
-    /// brain.
-    pub fn duration_ms(self, rng: &mut SplitMix64) -> u64 {
+    /// brain. `quick`: the others at 40 %.
+    pub fn duration_ms(self, rng: &mut SplitMix64, quick: bool) -> u64 {
         let (lo, hi) = match self {
             Kind::Kill | Kind::Term => (500, 5000),
             Kind::Freeze => (1000, 8000),
@@ -91,7 +91,12 @@ impl Kind {
             Kind::Reload | Kind::Signals => (200, 1500),
             Kind::ReloadChanged | Kind::Script => (3000, 8000),
         };
-        lo + rng.below_incl(hi - lo)
+        let d = lo + rng.below_incl(hi - lo);
+        if quick && !matches!(self, Kind::DropOut | Kind::DropIn) {
+            (d * 2 / 5).max(200)
+        } else {
+            d
+        }
     }
 
     /// After the heal, how long the fault's own effects may take before the RFC bound

@@ -69,6 +69,10 @@ pub struct ChaosArgs {
     /// The keepup binary (default: `keepup` next to this program).
     #[arg(long)]
     pub keepup: Option<PathBuf>,
+    /// The test suite's pace: shorter faults (the firewall ones still long enough for
+    /// a split brain to be named), shorter gaps, more overlaps.
+    #[arg(long)]
+    pub quick: bool,
     /// Also write the timeline and verdict to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -251,7 +255,11 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
     let mut episode = 0u32;
     let end = start + span_ms * 1_000_000;
     while now_ns() < end && !interrupted() {
-        wait_ms(500 + rng.below_incl(2500))?;
+        wait_ms(if args.quick {
+            200 + rng.below_incl(600)
+        } else {
+            500 + rng.below_incl(2500)
+        })?;
         if cycle.is_empty() {
             // Every kind once per round, in a seeded order.
             cycle = fault::ALL.to_vec();
@@ -275,10 +283,10 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
             ),
         );
         *injected.entry(kind).or_default() += 1;
-        let dur = kind.duration_ms(&mut rng);
+        let dur = kind.duration_ms(&mut rng, args.quick);
         faults.push(f);
         // Sometimes a second fault on another router while the first lasts.
-        if kind.overlaps() && rng.chance(0.25) {
+        if kind.overlaps() && rng.chance(if args.quick { 0.5 } else { 0.25 }) {
             wait_ms(dur / 2)?;
             let overlappable: Vec<Kind> = fault::ALL.into_iter().filter(|k| k.overlaps()).collect();
             let k2 = overlappable[rng.below_incl(overlappable.len() as u64 - 1) as usize];
@@ -294,7 +302,7 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
                 ),
             );
             *injected.entry(k2).or_default() += 1;
-            let d2 = k2.duration_ms(&mut rng).min(dur);
+            let d2 = k2.duration_ms(&mut rng, args.quick).min(dur);
             wait_ms(d2)?;
             faults.push(f2);
         } else {
@@ -576,13 +584,15 @@ fn wait_ms(ms: u64) -> Result<()> {
     Ok(())
 }
 
-/// A router for `kind`: never the witness for a stop, never `not`; the firewall
-/// faults prefer the current holder of the IPv4 VIP (that provokes split brain).
+/// A router for `kind`: never the witness for a stop, never `not`. Faults that move
+/// the VIP prefer its current holder (dropping its adverts provokes split brain;
+/// killing or freezing it, a takeover).
 fn pick(routers: &[Router], kind: Kind, not: Option<usize>, rng: &mut SplitMix64) -> usize {
     let ok: Vec<usize> = (0..routers.len())
         .filter(|&i| Some(i) != not && !(kind.stops() && routers[i].witness))
         .collect();
-    if matches!(kind, Kind::DropOut | Kind::Freeze) && rng.chance(0.6) {
+    let moves = !matches!(kind, Kind::Reload | Kind::Signals | Kind::DropIn);
+    if moves && rng.chance(0.6) {
         let t = now_ns();
         if let Some(h) = ok
             .iter()
@@ -763,8 +773,9 @@ fn check_faults(
                     for (s, e, who) in check::overlaps(views, i, f.at, healed + 2_000_000_000) {
                         let names: Vec<&str> =
                             who.iter().map(|&w| routers[w].name.as_str()).collect();
+                        let after = secs_between(s.max(healed), e).max(0.0);
                         figs.push(format!(
-                            "frozen {}: {vip} on {names:?} together for {:.2} s",
+                            "frozen {}: {vip} on {names:?} together for {:.2} s, {after:.2} s of it after SIGCONT",
                             r.name,
                             secs_between(s, e)
                         ));
