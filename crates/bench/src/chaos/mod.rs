@@ -69,6 +69,10 @@ pub struct ChaosArgs {
     /// The keepup binary (default: `keepup` next to this program).
     #[arg(long)]
     pub keepup: Option<PathBuf>,
+    /// Instead of a time: this many rounds, each every fault kind once in a seeded
+    /// order (plus the overlapping ones).
+    #[arg(long)]
+    pub rounds: Option<u32>,
     /// The test suite's pace: shorter faults (the firewall ones still long enough for
     /// a split brain to be named), shorter gaps, more overlaps.
     #[arg(long)]
@@ -206,10 +210,13 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
         start,
         lines: vec![],
     };
+    let length = match args.rounds {
+        Some(n) => format!("{n} round(s) of every fault kind"),
+        None => format!("{:.1} min of faults", span_ms as f64 / 60_000.0),
+    };
     rep.say(format!(
-        "chaos soak: seed {}, {:.1} min of faults; {ku_version}; {ka_version}",
-        args.seed,
-        span_ms as f64 / 60_000.0
+        "chaos soak: seed {}, {length}; {ku_version}; {ka_version}",
+        args.seed
     ));
     rep.say(format!(
         "lab {}: r1 keepup 200, r2 keepup 150, r3 keepalived 120, r4 keepup 100 (never stopped: \
@@ -254,7 +261,12 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
     let mut cycle: Vec<Kind> = Vec::new();
     let mut episode = 0u32;
     let end = start + span_ms * 1_000_000;
-    while now_ns() < end && !interrupted() {
+    let mut popped = 0usize;
+    let more = |popped: usize| match args.rounds {
+        Some(n) => popped < n as usize * fault::ALL.len(),
+        None => now_ns() < end,
+    };
+    while more(popped) && !interrupted() {
         wait_ms(if args.quick {
             200 + rng.below_incl(600)
         } else {
@@ -269,6 +281,7 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
             }
         }
         let Some(kind) = cycle.pop() else { continue };
+        popped += 1;
         episode += 1;
         let target = pick(&routers, kind, None, &mut rng);
         let mut faults: Vec<Fault> = Vec::new();
