@@ -1,11 +1,11 @@
 //! The benchmark harness starts, measures one short scenario for both daemons and
 //! leaves nothing behind. Root only (CI runs it with the other `netns_` tests); the
 //! benchmark itself is not part of the test suite.
-use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use keepup_testkit::lab;
+
+mod common;
 
 const SCENARIO: &str = "failover/v3-100ms/sigterm";
 
@@ -14,31 +14,15 @@ fn netns_bench_runs_one_scenario_for_both_daemons_and_cleans_up() {
     if !lab::root_or_skip("netns_bench_runs_one_scenario_for_both_daemons_and_cleans_up") {
         return;
     }
-    let bench = env!("CARGO_BIN_EXE_keepup-bench");
-    // `cargo test --workspace` builds the keepup binary beside this one.
-    let keepup = Path::new(bench).with_file_name("keepup");
-    assert!(
-        keepup.is_file(),
-        "no keepup binary at {} (cargo build -p keepup)",
-        keepup.display()
-    );
     let out = std::env::temp_dir().join(format!("keepup-bench-smoke-{}", std::process::id()));
     let started = Instant::now();
-    let child = Command::new(bench)
-        .args(["--runs", "1", "--only", SCENARIO, "--out"])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let out_arg = out.display().to_string();
+    let run = common::bench(&["--runs", "1", "--only", SCENARIO, "--out", &out_arg]);
+    let (stdout, stderr) = (&run.stdout, &run.stderr);
     assert!(
-        output.status.success(),
+        run.status.success(),
         "keepup-bench failed ({}):\n{stdout}\n{stderr}",
-        output.status
+        run.status
     );
 
     // One row per metric; the outage has a figure for each daemon and a ratio.
@@ -65,34 +49,8 @@ fn netns_bench_runs_one_scenario_for_both_daemons_and_cleans_up() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let _ = std::fs::remove_dir_all(&out);
 
-    // Nothing left behind: the labs' names start with ku<bench pid in hex>-.
-    let prefix = format!("ku{pid:x}-");
-    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
-        .lines()
-        .filter(|l| l.starts_with(&prefix))
-        .map(str::to_owned)
-        .collect();
-    assert!(left.is_empty(), "namespaces left behind: {left:?}");
-    // Every process the harness starts (daemons, prober, monitors, tcpdump) names a
-    // file in its lab's directory on its command line.
-    let dir_mark = format!("keepup-lab-{prefix}");
-    let procs: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            e.file_name().to_str()?.parse::<u32>().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            cmd.contains(&dir_mark).then_some(cmd)
-        })
-        .collect();
-    assert!(procs.is_empty(), "processes left behind: {procs:?}");
-    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&dir_mark))
-        .collect();
-    assert!(dirs.is_empty(), "lab directories left behind: {dirs:?}");
+    // Nothing left behind (every process the harness starts, daemons, prober,
+    // monitors, tcpdump, names a file in its lab's directory on its command line).
+    common::assert_nothing_left(run.pid);
     eprintln!("smoke run took {:?}", started.elapsed());
 }

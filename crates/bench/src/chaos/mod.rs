@@ -1,7 +1,8 @@
 //! `keepup-bench chaos`: a soak of random faults on a mixed cluster.
 //!
-//! Four routers on one bridge, r1 (priority 200), r2 (150) and r4 (100) running keepup
-//! and r3 (120) keepalived 2.2.7, all on the same keepalived.conf: a VRRPv2 IPv4
+//! Four routers on one bridge, r1 (priority 200), r2 (120) and r4 (100) running keepup
+//! and r3 (150) keepalived 2.2.7, all on the same keepalived.conf (keepalived is next
+//! in line, so most takeovers and preemptions cross the two daemons): a VRRPv2 IPv4
 //! instance (VRID 51) and a VRRPv3 IPv6 one (VRID 52), advert_int 1, both tracking a
 //! script (weight -90). A client pings the IPv4 VIP every 10 ms. Faults come one
 //! episode at a time at seeded random times (sometimes two overlapping on two routers),
@@ -156,8 +157,8 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
     let mut routers: Vec<Router> = Vec::new();
     for (n, flavor, prio) in [
         (1u8, Flavor::Keepup, 200u8),
-        (2, Flavor::Keepup, 150),
-        (3, Flavor::Keepalived, 120),
+        (2, Flavor::Keepup, 120),
+        (3, Flavor::Keepalived, 150),
         (4, Flavor::Keepup, 100),
     ] {
         let host = lab.host(
@@ -219,7 +220,7 @@ pub fn run(args: ChaosArgs) -> Result<ExitCode> {
         args.seed
     ));
     rep.say(format!(
-        "lab {}: r1 keepup 200, r2 keepup 150, r3 keepalived 120, r4 keepup 100 (never stopped: \
+        "lab {}: r1 keepup 200, r2 keepup 120, r3 keepalived 150, r4 keepup 100 (never stopped: \
          the memory witness); VRRPv2 VRID 51 {IP4}, VRRPv3 VRID 52 {}; advert_int {ADVERT_INT} s; \
          client pings {IP4} every 10 ms",
         lab.prefix(),
@@ -782,6 +783,32 @@ fn check_faults(
                 }
             }
             Kind::Freeze => {
+                // A frozen Backup whose Master ran on hears the adverts queued while it
+                // was stopped before its overdue down timer: it must not take over,
+                // not even for a moment (a transition the 10 ms samples may miss, so
+                // its log is read).
+                let master_ran = faults.len() == 1
+                    && (0..routers.len()).any(|o| {
+                        o != f.router
+                            && views[o].mask_at(f.at) != 0
+                            && views[f.router].mask_at(f.at) == 0
+                    });
+                if master_ran {
+                    checks += 1;
+                    let log = r.logs_since(f.marks[f.router]);
+                    if let Some(l) = log.lines().find(|l| l.contains("Entering MASTER STATE")) {
+                        bad.push(Violation {
+                            at: healed,
+                            what: format!(
+                                "{} ({}) was a frozen Backup whose Master ran on, and took over after SIGCONT: {}",
+                                r.name,
+                                r.flavor.name(),
+                                l.trim()
+                            ),
+                            keepalived: r.flavor == Flavor::Keepalived,
+                        });
+                    }
+                }
                 for (i, vip) in vips.iter().enumerate() {
                     for (s, e, who) in check::overlaps(views, i, f.at, healed + 2_000_000_000) {
                         let names: Vec<&str> =
