@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod chaos;
 mod chart;
 mod flood;
 mod font;
@@ -150,6 +151,11 @@ enum Command {
     /// flapping and reloads, keepup and keepalived side by side; memory, descriptors,
     /// zombies, and what each leaves behind after its stop.
     Longrun(longrun::LongrunArgs),
+    /// A chaos soak: four routers (three keepup, one keepalived 2.2.7) on one bridge,
+    /// random faults at seeded random times, every VIP's holders sampled every 10 ms
+    /// and the invariants checked after each heal; a timeline and a verdict (exit 1 on
+    /// a violation).
+    Chaos(chaos::ChaosArgs),
     /// (In the VM.) The guest side of `ipvs`: its figures go to DIR.
     #[command(hide = true)]
     IpvsGuest {
@@ -181,6 +187,7 @@ fn main() -> ExitCode {
         },
         Some(Command::Ipvs(args)) => ipvs::host(args),
         Some(Command::Longrun(args)) => longrun::run(args),
+        Some(Command::Chaos(args)) => chaos::run(args),
         Some(Command::IpvsGuest { dir, args }) => ipvs::guest(&dir, args),
         None => bench(cli.bench),
     };

@@ -594,3 +594,36 @@ fn netns_keepup_startup_delay_holds_the_instances_in_init() {
     let first_state = log.find("Entering BACKUP STATE").unwrap();
     assert!(delay_over < first_state, "{log}");
 }
+
+/// Found by the chaos soak (`keepup-bench chaos`): a Backup frozen with SIGSTOP past
+/// its down interval, then continued, has the Master's adverts queued on its socket and
+/// its down timer overdue. It must hear the adverts first: it stays Backup and never
+/// adds the VIP. Before, the loop took the socket or the timer in random order, and
+/// about every other thaw the Backup became Master for a moment (VIP added, a
+/// gratuitous ARP pulling the clients to it) until it read the adverts. Five thaws.
+#[test]
+fn netns_keepup_thawed_backup_hears_queued_adverts_before_its_timer() {
+    if !lab::root_or_skip("netns_keepup_thawed_backup_hears_queued_adverts_before_its_timer") {
+        return;
+    }
+    let (_lab, _lan, r1, r2, k1, k2) = pair("kthaw", CONF);
+    assert!(wait_vip(&r1, true, 10).is_some(), "{}", k1.log());
+    k2.wait_for_log("Entering BACKUP STATE", Duration::from_secs(5))
+        .unwrap();
+    for n in 1..=5 {
+        k2.kill(Signal::SIGSTOP).unwrap();
+        // Longer than r2's down interval (3 x 1 s + 0.61 s): r1 sends 4 adverts meanwhile.
+        std::thread::sleep(Duration::from_millis(4500));
+        k2.kill(Signal::SIGCONT).unwrap();
+        let took = wait_until(Duration::from_secs(1), Duration::from_millis(2), || {
+            has_vip(&r2)
+        });
+        assert!(took.is_none(), "thaw {n}: r2 added the VIP:\n{}", k2.log());
+    }
+    assert!(
+        !k2.log().contains("Entering MASTER STATE"),
+        "a thawed Backup took over:\n{}",
+        k2.log()
+    );
+    assert!(has_vip(&r1), "{}", k1.log());
+}

@@ -345,6 +345,13 @@ impl Daemon {
         for row in self.clock.table.take_due(now) {
             match row {
                 Due::Engine => {
+                    // Adverts already queued arrived before this wake-up: heard first,
+                    // so a daemon that was stopped (SIGSTOP, a long stall) and wakes with
+                    // its down timer overdue stays Backup when its Master's adverts wait
+                    // on the socket, instead of taking over for a moment (the loop's
+                    // select! takes ready branches in random order).
+                    self.vrrp.receive(false);
+                    self.vrrp.receive(true);
                     let t = self.vrrp.now();
                     self.vrrp.router.handle_timeout(t);
                     self.drain().await;
