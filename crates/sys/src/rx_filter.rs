@@ -6,9 +6,11 @@
 //! Dropped, on every socket:
 //! - a VRRP version the socket's instances do not run (and any type but
 //!   ADVERTISEMENT, RFC 3768 §5.3.2 / RFC 9568 §5.2.2);
-//! - a VRID no instance on that socket runs;
-//! - VRRPv2 simple-password authentication (type 1) with a password none of the
-//!   instances for that VRID has, when every instance for that VRID uses one;
+//! - unless [`RxFilter::any_vrid`] (which the daemon sets today: it must hear a
+//!   neighbouring VRID or a peer with the wrong password at once to name it), a VRID
+//!   no instance on that socket runs, and VRRPv2 simple-password authentication
+//!   (type 1) with a password none of the instances for that VRID has, when every
+//!   instance for that VRID uses one;
 //! - IPv4 only: a TTL other than 255 on a multicast advert (RFC 3768 §7.1, RFC 9568
 //!   §7.1; unicast peers have their own TTL range, left to the engine). The IPv6 raw
 //!   socket sees no IPv6 header, so the hop limit is checked by the engine (from
@@ -39,6 +41,9 @@ pub struct RxFilter {
     /// zero-padded) its instances accept; `None`: some instance for it does not use
     /// simple-password authentication, so the password is not checked here.
     pub vrids: Vec<(u8, Option<Vec<[u8; 8]>>)>,
+    /// Let every VRID and password through (only TTL, version and type are judged
+    /// here), so the daemon hears neighbours and mismatched peers at once.
+    pub any_vrid: bool,
 }
 
 /// Which socket a program is for: where the VRRP header starts.
@@ -190,45 +195,13 @@ impl RxFilter {
         let loose = RxFilter {
             versions: self.versions.clone(),
             vrids: self.vrids.iter().map(|(v, _)| (*v, None)).collect(),
+            any_vrid: self.any_vrid,
         };
         loose.build(layout)
     }
 
-    fn build(&self, layout: Layout) -> Vec<Insn> {
-        let mut a = Asm::default();
-        let (accept, sample, drop) = (a.label(), a.label(), a.label());
-        // X: the VRRP header's offset.
-        match layout {
-            Layout::V4 | Layout::V4Ah => {
-                // TTL 255 on multicast only: a unicast peer's TTL has its own
-                // range (`min_ttl`, `max_ttl`), judged by the engine.
-                let ttl_ok = a.label();
-                a.op(LD | B | ABS, 16);
-                a.op(ALU | AND, 0xf0);
-                a.if_ne(0xe0, ttl_ok);
-                a.op(LD | B | ABS, 8);
-                a.if_ne(255, sample);
-                a.here(ttl_ok);
-                a.op(LDX | B | MSH, 0);
-                if layout == Layout::V4Ah {
-                    // AH's length is (Payload Len + 2) 32-bit words (RFC 4302 §2.2).
-                    a.op(LD | B | IND, 1);
-                    a.op(ALU | ADD, 2);
-                    a.op(ALU | LSH, 2);
-                    a.op(ALU | ADD | X, 0);
-                    a.op(MISC | TAX, 0);
-                }
-            }
-            Layout::V6 => a.op(LDX | IMM, 0),
-        }
-        // Version and type: an ADVERTISEMENT (1) of a version run here.
-        let version_ok = a.label();
-        a.op(LD | B | IND, 0);
-        for &v in &self.versions {
-            a.if_eq(u32::from(v) << 4 | 1, version_ok);
-        }
-        a.goto(sample);
-        a.here(version_ok);
+    /// The VRID and simple-password stage: to `accept` or to `sample`.
+    fn vrids_and_passwords(&self, a: &mut Asm, accept: usize, sample: usize) {
         // Only a VRRPv2 advert with authentication type 1 carries a password; for any
         // other the VRID decides (an authentication type mismatch is the engine's
         // to count).
@@ -280,6 +253,48 @@ impl RxFilter {
             a.if_eq(u32::from(*vrid), accept);
         }
         a.goto(sample);
+    }
+
+    fn build(&self, layout: Layout) -> Vec<Insn> {
+        let mut a = Asm::default();
+        let (accept, sample, drop) = (a.label(), a.label(), a.label());
+        // X: the VRRP header's offset.
+        match layout {
+            Layout::V4 | Layout::V4Ah => {
+                // TTL 255 on multicast only: a unicast peer's TTL has its own
+                // range (`min_ttl`, `max_ttl`), judged by the engine.
+                let ttl_ok = a.label();
+                a.op(LD | B | ABS, 16);
+                a.op(ALU | AND, 0xf0);
+                a.if_ne(0xe0, ttl_ok);
+                a.op(LD | B | ABS, 8);
+                a.if_ne(255, sample);
+                a.here(ttl_ok);
+                a.op(LDX | B | MSH, 0);
+                if layout == Layout::V4Ah {
+                    // AH's length is (Payload Len + 2) 32-bit words (RFC 4302 §2.2).
+                    a.op(LD | B | IND, 1);
+                    a.op(ALU | ADD, 2);
+                    a.op(ALU | LSH, 2);
+                    a.op(ALU | ADD | X, 0);
+                    a.op(MISC | TAX, 0);
+                }
+            }
+            Layout::V6 => a.op(LDX | IMM, 0),
+        }
+        // Version and type: an ADVERTISEMENT (1) of a version run here.
+        let version_ok = a.label();
+        a.op(LD | B | IND, 0);
+        for &v in &self.versions {
+            a.if_eq(u32::from(v) << 4 | 1, version_ok);
+        }
+        a.goto(sample);
+        a.here(version_ok);
+        if self.any_vrid {
+            a.goto(accept);
+        } else {
+            self.vrids_and_passwords(&mut a, accept, sample);
+        }
         a.here(sample);
         a.op(LD | W | ABS, AD_RANDOM);
         a.op(ALU | AND, SAMPLE - 1);

@@ -33,8 +33,13 @@ fn flood_pause(instances: &[InstanceConfig]) -> Duration {
 }
 
 /// What the kernel lets through to the socket of one family (see
-/// [`keepup_sys::RxFilter`]): the versions and VRIDs `instances` run on it and, for a
-/// VRID whose every instance uses simple-password authentication, their passwords.
+/// [`keepup_sys::RxFilter`]): the versions `instances` run on it, any VRID. The VRIDs
+/// and, for a VRID whose every instance uses simple-password authentication, their
+/// passwords are listed, but the filter does not judge them (`any_vrid`): with the
+/// kernel's 1-in-64 sample a neighbouring virtual router, a VIP another VRID claims or
+/// a peer with the wrong password would be named only after a minute or more, and
+/// operators need those at once. Judging them only while a flood of them lasts is
+/// left to do (issue 17).
 pub fn rx_filter(instances: &[InstanceConfig], v6: bool) -> keepup_sys::RxFilter {
     let mut versions = BTreeSet::new();
     let mut vrids: BTreeMap<u8, Option<BTreeSet<[u8; 8]>>> = BTreeMap::new();
@@ -53,6 +58,7 @@ pub fn rx_filter(instances: &[InstanceConfig], v6: bool) -> keepup_sys::RxFilter
         vrids: (vrids.into_iter())
             .map(|(v, p)| (v, p.map(|p| p.into_iter().collect())))
             .collect(),
+        any_vrid: true,
     }
 }
 
@@ -540,7 +546,7 @@ mod tests {
 
     /// The kernel filter's spec: versions and VRIDs per family; passwords only where
     /// every instance of a VRID uses one (a VRID shared with an instance without
-    /// one, or a VRRPv3 one, is left unchecked).
+    /// one, or a VRRPv3 one, is left unchecked); VRIDs and passwords not judged.
     #[test]
     fn the_kernel_filter_names_each_family_s_versions_vrids_and_passwords() {
         use keepup_vrrp::Auth;
@@ -559,7 +565,13 @@ mod tests {
         let mut other = [0u8; 8];
         other[..5].copy_from_slice(b"other");
         assert_eq!(f.vrids, vec![(1, Some(vec![other, secret])), (9, None)]);
-        assert_eq!(rx_filter(&v, true), keepup_sys::RxFilter::default());
+        // Listed, not judged: neighbours and mismatched peers must be heard at once.
+        assert!(f.any_vrid);
+        let none = keepup_sys::RxFilter {
+            any_vrid: true,
+            ..Default::default()
+        };
+        assert_eq!(rx_filter(&v, true), none);
     }
 
     /// Under a flood, reads wait 1 ms for more to gather, 2 % of the shortest

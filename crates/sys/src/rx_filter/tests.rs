@@ -98,6 +98,7 @@ fn v4_filter() -> RxFilter {
     RxFilter {
         versions: vec![2, 3],
         vrids: vec![(51, Some(vec![pw("secret"), pw("rotated1")])), (52, None)],
+        any_vrid: false,
     }
 }
 
@@ -125,6 +126,22 @@ fn ipv4_keeps_what_an_instance_may_accept() {
     assert!(kept(&p, &unicast));
     // IP options move the VRRP header.
     assert!(kept(&p, &ipv4(255, 112, 2, &vrrp(2, 51, 1, "secret"))));
+}
+
+/// `any_vrid` (what the daemon sets): a foreign VRID and a wrong password reach the
+/// engine, which names them; TTL, version and type are still judged here.
+#[test]
+fn any_vrid_lets_every_vrid_and_password_through() {
+    let f = RxFilter {
+        any_vrid: true,
+        ..v4_filter()
+    };
+    let p = f.program(Layout::V4);
+    assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(2, 99, 1, "secret"))));
+    assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(2, 51, 1, "wrong"))));
+    assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(3, 200, 0, ""))));
+    assert!(sampled(&p, &ipv4(64, 112, 0, &vrrp(2, 51, 1, "secret"))));
+    assert!(sampled(&p, &ipv4(255, 112, 0, &vrrp(1, 51, 1, "secret"))));
 }
 
 #[test]
@@ -157,6 +174,7 @@ fn a_version_not_run_is_dropped() {
     let f = RxFilter {
         versions: vec![3],
         vrids: vec![(51, None)],
+        any_vrid: false,
     };
     let p = f.program(Layout::V4);
     assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(3, 51, 0, ""))));
@@ -168,6 +186,7 @@ fn the_ah_socket_finds_vrrp_after_the_ah_header() {
     let f = RxFilter {
         versions: vec![2],
         vrids: vec![(7, None)],
+        any_vrid: false,
     };
     let p = f.program(Layout::V4Ah);
     assert!(kept(&p, &ipv4(255, 51, 0, &ah(&vrrp(2, 7, 2, "")))));
@@ -180,6 +199,7 @@ fn ipv6_reads_vrrp_from_the_first_byte_and_has_no_hop_limit_to_check() {
     let f = RxFilter {
         versions: vec![3],
         vrids: vec![(7, None), (200, None)],
+        any_vrid: false,
     };
     let p = f.program(Layout::V6);
     assert!(kept(&p, &vrrp(3, 7, 0, "")));
@@ -198,6 +218,7 @@ fn the_kernel_accepts_the_programs() {
         vrids: (1..=255)
             .map(|v| (v, Some(vec![pw("one"), pw("two")])))
             .collect(),
+        any_vrid: false,
     };
     // Two passwords for every VRID fit; three do not, and are left to the engine.
     assert!(big.build(Layout::V4).len() <= MAX_INSNS);
@@ -215,7 +236,11 @@ fn the_kernel_accepts_the_programs() {
     ));
     let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
         .expect("a UDP socket");
-    for f in [big, bigger, v4_filter(), RxFilter::default()] {
+    let any = RxFilter {
+        any_vrid: true,
+        ..v4_filter()
+    };
+    for f in [big, bigger, v4_filter(), any, RxFilter::default()] {
         for layout in [Layout::V4, Layout::V4Ah, Layout::V6] {
             let p = f.program(layout);
             assert!(p.len() <= 4096, "{} instructions", p.len());
