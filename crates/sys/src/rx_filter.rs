@@ -4,10 +4,11 @@
 //! parse (issue 17).
 //!
 //! Dropped, on every socket:
-//! - a VRRP version the socket's instances do not run (and any type but
-//!   ADVERTISEMENT, RFC 3768 §5.3.2 / RFC 9568 §5.2.2);
+//! - any type but ADVERTISEMENT, RFC 3768 §5.3.2 / RFC 9568 §5.2.2, and a version
+//!   other than 2 and 3;
 //! - unless [`RxFilter::any_vrid`] (which the daemon sets today: it must hear a
-//!   neighbouring VRID or a peer with the wrong password at once to name it), a VRID
+//!   neighbouring VRID or a peer with the wrong password or version at once to name
+//!   it), a VRRP version the socket's instances do not run, a VRID
 //!   no instance on that socket runs, and VRRPv2 simple-password authentication
 //!   (type 1) with a password none of the instances for that VRID has, when every
 //!   instance for that VRID uses one;
@@ -41,8 +42,9 @@ pub struct RxFilter {
     /// zero-padded) its instances accept; `None`: some instance for it does not use
     /// simple-password authentication, so the password is not checked here.
     pub vrids: Vec<(u8, Option<Vec<[u8; 8]>>)>,
-    /// Let every VRID and password through (only TTL, version and type are judged
-    /// here), so the daemon hears neighbours and mismatched peers at once.
+    /// Let every VRID, password and VRRP version (2, 3) through (only TTL, a valid
+    /// version and the type are judged here), so the daemon hears neighbours and
+    /// mismatched peers at once.
     pub any_vrid: bool,
 }
 
@@ -285,7 +287,14 @@ impl RxFilter {
         // Version and type: an ADVERTISEMENT (1) of a version run here.
         let version_ok = a.label();
         a.op(LD | B | IND, 0);
-        for &v in &self.versions {
+        // With any VRID, any VRRP version: a peer of one of our VRIDs on the other
+        // version is a mistake the engine names.
+        let versions: &[u8] = if self.any_vrid {
+            &[2, 3]
+        } else {
+            &self.versions
+        };
+        for &v in versions {
             a.if_eq(u32::from(v) << 4 | 1, version_ok);
         }
         a.goto(sample);

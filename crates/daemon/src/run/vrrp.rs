@@ -33,11 +33,11 @@ fn flood_pause(instances: &[InstanceConfig]) -> Duration {
 }
 
 /// What the kernel lets through to the socket of one family (see
-/// [`keepup_sys::RxFilter`]): the versions `instances` run on it, any VRID. The VRIDs
-/// and, for a VRID whose every instance uses simple-password authentication, their
-/// passwords are listed, but the filter does not judge them (`any_vrid`): with the
-/// kernel's 1-in-64 sample a neighbouring virtual router, a VIP another VRID claims or
-/// a peer with the wrong password would be named only after a minute or more, and
+/// [`keepup_sys::RxFilter`]). The versions, the VRIDs and, for a VRID whose every
+/// instance uses simple-password authentication, the passwords `instances` run on it
+/// are listed, but the filter does not judge them (`any_vrid`): with the kernel's
+/// 1-in-64 sample a neighbouring virtual router, a VIP another VRID claims or a peer
+/// with the wrong password or version would be named only after a minute or more, and
 /// operators need those at once. Judging them only while a flood of them lasts is
 /// left to do (issue 17).
 pub fn rx_filter(instances: &[InstanceConfig], v6: bool) -> keepup_sys::RxFilter {

@@ -128,8 +128,9 @@ fn ipv4_keeps_what_an_instance_may_accept() {
     assert!(kept(&p, &ipv4(255, 112, 2, &vrrp(2, 51, 1, "secret"))));
 }
 
-/// `any_vrid` (what the daemon sets): a foreign VRID and a wrong password reach the
-/// engine, which names them; TTL, version and type are still judged here.
+/// `any_vrid` (what the daemon sets): a foreign VRID, a wrong password and the other
+/// VRRP version reach the engine, which names them; TTL, versions other than 2 and 3
+/// and the type are still judged here.
 #[test]
 fn any_vrid_lets_every_vrid_and_password_through() {
     let f = RxFilter {
@@ -140,6 +141,12 @@ fn any_vrid_lets_every_vrid_and_password_through() {
     assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(2, 99, 1, "secret"))));
     assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(2, 51, 1, "wrong"))));
     assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(3, 200, 0, ""))));
+    let v2_only = RxFilter {
+        versions: vec![2],
+        ..f.clone()
+    };
+    let p2 = v2_only.program(Layout::V4);
+    assert!(kept(&p2, &ipv4(255, 112, 0, &vrrp(3, 51, 0, ""))));
     assert!(sampled(&p, &ipv4(64, 112, 0, &vrrp(2, 51, 1, "secret"))));
     assert!(sampled(&p, &ipv4(255, 112, 0, &vrrp(1, 51, 1, "secret"))));
 }
