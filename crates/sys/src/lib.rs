@@ -47,7 +47,10 @@ pub use monitor::Monitor;
 pub use netlink::Netlink;
 pub use nft::{nft_apply, nft_program, nft_usable, NftError};
 pub use procmon::{ProcEvent, ProcessMonitor};
-pub use rx_filter::{Layout as RxFilterLayout, RxFilter, SAMPLE as RX_FILTER_SAMPLE};
+pub use rx_filter::{
+    keeps as rx_filter_keeps, Insn as RxFilterInsn, Layout as RxFilterLayout, RxFilter,
+    SAMPLE as RX_FILTER_SAMPLE,
+};
 pub use socket::{Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
 pub use solicit::{Solicitation, SolicitationSocket};
 pub use timer::PreciseTimer;

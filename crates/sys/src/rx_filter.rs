@@ -6,9 +6,10 @@
 //! Dropped, on every socket:
 //! - any type but ADVERTISEMENT, RFC 3768 §5.3.2 / RFC 9568 §5.2.2, and a version
 //!   other than 2 and 3;
-//! - unless [`RxFilter::any_vrid`] (which the daemon sets today: it must hear a
+//! - unless [`RxFilter::any_vrid`] (the daemon's default: it must hear a
 //!   neighbouring VRID or a peer with the wrong password or version at once to name
-//!   it), a VRRP version the socket's instances do not run, a VRID
+//!   it; it turns it off only while a flood of those lasts, see
+//!   [`keeps`]), a VRRP version the socket's instances do not run, a VRID
 //!   no instance on that socket runs, and VRRPv2 simple-password authentication
 //!   (type 1) with a password none of the instances for that VRID has, when every
 //!   instance for that VRID uses one;
@@ -46,6 +47,17 @@ pub struct RxFilter {
     /// version and the type are judged here), so the daemon hears neighbours and
     /// mismatched peers at once.
     pub any_vrid: bool,
+}
+
+impl RxFilter {
+    /// The same lists, judged: what the daemon attaches while a flood of
+    /// adverts it cannot accept lasts.
+    pub fn strict(&self) -> RxFilter {
+        RxFilter {
+            any_vrid: false,
+            ..self.clone()
+        }
+    }
 }
 
 /// Which socket a program is for: where the VRRP header starts.
@@ -314,6 +326,64 @@ impl RxFilter {
         a.op(RET, 0);
         a.finish()
     }
+}
+
+/// Whether `program` keeps `pkt` (its sample aside: `ld rand` reads as a value the
+/// sample never takes): the kernel's verdict, in the daemon. The daemon runs the
+/// strict program over what the open one let through, to see a flood the strict one
+/// would stop. Only the instructions the builder emits are read; anything else, a
+/// jump past the end or a load past the packet's end ends the run as the kernel
+/// would (dropped), never in a panic.
+pub fn keeps(program: &[Insn], pkt: &[u8]) -> bool {
+    run(program, pkt, 1) != 0
+}
+
+/// Run `prog` over `pkt` with `rand` as `ld rand`: the bytes kept (0: dropped).
+fn run(prog: &[Insn], pkt: &[u8], rand: u32) -> u32 {
+    let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+    let mut m = [0u32; 16];
+    let byte = |at: u32| pkt.get(at as usize).map(|b| u32::from(*b));
+    let word = |at: u32| {
+        let at = at as usize;
+        pkt.get(at..at.checked_add(4)?)
+            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    while let Some(&Insn { code, jt, jf, k }) = prog.get(pc) {
+        pc += 1;
+        let loaded = match code {
+            c if c == LD | B | ABS => byte(k),
+            c if c == LD | B | IND => byte(x.wrapping_add(k)),
+            c if c == LD | W | ABS && k == AD_RANDOM => Some(rand),
+            c if c == LD | W | ABS => word(k),
+            c if c == LD | W | IND => word(x.wrapping_add(k)),
+            c if c == LD | MEM => m.get(k as usize).copied(),
+            _ => Some(a),
+        };
+        let Some(v) = loaded else { return 0 };
+        a = v;
+        match code {
+            c if c & 0x07 == LD => {}
+            c if c == LDX | IMM => x = k,
+            c if c == LDX | B | MSH => match byte(k) {
+                Some(b) => x = 4 * (b & 0xf),
+                None => return 0,
+            },
+            c if c == ALU | ADD => a = a.wrapping_add(k),
+            c if c == ALU | ADD | X => a = a.wrapping_add(x),
+            c if c == ALU | AND => a &= k,
+            c if c == ALU | LSH => a = a.checked_shl(k).unwrap_or(0),
+            c if c == MISC | TAX => x = a,
+            c if c == ST => match m.get_mut(k as usize) {
+                Some(slot) => *slot = a,
+                None => return 0,
+            },
+            c if c == JMP | JA => pc = pc.saturating_add(k as usize),
+            c if c == JMP | JEQ => pc += usize::from(if a == k { jt } else { jf }),
+            c if c == RET => return k,
+            _ => return 0,
+        }
+    }
+    0
 }
 
 /// Attach `program` to `s`, replacing any filter it had.

@@ -717,6 +717,12 @@ impl Host {
         netns::in_netns(&self.ns, || netns::ping(ip, scope, timeout))
     }
 
+    /// Run `f` on a thread inside this host's namespace: the sockets it opens are
+    /// this host's (e.g. a raw socket that sends crafted packets from it).
+    pub fn within<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        netns::in_netns(&self.ns, || Ok(f()))
+    }
+
     /// Load nftables rules (`nft -f -`), e.g.
     /// `table inet t { chain in { type filter hook input priority 0; ip protocol vrrp drop; } }`.
     pub fn nft(&self, rules: &str) -> Result<()> {

@@ -6,7 +6,8 @@
 //! - the daemon: `build_info`, `start_time_seconds`, `config_info` (file and digest),
 //!   `config_last_reload_successful`, `config_reloads_total` and
 //!   `config_reload_failures_total`, `firewall_failures_total` (the `no_accept`
-//!   nftables table's failed writes);
+//!   nftables table's failed writes), `vrrp_rx_filter_strict` by `family` (1 while
+//!   a flood has the VRRP socket's kernel filter judge VRIDs, versions and passwords);
 //! - each VRRP instance (labels `vrrp_instance`, `interface`, `vrid`): one 0/1
 //!   `vrrp_state` series per state, `vrrp_priority` and `vrrp_effective_priority`,
 //!   RFC 6527's statistics as counters without a state label (a label that changes
@@ -191,6 +192,15 @@ fn daemon(out: &mut Out, s: &Snapshot) -> fmt::Result {
         "firewall_failures",
         "Writes of the no_accept nftables table that failed (each is tried again)",
         [(none(), d.firewall_failures)],
+    )?;
+    out.gauge(
+        "vrrp_rx_filter_strict",
+        "1 while a flood of adverts no instance accepts has the kernel judge VRIDs, \
+         versions and passwords on that family's VRRP socket",
+        [4u8, 6].map(|v| {
+            let strict = d.rx_filter_strict.contains(&v);
+            (vec![("family", format!("ipv{v}"))], flag(strict))
+        }),
     )
 }
 

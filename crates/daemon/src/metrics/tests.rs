@@ -144,6 +144,14 @@ fn trackers_and_the_daemon() {
     assert!(out.contains("keepup_config_last_reload_successful 1\n"));
     assert!(out.contains("keepup_config_reload_failures_total 0\n"));
     assert!(out.contains("keepup_firewall_failures_total 0\n"));
+    assert!(
+        out.contains("keepup_vrrp_rx_filter_strict{family=\"ipv4\"} 0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("keepup_vrrp_rx_filter_strict{family=\"ipv6\"} 0\n"),
+        "{out}"
+    );
     let failing = line(&out, "keepup_vrrp_tracker_up{vrrp_instance=\"VI_1\"");
     assert!(failing.contains("kind=\"script\""), "{failing}");
     assert!(failing.ends_with(" 0"), "{failing}");

@@ -29,10 +29,12 @@ pub enum Due {
     /// The VRRP instances' delayed start (`vrrp_startup_delay`,
     /// `vrrp_delay_after_boot`).
     Startup,
+    /// The next judgement of a strict VRRP socket filter's sample (see `rx_gate`).
+    RxFilter,
 }
 
 impl Due {
-    const ALL: [Due; 11] = [
+    const ALL: [Due; 12] = [
         Due::Engine,
         Due::DuplicateProbe,
         Due::ClaimGrace,
@@ -44,6 +46,7 @@ impl Due {
         Due::Watchdog,
         Due::Firewall,
         Due::Startup,
+        Due::RxFilter,
     ];
 }
 

@@ -22,6 +22,7 @@ mod firewall;
 mod handover;
 mod incoming;
 mod reload;
+mod rx_gate;
 mod setup;
 mod tracking;
 mod vmac;
@@ -262,10 +263,14 @@ impl Daemon {
     /// Route events until asked to stop.
     async fn serve(&mut self) {
         loop {
+            self.status.rx_filter_strict(self.vrrp.strict_filters());
             if self.status.dirty {
                 self.publish();
             }
             self.clock.table.set(Due::Engine, self.vrrp.deadline());
+            self.clock
+                .table
+                .set(Due::RxFilter, self.vrrp.filter_deadline());
             self.clock.table.set(Due::ClaimGrace, self.duplicates.due());
             self.tracking.arm(&mut self.clock.table);
             // Rows already due are served before anything else: under a flood the
@@ -372,6 +377,7 @@ impl Daemon {
                     let next = now + duplicates::PROBE_EVERY;
                     self.clock.table.set(Due::DuplicateProbe, Some(next));
                 }
+                Due::RxFilter => self.vrrp.filter_tick(now),
                 // The counters moved on, maybe: a fresh snapshot.
                 Due::StatusRefresh => self.status.dirty = true,
                 Due::Startup => {

@@ -1,5 +1,6 @@
 //! The VRRP side: the engine, its sockets and its clock. Adverts are read here in
 //! batches and fed to the engine; the engine's adverts are sent from here.
+use super::rx_gate::{self, SocketFilter};
 use super::setup::Setup;
 use crate::plan::Plan;
 use anyhow::{anyhow, Context, Result};
@@ -38,8 +39,8 @@ fn flood_pause(instances: &[InstanceConfig]) -> Duration {
 /// are listed, but the filter does not judge them (`any_vrid`): with the kernel's
 /// 1-in-64 sample a neighbouring virtual router, a VIP another VRID claims or a peer
 /// with the wrong password or version would be named only after a minute or more, and
-/// operators need those at once. Judging them only while a flood of them lasts is
-/// left to do (issue 17).
+/// operators need those at once. They are judged only while a flood of them lasts
+/// (see [`super::rx_gate`]).
 pub fn rx_filter(instances: &[InstanceConfig], v6: bool) -> keepup_sys::RxFilter {
     let mut versions = BTreeSet::new();
     let mut vrids: BTreeMap<u8, Option<BTreeSet<[u8; 8]>>> = BTreeMap::new();
@@ -98,6 +99,8 @@ pub struct VrrpSide {
     remap: BTreeMap<(u32, u8), u32>,
     /// See [`Twins`].
     twins: Twins,
+    /// Each socket's kernel filter and when it judges VRIDs (IPv4, IPv6).
+    filters: [Option<SocketFilter>; 2],
     /// The engine's time zero.
     start: Instant,
 }
@@ -122,7 +125,7 @@ impl VrrpSide {
         } else {
             None
         };
-        let side = VrrpSide {
+        let mut side = VrrpSide {
             router,
             v4,
             v6,
@@ -132,6 +135,7 @@ impl VrrpSide {
             shadows: shadows(plan),
             remap: heard_on_vmac(plan),
             twins: Twins::default(),
+            filters: [None, None],
             start: Instant::now(),
         };
         side.filter(plan);
@@ -139,14 +143,78 @@ impl VrrpSide {
     }
 
     /// The sockets' kernel filters for `plan`'s VRIDs, versions and passwords (at
-    /// start and at each reload). Without one (an old kernel), the engine still
-    /// judges every packet: a warning, not a failure.
-    fn filter(&self, plan: &Plan) {
-        for (sock, v6) in [(&self.v4, false), (&self.v6, true)] {
-            if let Some(sock) = sock {
-                if let Err(e) = sock.set_filter(&rx_filter(&plan.instances, v6)) {
-                    warn!("kernel filter on the VRRP socket: {e}; every packet reaches keepup");
-                }
+    /// start and at each reload; a filter made strict by a flood stays strict, with
+    /// the new lists). Without one (an old kernel), the engine still judges every
+    /// packet: a warning, not a failure.
+    fn filter(&mut self, plan: &Plan) {
+        for (i, v6) in [(0, false), (1, true)] {
+            let gate = self.filters[i].take().map(|f| f.gate).unwrap_or_default();
+            let mut f = SocketFilter::new(rx_filter(&plan.instances, v6), v6);
+            f.gate = gate;
+            self.attach(v6, &f);
+            self.filters[i] = Some(f);
+        }
+    }
+
+    fn attach(&self, v6: bool, f: &SocketFilter) {
+        let sock = if v6 { &self.v6 } else { &self.v4 };
+        if let Some(sock) = sock {
+            if let Err(e) = sock.set_filter(&f.current()) {
+                warn!("kernel filter on the VRRP socket: {e}; every packet reaches keepup");
+            }
+        }
+    }
+
+    /// What a filter's gate decided: the program to attach, and the log line.
+    fn filter_changed(&self, v6: bool, change: rx_gate::Change) {
+        let Some(f) = &self.filters[usize::from(v6)] else {
+            return;
+        };
+        self.attach(v6, f);
+        let family = if v6 { 6 } else { 4 };
+        match change {
+            rx_gate::Change::Engage { per_sec } => warn!(
+                "IPv{family}: {per_sec} adverts/s that no instance here accepts (VRIDs, \
+                 versions or passwords not run here): the kernel drops them now, 1 in {} \
+                 still read; a new neighbour or a peer's mistake may be named late until \
+                 they stop",
+                keepup_sys::RX_FILTER_SAMPLE
+            ),
+            rx_gate::Change::Release {
+                per_sec,
+                dropped,
+                lasted,
+            } => info!(
+                "IPv{family}: the flood of adverts no instance here accepts is down to about \
+                 {per_sec}/s: every advert reaches keepup again (about {dropped} dropped in \
+                 the kernel over {} s)",
+                lasted.as_secs()
+            ),
+        }
+    }
+
+    /// The IP versions whose socket filter is strict now.
+    pub fn strict_filters(&self) -> Vec<u8> {
+        [(0, 4), (1, 6)]
+            .into_iter()
+            .filter(|(i, _)| self.filters[*i].as_ref().is_some_and(|f| f.gate.strict()))
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// When a strict filter's sample is next judged.
+    pub fn filter_deadline(&self) -> Option<Instant> {
+        (self.filters.iter().flatten())
+            .filter_map(|f| f.gate.deadline())
+            .min()
+    }
+
+    /// A strict filter's sample is judged: the flood may be over.
+    pub fn filter_tick(&mut self, now: Instant) {
+        for (i, v6) in [(0, false), (1, true)] {
+            let change = self.filters[i].as_mut().and_then(|f| f.gate.tick(now));
+            if let Some(c) = change {
+                self.filter_changed(v6, c);
             }
         }
     }
@@ -256,6 +324,7 @@ impl VrrpSide {
             shadows,
             remap,
             twins,
+            filters,
             ..
         } = self;
         let Some(sock) = (if v6 { s6.as_ref() } else { v4.as_ref() }) else {
@@ -263,8 +332,16 @@ impl VrrpSide {
         };
         // One clock reading for the batch: it is read within microseconds.
         let now = engine_time(self.start);
+        let loop_now = Instant::now();
         router.set_wall(now, unix_time());
+        let mut filter = filters[usize::from(v6)].as_mut();
+        let mut change = None;
         let r = sock.try_recv_batch(BURST, |d| {
+            if let Some(f) = filter.as_mut() {
+                if f.only_open_keeps(d.data, v6) {
+                    change = f.gate.counted(loop_now).or(change);
+                }
+            }
             let mut ifindex = d.ifindex;
             if !shadows.is_empty() || !remap.is_empty() {
                 if let Some(vrid) = advert_vrid(d.data, d.v6.is_some()) {
@@ -304,6 +381,9 @@ impl VrrpSide {
             Ok(0) => {}
             Ok(n) => self.flooded = n >= FLOODED,
             Err(e) => warn!("receive (IPv{}): {e}", if v6 { 6 } else { 4 }),
+        }
+        if let Some(c) = change {
+            self.filter_changed(v6, c);
         }
     }
 
@@ -565,7 +645,8 @@ mod tests {
         let mut other = [0u8; 8];
         other[..5].copy_from_slice(b"other");
         assert_eq!(f.vrids, vec![(1, Some(vec![other, secret])), (9, None)]);
-        // Listed, not judged: neighbours and mismatched peers must be heard at once.
+        // Listed, not judged (but during a flood, see `rx_gate`): neighbours and
+        // mismatched peers must be heard at once.
         assert!(f.any_vrid);
         let none = keepup_sys::RxFilter {
             any_vrid: true,

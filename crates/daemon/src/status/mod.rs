@@ -92,6 +92,10 @@ pub struct DaemonStatus {
     /// Writes of the `no_accept` nftables table that failed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub firewall_failures: u64,
+    /// The IP versions (4, 6) whose VRRP socket's kernel filter judges VRIDs,
+    /// versions and passwords now, because of a flood of adverts no instance accepts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rx_filter_strict: Vec<u8>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -111,6 +115,7 @@ impl DaemonStatus {
             reloads: 0,
             reload_failures: 0,
             firewall_failures: 0,
+            rx_filter_strict: Vec::new(),
         }
     }
 }
@@ -627,6 +632,14 @@ impl Publisher {
     pub fn firewall_failures(&mut self, n: u64) {
         if self.daemon.firewall_failures != n {
             self.daemon.firewall_failures = n;
+            self.dirty = true;
+        }
+    }
+
+    /// The VRRP sockets whose kernel filter is strict (see `run::rx_gate`).
+    pub fn rx_filter_strict(&mut self, families: Vec<u8>) {
+        if self.daemon.rx_filter_strict != families {
+            self.daemon.rx_filter_strict = families;
             self.dirty = true;
         }
     }

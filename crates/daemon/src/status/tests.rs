@@ -79,6 +79,7 @@ fn daemon() -> DaemonStatus {
         reloads: 0,
         reload_failures: 0,
         firewall_failures: 0,
+        rx_filter_strict: Vec::new(),
     }
 }
 

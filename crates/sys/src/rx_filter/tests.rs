@@ -1,52 +1,8 @@
-//! The filter programs run over crafted packets by a small classic-BPF interpreter
-//! (the instructions the builder uses, with the kernel's rule that a load past the
-//! packet's end drops it), and attached to a real socket for the kernel's checker.
+//! The filter programs run over crafted packets by the module's classic-BPF
+//! interpreter (the instructions the builder uses, with the kernel's rule that a load
+//! past the packet's end drops it), and attached to a real socket for the kernel's
+//! checker.
 use super::*;
-
-/// Run `prog` over `pkt` with `rand` as `ld rand`: the bytes kept (0: dropped).
-fn run(prog: &[Insn], pkt: &[u8], rand: u32) -> u32 {
-    let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
-    let mut m = [0u32; 16];
-    let byte = |at: u32| pkt.get(at as usize).map(|b| u32::from(*b));
-    let word = |at: u32| {
-        let at = at as usize;
-        pkt.get(at..at + 4)
-            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
-    };
-    loop {
-        let Insn { code, jt, jf, k } = prog[pc];
-        pc += 1;
-        let loaded = match code {
-            c if c == LD | B | ABS => byte(k),
-            c if c == LD | B | IND => byte(x.wrapping_add(k)),
-            c if c == LD | W | ABS && k == AD_RANDOM => Some(rand),
-            c if c == LD | W | ABS => word(k),
-            c if c == LD | W | IND => word(x.wrapping_add(k)),
-            c if c == LD | MEM => Some(m[k as usize]),
-            _ => Some(a),
-        };
-        let Some(v) = loaded else { return 0 };
-        a = v;
-        match code {
-            c if c & 0x07 == LD => {}
-            c if c == LDX | IMM => x = k,
-            c if c == LDX | B | MSH => match byte(k) {
-                Some(b) => x = 4 * (b & 0xf),
-                None => return 0,
-            },
-            c if c == ALU | ADD => a = a.wrapping_add(k),
-            c if c == ALU | ADD | X => a = a.wrapping_add(x),
-            c if c == ALU | AND => a &= k,
-            c if c == ALU | LSH => a <<= k,
-            c if c == MISC | TAX => x = a,
-            c if c == ST => m[k as usize] = a,
-            c if c == JMP | JA => pc += k as usize,
-            c if c == JMP | JEQ => pc += usize::from(if a == k { jt } else { jf }),
-            c if c == RET => return k,
-            other => panic!("opcode {other:#x} not interpreted"),
-        }
-    }
-}
 
 fn pw(s: &str) -> [u8; 8] {
     let mut p = [0u8; 8];
@@ -256,4 +212,78 @@ fn the_kernel_accepts_the_programs() {
     }
     let p = v4_filter().program(Layout::V4);
     assert!(kept(&p, &ipv4(255, 112, 0, &vrrp(2, 52, 0, ""))));
+}
+
+/// The daemon runs the strict program over what the open one let through: its
+/// verdict is the kernel's, the sample aside.
+#[test]
+fn keeps_is_the_programs_verdict_without_the_sample() {
+    let open = RxFilter {
+        any_vrid: true,
+        ..v4_filter()
+    };
+    let strict = open.strict();
+    assert!(!strict.any_vrid);
+    let (o, s) = (open.program(Layout::V4), strict.program(Layout::V4));
+    let foreign = ipv4(255, 112, 0, &vrrp(2, 99, 1, "secret"));
+    let wrong = ipv4(255, 112, 0, &vrrp(2, 51, 1, "wrong"));
+    let ours = ipv4(255, 112, 0, &vrrp(2, 51, 1, "secret"));
+    let ttl = ipv4(64, 112, 0, &vrrp(2, 99, 1, "secret"));
+    for (pkt, open_keeps, strict_keeps) in [
+        (&foreign, true, false),
+        (&wrong, true, false),
+        (&ours, true, true),
+        (&ttl, false, false),
+    ] {
+        assert_eq!(keeps(&o, pkt), open_keeps, "{pkt:x?}");
+        assert_eq!(keeps(&s, pkt), strict_keeps, "{pkt:x?}");
+    }
+}
+
+/// Whatever the program and the packet, the interpreter ends without a panic.
+#[test]
+fn the_interpreter_never_panics() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let codes = [
+        LD | B | ABS,
+        LD | B | IND,
+        LD | W | ABS,
+        LD | W | IND,
+        LD | MEM,
+        LDX | IMM,
+        LDX | B | MSH,
+        ALU | ADD,
+        ALU | ADD | X,
+        ALU | AND,
+        ALU | LSH,
+        MISC | TAX,
+        ST,
+        JMP | JA,
+        JMP | JEQ,
+        RET,
+        0xffff,
+    ];
+    for _ in 0..20_000 {
+        let n = (next() % 12) as usize;
+        let prog: Vec<Insn> = (0..n)
+            .map(|_| Insn {
+                code: codes[(next() % codes.len() as u64) as usize],
+                jt: next() as u8,
+                jf: next() as u8,
+                k: if next() % 2 == 0 {
+                    next() as u32
+                } else {
+                    (next() % 40) as u32
+                },
+            })
+            .collect();
+        let pkt: Vec<u8> = (0..next() % 48).map(|_| next() as u8).collect();
+        let _ = keeps(&prog, &pkt);
+    }
 }
