@@ -266,6 +266,12 @@ mod tests {
         assert_eq!(t.period, Some(p));
         for k in 2..6 {
             let at = first + p * k;
+            // A host so busy that this expiry already passed (the last wakeup came
+            // a period late) says nothing about how the timer was set.
+            if Instant::now() >= at {
+                until(&mut t, at).await;
+                continue;
+            }
             assert_eq!(t.next, Some(at), "expiry {k} as set");
             assert_eq!(until(&mut t, at).await, 1, "one wakeup for expiry {k}");
         }
