@@ -114,6 +114,8 @@ pub(crate) struct Instance {
     pub hmac: crate::hmac::HmacState,
     /// Highest AH sequence number accepted, per sender (anti-replay).
     pub ah_seen: HashMap<IpAddr, u32>,
+    /// The AH key as configured, made ready for checking (see [`Instance::ah_key`]).
+    ah_key: Option<(Vec<u8>, keepup_wire::ah::Key)>,
     pub ip_ident: u16,
     pub rate: HashMap<Discard, RateLimit>,
     pub rate_other: HashMap<&'static str, RateLimit>,
@@ -144,6 +146,20 @@ pub(crate) const FLAP_COUNT: usize = 3;
 pub(crate) const FLAP_WINDOW_ADVERTS: u32 = 10;
 
 impl Instance {
+    /// This instance's AH key made ready for checking: once, and again only when a
+    /// reload changed it. `None` without AH.
+    pub fn ah_key(&mut self) -> Option<&keepup_wire::ah::Key> {
+        let Auth::Ah(key) = &self.cfg.auth else {
+            return None;
+        };
+        if self.ah_key.as_ref().is_none_or(|(k, _)| k != key) {
+            self.ah_key = keepup_wire::ah::Key::new(key)
+                .ok()
+                .map(|ready| (key.clone(), ready));
+        }
+        self.ah_key.as_ref().map(|(_, ready)| ready)
+    }
+
     pub fn new(cfg: InstanceConfig, group: Option<usize>) -> Instance {
         let interval = cfg.advert_int;
         let source = cfg.source;
@@ -174,6 +190,7 @@ impl Instance {
             ah_seq: 0,
             hmac: crate::hmac::HmacState::default(),
             ah_seen: HashMap::new(),
+            ah_key: None,
             ip_ident: 0,
             rate: HashMap::new(),
             rate_other: HashMap::new(),

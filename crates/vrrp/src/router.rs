@@ -1747,11 +1747,14 @@ impl Router {
                     ));
                 }
             }
-            Auth::Ah(key) => {
+            Auth::Ah(_) => {
                 let Some(hdr) = ah_hdr else {
                     return Err(kind(repr.auth_type));
                 };
-                let ok = whole.is_some_and(|w| ah::verify(w, key).is_ok());
+                let ready = inst.ah_key();
+                let ok = whole
+                    .zip(ready)
+                    .is_some_and(|(w, k)| ah::verify_with(w, k).is_ok());
                 if !ok {
                     return Err((
                         Discard::Auth,

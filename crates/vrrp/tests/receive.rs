@@ -444,6 +444,26 @@ fn ah_authentication_checks_icv_and_sequence() {
         .unwrap()
         .seq;
     assert!(seq > 5, "sequence {seq} continues above the 5 heard");
+    // A reload that changes the key: the new one is checked, the old one no longer
+    // (the key is made ready once, and again when it changes).
+    let mut rotated = c.clone();
+    rotated.auth = Auth::ah("rotated");
+    h.r.reconfigure(vec![rotated.clone()], vec![]).unwrap();
+    h.input(Input::Startup);
+    h.run_for(std::time::Duration::from_millis(10));
+    assert_eq!(h.state(), State::Backup, "a changed instance restarts");
+    let before = h.counters();
+    let mut p = Peer::of(&rotated, 200);
+    p.ah = Some((b"secret\0\0".to_vec(), 50));
+    h.rx(&p);
+    assert_eq!(h.counters().auth_failures, before.auth_failures + 1);
+    p.ah = Some((b"rotated\0".to_vec(), 51));
+    h.rx(&p);
+    assert_eq!(h.counters().auth_failures, before.auth_failures + 1);
+    assert_eq!(
+        h.counters().rcvd_advertisements,
+        before.rcvd_advertisements + 1
+    );
     let mut m = c.clone();
     m.state = InitialState::Master;
     let h = H::started(m);

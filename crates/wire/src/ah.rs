@@ -151,45 +151,74 @@ pub fn parse(payload: &[u8]) -> Result<(Repr, usize), Error> {
     ))
 }
 
+/// An AH key made ready once: HMAC's inner and outer padded keys are hashed here, so
+/// a packet then costs the digest of its own octets only (a flood of adverts with a
+/// bad ICV is checked at about half the cost).
+#[derive(Clone)]
+pub struct Key(Hmac<Md5>);
+
+impl Key {
+    pub fn new(key: &[u8]) -> Result<Key, Error> {
+        <Hmac<Md5> as Mac>::new_from_slice(key)
+            .map(Key)
+            .map_err(|_| Error::AhAuth)
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ah::Key(..)")
+    }
+}
+
 /// The full HMAC-MD5 of a whole IPv4 + AH + VRRP packet prepared as keepalived does:
-/// on a copy, the IP TOS, flags/fragment offset and header checksum are zeroed,
-/// and the TTL too when the destination is not multicast (keepalived zeroes it for
-/// unicast peers only); the ICV is zeroed; the digest runs over the header (options
-/// included), the AH header and the VRRP message, up to the total length.
-fn mac(ip_packet: &[u8], key: &[u8]) -> Result<Hmac<Md5>, Error> {
+/// the IP TOS, flags/fragment offset and header checksum read as zeros, and the TTL
+/// too when the destination is not multicast (keepalived zeroes it for unicast peers
+/// only); the ICV reads as zeros; the digest runs over the header (options
+/// included), the AH header and the VRRP message, up to the total length. The
+/// packet is not copied: its header and AH header are, on the stack.
+fn mac(ip_packet: &[u8], key: &Key) -> Result<Hmac<Md5>, Error> {
     let ip = ipv4::Packet::new_checked(ip_packet)?;
     if ip.protocol() != PROTOCOL {
         return Err(Error::Protocol(ip.protocol()));
     }
     let hl = ip.header_len();
     let unicast = !ip.dst().is_multicast();
-    let mut copy = ip_packet
-        .get(..ip.total_len())
-        .ok_or(Error::IpHeader)?
-        .to_vec();
-    let ah = Packet::new_checked(copy.get(hl..).unwrap_or(&[]))?;
+    let whole = ip_packet.get(..ip.total_len()).ok_or(Error::IpHeader)?;
+    let ah_bytes = whole.get(hl..).unwrap_or(&[]);
+    let ah = Packet::new_checked(ah_bytes)?;
     if ah.next_header() != vrrp::PROTOCOL {
         return Err(Error::Protocol(ah.next_header()));
     }
     if ah.payload_len() != PAYLOAD_LEN {
         return Err(Error::AhHeader);
     }
-    bytes::put_u8(&mut copy, 1, 0); // TOS
-    bytes::put_be16(&mut copy, 6, 0); // flags, fragment offset
-    bytes::put_be16(&mut copy, 10, 0); // header checksum
+    // At most 60 octets (a 4-bit IHL).
+    let mut header = [0u8; 60];
+    let header = header.get_mut(..hl).ok_or(Error::IpHeader)?;
+    header.copy_from_slice(whole.get(..hl).ok_or(Error::IpHeader)?);
+    bytes::put_u8(header, 1, 0); // TOS
+    bytes::put_be16(header, 6, 0); // flags, fragment offset
+    bytes::put_be16(header, 10, 0); // header checksum
     if unicast {
-        bytes::put_u8(&mut copy, 8, 0); // TTL
+        bytes::put_u8(header, 8, 0); // TTL
     }
-    bytes::put(&mut copy, hl + ICV_OFFSET, &[0; ICV_LEN]);
-    let mut mac = <Hmac<Md5> as Mac>::new_from_slice(key).map_err(|_| Error::AhAuth)?;
-    mac.update(&copy);
+    // The fixed part of AH, then its ICV as zeros.
+    let mut ah_header = [0u8; HEADER_LEN];
+    let fixed = ah_bytes.get(..ICV_OFFSET).ok_or(Error::AhHeader)?;
+    ah_header[..ICV_OFFSET].copy_from_slice(fixed);
+    let rest = ah_bytes.get(HEADER_LEN..).ok_or(Error::AhHeader)?;
+    let mut mac = key.0.clone();
+    mac.update(header);
+    mac.update(&ah_header);
+    mac.update(rest);
     Ok(mac)
 }
 
 /// The ICV keepalived would write into this packet (HMAC-MD5 cut to 96 bits).
 /// `ip_packet` is a whole IPv4 packet with protocol 51; its current ICV is ignored.
 pub fn compute_icv(ip_packet: &[u8], key: &[u8]) -> Result<[u8; ICV_LEN], Error> {
-    let digest = mac(ip_packet, key)?.finalize().into_bytes();
+    let digest = mac(ip_packet, &Key::new(key)?)?.finalize().into_bytes();
     Ok(bytes::array(&digest, 0))
 }
 
@@ -202,6 +231,11 @@ pub fn compute_icv(ip_packet: &[u8], key: &[u8]) -> Result<[u8; ICV_LEN], Error>
 /// address and a sequence number above the last one seen; those are the caller's
 /// (see [`Repr::spi_for`]), as they need state.
 pub fn verify(ip_packet: &[u8], key: &[u8]) -> Result<(), Error> {
+    verify_with(ip_packet, &Key::new(key)?)
+}
+
+/// [`verify`] with a key made ready once.
+pub fn verify_with(ip_packet: &[u8], key: &Key) -> Result<(), Error> {
     let m = mac(ip_packet, key)?;
     let ip = ipv4::Packet::new_unchecked(ip_packet);
     let icv = bytes::array::<ICV_LEN>(ip_packet, ip.header_len() + ICV_OFFSET);

@@ -168,8 +168,10 @@ impl SocketFilter {
         self.programs
             .iter()
             .find(|(l, _, _)| *l == layout)
+            // The strict program first: what it keeps (every advert an instance
+            // here may accept) costs one run.
             .is_some_and(|(_, open, strict)| {
-                rx_filter_keeps(open, data) && !rx_filter_keeps(strict, data)
+                !rx_filter_keeps(strict, data) && rx_filter_keeps(open, data)
             })
     }
 }
