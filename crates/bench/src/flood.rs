@@ -267,6 +267,14 @@ pub fn run(tools: &Tools, which: Daemon, kind: FloodKind) -> Result<Vec<Figure>>
         }
     })?;
     let took_over = now_ns();
+    // r2 (Master until r1 preempted it) has stepped down: its BACKUP line is not
+    // the flood's doing.
+    harness::wait(
+        Duration::from_secs(5),
+        Duration::from_millis(5),
+        "r2 to give the VIP up",
+        || !r2.has_address(vip).unwrap_or(true),
+    )?;
     let iface = rogue
         .ifaces()
         .first()
