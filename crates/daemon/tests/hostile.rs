@@ -160,3 +160,37 @@ fn netns_keepup_judges_vrids_in_the_kernel_only_while_a_flood_of_them_lasts() {
     assert!(has(r1, VIP), "{log}");
     assert!(has(r1, "10.9.0.152".parse().unwrap()), "{log}");
 }
+
+/// A firewall drops r1's outgoing VRRP (its adverts fail with EPERM): r1 says so
+/// once, not once per advert, and says when they go out again.
+#[test]
+fn netns_keepup_says_failing_sends_once_and_when_they_work_again() {
+    if !lab::root_or_skip("netns_keepup_says_failing_sends_once_and_when_they_work_again") {
+        return;
+    }
+    let (lab, _lan, hosts) = routers("ksendfail", 1, false);
+    let r1 = &hosts[0];
+    let k1 = keepup(&lab, r1, CONF, "a");
+    assert!(wait_addr(r1, VIP, true, 10).is_some(), "{}", k1.log());
+    r1.nft("table inet ku_test {\n chain ku_out {\n  type filter hook output priority 0;\n  ip protocol 112 drop\n }\n}\n")
+        .unwrap();
+    let failing = "(VI_1) cannot send advert";
+    k1.wait_for_log(failing, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("{e}:\n{}", k1.log()));
+    // Five more adverts fail meanwhile.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(k1.log().matches(failing).count(), 1, "{}", k1.log());
+    r1.nft("delete table inet ku_test").unwrap();
+    k1.wait_for_log("(VI_1) adverts go out again, after", Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("{e}:\n{}", k1.log()));
+    let log = k1.log();
+    let line = log.lines().find(|l| l.contains("go out again")).unwrap();
+    let failed: u64 = line
+        .split("after ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(failed >= 5, "{line}");
+    assert_eq!(log.matches(failing).count(), 1, "{log}");
+}

@@ -23,6 +23,7 @@ mod handover;
 mod incoming;
 mod reload;
 mod rx_gate;
+mod send_failures;
 mod setup;
 mod tracking;
 mod vmac;

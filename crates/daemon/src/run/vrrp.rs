@@ -1,6 +1,7 @@
 //! The VRRP side: the engine, its sockets and its clock. Adverts are read here in
 //! batches and fed to the engine; the engine's adverts are sent from here.
 use super::rx_gate::{self, SocketFilter};
+use super::send_failures::{Say, SendFailures};
 use super::setup::Setup;
 use crate::plan::Plan;
 use anyhow::{anyhow, Context, Result};
@@ -101,6 +102,8 @@ pub struct VrrpSide {
     twins: Twins,
     /// Each socket's kernel filter and when it judges VRIDs (IPv4, IPv6).
     filters: [Option<SocketFilter>; 2],
+    /// Adverts that could not be sent, per instance.
+    send_failures: SendFailures,
     /// The engine's time zero.
     start: Instant,
 }
@@ -136,6 +139,7 @@ impl VrrpSide {
             remap: heard_on_vmac(plan),
             twins: Twins::default(),
             filters: [None, None],
+            send_failures: SendFailures::default(),
             start: Instant::now(),
         };
         side.filter(plan);
@@ -237,6 +241,7 @@ impl VrrpSide {
 
     /// After a reload: the socket a new family needs, and the burst window.
     pub fn reconfigured(&mut self, plan: &Plan) -> Result<()> {
+        self.send_failures.clear();
         self.linger = linger_window(&plan.instances);
         self.flood_pause = flood_pause(&plan.instances);
         self.shadows = shadows(plan);
@@ -387,20 +392,37 @@ impl VrrpSide {
         }
     }
 
-    /// Send one of the engine's adverts.
-    pub async fn send(&self, a: &TxAdvert) {
+    /// Send one of the engine's adverts; a failure is said once a minute at most
+    /// (see [`SendFailures`]).
+    pub async fn send(&mut self, a: &TxAdvert) {
         let src = self
             .router
             .source_address(a.instance)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let sock = if a.dst.is_ipv6() { &self.v6 } else { &self.v4 };
-        if let Some(s) = sock {
-            if let Err(e) = s.send(a.interface.0, src, a.dst, a.ttl, &a.packet).await {
-                warn!(
-                    "({}) cannot send advert: {e}",
-                    self.router.config(a.instance).name
-                );
+        let Some(s) = sock else {
+            return;
+        };
+        let result = s.send(a.interface.0, src, a.dst, a.ttl, &a.packet).await;
+        let now = Instant::now();
+        let name = &self.router.config(a.instance).name;
+        let say = match &result {
+            Ok(()) => self.send_failures.sent(a.instance, now),
+            Err(_) => Some(self.send_failures.failed(a.instance, now)),
+        };
+        match (say, result) {
+            (Some(Say::First), Err(e)) => warn!(
+                "({name}) cannot send advert: {e} (said again at most once a minute while \
+                 it lasts)"
+            ),
+            (Some(Say::Again { unsaid }), Err(e)) => {
+                warn!("({name}) cannot send advert: {e} ({unsaid} more failed since the last line)")
             }
+            (Some(Say::Recovered { failed, lasted }), _) => info!(
+                "({name}) adverts go out again, after {failed} failed over {:.1} s",
+                lasted.as_secs_f64()
+            ),
+            _ => {}
         }
     }
 }
