@@ -10,10 +10,12 @@
 //!   (or 30 s): the time of the last removal, and what is wrong at the end;
 //! - then a window of `--sample` seconds: CPU (every process of the daemon, and
 //!   keepalived's checker process alone), memory (RSS, its growth over the window, the
-//!   peak), log lines per second, flaps (a poll that sees a verdict undone), and the
+//!   peak), log lines per second, flaps (a poll that sees a verdict undone), the
 //!   interval between the checks of the healthy servers (from the server's log of the
-//!   connections and queries it received): a checker stalled by a hostile server
-//!   stretches it.
+//!   connections and queries it received: a checker stalled by a hostile server
+//!   stretches it) and, for a kind that must pass, between the checks of its own
+//!   servers (a failed attempt shows as a retry); for DNS the datagrams the kernel
+//!   dropped for a full receive buffer.
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -167,6 +169,21 @@ fn intervals(hits: &BTreeMap<u16, Vec<f64>>, ports: &BTreeSet<u16>) -> Vec<f64> 
     v
 }
 
+/// The guest's `Udp: RcvbufErrors`: datagrams dropped because a socket's receive
+/// buffer was full.
+fn udp_rcvbuf_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .position(|n| n == "RcvbufErrors")
+        .and_then(|i| values.split_whitespace().nth(i)?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The sum of VmHWM (peak resident memory) over `pids`, MB.
 fn peak_rss(pids: &[u32]) -> f64 {
     let kb: u64 = pids
@@ -265,6 +282,11 @@ impl Guest {
             .filter(|(_, k)| !k.healthy())
             .map(|(p, _)| *p)
             .collect();
+        let ok: BTreeSet<u16> = servers
+            .iter()
+            .filter(|(_, k)| *k == Kind::ok_of(kind.proto()))
+            .map(|(p, _)| *p)
+            .collect();
         let of_kind: BTreeSet<u16> = servers
             .iter()
             .filter(|(_, k)| *k == kind)
@@ -345,6 +367,7 @@ impl Guest {
             let cpu = |ps: &[u32]| -> u64 { ps.iter().filter_map(|p| run_ns(*p)).sum() };
             let log_len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
             let (c0, k0, l0) = (cpu(&all), cpu(&checker), log_len(&r.log));
+            let u0 = udp_rcvbuf_errors();
             let (rss0, _) = memory(&r);
             let (w0, w_start) = (crate::now_ns() as f64 / 1e9, Instant::now());
             let mut flaps = 0usize;
@@ -355,6 +378,7 @@ impl Guest {
                     + up.iter().filter(|p| !now.contains(p)).count();
             }
             let (c1, k1, l1) = (cpu(&all), cpu(&checker), log_len(&r.log));
+            let u1 = udp_rcvbuf_errors();
             let (secs, w1) = (
                 w_start.elapsed().as_secs_f64(),
                 crate::now_ns() as f64 / 1e9,
@@ -371,8 +395,18 @@ impl Guest {
                 .get(l0 as usize..(l1 as usize).min(bytes.len()))
                 .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
             self.figure(&scenario, d, "log lines /s", lines as f64 / secs)?;
+            if kind.proto() == Proto::Dns {
+                // Datagrams the guest's kernel dropped for a full receive buffer (the
+                // checkers' sockets are the only UDP receivers but the server's).
+                self.figure(
+                    &scenario,
+                    d,
+                    "UDP datagrams dropped (receive buffer full)",
+                    u1.saturating_sub(u0) as f64,
+                )?;
+            }
             let h = hits(hit_log, w0, w1);
-            let iv = intervals(&h, &up);
+            let iv = intervals(&h, &ok);
             if !iv.is_empty() {
                 self.figure(
                     &scenario,
@@ -386,11 +420,19 @@ impl Guest {
                     "healthy: check interval max s",
                     iv[iv.len() - 1],
                 )?;
-            } else if !up.is_empty() {
+            } else if !ok.is_empty() {
                 self.note(&format!(
                     "{scenario} {} run {run}: the healthy servers got no two checks in the window",
                     d.name()
                 ))?;
+            }
+            if kind.healthy() {
+                // A server of this kind that passes: how long its checks took to pass
+                // again after one that failed (retry after delay_before_retry).
+                let iv = intervals(&h, &of_kind);
+                if let Some(max) = iv.last() {
+                    self.figure(&scenario, d, "this kind: check interval max s", *max)?;
+                }
             }
             let at_kind: usize = of_kind.iter().filter_map(|p| h.get(p)).map(Vec::len).sum();
             self.figure(
