@@ -48,7 +48,7 @@ pub use netlink::Netlink;
 pub use nft::{nft_apply, nft_program, nft_usable, NftError};
 pub use procmon::{ProcEvent, ProcessMonitor};
 pub use rx_filter::{Layout as RxFilterLayout, RxFilter, SAMPLE as RX_FILTER_SAMPLE};
-pub use socket::{Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
+pub use socket::{raise_recv_buffer, Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
 pub use solicit::{Solicitation, SolicitationSocket};
 pub use timer::PreciseTimer;
 pub use vip_filter::{delete_vip_filter, VipFilter, DEFAULT_TABLE as VIP_FILTER_TABLE};
