@@ -439,6 +439,24 @@ struct Running {
     checker_pid: PathBuf,
 }
 
+impl Running {
+    /// The process that runs the checkers: keepup's own, keepalived's checker child.
+    fn checker(&self) -> Result<Vec<u32>> {
+        Ok(match self.daemon {
+            Daemon::Keepup => vec![self.child.id()],
+            Daemon::Keepalived => vec![std::fs::read_to_string(&self.checker_pid)?
+                .trim()
+                .parse()
+                .context("keepalived's checker PID file")?],
+        })
+    }
+}
+
+/// Time on CPU of all of `pids`, in ns.
+fn cpu(pids: &[u32]) -> u64 {
+    pids.iter().filter_map(|p| run_ns(*p)).sum()
+}
+
 impl Guest {
     fn figure(&mut self, scenario: &str, d: Daemon, metric: &str, v: f64) -> Result<()> {
         eprintln!(
@@ -708,14 +726,7 @@ impl Guest {
                 bail!("{} exited: {st}", d.name());
             }
             let all = processes(&r);
-            let checker = match d {
-                Daemon::Keepup => vec![r.child.id()],
-                Daemon::Keepalived => vec![std::fs::read_to_string(&r.checker_pid)?
-                    .trim()
-                    .parse()
-                    .context("keepalived's checker PID file")?],
-            };
-            let cpu = |ps: &[u32]| -> u64 { ps.iter().filter_map(|p| run_ns(*p)).sum() };
+            let checker = r.checker()?;
             let (c0, k0, o0) = (cpu(&all), cpu(&checker), passive_opens()?);
             let t0 = Instant::now();
             std::thread::sleep(Duration::from_secs(a.sample));

@@ -82,15 +82,6 @@ fn qemu_hostile_servers_are_judged_and_nothing_is_left() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&mark))
         .collect();
     assert!(dirs.is_empty(), "job directories left: {dirs:?}");
-    let procs: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            e.file_name().to_str()?.parse::<u32>().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            cmd.contains(&mark).then_some(cmd)
-        })
-        .collect();
+    let procs = common::processes_naming(&mark);
     assert!(procs.is_empty(), "processes left: {procs:?}");
 }

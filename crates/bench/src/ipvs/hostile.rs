@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::hostile_server::{Kind, Proto, OK_DIGEST};
-use super::{clear_table, memory, processes, read_proc, run_ns, stop, Guest, IpvsArgs, SERVERS};
+use super::{clear_table, cpu, memory, processes, read_proc, stop, Guest, IpvsArgs, SERVERS};
 use crate::scenario::Daemon;
 
 /// The first port of the hostile server.
@@ -357,14 +357,7 @@ impl Guest {
 
             // The window.
             let all = processes(&r);
-            let checker = match d {
-                Daemon::Keepup => vec![r.child.id()],
-                Daemon::Keepalived => vec![std::fs::read_to_string(&r.checker_pid)?
-                    .trim()
-                    .parse()
-                    .context("keepalived's checker PID file")?],
-            };
-            let cpu = |ps: &[u32]| -> u64 { ps.iter().filter_map(|p| run_ns(*p)).sum() };
+            let checker = r.checker()?;
             let log_len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
             let (c0, k0, l0) = (cpu(&all), cpu(&checker), log_len(&r.log));
             let u0 = udp_rcvbuf_errors();
