@@ -13,6 +13,9 @@
 //!   and keepalived's checker process alone), connections accepted per second (the
 //!   guest's `Tcp: PassiveOpens`), memory.
 //!
+//! - `ipvs/hostile` (`--only hostile`, not in the default run): the HTTP, DNS and SMTP
+//!   checkers against real servers that misbehave on purpose ([`hostile`]).
+//!
 //! The host side boots the VM and runs this same program inside it (`ipvs-guest`), which
 //! writes its figures to the job directory; the host prints the table.
 use std::collections::BTreeSet;
@@ -30,6 +33,9 @@ use nix::unistd::Pid;
 
 use crate::report::{self, Results};
 use crate::scenario::Daemon;
+
+mod hostile;
+pub mod hostile_server;
 
 /// What to run; the same on the host and, passed on, in the guest.
 #[derive(clap::Args, Debug, Clone)]
@@ -52,9 +58,20 @@ pub struct IpvsArgs {
     /// Seconds over which the checkers' CPU time is measured.
     #[arg(long, default_value_t = 20)]
     pub sample: u64,
-    /// Only the programming benchmark, or only the checker one.
-    #[arg(long, value_parser = ["program", "checkers"])]
+    /// Only the programming benchmark, or only the checker one, or only the hostile
+    /// servers' (which the default run leaves out).
+    #[arg(long, value_parser = ["program", "checkers", "hostile"])]
     pub only: Option<String>,
+    /// The hostile servers' kinds, comma-separated (default: all), e.g.
+    /// `http-reset,dns-wrong-id`.
+    #[arg(long, default_value = "")]
+    pub hostile_kinds: String,
+    /// Real servers of each hostile kind.
+    #[arg(long, default_value_t = 3)]
+    pub hostile_each: usize,
+    /// Healthy real servers beside them, of the same protocol.
+    #[arg(long, default_value_t = 3)]
+    pub hostile_healthy: usize,
     /// The keepup binary (default: `keepup` next to this program).
     #[arg(long)]
     pub keepup: Option<PathBuf>,
@@ -97,6 +114,14 @@ pub fn host(args: IpvsArgs) -> Result<std::process::ExitCode> {
     if let Some(o) = &args.only {
         let _ = write!(cmd, " --only {o}");
     }
+    if !args.hostile_kinds.is_empty() {
+        let _ = write!(cmd, " --hostile-kinds {}", args.hostile_kinds);
+    }
+    let _ = write!(
+        cmd,
+        " --hostile-each {} --hostile-healthy {}",
+        args.hostile_each, args.hostile_healthy
+    );
     let script = format!(
         "ip link set lo up\nip link add d0 type dummy && ip link set d0 up\n\
          ip addr add {SERVERS}/16 dev d0\nmodprobe ip_vs\nulimit -n 65536\n{cmd} 2>&1\n"
@@ -147,7 +172,12 @@ pub fn host(args: IpvsArgs) -> Result<std::process::ExitCode> {
     }
     println!("{text}");
     std::fs::create_dir_all(&args.out)?;
-    let md = args.out.join("ipvs-latest.md");
+    // The hostile servers alone have their own file (they answer issue 17).
+    let md = args.out.join(if args.only.as_deref() == Some("hostile") {
+        "ipvs-hostile-latest.md"
+    } else {
+        "ipvs-latest.md"
+    });
     std::fs::write(&md, &text).with_context(|| format!("write {}", md.display()))?;
     eprintln!("wrote {}", md.display());
     Ok(std::process::ExitCode::SUCCESS)
@@ -171,10 +201,15 @@ pub fn guest(dir: &Path, args: IpvsArgs) -> Result<std::process::ExitCode> {
         keepup,
         figures: String::new(),
     };
-    if args.only.as_deref() != Some("checkers") {
+    let only = args.only.as_deref();
+    if only == Some("hostile") {
+        g.hostile(&args)?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    if only != Some("checkers") {
         g.programming(&args)?;
     }
-    if args.only.as_deref() != Some("program") && args.tcp + args.http > 0 {
+    if only != Some("program") && args.tcp + args.http > 0 {
         g.checkers(&args)?;
     }
     Ok(std::process::ExitCode::SUCCESS)
@@ -402,6 +437,24 @@ struct Running {
     log: PathBuf,
     /// keepalived's checker process's PID file.
     checker_pid: PathBuf,
+}
+
+impl Running {
+    /// The process that runs the checkers: keepup's own, keepalived's checker child.
+    fn checker(&self) -> Result<Vec<u32>> {
+        Ok(match self.daemon {
+            Daemon::Keepup => vec![self.child.id()],
+            Daemon::Keepalived => vec![std::fs::read_to_string(&self.checker_pid)?
+                .trim()
+                .parse()
+                .context("keepalived's checker PID file")?],
+        })
+    }
+}
+
+/// Time on CPU of all of `pids`, in ns.
+fn cpu(pids: &[u32]) -> u64 {
+    pids.iter().filter_map(|p| run_ns(*p)).sum()
 }
 
 impl Guest {
@@ -673,14 +726,7 @@ impl Guest {
                 bail!("{} exited: {st}", d.name());
             }
             let all = processes(&r);
-            let checker = match d {
-                Daemon::Keepup => vec![r.child.id()],
-                Daemon::Keepalived => vec![std::fs::read_to_string(&r.checker_pid)?
-                    .trim()
-                    .parse()
-                    .context("keepalived's checker PID file")?],
-            };
-            let cpu = |ps: &[u32]| -> u64 { ps.iter().filter_map(|p| run_ns(*p)).sum() };
+            let checker = r.checker()?;
             let (c0, k0, o0) = (cpu(&all), cpu(&checker), passive_opens()?);
             let t0 = Instant::now();
             std::thread::sleep(Duration::from_secs(a.sample));

@@ -156,6 +156,17 @@ enum Command {
     /// and the invariants checked after each heal; a timeline and a verdict (exit 1 on
     /// a violation).
     Chaos(chaos::ChaosArgs),
+    /// (In the VM.) The hostile real servers of `ipvs --only hostile`: every
+    /// `PORT KIND` line of SPEC served on ADDR, each check received logged to LOG.
+    #[command(hide = true)]
+    HostileServer {
+        #[arg(long)]
+        addr: std::net::Ipv4Addr,
+        #[arg(long)]
+        spec: PathBuf,
+        #[arg(long)]
+        log: PathBuf,
+    },
     /// (In the VM.) The guest side of `ipvs`: its figures go to DIR.
     #[command(hide = true)]
     IpvsGuest {
@@ -189,6 +200,9 @@ fn main() -> ExitCode {
         Some(Command::Longrun(args)) => longrun::run(args),
         Some(Command::Chaos(args)) => chaos::run(args),
         Some(Command::IpvsGuest { dir, args }) => ipvs::guest(&dir, args),
+        Some(Command::HostileServer { addr, spec, log }) => {
+            ipvs::hostile_server::run(addr, &spec, &log).map(|()| ExitCode::SUCCESS)
+        }
         None => bench(cli.bench),
     };
     match r {

@@ -51,7 +51,7 @@ pub use rx_filter::{
     keeps as rx_filter_keeps, Insn as RxFilterInsn, Layout as RxFilterLayout, RxFilter,
     SAMPLE as RX_FILTER_SAMPLE,
 };
-pub use socket::{Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
+pub use socket::{raise_recv_buffer, Datagram, VrrpSocket, PROTO_AH, PROTO_VRRP};
 pub use solicit::{Solicitation, SolicitationSocket};
 pub use timer::PreciseTimer;
 pub use vip_filter::{delete_vip_filter, VipFilter, DEFAULT_TABLE as VIP_FILTER_TABLE};

@@ -251,7 +251,7 @@ fn raw_v4(protocol: i32) -> Result<Socket> {
         .map_err(|e| io_err(what("IP_MULTICAST_LOOP"), e))?;
     s.set_multicast_all_v4(false)
         .map_err(|e| io_err(what("IP_MULTICAST_ALL"), e))?;
-    room_for_bursts(&s);
+    raise_recv_buffer(&s, RECV_ROOM);
     Ok(s)
 }
 
@@ -259,11 +259,11 @@ fn raw_v4(protocol: i32) -> Result<Socket> {
 /// of them, and a daemon with 1000 instances lets a burst gather before reading it.
 const RECV_ROOM: usize = 2 << 20;
 
-/// Raise the receive buffer past `net.core.rmem_max` (SO_RCVBUFFORCE, as root), or
-/// up to it; the default is kept if neither is allowed.
-fn room_for_bursts(s: &Socket) {
-    if setsockopt(s, sockopt::RcvBufForce, &RECV_ROOM).is_err() {
-        let _ = s.set_recv_buffer_size(RECV_ROOM);
+/// Raise the receive buffer to `bytes` past `net.core.rmem_max` (SO_RCVBUFFORCE, as
+/// root), or up to it; the default is kept if neither is allowed.
+pub fn raise_recv_buffer(s: &Socket, bytes: usize) {
+    if setsockopt(s, sockopt::RcvBufForce, &bytes).is_err() {
+        let _ = s.set_recv_buffer_size(bytes);
     }
 }
 
@@ -326,7 +326,7 @@ impl VrrpSocket {
         s.set_multicast_all_v6(false)
             .map_err(|e| io_err(what("IPV6_MULTICAST_ALL"), e))?;
         ipv6_checksum_off(&s).map_err(|e| io_err(what("IPV6_CHECKSUM"), e))?;
-        room_for_bursts(&s);
+        raise_recv_buffer(&s, RECV_ROOM);
         Ok(VrrpSocket {
             inner: Inner::V6 {
                 vrrp: async_fd(s, "IPv6 raw socket (protocol 112)")?,

@@ -52,16 +52,7 @@ pub fn assert_nothing_left(pid: u32) {
         .collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
     let dir_mark = format!("keepup-lab-{prefix}");
-    let procs: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            e.file_name().to_str()?.parse::<u32>().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            cmd.contains(&dir_mark).then_some(cmd)
-        })
-        .collect();
+    let procs = processes_naming(&dir_mark);
     assert!(procs.is_empty(), "processes left behind: {procs:?}");
     let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
@@ -69,4 +60,18 @@ pub fn assert_nothing_left(pid: u32) {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&dir_mark))
         .collect();
     assert!(dirs.is_empty(), "lab directories left behind: {dirs:?}");
+}
+
+/// The command lines of the processes that name `mark` on theirs.
+pub fn processes_naming(mark: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(mark).then_some(cmd)
+        })
+        .collect()
 }
