@@ -738,13 +738,26 @@ pub fn vips(tools: &Tools, which: Daemon, n: usize, excluded: bool) -> Result<Ve
 /// redirect to one port would cost the checker side conntrack's work: measured, a
 /// third of its CPU); its files in the lab dir.
 fn start_nginx(lab: &Lab, host: &Host, ports: std::ops::RangeInclusive<usize>) -> Result<Proc> {
-    use std::fmt::Write as _;
     let dir = lab.dir().join("nginx");
+    let path = write_nginx_conf(&dir, scenario::SERVERS, ports)?;
+    let p = host.spawn("nginx", &["-c", &path.display().to_string()], "nginx.log")?;
+    // Up when the last port listens.
+    Ok(p)
+}
+
+/// An nginx.conf in `dir` (with its temporary files there) answering `200 ok` on
+/// each of `ports` of `address`, many connections at once, no access log; its path.
+pub(crate) fn write_nginx_conf(
+    dir: &std::path::Path,
+    address: std::net::Ipv4Addr,
+    ports: impl IntoIterator<Item = usize>,
+) -> Result<PathBuf> {
+    use std::fmt::Write as _;
     std::fs::create_dir_all(dir.join("tmp"))?;
     let d = dir.display();
     let mut listen = String::new();
     for p in ports {
-        let _ = writeln!(listen, "  listen {}:{p} backlog=1024;", scenario::SERVERS);
+        let _ = writeln!(listen, "  listen {address}:{p} backlog=1024;");
     }
     let conf = format!(
         "daemon off;\nmaster_process off;\nworker_rlimit_nofile 65536;\npid {d}/nginx.pid;\n\
@@ -755,9 +768,7 @@ fn start_nginx(lab: &Lab, host: &Host, ports: std::ops::RangeInclusive<usize>) -
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf)?;
-    let p = host.spawn("nginx", &["-c", &path.display().to_string()], "nginx.log")?;
-    // Up when the last port listens.
-    Ok(p)
+    Ok(path)
 }
 
 /// Connections opened to the servers' host so far (its nft counter of SYNs).

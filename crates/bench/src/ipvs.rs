@@ -766,25 +766,8 @@ impl Guest {
 
     fn start_nginx(&self, ports: usize) -> Result<Nginx> {
         let dir = self.dir.join("nginx");
-        std::fs::create_dir_all(dir.join("tmp"))?;
-        let d = dir.display();
-        let mut listen = String::new();
-        for i in 0..ports {
-            let _ = writeln!(
-                listen,
-                "  listen {SERVERS}:{} backlog=1024;",
-                usize::from(FIRST_PORT) + i
-            );
-        }
-        let conf = format!(
-            "daemon off;\nmaster_process off;\nworker_rlimit_nofile 65536;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log;\nevents {{ worker_connections 16384; }}\nhttp {{\n\
-             access_log off;\n client_body_temp_path {d}/tmp;\n proxy_temp_path {d}/tmp;\n\
-             fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n scgi_temp_path {d}/tmp;\n\
-             server {{\n{listen}  location / {{ return 200 \"ok\\n\"; }}\n }}\n}}\n"
-        );
-        let path = dir.join("nginx.conf");
-        std::fs::write(&path, conf)?;
+        let first = usize::from(FIRST_PORT);
+        let path = crate::harness::write_nginx_conf(&dir, SERVERS, first..first + ports)?;
         let log = std::fs::File::create(dir.join("nginx.log"))?;
         let child = Command::new("nginx")
             .arg("-c")
