@@ -617,7 +617,12 @@ impl Soak {
                 self.sampler
                     .keepup
                     .store(0, std::sync::atomic::Ordering::SeqCst);
-                self.event(t, format!("#{n} keepup SIGKILL"), None, Duration::ZERO);
+                self.event(
+                    t,
+                    format!("#{n} {}: SIGKILL", k.name()),
+                    None,
+                    Duration::ZERO,
+                );
                 self.pause(Duration::from_secs_f64(0.2 + 1.8 * rng.next_f64()))?;
                 let t = now_ns();
                 self.start_keepup()?;
