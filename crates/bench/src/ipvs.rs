@@ -87,17 +87,7 @@ const FIGURES: &str = "figures.tsv";
 /// Host side: boot the VM, run the guest side in it, print and save the table.
 pub fn host(args: IpvsArgs) -> Result<std::process::ExitCode> {
     use keepup_testkit::vm::VmJob;
-    let exe = std::env::current_exe().context("cannot find this program")?;
-    let keepup = args
-        .keepup
-        .clone()
-        .unwrap_or_else(|| exe.with_file_name("keepup"));
-    let keepup = keepup.canonicalize().with_context(|| {
-        format!(
-            "no keepup binary at {} (cargo build --release -p keepup, or --keepup PATH)",
-            keepup.display()
-        )
-    })?;
+    let (exe, keepup) = binaries(args.keepup.clone())?;
     let job = VmJob::new("ipvs-bench")?;
     let mut cmd = format!(
         "{} ipvs-guest --dir {} --keepup {} --runs {} --vs {} --rs {} --tcp {} --http {} --sample {}",
@@ -181,6 +171,20 @@ pub fn host(args: IpvsArgs) -> Result<std::process::ExitCode> {
     std::fs::write(&md, &text).with_context(|| format!("write {}", md.display()))?;
     eprintln!("wrote {}", md.display());
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// This program and the keepup binary (`keepup` beside it unless given), both as
+/// absolute paths: the guest sees the host's files at the same paths.
+pub(crate) fn binaries(keepup: Option<PathBuf>) -> Result<(PathBuf, PathBuf)> {
+    let exe = std::env::current_exe().context("cannot find this program")?;
+    let keepup = keepup.unwrap_or_else(|| exe.with_file_name("keepup"));
+    let keepup = keepup.canonicalize().with_context(|| {
+        format!(
+            "no keepup binary at {} (cargo build --release -p keepup, or --keepup PATH)",
+            keepup.display()
+        )
+    })?;
+    Ok((exe, keepup))
 }
 
 fn host_line() -> String {

@@ -20,6 +20,7 @@ mod font;
 mod harness;
 mod ipvs;
 mod longrun;
+mod lvschaos;
 mod monitor;
 mod probe;
 mod report;
@@ -167,6 +168,29 @@ enum Command {
         #[arg(long)]
         log: PathBuf,
     },
+    /// The chaos soak's LVS part, in the qemu VM: keepup as the director in front of six
+    /// real servers, random faults (servers killed, hung, cut off, answering wrong;
+    /// reloads, keepup SIGKILLed, operator signals), the IPVS table sampled every 20 ms
+    /// and judged against the truth after the checkers' timing; a timeline and a verdict
+    /// (exit 1 on a violation).
+    ChaosLvs(lvschaos::ChaosLvsArgs),
+    /// (In the VM.) The guest side of `chaos-lvs`: its report goes to DIR.
+    #[command(hide = true)]
+    ChaosLvsGuest {
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        args: lvschaos::ChaosLvsArgs,
+    },
+    /// (In a real server's namespace of `chaos-lvs`.) A small HTTP server whose answers
+    /// MODE decides.
+    #[command(hide = true)]
+    ChaosLvsServer {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        mode: PathBuf,
+    },
     /// (In the VM.) The guest side of `ipvs`: its figures go to DIR.
     #[command(hide = true)]
     IpvsGuest {
@@ -203,6 +227,9 @@ fn main() -> ExitCode {
         Some(Command::HostileServer { addr, spec, log }) => {
             ipvs::hostile_server::run(addr, &spec, &log).map(|()| ExitCode::SUCCESS)
         }
+        Some(Command::ChaosLvs(args)) => lvschaos::host(args),
+        Some(Command::ChaosLvsGuest { dir, args }) => lvschaos::guest(&dir, args),
+        Some(Command::ChaosLvsServer { listen, mode }) => lvschaos::server::run(listen, mode),
         None => bench(cli.bench),
     };
     match r {
