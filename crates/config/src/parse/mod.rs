@@ -386,4 +386,77 @@ mod tests {
         );
         assert_eq!(suggest("zzz", ["priority"].into_iter()), None);
     }
+
+    /// The plain definition: the full distance to every candidate, the first closest
+    /// one within the limit.
+    fn suggest_plainly<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+        fn distance(a: &[char], b: &[char]) -> usize {
+            let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+            for (i, row) in d.iter_mut().enumerate() {
+                row[0] = i;
+            }
+            for (j, cell) in d[0].iter_mut().enumerate() {
+                *cell = j;
+            }
+            for i in 1..=a.len() {
+                for j in 1..=b.len() {
+                    let cost = usize::from(a[i - 1] != b[j - 1]);
+                    let mut v = (d[i - 1][j] + 1)
+                        .min(d[i][j - 1] + 1)
+                        .min(d[i - 1][j - 1] + cost);
+                    if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                        v = v.min(d[i - 2][j - 2] + 1);
+                    }
+                    d[i][j] = v;
+                }
+            }
+            d[a.len()][b.len()]
+        }
+        let w: Vec<char> = word.chars().collect();
+        let limit = (w.len() / 3).clamp(1, 4);
+        candidates
+            .iter()
+            .map(|c| (distance(&w, &c.chars().collect::<Vec<_>>()), *c))
+            .filter(|(d, _)| *d <= limit)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, c)| c)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The bounded search suggests what the plain definition does, for words near
+        /// the keywords (typos) and far from them, with letters that share a count slot
+        /// ('a' and 'á' are 128 apart).
+        #[test]
+        fn suggest_is_the_plain_closest(
+            word in "[a-z_áé~]{0,24}",
+            pick in 0usize..1000,
+            edits in proptest::collection::vec((0usize..64, "[a-z_áé]"), 0..4),
+        ) {
+            let names: Vec<&str> = TOP.iter().map(|k| k.name).collect();
+            // A keyword with a few edits, or the random word as it is.
+            let typo = if pick < names.len() * 2 {
+                let mut t: Vec<char> = names[pick % names.len()].chars().collect();
+                for (at, c) in &edits {
+                    let at = at % (t.len() + 1);
+                    match at % 3 {
+                        0 => t.insert(at, c.chars().next().unwrap_or('x')),
+                        1 if at < t.len() => { t.remove(at); }
+                        _ if at + 1 < t.len() => t.swap(at, at + 1),
+                        _ => {}
+                    }
+                }
+                t.into_iter().collect()
+            } else {
+                word
+            };
+            let mut candidates = names.clone();
+            candidates.extend(["á", "ab", "ba", "aá", "áa", "instancé"]);
+            proptest::prop_assert_eq!(
+                suggest(&typo, candidates.iter().copied()),
+                suggest_plainly(&typo, &candidates)
+            );
+        }
+    }
 }
