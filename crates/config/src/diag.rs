@@ -223,10 +223,14 @@ impl SourceMap {
         let pad = gutter.len().max(4);
         let _ = write!(out, "{gutter:>pad$} | ");
         // At most MAX characters of the line, tabs shown as one space, no trailing blanks.
-        let cut = shown
-            .char_indices()
-            .nth(MAX)
-            .map_or(shown.len(), |(i, _)| i);
+        let cut = if shown.len() <= MAX {
+            shown.len() // no more bytes than MAX, so no more characters
+        } else {
+            shown
+                .char_indices()
+                .nth(MAX)
+                .map_or(shown.len(), |(i, _)| i)
+        };
         let at = out.len();
         for (i, part) in shown[..cut].split('\t').enumerate() {
             if i > 0 {
