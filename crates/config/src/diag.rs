@@ -101,6 +101,18 @@ impl Verdict {
     }
 }
 
+const SPACES: &str = "                                                                ";
+const CARETS: &str = "^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^";
+
+/// Appends `n` characters of `run` (one ASCII character repeated), a slice at a time.
+fn push_n(out: &mut String, run: &str, mut n: usize) {
+    while n > 0 {
+        let k = n.min(run.len());
+        out.push_str(&run[..k]);
+        n -= k;
+    }
+}
+
 /// A diagnostic with its location resolved, as `--json` prints it.
 #[derive(Debug, Serialize)]
 pub struct ResolvedDiagnostic<'a> {
@@ -148,22 +160,36 @@ impl SourceMap {
     /// ```
     pub fn render(&self, d: &Diagnostic) -> String {
         let mut out = String::new();
-        let r = self.resolve_diag(d);
-        match (&r.file, r.line, r.column) {
-            (Some(f), Some(l), Some(c)) => {
-                let _ = write!(out, "{f}:{l}:{c}: ");
-            }
-            (Some(f), _, _) => {
-                let _ = write!(out, "{f}: ");
-            }
-            _ => {}
+        self.render_into(&mut out, d);
+        out
+    }
+
+    /// [`render`](Self::render), appended to `out` (what [`resolve_diag`](Self::resolve_diag)
+    /// says, written without the copies it makes for JSON).
+    fn render_into(&self, out: &mut String, d: &Diagnostic) {
+        let origin = d.span.and_then(|s| self.resolve(s));
+        if let Some(o) = origin {
+            let _ = write!(
+                out,
+                "{}:{}:{}: ",
+                self.path(o.file).display(),
+                o.line,
+                o.col
+            );
         }
         let _ = writeln!(out, "{}: {}", d.severity.label(), d.message);
         if let Some(span) = d.span {
-            self.render_snippet(&mut out, span);
+            self.render_snippet(out, span);
         }
-        for e in &r.expanded_from {
-            let _ = writeln!(out, "     = note: expanded from the definition at {e}");
+        if let Some(line) = d.span.and_then(|s| self.line(s)) {
+            for o in &line.expanded_from {
+                let _ = writeln!(
+                    out,
+                    "     = note: expanded from the definition at {}:{}",
+                    self.path(o.file).display(),
+                    o.line
+                );
+            }
         }
         if let Some(h) = &d.help {
             let _ = writeln!(out, "     = help: {h}");
@@ -171,7 +197,6 @@ impl SourceMap {
         for n in &d.notes {
             let _ = writeln!(out, "     = note: {n}");
         }
-        out
     }
 
     fn render_snippet(&self, out: &mut String, span: Span) {
@@ -182,17 +207,12 @@ impl SourceMap {
         // Show the file's own line where the text maps 1:1, the expanded text otherwise.
         let (shown, caret_col) = if line.verbatim {
             let src = self.file(origin.file).line(origin.line).unwrap_or("");
-            (src.to_string(), origin.col.saturating_sub(1) as usize)
+            (src, origin.col.saturating_sub(1) as usize)
         } else {
             let prefix = line.text.get(..span.start as usize).unwrap_or("");
-            (line.text.clone(), prefix.chars().count())
+            (line.text.as_str(), prefix.chars().count())
         };
         const MAX: usize = 160;
-        let shown: String = shown
-            .chars()
-            .take(MAX)
-            .collect::<String>()
-            .replace('\t', " ");
         let width = line
             .text
             .get(span.start as usize..span.end as usize)
@@ -200,18 +220,38 @@ impl SourceMap {
             .unwrap_or(1)
             .clamp(1, MAX.saturating_sub(caret_col).max(1));
         let gutter = origin.line.to_string();
-        let pad = " ".repeat(gutter.len().max(4));
-        let _ = writeln!(out, "{:>w$} | {}", gutter, shown.trim_end(), w = pad.len());
+        let pad = gutter.len().max(4);
+        let _ = write!(out, "{gutter:>pad$} | ");
+        // At most MAX characters of the line, tabs shown as one space, no trailing blanks.
+        let cut = if shown.len() <= MAX {
+            shown.len() // no more bytes than MAX, so no more characters
+        } else {
+            shown
+                .char_indices()
+                .nth(MAX)
+                .map_or(shown.len(), |(i, _)| i)
+        };
+        let at = out.len();
+        for (i, part) in shown[..cut].split('\t').enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(part);
+        }
+        out.truncate(at + out[at..].trim_end().len());
+        out.push('\n');
         if caret_col < MAX {
-            let _ = writeln!(
-                out,
-                "{pad} | {}{}",
-                " ".repeat(caret_col),
-                "^".repeat(width)
-            );
+            let _ = write!(out, "{:pad$} | ", "");
+            push_n(out, SPACES, caret_col);
+            push_n(out, CARETS, width);
+            out.push('\n');
         }
         if !line.verbatim {
-            let _ = writeln!(out, "{pad} = note: this line is the result of substitution");
+            let _ = writeln!(
+                out,
+                "{:pad$} = note: this line is the result of substitution",
+                ""
+            );
         }
     }
 
@@ -219,7 +259,7 @@ impl SourceMap {
     pub fn render_all(&self, diags: &[Diagnostic]) -> String {
         let mut out = String::new();
         for d in diags {
-            out.push_str(&self.render(d));
+            self.render_into(&mut out, d);
         }
         let count = |s: &[Severity]| diags.iter().filter(|d| s.contains(&d.severity)).count();
         let (fatal, errors, warnings) = (

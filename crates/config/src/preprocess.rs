@@ -11,6 +11,7 @@
 use crate::diag::{Diagnostic, Severity};
 use crate::source::{FileId, Line, Origin, SourceMap};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Lines longer than this are reported and skipped (keepalived reads lines into a
@@ -695,38 +696,43 @@ impl Preprocessor<'_> {
         let inner = &after[..close];
         let rest = after[close + 1..].to_string();
         let groups = split_groups(inner);
-        // Each iteration: a list of (var, value) assignments.
-        let mut iterations: Vec<Vec<(String, String)>> = Vec::new();
         if kind == "LST" {
             if groups.len() < 2 {
                 return bad(self, "~LST needs a variable and at least one value");
             }
-            let vars = groups[0].clone();
+            let vars = &groups[0];
             if vars
                 .iter()
                 .any(|v| !v.starts_with(is_name_start) || !v.chars().all(is_name_char))
             {
                 return bad(self, "~LST variable names must be letters, digits and '_'");
             }
+            if let Some(g) = groups[1..].iter().find(|g| g.len() != vars.len()) {
+                return bad(
+                    self,
+                    &format!(
+                        "~LST value group has {} values for {} variables",
+                        g.len(),
+                        vars.len()
+                    ),
+                );
+            }
             for g in &groups[1..] {
-                if g.len() != vars.len() {
-                    return bad(
-                        self,
-                        &format!(
-                            "~LST value group has {} values for {} variables",
-                            g.len(),
-                            vars.len()
-                        ),
-                    );
+                let assignments: Vec<(&str, &str)> = vars
+                    .iter()
+                    .map(String::as_str)
+                    .zip(g.iter().map(String::as_str))
+                    .collect();
+                if !self.iteration(&assignments, &rest, &cx) {
+                    return;
                 }
-                iterations.push(vars.iter().cloned().zip(g.iter().cloned()).collect());
             }
         } else {
             let flat: Vec<String> = groups.into_iter().flatten().collect();
             if flat.len() < 2 || flat.len() > 4 {
                 return bad(self, "~SEQ takes (var, [start, [step,]] end)");
             }
-            let var = flat[0].clone();
+            let var = flat[0].as_str();
             if !var.starts_with(is_name_start) || !var.chars().all(is_name_char) {
                 return bad(self, "~SEQ variable name must be letters, digits and '_'");
             }
@@ -747,57 +753,68 @@ impl Preprocessor<'_> {
             if step == 0 {
                 return bad(self, "~SEQ step must not be 0");
             }
-            let mut v = start;
-            let mut n = 0usize;
-            while (step > 0 && v <= end) || (step < 0 && v >= end) {
-                let val = if kind == "SEQx" {
-                    format!("{v:x}")
-                } else {
-                    v.to_string()
-                };
-                iterations.push(vec![(var.clone(), val)]);
-                n += 1;
-                if n > MAX_OUTPUT_LINES {
-                    self.over_budget(cx.origin);
-                    break;
-                }
-                match v.checked_add(step) {
-                    Some(nv) => v = nv,
-                    None => break,
-                }
-            }
-        }
-        for assignments in iterations {
-            let saved: Vec<(String, Option<Def>)> = assignments
-                .iter()
-                .map(|(k, _)| (k.clone(), self.defs.get(k).cloned()))
-                .collect();
-            for (k, v) in &assignments {
-                self.defs.insert(
-                    k.clone(),
-                    Def {
-                        lines: vec![v.clone()],
-                        origin: cx.origin,
-                    },
-                );
-            }
-            let sub = Ctx {
-                origin: cx.origin,
-                verbatim_col: None,
-                expanded_from: cx.expanded_from.clone(),
-                depth: cx.depth + 1,
+            // The values are made one at a time as they are used: a long sequence is
+            // stopped by the line budget after the lines it may produce, not first
+            // written out in full. A sequence is cut after MAX_OUTPUT_LINES + 1 values
+            // whatever the budget, and the budget is looked at once when it is.
+            let in_range = (step > 0 && start <= end) || (step < 0 && start >= end);
+            let count = if in_range {
+                (i128::from(end) - i128::from(start)) / i128::from(step) + 1
+            } else {
+                0
             };
-            self.process_line(&rest, sub);
-            for (k, old) in saved {
-                match old {
-                    Some(d) => self.defs.insert(k, d),
-                    None => self.defs.remove(&k),
-                };
+            let cap = MAX_OUTPUT_LINES as i128 + 1;
+            if count >= cap {
+                self.over_budget(cx.origin);
             }
-            if self.truncated {
-                return;
+            let mut v = i128::from(start);
+            let mut val = String::new();
+            for _ in 0..count.min(cap) {
+                val.clear();
+                // Every value lies between start and end, so within i64.
+                let x = v as i64;
+                if kind == "SEQx" {
+                    let _ = write!(val, "{x:x}");
+                } else {
+                    let _ = write!(val, "{x}");
+                }
+                if !self.iteration(&[(var, &val)], &rest, &cx) {
+                    return;
+                }
+                v += i128::from(step);
             }
         }
+    }
+
+    /// One iteration of a sequence block: `rest` processed with the block's variables
+    /// set to this iteration's values, then the variables restored. False once the
+    /// expansion has been stopped.
+    fn iteration(&mut self, assignments: &[(&str, &str)], rest: &str, cx: &Ctx) -> bool {
+        let saved: Vec<(String, Option<Def>)> = assignments
+            .iter()
+            .map(|(k, v)| {
+                let def = Def {
+                    lines: vec![v.to_string()],
+                    origin: cx.origin,
+                };
+                (k.to_string(), self.defs.insert(k.to_string(), def))
+            })
+            .collect();
+        let sub = Ctx {
+            origin: cx.origin,
+            verbatim_col: None,
+            expanded_from: cx.expanded_from.clone(),
+            depth: cx.depth + 1,
+        };
+        self.process_line(rest, sub);
+        // Restored in reverse, so a variable named twice gets its value from before.
+        for (k, old) in saved.into_iter().rev() {
+            match old {
+                Some(d) => self.defs.insert(k, d),
+                None => self.defs.remove(&k),
+            };
+        }
+        !self.truncated
     }
 
     fn next_random(&mut self) -> u64 {

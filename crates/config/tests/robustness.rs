@@ -100,6 +100,57 @@ fn runaway_sequence_is_stopped() {
     );
 }
 
+#[test]
+fn sequence_longer_than_the_budget_is_stopped_at_it() {
+    // More values than any budget: the reader stops after the lines it may produce.
+    let text = "~SEQx(A, 0, 9223372036854775807) x ${A}\n";
+    let mut opts = LoadOptions::default();
+    opts.preprocess.max_lines = 1_000;
+    let l = load_str("seq.conf", text, &opts);
+    assert!(codes(&l).contains(&"expansion-too-large"));
+    let made: Vec<&str> = l
+        .sources
+        .lines
+        .iter()
+        .filter(|l| !l.anchor)
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(made.len(), 1_000);
+    assert_eq!(made[999], "x 3e7");
+}
+
+#[test]
+fn sequence_values_at_the_edges() {
+    let values = |text: &str| -> Vec<String> {
+        let l = load_str("seq.conf", text, &LoadOptions::default());
+        l.sources.lines.iter().map(|l| l.text.clone()).collect()
+    };
+    // The last value is i64::MAX: the next would overflow.
+    assert_eq!(
+        values("~SEQ(A, 9223372036854775806, 9223372036854775807) x ${A}\n"),
+        ["x 9223372036854775806", "x 9223372036854775807"]
+    );
+    assert_eq!(
+        values("~SEQ(A, -9223372036854775806, -1, -9223372036854775807) x ${A}\n"),
+        ["x -9223372036854775806", "x -9223372036854775807"]
+    );
+    // The end is not always reached; counting down; a negative end alone.
+    assert_eq!(values("~SEQ(A, 5, -2, 0) x ${A}\n"), ["x 5", "x 3", "x 1"]);
+    assert_eq!(values("~SEQ(A, 3, 1) x ${A}\n"), ["x 3", "x 2", "x 1"]);
+    assert_eq!(values("~SEQ(A, -2) x ${A}\n"), ["x -1", "x -2"]);
+    assert_eq!(
+        values("~SEQx(A, 250, 3, 260) x ${A}\n"),
+        ["x fa", "x fd", "x 100", "x 103"]
+    );
+    // Nothing when the step leads away from the end.
+    assert!(values("~SEQ(A, 1, 1, 0) x ${A}\n").is_empty());
+    // The variable has its earlier value again after the block, also when named twice.
+    assert_eq!(
+        values("$A=before\n~LST({A, A}, {1, 2}) x ${A}\ny ${A}\n"),
+        ["x 2", "y before"]
+    );
+}
+
 fn untrusted() -> LoadOptions {
     let mut o = LoadOptions::default();
     o.preprocess.includes = false;

@@ -172,39 +172,146 @@ pub fn unknown_keyword<'a>(
     cx.push(d);
 }
 
-/// The closest candidate by edit distance, if it is close enough to be a likely typo.
+/// The closest candidate by edit distance, if it is close enough to be a likely typo
+/// (the first of equally close ones).
 pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 4);
-    candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    let word: Vec<char> = word.chars().collect();
+    let limit = (word.len() / 3).clamp(1, 4);
+    let mut scratch = Scratch::default();
+    let mut letters = Letters::of(&word);
+    let mut best: Option<(usize, &'a str)> = None;
+    for c in candidates {
+        // Only a strictly closer candidate replaces the one found, so the bound
+        // shrinks as candidates are found and most are given up after a row or two.
+        let bound = match best {
+            Some((0, _)) => break,
+            Some((d, _)) => d - 1,
+            None => limit,
+        };
+        // Cheap lower bounds first (the length difference, then the letters one word
+        // has and the other lacks): most candidates end there.
+        if c.chars().count().abs_diff(word.len()) > bound {
+            continue;
+        }
+        scratch.b.clear();
+        scratch.b.extend(c.chars());
+        if letters.apart(&scratch.b) > bound {
+            continue;
+        }
+        if let Some(d) = distance_within(&word, bound, &mut scratch) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// Levenshtein distance with adjacent transposition counted as one edit.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > 4 {
+    let mut scratch = Scratch::default();
+    scratch.b.extend(b.chars());
+    if a.len().abs_diff(scratch.b.len()) > 4 {
         return usize::MAX;
     }
-    let mut prev2 = vec![0usize; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0usize; b.len() + 1];
+    distance_within(&a, usize::MAX, &mut scratch).unwrap_or(usize::MAX)
+}
+
+/// How many of each letter a word has, folded into 128 counts (ASCII exactly).
+struct Letters {
+    count: [i32; 128],
+    len: usize,
+}
+
+impl Letters {
+    fn of(word: &[char]) -> Self {
+        let mut count = [0; 128];
+        for &c in word {
+            count[Self::slot(c)] += 1;
+        }
+        Letters {
+            count,
+            len: word.len(),
+        }
+    }
+
+    fn slot(c: char) -> usize {
+        c as usize % 128
+    }
+
+    /// A lower bound of the edit distance from the word to `other`: the letters one
+    /// has that the other lacks, on the side with more of them. An insertion or a
+    /// deletion changes one side by one, a substitution each side by one, a
+    /// transposition neither (letters folded together only lower the count).
+    fn apart(&mut self, other: &[char]) -> usize {
+        let mut only_other = 0;
+        for &c in other {
+            let n = &mut self.count[Self::slot(c)];
+            if *n <= 0 {
+                only_other += 1;
+            }
+            *n -= 1;
+        }
+        for &c in other {
+            self.count[Self::slot(c)] += 1;
+        }
+        let shared = other.len() - only_other;
+        (self.len - shared).max(only_other)
+    }
+}
+
+/// Buffers reused from one candidate to the next.
+#[derive(Default)]
+struct Scratch {
+    b: Vec<char>,
+    prev2: Vec<usize>,
+    prev: Vec<usize>,
+    cur: Vec<usize>,
+}
+
+/// The distance from `a` to `scratch.b` if it is at most `bound`, else `None`.
+/// The work stops as soon as no later row can come back under the bound: a row's
+/// smallest entry is at least the smaller of the previous row's smallest and the
+/// one before's plus one (a transposition), so once two rows in a row are above
+/// the bound every later one is too.
+fn distance_within(a: &[char], bound: usize, scratch: &mut Scratch) -> Option<usize> {
+    let Scratch {
+        b,
+        prev2,
+        prev,
+        cur,
+    } = scratch;
+    // Each insertion or deletion fixes one character of the length difference.
+    if a.len().abs_diff(b.len()) > bound {
+        return None;
+    }
+    let n = b.len();
+    prev2.clear();
+    prev2.resize(n + 1, 0);
+    prev.clear();
+    prev.extend(0..=n);
+    cur.clear();
+    cur.resize(n + 1, 0);
+    let mut prev_min = 0;
     for i in 1..=a.len() {
         cur[0] = i;
-        for j in 1..=b.len() {
+        let mut row_min = i;
+        for j in 1..=n {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                cur[j] = cur[j].min(prev2[j - 2] + 1);
+                v = v.min(prev2[j - 2] + 1);
             }
+            cur[j] = v;
+            row_min = row_min.min(v);
         }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
+        if row_min > bound && prev_min > bound {
+            return None;
+        }
+        prev_min = row_min;
+        std::mem::swap(prev2, prev);
+        std::mem::swap(prev, cur);
     }
-    prev[b.len()]
+    Some(prev[n]).filter(|d| *d <= bound)
 }
 
 /// The top level of keepalived.conf.
@@ -278,5 +385,78 @@ mod tests {
             Some("virtual_router_id")
         );
         assert_eq!(suggest("zzz", ["priority"].into_iter()), None);
+    }
+
+    /// The plain definition: the full distance to every candidate, the first closest
+    /// one within the limit.
+    fn suggest_plainly<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+        fn distance(a: &[char], b: &[char]) -> usize {
+            let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+            for (i, row) in d.iter_mut().enumerate() {
+                row[0] = i;
+            }
+            for (j, cell) in d[0].iter_mut().enumerate() {
+                *cell = j;
+            }
+            for i in 1..=a.len() {
+                for j in 1..=b.len() {
+                    let cost = usize::from(a[i - 1] != b[j - 1]);
+                    let mut v = (d[i - 1][j] + 1)
+                        .min(d[i][j - 1] + 1)
+                        .min(d[i - 1][j - 1] + cost);
+                    if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                        v = v.min(d[i - 2][j - 2] + 1);
+                    }
+                    d[i][j] = v;
+                }
+            }
+            d[a.len()][b.len()]
+        }
+        let w: Vec<char> = word.chars().collect();
+        let limit = (w.len() / 3).clamp(1, 4);
+        candidates
+            .iter()
+            .map(|c| (distance(&w, &c.chars().collect::<Vec<_>>()), *c))
+            .filter(|(d, _)| *d <= limit)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, c)| c)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The bounded search suggests what the plain definition does, for words near
+        /// the keywords (typos) and far from them, with letters that share a count slot
+        /// ('a' and 'á' are 128 apart).
+        #[test]
+        fn suggest_is_the_plain_closest(
+            word in "[a-z_áé~]{0,24}",
+            pick in 0usize..1000,
+            edits in proptest::collection::vec((0usize..64, "[a-z_áé]"), 0..4),
+        ) {
+            let names: Vec<&str> = TOP.iter().map(|k| k.name).collect();
+            // A keyword with a few edits, or the random word as it is.
+            let typo = if pick < names.len() * 2 {
+                let mut t: Vec<char> = names[pick % names.len()].chars().collect();
+                for (at, c) in &edits {
+                    let at = at % (t.len() + 1);
+                    match at % 3 {
+                        0 => t.insert(at, c.chars().next().unwrap_or('x')),
+                        1 if at < t.len() => { t.remove(at); }
+                        _ if at + 1 < t.len() => t.swap(at, at + 1),
+                        _ => {}
+                    }
+                }
+                t.into_iter().collect()
+            } else {
+                word
+            };
+            let mut candidates = names.clone();
+            candidates.extend(["á", "ab", "ba", "aá", "áa", "instancé"]);
+            proptest::prop_assert_eq!(
+                suggest(&typo, candidates.iter().copied()),
+                suggest_plainly(&typo, &candidates)
+            );
+        }
     }
 }
