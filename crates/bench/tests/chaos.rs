@@ -13,36 +13,23 @@ fn netns_chaos_short_soak_has_no_violation() {
         return;
     }
     let run = common::bench(&["chaos", "--quick", "--rounds", "1", "--seed", "7"]);
-    let (stdout, stderr) = (&run.stdout, &run.stderr);
-    assert!(
-        run.status.success(),
-        "the soak failed ({}):\n{stdout}\n{stderr}",
-        run.status
+    let stdout = common::assert_soak_passed(
+        &run,
+        &[
+            "sigkill+restart",
+            "sigterm+restart",
+            "sigstop/sigcont",
+            "switch port down/up",
+            "link down/up",
+            "drop vrrp out",
+            "drop vrrp in",
+            "loss+delay",
+            "reload unchanged",
+            "reload changed",
+            "tracked script fails",
+            "usr1/usr2/json",
+        ],
     );
-    assert!(
-        stdout.contains("verdict: PASS — violations: 0"),
-        "{stdout}\n{stderr}"
-    );
-    let injected = stdout
-        .lines()
-        .find(|l| l.starts_with("faults injected:"))
-        .unwrap_or_else(|| panic!("no fault count in:\n{stdout}"));
-    for kind in [
-        "sigkill+restart",
-        "sigterm+restart",
-        "sigstop/sigcont",
-        "switch port down/up",
-        "link down/up",
-        "drop vrrp out",
-        "drop vrrp in",
-        "loss+delay",
-        "reload unchanged",
-        "reload changed",
-        "tracked script fails",
-        "usr1/usr2/json",
-    ] {
-        assert!(injected.contains(kind), "{kind} never injected: {injected}");
-    }
     // Each episode was checked after its heal.
     let settled = stdout.lines().filter(|l| l.contains("settled:")).count();
     assert!(settled >= 12, "{settled} settle checks:\n{stdout}");

@@ -38,6 +38,29 @@ pub fn bench(args: &[&str]) -> Run {
     }
 }
 
+/// A soak's run (`chaos`, `chaos-lvs`) ended with its PASS verdict and injected
+/// every kind of `kinds`: its stdout.
+pub fn assert_soak_passed<'a>(run: &'a Run, kinds: &[&str]) -> &'a str {
+    let (stdout, stderr) = (&run.stdout, &run.stderr);
+    assert!(
+        run.status.success(),
+        "the soak failed ({}):\n{stdout}\n{stderr}",
+        run.status
+    );
+    assert!(
+        stdout.contains("verdict: PASS — violations: 0"),
+        "{stdout}\n{stderr}"
+    );
+    let injected = stdout
+        .lines()
+        .find(|l| l.starts_with("faults injected:"))
+        .unwrap_or_else(|| panic!("no fault count in:\n{stdout}"));
+    for kind in kinds {
+        assert!(injected.contains(kind), "{kind} never injected: {injected}");
+    }
+    stdout
+}
+
 /// Nothing left behind by the run of PID `pid`: no namespace named after it (labs'
 /// names start with ku<pid in hex>-), no process naming a file of its labs'
 /// directories on its command line (every process a lab starts does), no such
