@@ -425,6 +425,12 @@ impl VrrpSocket {
     /// batches of up to 32 per system call), without waiting: after
     /// [`VrrpSocket::readable`], a burst (200 Masters' adverts arrive together) is
     /// read in a few calls. Returns how many were read.
+    ///
+    /// The socket itself is asked, not the reactor's view of it: the reactor learns
+    /// readiness only in `epoll_wait`, and a process thawed by SIGCONT (or one whose
+    /// timer fell due first) may run its timers before that call has told it of the
+    /// adverts queued meanwhile (`epoll_wait` even fails with EINTR after a stop).
+    /// Reading them first is what keeps a thawed Backup from taking over for a moment.
     pub fn try_recv_batch(&self, max: usize, mut f: impl FnMut(Datagram<'_>)) -> Result<usize> {
         let mut total = 0;
         let (first, second, v6) = match &self.inner {
@@ -434,9 +440,7 @@ impl VrrpSocket {
         for fd in std::iter::once(first).chain(second) {
             while total < max {
                 let asked = (max - total).min(BATCH);
-                match fd.try_io(tokio::io::Interest::READABLE, |s| {
-                    recv_batch(s, v6, asked, &mut f)
-                }) {
+                match recv_batch(fd.get_ref(), v6, asked, &mut f) {
                     Ok(n) if n < asked => {
                         // A short batch emptied the queue: no call to hear EAGAIN.
                         total += n;
@@ -444,7 +448,10 @@ impl VrrpSocket {
                         break;
                     }
                     Ok(n) => total += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        drained(fd);
+                        break;
+                    }
                     Err(e) => return Err(io_err("receive VRRP", e)),
                 }
             }

@@ -258,6 +258,45 @@ fn netns_a_burst_of_adverts_is_read_whole_in_batches() {
     }
 }
 
+/// Adverts queued while the runtime never turned (as for a daemon thawed by SIGCONT,
+/// whose overdue timer runs before `epoll_wait` has told the reactor of them, and
+/// whose `epoll_wait` even returns EINTR after the stop) are read all the same: the
+/// socket is asked, not the reactor's idea of it. Before, this read found nothing,
+/// and a thawed Backup took over for a moment before it heard its Master.
+#[test]
+fn netns_adverts_queued_before_the_reactor_knows_are_read() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new("unpolled");
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (sent_tx, sent_rx) = mpsc::channel::<()>();
+    let rx = in_ns(&lab.b, move || async move {
+        let (_, s) = v4_receiver(false);
+        ready_tx.send(()).expect("ready");
+        // Blocks the runtime's only thread: its reactor never polls meanwhile.
+        sent_rx.recv_timeout(WAIT).expect("all sent");
+        std::thread::sleep(Duration::from_millis(100));
+        let n = s.try_recv_batch(1024, |_| {}).expect("read");
+        let empty = s.try_recv_batch(1024, |_| {}).expect("nothing queued");
+        (n, empty)
+    });
+    ready_rx.recv_timeout(WAIT).expect("receiver ready");
+    let a = v4(lab::A_V4);
+    let packet = ipv4_advert(a, GROUP_V4, None);
+    run_in(&lab.a, move || async move {
+        let ifa = ifindex("a0");
+        let s = VrrpSocket::open_v4(false).expect("open v4");
+        for _ in 0..4 {
+            s.send(ifa, a.into(), GROUP_V4.into(), 255, &packet)
+                .await
+                .expect("send");
+        }
+    });
+    sent_tx.send(()).expect("tell the receiver");
+    assert_eq!(join(rx), (4, 0), "the 4 queued adverts are read, then none");
+}
+
 /// A v6 advert sent by VrrpSocket in A from its link-local reaches VrrpSocket in B with
 /// source, destination, hop limit 255 and b0's ifindex from ancillary data, and the
 /// checksum the engine computed. On the wire (AF_PACKET capture in B) the header has
