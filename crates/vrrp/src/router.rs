@@ -1751,6 +1751,17 @@ impl Router {
                 let Some(hdr) = ah_hdr else {
                     return Err(kind(repr.auth_type));
                 };
+                // Anti-replay: a sequence number below the last one accepted from this
+                // sender is a replay. Judged before the ICV (as keepalived does), so a
+                // flood of replayed adverts costs no HMAC; only an advert whose ICV
+                // verifies moves the mark.
+                let last = inst.ah_seen.get(&src).copied().unwrap_or(0);
+                if hdr.seq < last {
+                    return Err((
+                        Discard::Auth,
+                        format!("AH sequence number {} below {last}", hdr.seq),
+                    ));
+                }
                 let ready = inst.ah_key();
                 let ok = whole
                     .zip(ready)
@@ -1761,16 +1772,7 @@ impl Router {
                         "uses a different AH key (auth_pass): its ICV does not verify".into(),
                     ));
                 }
-                // Anti-replay: a sequence number below the last one accepted from this
-                // sender is a replay.
-                let last = inst.ah_seen.entry(src).or_insert(0);
-                if hdr.seq < *last {
-                    return Err((
-                        Discard::Auth,
-                        format!("AH sequence number {} below {}", hdr.seq, *last),
-                    ));
-                }
-                *last = hdr.seq;
+                inst.ah_seen.insert(src, hdr.seq);
                 // One counter per instance, as keepalived keeps it: what we send next
                 // continues above every number heard, so a router that restarts (and
                 // starts as Backup, KA-20) is not taken for a replay.

@@ -419,9 +419,28 @@ fn ah_authentication_checks_icv_and_sequence() {
     p.ah = Some((b"secret\0\0".to_vec(), 5));
     h.rx(&p);
     assert_eq!(h.counters().rcvd_advertisements, 2);
+    // The sequence is judged before the ICV (a flood of replays costs no HMAC): a
+    // forgery numbered below the mark is refused as a replay...
+    p.ah = Some((b"forged\0\0".to_vec(), 3));
+    h.rx(&p);
+    assert_eq!(h.counters().auth_failures, 2);
+    let said: Vec<String> = h.events_since(0).iter().map(|e| e.to_string()).collect();
+    assert!(
+        said.iter()
+            .any(|e| e.contains("AH sequence number 3 below 5")),
+        "{said:?}"
+    );
     p.ah = Some((b"secret\0\0".to_vec(), 4));
     h.rx(&p);
-    assert_eq!(h.counters().auth_failures, 2, "sequence number went back");
+    assert_eq!(h.counters().auth_failures, 3, "sequence number went back");
+    // ...and one numbered above it, its ICV refused, does not move the mark: the
+    // Master's next advert still counts.
+    p.ah = Some((b"forged\0\0".to_vec(), 1_000_000));
+    h.rx(&p);
+    assert_eq!(h.counters().auth_failures, 4);
+    p.ah = Some((b"secret\0\0".to_vec(), 6));
+    h.rx(&p);
+    assert_eq!(h.counters().rcvd_advertisements, 3);
     // A PASS advert to an AH instance is an auth type mismatch.
     let mut q = Peer::of(&c, 200);
     q.ah = None;
