@@ -492,6 +492,17 @@ impl Lan {
         self.set_ports(host, "up")
     }
 
+    /// The bridge port of `host`'s (first) interface on this LAN, in [`Lan::ns`].
+    pub fn port_of(&self, host: &Host) -> Result<String> {
+        Ok(self.ports_of(host)?[0].to_owned())
+    }
+
+    /// Run `f` on a thread inside the switch namespace: the sockets it opens see the
+    /// bridge and its ports.
+    pub fn within<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        netns::in_netns(&self.ns, || Ok(f()))
+    }
+
     /// Capture every frame crossing the bridge that matches `filter` (tcpdump syntax).
     pub fn capture(&self, filter: &str) -> Result<Capture> {
         Capture::start(&self.lab, &self.ns, &self.bridge, filter)

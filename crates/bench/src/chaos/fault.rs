@@ -1,7 +1,9 @@
 //! The faults: what each does to a router, how long it lasts and how it is healed.
 use anyhow::Result;
+use keepup_testkit::lab::Lan;
 use keepup_testkit::SplitMix64;
 
+use crate::chaos::delay::Impaired;
 use crate::chaos::router::Router;
 use crate::Ns;
 
@@ -21,8 +23,8 @@ pub enum Kind {
     DropOut,
     /// An nftables rule drops the router's incoming IP protocol 112.
     DropIn,
-    /// tc netem loss and delay on the router's eth0 (nftables random loss where the
-    /// kernel has no netem).
+    /// tc netem loss and delay on the router's eth0 (where the kernel has no netem, a
+    /// userspace relay at its bridge port delays and drops frames both ways).
     Lossy,
     /// SIGHUP with the same configuration.
     Reload,
@@ -127,6 +129,8 @@ pub struct Fault {
     pub exited: Option<Ns>,
     /// Each router's [`Router::log_mark`] just before.
     pub marks: Vec<(usize, usize)>,
+    /// For Lossy without netem: the relay at the router's bridge port.
+    pub impaired: Option<std::sync::Arc<Impaired>>,
 }
 
 const NFT_TABLE: &str = "keepup_chaos";
@@ -139,7 +143,13 @@ fn nft_drop(hook: &str, cond: &str) -> String {
 }
 
 /// Do `kind` to router `r` now.
-pub fn inject(kind: Kind, routers: &mut [Router], i: usize, rng: &mut SplitMix64) -> Result<Fault> {
+pub fn inject(
+    kind: Kind,
+    routers: &mut [Router],
+    i: usize,
+    lan: &Lan,
+    rng: &mut SplitMix64,
+) -> Result<Fault> {
     let r = &mut routers[i];
     let mut f = Fault {
         kind,
@@ -150,6 +160,7 @@ pub fn inject(kind: Kind, routers: &mut [Router], i: usize, rng: &mut SplitMix64
         restarted: None,
         exited: None,
         marks: vec![],
+        impaired: None,
     };
     match kind {
         Kind::Kill => r.sigkill()?,
@@ -180,14 +191,13 @@ pub fn inject(kind: Kind, routers: &mut [Router], i: usize, rng: &mut SplitMix64
             if netem.status.success() {
                 f.detail = format!("netem delay {delay}ms loss {loss}%");
             } else {
-                // This kernel has no sch_netem: loss only, both ways.
-                let rules = format!(
-                    "table inet {NFT_TABLE} {{\n  chain i {{\n    type filter hook input priority 0;\n    \
-                     numgen random mod 100 < {loss} drop;\n  }}\n  chain o {{\n    \
-                     type filter hook output priority 0;\n    numgen random mod 100 < {loss} drop;\n  }}\n}}\n"
+                // This kernel has no sch_netem: a relay at the bridge port, both ways.
+                let seed = rng.next_u64();
+                let delay_d = std::time::Duration::from_millis(delay);
+                f.impaired = Some(Impaired::start(lan, &r.host, delay_d, loss, seed)?);
+                f.detail = format!(
+                    "relay delay {delay}ms loss {loss}% each way (userspace: no netem in this kernel)"
                 );
-                r.host.nft(&rules)?;
-                f.detail = format!("nft loss {loss}% each way (no netem in this kernel: no delay)");
             }
         }
         Kind::Reload => r.reload(r.priority)?,
@@ -238,13 +248,12 @@ pub fn heal(f: &mut Fault, routers: &mut [Router]) -> Result<Ns> {
         Kind::DropOut | Kind::DropIn => {
             r.host.run(["nft", "delete", "table", "inet", NFT_TABLE])?;
         }
-        Kind::Lossy => {
-            if f.detail.starts_with("netem") {
+        Kind::Lossy => match f.impaired.take() {
+            Some(relay) => relay.heal()?,
+            None => {
                 r.host.run(["tc", "qdisc", "del", "dev", "eth0", "root"])?;
-            } else {
-                r.host.run(["nft", "delete", "table", "inet", NFT_TABLE])?;
             }
-        }
+        },
         Kind::Reload | Kind::Signals => {}
         Kind::ReloadChanged => r.reload(r.priority)?,
         Kind::Script => {

@@ -48,6 +48,7 @@ use keepup_testkit::SplitMix64;
 use crate::{interrupted, now_ns, secs_between, Ns};
 
 pub mod check;
+pub mod delay;
 pub mod fault;
 pub mod router;
 pub mod watch;
@@ -630,7 +631,7 @@ fn do_inject(
     if kind == Kind::PortDown {
         lan.port_down(&routers[i].host)?;
     }
-    let mut f = fault::inject(kind, routers, i, rng)?;
+    let mut f = fault::inject(kind, routers, i, lan, rng)?;
     f.marks = marks;
     Ok(f)
 }
