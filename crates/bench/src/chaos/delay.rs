@@ -150,11 +150,13 @@ impl Impaired {
         if let Some(t) = thread {
             let _ = t.join();
         }
-        ip(&self.ns, &["link", "del", &self.relay_link])?;
+        // Both steps, whatever the first says: the port must go back on the bridge.
+        let removed = ip(&self.ns, &["link", "del", &self.relay_link]);
         ip(
             &self.ns,
             &["link", "set", &self.port, "master", &self.bridge],
-        )
+        )?;
+        removed
     }
 }
 
