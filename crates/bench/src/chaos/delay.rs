@@ -70,8 +70,9 @@ impl Impaired {
         let ns = lan.ns().to_owned();
         let port = lan.port_of(host)?;
         // Short names: an interface name has at most 15 characters.
-        let tag = host.name().chars().rev().take(6).collect::<String>();
-        let tag: String = tag.chars().rev().collect();
+        // (Host names are ASCII, at most 10 characters: the last 6 are kept.)
+        let name = host.name();
+        let tag = &name[name.len().saturating_sub(6)..];
         let relay_link = format!("dly{tag}a");
         let bridge_link = format!("dly{tag}b");
         ip(&ns, &["link", "set", &port, "nomaster"])?;
